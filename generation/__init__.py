@@ -1,0 +1,1 @@
+"""The ImageNet-E editing toolkit: masks, object removal, object transforms, background editors."""

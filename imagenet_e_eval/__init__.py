@@ -1,0 +1,1 @@
+"""Evaluation runner: score any classifier on ImageNet-E and write a results file."""
