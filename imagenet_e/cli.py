@@ -18,6 +18,7 @@ from . import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "imagenet_e_dataset.commands",
     "generation.commands",
+    "generation.convert_command",
     "imagenet_e_eval.commands",
     "leaderboard.commands",
     "imagenet_e.demo_command",
