@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "imagenet_e_dataset.commands",
     "generation.commands",
     "generation.convert_command",
+    "generation.generate_command",
     "imagenet_e_eval.commands",
     "leaderboard.commands",
     "imagenet_e.demo_command",

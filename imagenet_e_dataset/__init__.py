@@ -13,7 +13,19 @@ from .registry import (
     subsets_of,
 )
 
+
+
+def __getattr__(name: str):
+    # ``load`` imports datasets; resolved lazily so `import imagenet_e_dataset` (and the CLI) stays light.
+    if name == "load":
+        from .reader import load
+
+        return load
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
+    "load",
     "ALIASES",
     "CONFIG_NAMES",
     "DEFAULT_CONFIG",

@@ -1,0 +1,246 @@
+"""``imagenet-e edit``: make ImageNet-E edits of one photo and look at them.
+
+    imagenet-e edit cat.jpg cat_mask.png --subset size_0.1 --out cat_01.png
+    imagenet-e edit cat.jpg --auto-mask u2netp --subset all --random-background street.jpg --out edits/
+
+With ``--subset all`` (or several comma-separated names) ``--out`` is a folder that receives one
+``<subset>.png`` per subset, ``contact_sheet.png`` (the original and every edit, labelled) and
+``edits.json`` (the parameters drawn for each edit: seed, λ, scale, position, angle, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+DEFAULT_GLOBAL_SEED = 404
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "edit",
+        help="edit one photo into ImageNet-E subsets (background, size, position, direction)",
+        description="Edit one photo into one or all ImageNet-E subsets on a CPU (or with the diffusion backend).",
+    )
+    p.add_argument("image", help="the photo (any format PIL reads)")
+    p.add_argument("mask", nargs="?", help="binary object mask PNG (0/255) at the photo's resolution")
+    p.add_argument("--subset", required=True, help="config name or alias, comma-separated names, or 'all'")
+    p.add_argument("--out", required=True, help="output PNG (one subset) or folder (several / all)")
+    p.add_argument("--mask-out", help="write the edited object mask(s) here (a PNG, or a folder for several subsets)")
+    p.add_argument("--label", type=int, help="ImageNet-1k class index (the adversarial subset lowers its probability; "
+                                             "default: the guiding classifier's prediction on the photo)")
+    p.add_argument("--seed", type=int, default=DEFAULT_GLOBAL_SEED, help="global seed (default 404, as the official code)")
+    p.add_argument("--backend", default="cpu", help="background editor backend: cpu (default) or diffusion")
+    p.add_argument("--unet", help="diffusion backend: UNet folder or Hub id (diffusers layout)")
+    p.add_argument("--steps", type=int, help="diffusion backend: guided steps (SDEdit start)")
+    p.add_argument("--iterations", type=int, help="cpu backend: optimisation iterations")
+    p.add_argument("--lambda", dest="lam", type=float, help="override λ of the background subsets")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--classifier", default="efficientnet-lite0",
+                   help="guiding classifier for background_20_adv: efficientnet-lite0, hf:<id or dir>, torchvision:<name>")
+    p.add_argument("--auto-mask", help="make the mask automatically when none is given: u2netp, grabcut, grabcut+u2netp")
+    p.add_argument("--random-background", help="photo whose background background_random uses")
+    p.add_argument("--random-background-mask", help="object mask of --random-background (its object is removed first)")
+    p.add_argument("--inpainter", default="patchmatch", help="object removal: patchmatch (default) or opencv")
+    p.add_argument("--resolution", type=int, default=256)
+    p.add_argument("--fit", default="stretch", help="photo to square: stretch (default) or center_crop")
+    p.add_argument("--full-mode", default="aspect", help="size_full: aspect (default) or stretch (official)")
+    p.add_argument("--rotation-center", default="object", help="direction_random: object (default) or image (official)")
+    p.add_argument("--harmonize", action="store_true", help="pass size/position/direction edits through the editor with λ=0")
+    p.set_defaults(func=_edit)
+
+
+def _device(choice: str) -> str:
+    if choice != "auto":
+        return choice
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _edit(args: argparse.Namespace) -> int:
+    import numpy as np
+    from tqdm import tqdm
+
+    from imagenet_e_dataset.registry import resolve_many
+
+    from .contact_sheet import contact_sheet
+    from .edits import EditOptions, background_level, plan_edit, prepare_source, run_edits
+    from .image_io import read_rgb, write_png_atomic
+    from .masks import auto_mask, read_mask
+    from .seeding import derive_seed
+
+    photo = read_rgb(args.image)
+    source_id = Path(args.image).stem
+    h, w = photo.shape[:2]
+    if args.mask:
+        mask = read_mask(args.mask, photo_size=(w, h))
+    elif args.auto_mask:
+        mask = auto_mask(photo, args.auto_mask)
+    else:
+        raise ValueError("no MASK given: pass a mask PNG after the image, or --auto-mask u2netp|grabcut")
+    subsets = resolve_many(args.subset)
+    many = args.subset.strip() == "all" or len(subsets) > 1
+    out = Path(args.out)
+    if not many and out.suffix.lower() != ".png":
+        raise ValueError(f"--out {out}: one subset is written as a .png file")
+    if many and out.suffix:
+        raise ValueError(f"--out {out}: several subsets need a folder, not a file name")
+    options = EditOptions(resolution=args.resolution, fit=args.fit, full_mode=args.full_mode,
+                          rotation_center=args.rotation_center, inpainter=args.inpainter, harmonize=args.harmonize)
+
+    levels = {s.name: background_level(s.level) for s in subsets if s.attribute.value == "background"}
+    adversarial = any(lv is not None and lv[1] for lv in levels.values())
+    needs_editor = any(lv is not None for lv in levels.values()) or (
+        args.harmonize and any(s.attribute.value in ("size", "position", "direction") and s.level != "full" for s in subsets))
+    device = _device(args.device) if (needs_editor or adversarial) else "cpu"
+
+    classifier = None
+    label = args.label
+    if adversarial:
+        from .guidance_classifier import load_guidance_classifier
+
+        classifier = load_guidance_classifier(args.classifier, device=device)
+        if label is None:
+            label = _predict(classifier, photo, device)
+            print(f"--label not given: using {args.classifier}'s prediction on the photo, class {label}", file=sys.stderr)
+    editor = _make_editor(args, classifier, device) if needs_editor else None
+
+    skipped: dict[str, str] = {}
+    other = None
+    if any(lv is None for lv in levels.values()):
+        if args.random_background:
+            other_photo = read_rgb(args.random_background)
+            if args.random_background_mask:
+                oh, ow = other_photo.shape[:2]
+                other_mask = read_mask(args.random_background_mask, photo_size=(ow, oh))
+                other = prepare_source(other_photo, other_mask, options=options, source_id=Path(args.random_background).stem)
+            else:
+                other = other_photo
+        elif many:
+            skipped["background_random"] = "needs --random-background (a photo whose background is used)"
+        else:
+            raise ValueError("background_random needs --random-background PHOTO (the background of another image)")
+
+    source = prepare_source(photo, mask, options=options, source_id=source_id)
+    planned = []
+    for sub in tqdm(subsets, desc="planning edits", disable=len(subsets) < 3, file=sys.stderr):
+        if sub.name in skipped:
+            continue
+        planned.append(plan_edit(source, None, sub, seed=derive_seed(args.seed, source_id, sub.name),
+                                 other_background=other, label=label, options=options, lam=args.lam))
+    results = run_edits(planned, editor)
+
+    by_name = {r.subset: r for r in results}
+    failed = [r for r in results if not r.ok]
+    for r in failed:
+        print(f"{r.subset}: unreachable for this image ({r.params.get('reason', '')})", file=sys.stderr)
+    for name, why in skipped.items():
+        print(f"{name}: skipped, {why}", file=sys.stderr)
+
+    if not many:
+        result = results[0]
+        if not result.ok:
+            return 1
+        write_png_atomic(result.image, out)
+        if args.mask_out:
+            write_png_atomic(result.object_mask, args.mask_out)
+        print(f"{result.subset}: wrote {out} ({_summary(result.params)})")
+        return 0
+
+    out.mkdir(parents=True, exist_ok=True)
+    for r in results:
+        if r.ok:
+            write_png_atomic(r.image, out / f"{r.subset}.png")
+            if args.mask_out:
+                write_png_atomic(r.object_mask, Path(args.mask_out) / f"{r.subset}.png")
+        print(f"{r.subset:18s} {r.status.value:12s} {_summary(r.params)}")
+    items: list[tuple[str, Any]] = [("photo (input)", photo)] if "original" not in by_name else []
+    items += [(_panel_label(s.name, by_name.get(s.name)), by_name[s.name].image if s.name in by_name else None)
+              for s in subsets]
+    sheet = contact_sheet(items, out / "contact_sheet.png", columns=4)
+    record = {
+        "image": str(args.image), "source_id": source_id, "global_seed": args.seed, "label": label,
+        "editor": editor.provenance() if editor is not None else None,
+        "edits": {r.subset: {"status": r.status.value, **_jsonable(r.params)} for r in results},
+        "skipped": skipped,
+    }
+    _write_json_atomic(record, out / "edits.json")
+    print(f"wrote {len([r for r in results if r.ok])} edits, {sheet} and {out / 'edits.json'}")
+    return 0
+
+
+def _make_editor(args: argparse.Namespace, classifier, device: str):
+    from .interfaces import make_background_editor
+
+    if args.backend == "diffusion":
+        if not args.unet:
+            raise ValueError("--backend diffusion needs --unet DIR_OR_HUB_ID (a diffusers UNet2DModel)")
+        kwargs = {"unet": args.unet, "device": device, "classifier": classifier}
+        if args.steps is not None:
+            kwargs["steps"] = args.steps
+        return make_background_editor("diffusion", **kwargs)
+    kwargs = {"classifier": classifier, "device": device}
+    if args.iterations is not None:
+        kwargs["iterations"] = args.iterations
+    return make_background_editor(args.backend, **kwargs)
+
+
+def _predict(classifier, photo, device: str) -> int:
+    import torch
+
+    x = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float().div(255).to(device)
+    with torch.no_grad():
+        return int(classifier(x).argmax(dim=-1)[0])
+
+
+_SUMMARY_KEYS = ("lam", "adversarial", "rate", "scale", "x", "y", "angle", "inside_frame", "window", "reason")
+
+
+def _summary(params: dict[str, Any]) -> str:
+    parts = []
+    for key in _SUMMARY_KEYS:
+        if key in params:
+            value = params[key]
+            parts.append(f"{key}={value:.4g}" if isinstance(value, float) else f"{key}={value}")
+    return " ".join(parts)
+
+
+def _panel_label(name: str, result) -> str:
+    if result is None:
+        return f"{name} (skipped)"
+    p = result.params
+    if "angle" in p:
+        return f"{name} ({p['angle']} deg)"
+    if "rate" in p and "target_rate" in p:
+        return f"{name} (rate {p['rate']:.3f})"
+    if "lam" in p and name.startswith("background"):
+        return f"{name} (lambda {p['lam']:g})"
+    return name
+
+
+def _jsonable(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "value") and not isinstance(value, (int, float, str, bool)):
+        return value.value
+    return value
+
+
+def _write_json_atomic(doc: dict, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json.tmp", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(doc, fh, indent=2)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)

@@ -1,0 +1,54 @@
+"""Contact sheets: a labelled grid of images, for looking at edits side by side."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .image_io import write_png_atomic
+
+_LABEL_HEIGHT = 18
+_GAP = 4
+
+
+def contact_sheet(
+    items: Sequence[tuple[str, np.ndarray | None]],
+    path: str | os.PathLike,
+    columns: int = 4,
+    tile: int = 256,
+) -> Path:
+    """Write a PNG grid: each ``(label, image)`` is fitted into a ``tile`` square (aspect kept) under its label.
+
+    ``image`` may be None (an edit that could not be made): the tile is grey and says so. The file is
+    written atomically. Returns ``path``.
+    """
+    if not items:
+        raise ValueError("contact_sheet needs at least one (label, image) item")
+    if columns < 1 or tile < 16:
+        raise ValueError(f"contact_sheet: columns must be >= 1 and tile >= 16, got {columns}, {tile}")
+    columns = min(columns, len(items))
+    rows = -(-len(items) // columns)
+    cell_w, cell_h = tile + _GAP, tile + _LABEL_HEIGHT + _GAP
+    sheet = Image.new("RGB", (columns * cell_w + _GAP, rows * cell_h + _GAP), (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default()
+    for k, (label, image) in enumerate(items):
+        x = _GAP + (k % columns) * cell_w
+        y = _GAP + (k // columns) * cell_h
+        draw.text((x + 2, y + 3), str(label), fill=(0, 0, 0), font=font)
+        top = y + _LABEL_HEIGHT
+        if image is None:
+            draw.rectangle([x, top, x + tile - 1, top + tile - 1], fill=(200, 200, 200))
+            draw.text((x + 8, top + tile // 2 - 6), "not reachable", fill=(90, 0, 0), font=font)
+            continue
+        im = Image.fromarray(np.asarray(image, dtype=np.uint8))
+        s = tile / max(im.size)
+        if s != 1:
+            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
+                           Image.LANCZOS if s < 1 else Image.BICUBIC)
+        sheet.paste(im, (x + (tile - im.width) // 2, top + (tile - im.height) // 2))
+    return write_png_atomic(sheet, path)

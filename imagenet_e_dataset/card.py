@@ -1,0 +1,151 @@
+"""The dataset card (``README.md``): Hub YAML front matter + the ``dataset_card.md`` template filled in.
+
+The ``configs:`` and ``dataset_info:`` blocks are produced by the same ``datasets`` helpers
+``push_to_hub`` uses (``MetadataConfigs`` / ``DatasetInfosDict``), so the Hub and
+``load_dataset`` read them exactly as they read a pushed dataset.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import datasets
+from datasets.info import DatasetInfo, DatasetInfosDict
+from datasets.splits import SplitDict, SplitInfo
+from datasets.utils.metadata import MetadataConfigs
+from huggingface_hub import DatasetCardData
+
+from .hub_layout import SPLIT, CardContext, ConfigStats
+from .registry import DEFAULT_CONFIG, SUBSETS
+
+TEMPLATE_NAME = "dataset_card.md"
+PRETTY_NAME = "ImageNet-E"
+LICENSE_NAME = "imagenet-terms-of-access"
+LICENSE_LINK = "https://image-net.org/download.php"
+
+# The Hub's size_categories buckets (upper bound exclusive -> label).
+_SIZE_BUCKETS: tuple[tuple[int, str], ...] = (
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+)
+
+
+def size_category(num_rows: int) -> str:
+    """The Hub ``size_categories`` label for a row count.
+
+    >>> size_category(52), size_category(52_224)
+    ('n<1K', '10K<n<100K')
+    """
+    for bound, label in _SIZE_BUCKETS:
+        if num_rows < bound:
+            return label
+    return "n>1M" if num_rows < 1_000_000_000 else "n>1T"
+
+
+def template_path() -> Path:
+    """``dataset_card.md`` at the repository root (one level above this package)."""
+    path = Path(__file__).resolve().parent.parent / TEMPLATE_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"dataset card template {path} is missing")
+    return path
+
+
+def front_matter(stats: Sequence[ConfigStats], features: datasets.Features) -> DatasetCardData:
+    """Hub metadata: licence note, task, size, pretty name, ``configs`` and ``dataset_info``."""
+    total = sum(s.num_examples for s in stats)
+    card = DatasetCardData(
+        license="other",
+        license_name=LICENSE_NAME,
+        license_link=LICENSE_LINK,
+        task_categories=["image-classification"],
+        size_categories=[size_category(total)],
+        pretty_name=PRETTY_NAME,
+        tags=["imagenet", "robustness", "attribute-editing", "benchmark"],
+    )
+    infos = {}
+    configs = {}
+    for s in stats:
+        info = DatasetInfo(config_name=s.name, features=features, splits=SplitDict(), download_size=0, dataset_size=0)
+        info.splits.add(SplitInfo(name=SPLIT, num_bytes=s.dataset_bytes, num_examples=s.num_examples))
+        info.download_size = s.download_bytes
+        info.dataset_size = s.dataset_bytes
+        info.size_in_bytes = info.download_size + info.dataset_size
+        infos[s.name] = info
+        configs[s.name] = {"data_files": [{"split": SPLIT, "path": f"{s.name}/{SPLIT}-*"}]}
+        if s.name == DEFAULT_CONFIG:
+            configs[s.name]["default"] = True
+    DatasetInfosDict(infos).to_dataset_card_data(card)
+    MetadataConfigs(configs).to_dataset_card_data(card)
+    return card
+
+
+def subset_table(counts: Mapping[str, int] | None = None) -> str:
+    """Markdown table of the registry's subsets (with row counts where given)."""
+    if counts is None:
+        head = "| config | official folder | attribute | level | what it is |\n|---|---|---|---|---|"
+    else:
+        head = "| config | official folder | attribute | level | images | what it is |\n|---|---|---|---|---|---|"
+    rows = []
+    for s in SUBSETS.values():
+        n = "" if counts is None else f" {counts[s.name]:,} |" if s.name in counts else " — |"
+        rows.append(f"| `{s.name}` | `{s.alias}` | {s.attribute.value} | {s.level} |{n} {s.description} |")
+    return "\n".join([head, *rows])
+
+
+def _settings_table(context: CardContext) -> str:
+    settings: dict[str, Any] = dict(context.generation_settings)
+    if context.global_seed is not None:
+        settings.setdefault("global seed", context.global_seed)
+    if not settings:
+        return "No generation settings were recorded for this copy."
+    lines = ["| setting | value |", "|---|---|"]
+    lines += [f"| {k} | `{v}` |" for k, v in settings.items()]
+    note = (
+        "\n\nPer-image seeds are derived from (global seed, source id, subset) and stored in the `seed` column, "
+        "so any image can be regenerated alone."
+        if context.global_seed is not None
+        else ""
+    )
+    return "\n".join(lines) + note
+
+
+def _skipped_text(context: CardContext) -> str:
+    skipped = {k: v for k, v in context.skipped.items() if v}
+    if not skipped:
+        return "No source file was skipped."
+    lines = [f"**{sum(skipped.values())} source file(s) were skipped as unreadable or unlabelled:**", ""]
+    lines += [f"- `{name}`: {count}" for name, count in skipped.items()]
+    return "\n".join(lines)
+
+
+def _checksums(stats: Sequence[ConfigStats]) -> str:
+    lines = ["| file | rows | bytes | sha256 |", "|---|---|---|---|"]
+    for s in stats:
+        lines += [f"| `{f.path}` | {f.num_examples} | {f.num_bytes} | `{f.sha256}` |" for f in s.files]
+    return "\n".join(lines)
+
+
+def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, context: CardContext) -> str:
+    """The full ``README.md`` of a written layout."""
+    template = string.Template(template_path().read_text(encoding="utf-8"))
+    counts = {s.name: s.num_examples for s in stats}
+    notes = "\n\n".join(context.notes)
+    values = {
+        "front_matter": front_matter(stats, features).to_yaml(),
+        "total_rows": f"{sum(counts.values()):,}",
+        "num_configs": str(len(stats)),
+        "subset_table": subset_table(counts),
+        "provenance": context.provenance + ("\n\n" + notes if notes else ""),
+        "generation_settings": _settings_table(context),
+        "skipped": _skipped_text(context),
+        "repo_id": context.repo_id,
+        "columns": ", ".join(f"`{name}`" for name in features),
+        "checksums": _checksums(stats),
+    }
+    return template.substitute(values)

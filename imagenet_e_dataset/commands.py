@@ -1,0 +1,74 @@
+"""``imagenet-e import-release`` / ``push`` / ``subsets`` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _import_release(args: argparse.Namespace) -> int:
+    from .hub_layout import parse_size
+    from .importer import import_release
+
+    report = import_release(
+        args.src,
+        args.out,
+        skip_bad=args.skip_bad,
+        max_shard_bytes=parse_size(args.max_shard_size),
+        subsets=args.subsets,
+        repo_id=args.repo_id,
+        overwrite=args.overwrite,
+    )
+    for name, count in report.counts.items():
+        print(f"{name:20s} {count:7d}")
+    print(f"wrote {report.total} images in {len(report.counts)} configs to {report.out_dir}")
+    if report.skipped_report is not None:
+        print(f"skipped {len(report.skipped)} bad entries; listed in {report.skipped_report}")
+    return 0
+
+
+def _push(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .hub_layout import README_NAME
+
+    folder = Path(args.dir)
+    if not (folder / README_NAME).is_file():
+        raise FileNotFoundError(f"{folder} is not a dataset folder in the Hub layout (no {README_NAME})")
+    from .push import push_folder  # helper H's module: the Hub upload itself
+    url = push_folder(folder, args.repo_id, private=args.private, revision=args.revision, commit_message=args.message)
+    print(url)
+    return 0
+
+
+def _subsets(args: argparse.Namespace) -> int:
+    from .card import subset_table
+
+    print(subset_table())
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "import-release",
+        help="convert the authors' release folder into the Hub dataset layout",
+        description="Read SRC (labels.txt + one folder per subset) and write OUT: <config>/test-*.parquet + README.md.",
+    )
+    p.add_argument("src", help="release root holding labels.txt and the subset folders (ori, 20_hard, ...)")
+    p.add_argument("--out", required=True, help="output folder (must not exist unless --overwrite)")
+    p.add_argument("--skip-bad", action="store_true", help="skip bad files and list them in OUT.skipped.tsv instead of stopping")
+    p.add_argument("--max-shard-size", default="500MB", help="largest parquet shard, e.g. 500MB, 64MiB (default 500MB)")
+    p.add_argument("--subsets", default="all", help="comma-separated config names or folder aliases (default: all)")
+    p.add_argument("--repo-id", default="<org>/imagenet-e", help="repo id shown in the card's loading examples")
+    p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
+    p.set_defaults(func=_import_release)
+
+    p = subparsers.add_parser("push", help="upload a dataset folder in the Hub layout to a Hub dataset repo")
+    p.add_argument("dir", help="folder written by import-release or the generator")
+    p.add_argument("--repo-id", required=True, help="NAMESPACE/NAME of the dataset repo")
+    p.add_argument("--private", action="store_true", help="create the repo as private")
+    p.add_argument("--revision", default=None, help="branch to push to (default: main)")
+    p.add_argument("--message", default=None, help="commit message")
+    p.set_defaults(func=_push)
+
+    p = subparsers.add_parser("subsets", help="print the table of ImageNet-E subsets (config names, folders, attributes)")
+    p.set_defaults(func=_subsets)

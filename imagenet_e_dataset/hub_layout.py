@@ -1,0 +1,485 @@
+"""Write ImageNet-E in the Hub's dataset layout: ``<config>/test-0000K-of-0000N.parquet`` + ``README.md``.
+
+The layout is the one ``Dataset.push_to_hub(config_name=...)`` produces (same parquet writer
+options, same ``configs:`` / ``dataset_info:`` YAML, built with the ``datasets`` helpers that
+``push_to_hub`` itself uses), so a folder written here loads with ``load_dataset(folder, config)``
+and can be uploaded as-is.
+
+The writer is streaming: rows are appended per config to Arrow IPC staging files (bounded memory,
+image bytes are never re-encoded) and only :meth:`HubLayoutWriter.finalize` sorts them by
+``source_id``, splits them into size-bounded shards and writes the card. Everything goes to a
+temporary sibling folder renamed into place at the very end, so a crashed or failed run never
+leaves a folder that looks complete. Several writers (e.g. one per generation shard process) can
+each finalize their own folder; :func:`merge_layouts` combines them into one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .features import SOURCE_ID_PATTERN, make_features
+from .labels import check_label, wnids
+from .registry import SUBSETS, resolve
+
+SPLIT = "test"
+DEFAULT_MAX_SHARD_BYTES = 500 * 2**20
+# One row group per this many rows: random access to an image dataset reads a whole row group,
+# and the Hub's viewer works best with ~100-row groups for images.
+ROW_GROUP_ROWS = 100
+# Rows buffered in memory per config before they are appended to the staging file.
+_STAGE_FLUSH_ROWS = 256
+_STAGE_FLUSH_BYTES = 64 * 2**20
+README_NAME = "README.md"
+EVAL_YAML_NAME = "eval.yaml"
+
+
+@dataclass(frozen=True)
+class ShardFile:
+    """One written parquet shard."""
+
+    path: str
+    """Path relative to the dataset root (``background_20/test-00000-of-00001.parquet``)."""
+    num_examples: int
+    num_bytes: int
+    """File size on disk."""
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ConfigStats:
+    """What was written for one config (one subset)."""
+
+    name: str
+    num_examples: int
+    dataset_bytes: int
+    """In-memory Arrow size of the rows (``SplitInfo.num_bytes``, as ``push_to_hub`` reports it)."""
+    files: tuple[ShardFile, ...]
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(f.num_bytes for f in self.files)
+
+
+@dataclass(frozen=True)
+class CardContext:
+    """How the images were made: rendered into the dataset card by :mod:`imagenet_e_dataset.card`."""
+
+    repo_id: str = "<org>/imagenet-e"
+    """Where the dataset is (or will be) hosted; used in the card's loading snippets."""
+    provenance: str = "Generated with the imagenet-e toolkit."
+    """One paragraph on where the images come from (official release import, toolkit run, ...)."""
+    generation_settings: Mapping[str, Any] = field(default_factory=dict)
+    """Knobs of the run (editor, steps, lambda, checkpoint, ...), shown as a table."""
+    global_seed: int | None = None
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    """Config name -> number of source files skipped as bad (importer ``--skip-bad``, generator failures)."""
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def coerce(cls, value: CardContext | Mapping[str, Any] | None) -> CardContext:
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            known = set(cls.__dataclass_fields__)
+            unknown = set(value) - known
+            if unknown:
+                raise ValueError(f"unknown card_context keys {sorted(unknown)}; valid: {sorted(known)}")
+            kwargs = dict(value)
+            if "notes" in kwargs:
+                kwargs["notes"] = tuple(kwargs["notes"])
+            return cls(**kwargs)
+        raise ValueError(f"card_context must be a CardContext, a mapping or None, got {type(value).__name__}")
+
+
+def parse_size(text: str | int) -> int:
+    """``"500MB"`` -> bytes (decimal units like ``datasets``' ``max_shard_size``; ``MiB`` binary).
+
+    >>> parse_size("500MB"), parse_size("1MiB"), parse_size(123)
+    (500000000, 1048576, 123)
+    """
+    if isinstance(text, int):
+        value = text
+    else:
+        units = {"KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "KB": 10**3, "MB": 10**6, "GB": 10**9, "B": 1}
+        raw = text.strip().upper()
+        for unit, factor in units.items():
+            if raw.endswith(unit):
+                number = raw[: -len(unit)].strip()
+                break
+        else:
+            number, factor = raw, 1
+        try:
+            value = int(float(number) * factor)
+        except ValueError:
+            raise ValueError(f"cannot parse size {text!r}; use e.g. 500MB, 64MiB or a byte count") from None
+    if value <= 0:
+        raise ValueError(f"size must be positive, got {text!r}")
+    return value
+
+
+def shard_file_name(index: int, num_shards: int) -> str:
+    return f"{SPLIT}-{index:05d}-of-{num_shards:05d}.parquet"
+
+
+def _normalise_image(value: Any, *, column: str, where: str, required: bool) -> dict | None:
+    """Keep the encoded bytes as given (no re-encoding); store only the file's base name as path."""
+    if value is None:
+        if required:
+            raise ValueError(f"{where}: {column} is missing")
+        return None
+    if isinstance(value, (bytes, bytearray)):
+        return {"bytes": bytes(value), "path": None}
+    if not isinstance(value, Mapping) or not isinstance(value.get("bytes"), (bytes, bytearray)):
+        raise ValueError(f"{where}: {column} must be a dict with encoded 'bytes' (and optional 'path'), got {type(value).__name__}")
+    path = value.get("path")
+    return {"bytes": bytes(value["bytes"]), "path": os.path.basename(path) if path else None}
+
+
+class HubLayoutWriter:
+    """Streaming writer of one ImageNet-E dataset folder in the Hub layout.
+
+    ``add(config, row)`` any number of times (configs in any order, rows in any order), then
+    ``finalize(card_context)`` once. ``abort()`` (or leaving a ``with`` block by an exception)
+    removes the staging folder and leaves ``out_dir`` untouched.
+    """
+
+    def __init__(
+        self,
+        out_dir: str | os.PathLike,
+        *,
+        max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+        with_object_mask: bool = False,
+        overwrite: bool = False,
+    ) -> None:
+        self.out_dir = Path(out_dir).absolute()
+        if self.out_dir.exists() and not overwrite:
+            raise FileExistsError(f"output folder {self.out_dir} already exists; remove it or pass overwrite=True")
+        self.max_shard_bytes = parse_size(max_shard_bytes)
+        self.with_object_mask = bool(with_object_mask)
+        self.features = make_features(self.with_object_mask)
+        self.schema = self.features.arrow_schema
+        self.overwrite = overwrite
+        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+        # Sibling of the output so the final os.replace is a same-filesystem rename.
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
+        self._stage_dir = self._tmp / ".staging"
+        self._stage_dir.mkdir()
+        self._buffers: dict[str, list[dict]] = {}
+        self._buffer_bytes: dict[str, int] = {}
+        self._stage_writers: dict[str, pa.RecordBatchStreamWriter] = {}
+        self._stage_sinks: dict[str, Any] = {}
+        self._closed = False
+
+    # -- context manager -------------------------------------------------------------------------
+    def __enter__(self) -> HubLayoutWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None or not self._closed:
+            self.abort()
+
+    # -- adding rows ----------------------------------------------------------------------------
+    def validate_row(self, config: str, row: Mapping[str, Any]) -> tuple[str, dict]:
+        """Check one row against the schema and the registry; return (config name, normalised row).
+
+        ``wnid``, ``attribute`` and ``level`` are filled from the label / registry when absent and
+        must agree with them when present.
+        """
+        subset = resolve(config)
+        source_id = row.get("source_id")
+        where = f"config {subset.name!r}, source_id {source_id!r}"
+        if not isinstance(source_id, str) or not SOURCE_ID_PATTERN.match(source_id):
+            raise ValueError(f"{where}: source_id must look like ILSVRC2012_val_XXXXXXXX")
+        allowed = set(self.features) | {"object_mask"}
+        unknown = set(row) - allowed
+        if unknown:
+            raise ValueError(f"{where}: unknown columns {sorted(unknown)}; the schema has {sorted(allowed)}")
+        label = check_label(row.get("label"), where=where)
+        expected = {"wnid": wnids()[label], "attribute": subset.attribute.value, "level": subset.level}
+        out: dict[str, Any] = {"source_id": source_id, "label": label}
+        for key, value in expected.items():
+            given = row.get(key)
+            if given is not None and given != value:
+                raise ValueError(f"{where}: {key} {given!r} disagrees with the expected {value!r}")
+            out[key] = value
+        seed = row.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not -(2**63) <= seed < 2**63):
+            raise ValueError(f"{where}: seed must be an int64 or None, got {seed!r}")
+        out["seed"] = seed
+        out["image"] = _normalise_image(row.get("image"), column="image", where=where, required=True)
+        if self.with_object_mask:
+            out["object_mask"] = _normalise_image(row.get("object_mask"), column="object_mask", where=where, required=False)
+        elif row.get("object_mask") is not None:
+            raise ValueError(f"{where}: row has an object_mask but the writer was made with with_object_mask=False")
+        return subset.name, out
+
+    def add(self, config: str, row: Mapping[str, Any]) -> None:
+        """Append one row to ``config`` (a config name or official folder alias)."""
+        self._check_open()
+        name, clean = self.validate_row(config, row)
+        self._buffers.setdefault(name, []).append(clean)
+        size = len(clean["image"]["bytes"]) + (len(clean["object_mask"]["bytes"]) if clean.get("object_mask") else 0)
+        self._buffer_bytes[name] = self._buffer_bytes.get(name, 0) + size
+        if len(self._buffers[name]) >= _STAGE_FLUSH_ROWS or self._buffer_bytes[name] >= _STAGE_FLUSH_BYTES:
+            self._flush(name)
+
+    def add_table(self, config: str, table: pa.Table) -> None:
+        """Append already-encoded rows (same schema, e.g. read back from another layout's shards)."""
+        self._check_open()
+        name = resolve(config).name
+        table = table.select(list(self.schema.names)) if set(self.schema.names) <= set(table.column_names) else table
+        if table.schema.remove_metadata() != self.schema.remove_metadata():
+            raise ValueError(f"config {name!r}: table schema does not match the writer's:\n{table.schema}\nvs\n{self.schema}")
+        self._flush(name)
+        writer = self._stage_writer(name)
+        for batch in table.cast(self.schema).to_batches(max_chunksize=_STAGE_FLUSH_ROWS):
+            writer.write_batch(batch)
+
+    def _stage_writer(self, name: str) -> pa.RecordBatchStreamWriter:
+        if name not in self._stage_writers:
+            sink = pa.OSFile(str(self._stage_dir / f"{name}.arrow"), "wb")
+            self._stage_sinks[name] = sink
+            self._stage_writers[name] = pa.ipc.new_stream(sink, self.schema)
+        return self._stage_writers[name]
+
+    def _flush(self, name: str) -> None:
+        rows = self._buffers.pop(name, None)
+        self._buffer_bytes.pop(name, None)
+        if not rows:
+            return
+        encoded = self.features.encode_batch({k: [r.get(k) for r in rows] for k in self.features})
+        batch = pa.RecordBatch.from_pydict(encoded, schema=self.schema)
+        self._stage_writer(name).write_batch(batch)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise ValueError(f"writer for {self.out_dir} is already finalized or aborted")
+
+    def _close_staging(self) -> None:
+        for name in list(self._buffers):
+            self._flush(name)
+        for writer in self._stage_writers.values():
+            writer.close()
+        for sink in self._stage_sinks.values():
+            sink.close()
+        self._stage_writers.clear()
+        self._stage_sinks.clear()
+
+    # -- finishing ------------------------------------------------------------------------------
+    def abort(self) -> None:
+        """Drop everything written so far; ``out_dir`` is left as it was."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._close_staging()
+        finally:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+    def finalize(self, card_context: CardContext | Mapping[str, Any] | None = None) -> Path:
+        """Sort, shard and write every config, the card and ``eval.yaml``; move the folder into place."""
+        self._check_open()
+        context = CardContext.coerce(card_context)
+        try:
+            self._close_staging()
+            staged = sorted(p.stem for p in self._stage_dir.glob("*.arrow"))
+            if not staged:
+                raise ValueError(f"no rows were added; refusing to write an empty dataset to {self.out_dir}")
+            order = [name for name in SUBSETS if name in staged]
+            stats = [self._write_config(name) for name in order]
+            shutil.rmtree(self._stage_dir)
+            from .card import render_readme  # the card imports this module's dataclasses
+
+            readme = render_readme(stats, self.features, context)
+            (self._tmp / README_NAME).write_text(readme, encoding="utf-8")
+            eval_text = _eval_yaml_text()
+            if eval_text is not None:
+                (self._tmp / EVAL_YAML_NAME).write_text(eval_text, encoding="utf-8")
+            if self.out_dir.exists():
+                if not self.overwrite:
+                    raise FileExistsError(f"output folder {self.out_dir} appeared while writing; not replacing it")
+                shutil.rmtree(self.out_dir)
+            os.replace(self._tmp, self.out_dir)
+        except BaseException:
+            self._closed = True
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            raise
+        self._closed = True
+        return self.out_dir
+
+    def _write_config(self, name: str) -> ConfigStats:
+        # The staged rows stay memory-mapped; only one shard's rows are gathered (sorted) at a time.
+        source = pa.memory_map(str(self._stage_dir / f"{name}.arrow"))
+        table = None
+        try:
+            table = pa.ipc.open_stream(source).read_all()
+            order = pc.sort_indices(table.column("source_id"))
+            sorted_ids = table.column("source_id").take(order).to_pylist()
+            for a, b in zip(sorted_ids, sorted_ids[1:]):
+                if a == b:
+                    raise ValueError(f"config {name!r}: source_id {a!r} was added more than once")
+            unsorted_sizes = _row_sizes(table)
+            row_bytes = [unsorted_sizes[i] for i in order.to_pylist()]
+            bounds = _shard_bounds(row_bytes, self.max_shard_bytes)
+            (self._tmp / name).mkdir()
+            files = []
+            dataset_bytes = 0
+            for index, (start, stop) in enumerate(bounds):
+                rel = f"{name}/{shard_file_name(index, len(bounds))}"
+                shard = table.take(order.slice(start, stop - start))
+                dataset_bytes += _dataset_nbytes(shard)
+                _write_parquet(shard, self._tmp / rel, self.features)
+                files.append(ShardFile(rel, shard.num_rows, (self._tmp / rel).stat().st_size, _sha256(self._tmp / rel)))
+                del shard
+            return ConfigStats(name, table.num_rows, dataset_bytes, tuple(files))
+        finally:
+            del table
+            source.close()
+
+
+def _dataset_nbytes(table: pa.Table) -> int:
+    """``SplitInfo.num_bytes`` as ``Dataset._estimate_nbytes`` (used by push_to_hub) defines it:
+    the Arrow size minus the image columns' ``path`` strings (up to validity-bitmap bytes)."""
+    paths = sum(pc.struct_field(table.column(c), "path").nbytes for c in ("image", "object_mask") if c in table.column_names)
+    return table.nbytes - paths
+
+
+def _row_sizes(table: pa.Table) -> list[int]:
+    """Approximate bytes per row: the encoded image (and mask) bytes dominate everything else."""
+    sizes = pc.binary_length(pc.struct_field(table.column("image"), "bytes")).fill_null(0)
+    if "object_mask" in table.column_names:
+        mask = pc.binary_length(pc.struct_field(table.column("object_mask"), "bytes")).fill_null(0)
+        sizes = pc.add(sizes, mask)
+    return [s + 128 for s in sizes.to_pylist()]
+
+
+def _shard_bounds(row_bytes: Sequence[int], max_bytes: int) -> list[tuple[int, int]]:
+    """Greedy contiguous split: a new shard starts when the next row would push past ``max_bytes``."""
+    bounds, start, total = [], 0, 0
+    for i, size in enumerate(row_bytes):
+        if total and total + size > max_bytes:
+            bounds.append((start, i))
+            start, total = i, 0
+        total += size
+    bounds.append((start, len(row_bytes)))
+    return bounds
+
+
+def _write_parquet(table: pa.Table, path: Path, features) -> None:
+    # Same writer options as datasets' ParquetDatasetWriter (what push_to_hub uploads): the HF
+    # features in the schema metadata, image bytes stored PLAIN and uncompressed, content-defined
+    # chunking for Xet dedup, page index.
+    from datasets import config as ds_config
+    from datasets.arrow_writer import get_parquet_column_options
+
+    schema = features.arrow_schema
+    with pq.ParquetWriter(
+        str(path),
+        schema=schema,
+        use_content_defined_chunking=ds_config.DEFAULT_CDC_OPTIONS,
+        write_page_index=True,
+        **get_parquet_column_options(features, schema),
+    ) as writer:
+        for offset in range(0, max(table.num_rows, 1), ROW_GROUP_ROWS):
+            writer.write_table(table.slice(offset, ROW_GROUP_ROWS).cast(schema))
+        writer.add_key_value_metadata({"content_defined_chunking": json.dumps(ds_config.DEFAULT_CDC_OPTIONS)})
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(2**20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _eval_yaml_text() -> str | None:
+    try:
+        from . import eval_yaml
+    except ModuleNotFoundError as exc:
+        # eval_yaml.py belongs to the leaderboard work; until it exists the layout simply has no eval.yaml.
+        if exc.name != f"{__package__}.eval_yaml":
+            raise
+        return None
+    return eval_yaml.eval_yaml_text()
+
+
+def config_files(root: str | os.PathLike, config: str) -> list[Path]:
+    """The parquet shards of one config in a written layout, in order."""
+    name = resolve(config).name
+    files = sorted((Path(root) / name).glob(f"{SPLIT}-*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no {SPLIT}-*.parquet shards for config {name!r} under {root}")
+    return files
+
+
+def present_configs(root: str | os.PathLike) -> list[str]:
+    """Configs with shards in a written layout, in registry order."""
+    root = Path(root)
+    return [name for name in SUBSETS if any((root / name).glob(f"{SPLIT}-*.parquet"))]
+
+
+def merge_layouts(
+    parts: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    *,
+    card_context: CardContext | Mapping[str, Any] | None = None,
+    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
+    overwrite: bool = False,
+) -> Path:
+    """Combine finalized layouts (e.g. one per generation shard process) into one folder.
+
+    Rows are copied as Arrow data (image bytes untouched); a source id present twice in one config
+    across the parts is an error.
+    """
+    parts = [Path(p) for p in parts]
+    if not parts:
+        raise ValueError("merge_layouts needs at least one part folder")
+    with_mask = False
+    for part in parts:
+        if not (part / README_NAME).is_file():
+            raise FileNotFoundError(f"{part} is not a finalized dataset layout (no {README_NAME})")
+        for name in present_configs(part):
+            if "object_mask" in pq.read_schema(config_files(part, name)[0]).names:
+                with_mask = True
+    writer = HubLayoutWriter(out_dir, max_shard_bytes=max_shard_bytes, with_object_mask=with_mask, overwrite=overwrite)
+    with writer:
+        for part in parts:
+            for name in present_configs(part):
+                for path in config_files(part, name):
+                    table = pq.read_table(path)
+                    if with_mask and "object_mask" not in table.column_names:
+                        table = table.append_column(
+                            writer.schema.field("object_mask"), pa.nulls(table.num_rows, writer.schema.field("object_mask").type)
+                        )
+                    writer.add_table(name, table)
+        return writer.finalize(card_context)
+
+
+__all__ = [
+    "DEFAULT_MAX_SHARD_BYTES",
+    "SPLIT",
+    "CardContext",
+    "ConfigStats",
+    "HubLayoutWriter",
+    "ShardFile",
+    "config_files",
+    "merge_layouts",
+    "parse_size",
+    "present_configs",
+    "shard_file_name",
+]

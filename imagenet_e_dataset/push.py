@@ -1,0 +1,228 @@
+"""Upload a dataset folder in the Hub layout (``<config>/test-*.parquet`` + ``README.md`` [+ ``eval.yaml``]).
+
+The push is built from plain :meth:`HfApi.create_commit` calls so it behaves the same with or
+without ``hf_xet`` and against any Hub-compatible endpoint:
+
+* data shards go first, in several commits of bounded size; the card (``README.md``, ``eval.yaml``)
+  and the deletion of stale shards go last, in one commit. Until that last commit lands the repo
+  still advertises its previous card, and at that commit the card and the data switch together.
+* re-running is a resume: files whose content is already on the revision are dropped from each
+  commit by ``create_commit`` (remote oid == local oid), LFS objects the server already holds are
+  not re-sent, and a commit left with no change is skipped, so pushing an unchanged folder makes
+  no commit at all.
+* remote ``*.parquet`` files (and ``eval.yaml``) that the folder no longer has are deleted: a
+  config's ``data_files`` glob (``background_20/test-*``) would otherwise pick up the shards of an
+  earlier, differently sharded build. Other remote files (``.gitattributes``, files added by hand)
+  are left alone.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+# The card's dataset_info lists 1000 class names: the pure-Python loader takes seconds on it.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+REPO_TYPE = "dataset"
+DEFAULT_BRANCH = "main"
+README_NAME = "README.md"
+EVAL_YAML_NAME = "eval.yaml"
+CARD_FILES: tuple[str, ...] = (README_NAME, EVAL_YAML_NAME)
+DEFAULT_COMMIT_MESSAGE = "Upload ImageNet-E dataset"
+# Bounds of one data commit: small enough that an interrupted push loses little, large enough to
+# stay far below the Hub's commit rate limits for the full benchmark (~8 GB in ~25 shards).
+MAX_FILES_PER_COMMIT = 64
+MAX_BYTES_PER_COMMIT = 4 * 10**9
+_PARQUET_MAGIC = b"PAR1"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path_in_repo: str
+    local_path: Path
+    size: int
+
+
+def read_card_metadata(readme: Path) -> dict[str, Any]:
+    """The YAML front matter of a dataset card; ValueError naming the file when absent or invalid."""
+    text = readme.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise ValueError(f"{readme} has no YAML front matter (it must start with a '---' line)")
+    try:
+        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---")
+    except StopIteration:
+        raise ValueError(f"{readme}: the YAML front matter is not closed by a '---' line") from None
+    try:
+        metadata = yaml.load("\n".join(lines[1:end]), Loader=_YAML_LOADER)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{readme}: invalid YAML front matter: {exc}") from exc
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{readme}: the YAML front matter must be a mapping")
+    return metadata
+
+
+def _data_file_patterns(config: dict[str, Any], readme: Path) -> list[str]:
+    """The path patterns of one ``configs:`` entry (``data_files`` as str, list, or split/path dicts)."""
+    name = config.get("config_name")
+    data_files = config.get("data_files")
+    items = data_files if isinstance(data_files, list) else [data_files]
+    patterns: list[str] = []
+    for item in items:
+        paths = item.get("path") if isinstance(item, dict) else item
+        for path in paths if isinstance(paths, list) else [paths]:
+            if not isinstance(path, str) or not path:
+                raise ValueError(f"{readme}: config {name!r} has an invalid data_files entry {item!r}")
+            patterns.append(path)
+    if not patterns:
+        raise ValueError(f"{readme}: config {name!r} lists no data_files")
+    return patterns
+
+
+def _local_files(root: Path) -> list[LocalFile]:
+    """Every non-hidden file under ``root`` (hidden files and folders are local scratch, never pushed)."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in sorted(filenames):
+            if filename.startswith("."):
+                continue
+            path = Path(dirpath) / filename
+            rel = path.relative_to(root).as_posix()
+            found.append(LocalFile(rel, path, path.stat().st_size))
+    return found
+
+
+def _check_parquet(file: LocalFile) -> None:
+    # A shard cut short by a crashed writer lacks the trailing magic; refuse it before it reaches the Hub.
+    with open(file.local_path, "rb") as handle:
+        head = handle.read(4)
+        if file.size >= 8:
+            handle.seek(-4, os.SEEK_END)
+        tail = handle.read(4)
+    if file.size < 8 or head != _PARQUET_MAGIC or tail != _PARQUET_MAGIC:
+        raise ValueError(f"{file.local_path} is not a complete parquet file")
+
+
+def validate_dataset_folder(folder: str | Path) -> list[LocalFile]:
+    """Check that ``folder`` is a dataset in the Hub layout and return the files to push.
+
+    Requires ``README.md`` whose front matter has a non-empty ``configs:`` list, every config's
+    ``data_files`` matching at least one parquet shard in the folder, and intact parquet files.
+    Raises ValueError naming the folder (or file) at fault.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise ValueError(f"dataset folder {root} does not exist or is not a directory")
+    readme = root / README_NAME
+    if not readme.is_file():
+        raise ValueError(f"dataset folder {root} has no {README_NAME} (the dataset card with the configs)")
+    metadata = read_card_metadata(readme)
+    configs = metadata.get("configs")
+    if not isinstance(configs, list) or not configs:
+        raise ValueError(f"{readme}: the front matter has no 'configs:' list, so the Hub would not see the subsets")
+    files = _local_files(root)
+    shards = [f for f in files if f.path_in_repo.endswith(".parquet")]
+    if not shards:
+        raise ValueError(f"dataset folder {root} holds no parquet shards (<config>/test-*.parquet)")
+    for config in configs:
+        if not isinstance(config, dict) or not isinstance(config.get("config_name"), str):
+            raise ValueError(f"{readme}: every configs entry needs a config_name, got {config!r}")
+        for pattern in _data_file_patterns(config, readme):
+            if not any(fnmatch.fnmatch(f.path_in_repo, pattern) for f in shards):
+                raise ValueError(
+                    f"{readme}: config {config['config_name']!r} points at {pattern!r}, which matches no parquet file in {root}"
+                )
+    for shard in shards:
+        _check_parquet(shard)
+    return files
+
+
+def _batches(files: list[LocalFile]) -> list[list[LocalFile]]:
+    batches: list[list[LocalFile]] = []
+    current: list[LocalFile] = []
+    current_bytes = 0
+    for file in files:
+        if current and (len(current) >= MAX_FILES_PER_COMMIT or current_bytes + file.size > MAX_BYTES_PER_COMMIT):
+            batches.append(current)
+            current, current_bytes = [], 0
+        current.append(file)
+        current_bytes += file.size
+    if current:
+        batches.append(current)
+    return batches
+
+
+def _is_stale(path: str, local_paths: set[str]) -> bool:
+    return path not in local_paths and (path.endswith(".parquet") or path == EVAL_YAML_NAME)
+
+
+def push_folder(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    private: bool = False,
+    revision: str | None = None,
+    commit_message: str | None = None,
+) -> str:
+    """Upload a dataset folder in the Hub layout to the dataset repo ``repo_id``; return the dataset URL.
+
+    Creates the repo if needed (``private`` applies to a new repo; an existing public repo is made
+    private when ``private=True``, never the reverse), creates branch ``revision`` from ``main`` if
+    it does not exist, uploads the data in resumable commits, then the card together with the
+    deletion of shards the folder no longer has. Pushing an unchanged folder again makes no commit.
+    Uses the endpoint and token huggingface_hub is configured with (``HF_ENDPOINT``, ``HF_TOKEN``).
+    """
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+    from huggingface_hub.utils import tqdm
+
+    files = validate_dataset_folder(folder)
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise ValueError(f"repo_id must look like NAMESPACE/NAME, got {repo_id!r}")
+    branch = revision or DEFAULT_BRANCH
+    if branch.startswith("refs/pr/"):
+        raise ValueError(f"revision {branch!r} is a pull-request ref; push to a branch name instead")
+    message = commit_message or DEFAULT_COMMIT_MESSAGE
+
+    api = HfApi()
+    repo_url = api.create_repo(repo_id, repo_type=REPO_TYPE, private=private, exist_ok=True)
+    if private and not api.dataset_info(repo_id).private:
+        api.update_repo_settings(repo_id, repo_type=REPO_TYPE, private=True)
+    if branch != DEFAULT_BRANCH:
+        api.create_branch(repo_id, repo_type=REPO_TYPE, branch=branch, exist_ok=True)
+
+    data = [f for f in files if f.path_in_repo not in CARD_FILES]
+    card = [f for f in files if f.path_in_repo in CARD_FILES]
+    batches = _batches(data)
+    for index, batch in enumerate(tqdm(batches, desc=f"Pushing {repo_id}", unit="commit")):
+        api.create_commit(
+            repo_id,
+            repo_type=REPO_TYPE,
+            revision=branch,
+            operations=[CommitOperationAdd(f.path_in_repo, str(f.local_path)) for f in batch],
+            commit_message=f"{message} (data {index + 1}/{len(batches)})",
+        )
+
+    local_paths = {f.path_in_repo for f in files}
+    remote_paths = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=branch)
+    stale = sorted(p for p in remote_paths if _is_stale(p, local_paths))
+    operations: list[Any] = [CommitOperationAdd(f.path_in_repo, str(f.local_path)) for f in card]
+    operations += [CommitOperationDelete(path) for path in stale]
+    api.create_commit(
+        repo_id,
+        repo_type=REPO_TYPE,
+        revision=branch,
+        operations=operations,
+        commit_message=message,
+        commit_description=f"Removed {len(stale)} stale file(s): {', '.join(stale)}" if stale else None,
+    )
+    return str(repo_url)
+
+
+__all__ = ["push_folder", "validate_dataset_folder", "read_card_metadata"]

@@ -1,0 +1,214 @@
+"""The evaluation's input side: ImageNet-E configs as one flat, undecoded image table.
+
+All selected configs are scored in one pass: one DataLoader walks the concatenation of the
+configs. ``datasets`` is told not to decode the image column, so each image is decoded exactly
+once, by PIL, inside a DataLoader worker, and goes straight into the model's preprocessing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from imagenet_e_dataset.registry import Subset
+
+REQUIRED_COLUMNS = ("image", "label", "source_id")
+
+
+@dataclass(frozen=True)
+class ConfigTable:
+    """One config's rows: the undecoded image column plus labels and source ids held in memory."""
+
+    subset: Subset
+    images: Any
+    """A ``datasets.Dataset`` with only the ``image`` column, ``decode=False`` (dicts of bytes/path)."""
+    labels: np.ndarray
+    source_ids: np.ndarray
+    rows: np.ndarray
+    """Row numbers of ``images`` to score (all of them unless ``--limit`` picked some)."""
+
+
+def _load_config(source: str, subset: Subset, revision: str | None) -> Any:
+    import datasets
+
+    try:
+        from imagenet_e_dataset.reader import load
+    except ImportError:  # the reader is optional: plain load_dataset reads the same Hub layout
+        load = None
+    try:
+        if load is not None:
+            ds = load(subset.name, source, revision=revision)
+        else:
+            ds = datasets.load_dataset(source, subset.name, split="test", revision=revision)
+    except (ValueError, FileNotFoundError):
+        raise
+    except Exception as exc:  # datasets raises many types for a config that is not there
+        raise ValueError(f"cannot load config {subset.name!r} from {source}: {type(exc).__name__}: {exc}") from None
+    if isinstance(ds, datasets.DatasetDict):
+        ds = ds["test"]
+    missing = [c for c in REQUIRED_COLUMNS if c not in ds.column_names]
+    if missing:
+        raise ValueError(f"config {subset.name!r} in {source} lacks column(s) {missing}; has {ds.column_names}")
+    return ds
+
+
+def available_configs(source: str | os.PathLike, revision: str | None = None) -> list[str] | None:
+    """Config names the dataset actually has (registry order), or None when that cannot be listed.
+
+    ``--configs all`` means every subset the dataset holds: a partial build (only some subsets
+    generated yet) is still scorable.
+    """
+    from imagenet_e_dataset.registry import SUBSETS
+
+    path = Path(source)
+    if path.is_dir():
+        if (path / "README.md").is_file():
+            return [name for name in SUBSETS if any((path / name).glob("*.parquet"))]
+        return None  # e.g. the authors' release folder: the reader knows how to read it
+    try:
+        import datasets
+
+        names = set(datasets.get_dataset_config_names(os.fspath(source), revision=revision))
+    except Exception:
+        return None
+    return [name for name in SUBSETS if name in names]
+
+
+def load_configs(source: str | os.PathLike, subsets: Sequence[Subset], *, revision: str | None = None,
+                 limit: int | None = None) -> list[ConfigTable]:
+    """Load every selected config undecoded; with ``limit``, keep the first ``limit`` source images.
+
+    The limit picks source images, not rows, so the subsets stay paired: the first ``limit``
+    source ids of the first config (``original``) are kept in every config.
+    """
+    import datasets
+
+    source = os.fspath(source)
+    tables: list[ConfigTable] = []
+    keep: set[str] | None = None
+    for subset in subsets:
+        ds = _load_config(source, subset, revision)
+        label_column = ds.data.column("label")
+        if label_column.null_count:
+            raise ValueError(f"config {subset.name!r} in {source} has rows without a label")
+        labels = label_column.to_numpy().astype(np.int64)
+        source_ids = np.asarray(ds.data.column("source_id").to_pylist(), dtype=object)
+        images = ds.select_columns(["image"]).cast_column("image", datasets.Image(decode=False))
+        if limit is not None and keep is None:
+            keep = set(list(dict.fromkeys(source_ids.tolist()))[:limit])
+        rows = np.arange(len(labels)) if keep is None else np.flatnonzero([s in keep for s in source_ids])
+        tables.append(ConfigTable(subset, images, labels, source_ids, rows))
+    return tables
+
+
+def dataset_revision(source: str | os.PathLike, revision: str | None = None) -> str | None:
+    """Hub commit sha for a repo id; for a local folder a content hash.
+
+    The folder hash covers README.md (whose YAML lists every config and split size) and each
+    parquet file's relative path and size: cheap, and any re-generated shard changes it.
+    """
+    path = Path(source)
+    if path.is_dir():
+        digest = hashlib.sha256()
+        readme = path / "README.md"
+        if readme.is_file():
+            digest.update(readme.read_bytes())
+        for file in sorted(path.rglob("*.parquet")):
+            digest.update(f"\0{file.relative_to(path).as_posix()}\0{file.stat().st_size}".encode())
+        return "sha256:" + digest.hexdigest()[:32]
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().dataset_info(os.fspath(source), revision=revision).sha or revision
+    except Exception:  # offline or private: the run is still valid, the revision just stays unknown
+        return revision
+
+
+@dataclass(frozen=True)
+class Item:
+    position: int
+    pixels: torch.Tensor | None
+    error: str | None = None
+
+
+class EncodedImages(torch.utils.data.Dataset):
+    """Flat view over several :class:`ConfigTable`; position ``p`` is a (config, row) pair.
+
+    ``__getitems__`` lets the DataLoader fetch a whole batch with one Arrow read per config.
+    """
+
+    def __init__(self, tables: Sequence[ConfigTable], preprocess: Callable[[Image.Image], torch.Tensor]) -> None:
+        self.tables = list(tables)
+        self.preprocess = preprocess
+        self.table_of = np.concatenate([np.full(len(t.rows), i, dtype=np.int64) for i, t in enumerate(self.tables)])
+        self.row_of = np.concatenate([t.rows for t in self.tables]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.row_of)
+
+    def __getitem__(self, position: int) -> Item:
+        return self.__getitems__([position])[0]
+
+    def __getitems__(self, positions: Sequence[int]) -> list[Item]:
+        positions = np.asarray(positions, dtype=np.int64)
+        out: dict[int, Item] = {}
+        for t in np.unique(self.table_of[positions]):
+            mine = positions[self.table_of[positions] == t]
+            records = self.tables[t].images[self.row_of[mine].tolist()]["image"]
+            for position, record in zip(mine.tolist(), records):
+                out[position] = self._decode(position, record)
+        return [out[p] for p in positions.tolist()]
+
+    def _decode(self, position: int, record: dict | None) -> Item:
+        # A corrupt or missing image is reported and skipped, not fatal: one bad file must not
+        # throw away an hour of scoring.
+        try:
+            if record is None:
+                raise ValueError("image is missing")
+            if record.get("bytes") is not None:
+                image = Image.open(io.BytesIO(record["bytes"]))
+            elif record.get("path"):
+                image = Image.open(record["path"])
+            else:
+                raise ValueError("image has neither bytes nor path")
+            return Item(position, self.preprocess(image.convert("RGB")))
+        except Exception as exc:
+            return Item(position, None, f"{type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class Batch:
+    positions: torch.Tensor
+    pixels: torch.Tensor | None
+    failures: tuple[tuple[int, str], ...]
+
+    def pin_memory(self) -> "Batch":
+        return Batch(self.positions, None if self.pixels is None else self.pixels.pin_memory(), self.failures)
+
+
+def collate(items: Sequence[Item]) -> Batch:
+    good = [it for it in items if it.pixels is not None]
+    failures = tuple((it.position, it.error or "unknown error") for it in items if it.pixels is None)
+    if good:
+        shapes = {tuple(it.pixels.shape) for it in good}
+        if len(shapes) > 1:
+            raise ValueError(f"preprocessing produced tensors of different shapes {sorted(shapes)}; "
+                             "it must resize/crop every image to one size")
+        pixels = torch.stack([it.pixels for it in good])
+    else:
+        pixels = None
+    return Batch(torch.as_tensor([it.position for it in good], dtype=torch.int64), pixels, failures)
+
+
+def worker_init(_: int) -> None:
+    # Each worker decodes one image at a time; intra-op threads would only fight the model's.
+    torch.set_num_threads(1)

@@ -1,0 +1,153 @@
+"""Image -> tensor transforms the runner applies inside DataLoader workers.
+
+Every transform is a picklable top-level class (workers may be spawned, not forked) with a
+``describe()`` that says exactly what it does, because the preprocessing actually used is part
+of a result (SPEC §5: the paper's evaluators used Resize 256 -> CenterCrop 224, the default here
+is each model's own).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Resample(str, enum.Enum):
+    BILINEAR = "bilinear"
+    BICUBIC = "bicubic"
+    NEAREST = "nearest"
+    LANCZOS = "lanczos"
+
+    @property
+    def pil(self) -> Image.Resampling:
+        return Image.Resampling[self.name]
+
+
+@dataclass(frozen=True)
+class ResizeCropNormalize:
+    """Resize the shorter side to ``resize``, centre-crop ``crop``×``crop``, scale to [0, 1], normalise.
+
+    >>> t = ResizeCropNormalize(resize=8, crop=4)
+    >>> tuple(t(Image.new("RGB", (20, 10), (255, 0, 0))).shape)
+    (3, 4, 4)
+    """
+
+    resize: int = 256
+    crop: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    resample: Resample = Resample.BILINEAR
+
+    def __post_init__(self) -> None:
+        if self.crop > self.resize or self.crop <= 0:
+            raise ValueError(f"crop {self.crop} must be in 1..resize ({self.resize})")
+        object.__setattr__(self, "resample", Resample(self.resample))
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        image = image.convert("RGB")
+        w, h = image.size
+        scale = self.resize / min(w, h)
+        size = (max(self.resize, round(w * scale)), max(self.resize, round(h * scale)))
+        if size != (w, h):
+            image = image.resize(size, self.resample.pil)
+        left, top = (size[0] - self.crop) // 2, (size[1] - self.crop) // 2
+        image = image.crop((left, top, left + self.crop, top + self.crop))
+        array = np.asarray(image, dtype=np.float32) * (1.0 / 255.0)
+        array = (array - np.asarray(self.mean, np.float32)) / np.asarray(self.std, np.float32)
+        return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+    def describe(self) -> str:
+        return (f"Resize shorter side to {self.resize} ({self.resample.value}) -> CenterCrop {self.crop} -> "
+                f"scale to [0,1] -> Normalize(mean={list(self.mean)}, std={list(self.std)})")
+
+    def details(self) -> dict[str, Any]:
+        return {"resize": self.resize, "crop": self.crop, "mean": list(self.mean), "std": list(self.std),
+                "resample": self.resample.value}
+
+
+_PROCESSOR_KEYS = ("do_resize", "size", "resample", "crop_pct", "do_center_crop", "crop_size", "do_rescale",
+                   "rescale_factor", "do_normalize", "image_mean", "image_std", "do_convert_rgb")
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.name.lower() if isinstance(value, Image.Resampling) else value.value
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
+
+
+class ProcessorTransform:
+    """A ``transformers`` image processor applied to one image (the model's own preprocessing)."""
+
+    def __init__(self, processor: Any) -> None:
+        self.processor = processor
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        out = self.processor(images=image.convert("RGB"), return_tensors="pt")
+        return out["pixel_values"][0]
+
+    def details(self) -> dict[str, Any]:
+        config = self.processor.to_dict() if hasattr(self.processor, "to_dict") else {}
+        if "resample" in config and isinstance(config["resample"], int):
+            config["resample"] = Image.Resampling(config["resample"])
+        return {"image_processor": type(self.processor).__name__,
+                **{k: _json_safe(config[k]) for k in _PROCESSOR_KEYS if k in config}}
+
+    def describe(self) -> str:
+        d = self.details()
+        steps = [f"the model's own {d['image_processor']}"]
+        if d.get("do_resize", True) and "size" in d:
+            crop_pct = f", crop_pct {d['crop_pct']}" if d.get("crop_pct") else ""
+            steps.append(f"resize {d['size']} ({d.get('resample', 'default')}{crop_pct})")
+        if d.get("do_center_crop") and "crop_size" in d:
+            steps.append(f"center crop {d['crop_size']}")
+        if d.get("do_rescale", True):
+            steps.append(f"rescale x{d.get('rescale_factor', 1 / 255):.6g}")
+        if d.get("do_normalize", True) and "image_mean" in d:
+            steps.append(f"normalize mean={d['image_mean']} std={d.get('image_std')}")
+        return " -> ".join(steps)
+
+
+class CallableTransform:
+    """A user-supplied preprocess callable; its description is its qualified name (or its docstring's first line)."""
+
+    def __init__(self, fn: Any) -> None:
+        if not callable(fn):
+            raise ValueError(f"preprocess must be callable, got {type(fn).__name__}")
+        self.fn = fn
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        out = self.fn(image)
+        if not isinstance(out, torch.Tensor):
+            out = torch.as_tensor(np.asarray(out))
+        if out.ndim == 4 and out.shape[0] == 1:
+            out = out[0]
+        if out.ndim != 3:
+            raise ValueError(f"preprocess {self.describe()} returned shape {tuple(out.shape)}, expected (C, H, W)")
+        return out
+
+    def describe(self) -> str:
+        if hasattr(self.fn, "describe"):
+            return str(self.fn.describe())
+        name = getattr(self.fn, "__qualname__", type(self.fn).__name__)
+        module = getattr(self.fn, "__module__", None) or type(self.fn).__module__
+        doc = (getattr(self.fn, "__doc__", None) or "").strip().splitlines()
+        return f"{module}.{name}" + (f": {doc[0]}" if doc else "")
+
+    def details(self) -> dict[str, Any]:
+        return dict(self.fn.details()) if hasattr(self.fn, "details") else {}

@@ -1,0 +1,296 @@
+"""The ImageNet-E leaderboard: a Gradio 6 app (Hugging Face Space or ``imagenet-e leaderboard``).
+
+Results come from a Hub dataset repo (``RESULTS_REPO=ns/name``) or a local folder
+(``RESULTS_DIR=path``); every file is validated and bad ones are listed, never fatal. All text a
+submission carries (model ids, loaders, links, file names, refusal reasons) reaches the browser
+as text: table cells are ``str`` columns and everything rendered as HTML here goes through
+:func:`html.escape`.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from typing import Any
+
+import gradio as gr
+
+try:  # inside the imagenet-e package
+    from leaderboard.table import (
+        RANK_COLUMN, Board, SortKey, SubsetMetric, build_table, default_source, load_board, rank_entries,
+    )
+except ImportError:  # a Space whose root is this folder (imagenet-e installed from requirements.txt)
+    from table import (  # type: ignore[no-redef]
+        RANK_COLUMN, Board, SortKey, SubsetMetric, build_table, default_source, load_board, rank_entries,
+    )
+from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS
+
+TITLE = "ImageNet-E robustness leaderboard"
+DEFAULT_COMPARED = 3
+
+THEME = gr.themes.Soft(primary_hue="indigo", secondary_hue="slate", neutral_hue="slate")
+CSS = """
+.gradio-container { max-width: 1400px !important; margin: 0 auto; }
+#ie-header h1 { margin: 0.2em 0 0.1em 0; font-size: 1.9em; }
+#ie-header p { margin: 0.1em 0; color: var(--body-text-color-subdued); }
+.ie-notice { border-left: 4px solid #d97706; background: rgba(217, 119, 6, 0.08); padding: 0.6em 0.9em;
+             border-radius: 6px; font-size: 0.92em; }
+.ie-notice ul { margin: 0.3em 0 0 1.2em; }
+.ie-notice code { word-break: break-all; }
+"""
+
+
+# ------------------------------------------------------------------------------------------------
+# HTML fragments (every piece of data is escaped here)
+
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def header_html(board: Board) -> str:
+    n_files = len(board.entries)
+    n_models = len({e.model_id for e in board.entries})
+    return (
+        f"<div id='ie-header'><h1>{_e(TITLE)}</h1>"
+        "<p>How much top-1 accuracy do ImageNet classifiers lose when one object attribute "
+        "(background, size, position, direction) of an ImageNet validation image is edited? "
+        "Lower drop = more robust.</p>"
+        f"<p>{n_models} model(s) from {n_files} results file(s) · source: <code>{_e(board.source)}</code></p></div>"
+    )
+
+
+def notice_html(board: Board, error: str | None = None) -> str:
+    """The list of refused results files (and a load error, if any); empty when all is well."""
+    items = []
+    if error:
+        items.append(f"<li>{_e(error)}</li>")
+    items += [f"<li><code>{_e(s.source)}</code>: {_e(s.reason)}</li>" for s in board.skipped]
+    if not items:
+        return ""
+    what = "Could not load the results source." if error else f"{len(board.skipped)} results file(s) not shown:"
+    return f"<div class='ie-notice'><strong>{_e(what)}</strong><ul>{''.join(items)}</ul></div>"
+
+
+def about_markdown() -> str:
+    """Metric definitions, the subset table (from the registry) and how to submit."""
+    rows = "\n".join(
+        f"| `{s.name}` | `{s.alias}` | {s.attribute.value} | {s.description} |" for s in SUBSETS.values()
+    )
+    attributes = ", ".join(f"**{a.value}**" for a in EDITED_ATTRIBUTES)
+    return f"""
+## What is measured
+
+ImageNet-E (Li et al., *ImageNet-E: Benchmarking Neural Network Robustness via Attribute Editing*,
+CVPR 2023) edits one object attribute of ImageNet validation images — {attributes} — while the
+rest of the image stays in distribution. Every subset holds the **same source images**, so each
+edited prediction is paired with the prediction on the original image.
+
+| metric | definition |
+|---|---|
+| **Accuracy** | top-1 accuracy on a subset (shown in %). |
+| **Drop** | accuracy(`original`) − accuracy(subset), on the source images both share (percentage points, pp). Positive = the edit hurts. |
+| **Attribute drop** | mean drop over that attribute's subsets present in the results file. |
+| **Mean drop** | mean drop over every edited subset present — the default ranking key, **lower is more robust**. |
+| **Flip rate** | share of paired images whose prediction on the edited image differs from the prediction on the original. |
+| **CI (95 %)** | bootstrap interval of a subset's drop, resampling source images; stored in every results file. |
+
+Ranks use competition ranking (tied models share a rank). Models evaluated on fewer subsets average
+over fewer drops, so compare models scored on the same subsets.
+
+## Subsets
+
+| config | official folder | attribute | edit |
+|---|---|---|---|
+{rows}
+
+## How to submit
+
+1. Score a model: `imagenet-e evaluate ...` writes one results file per (model, dataset revision).
+2. Submit it: `imagenet-e submit results.json --repo-id NS/RESULTS --pr` validates the file
+   (malformed JSON, missing fields, NaN or out-of-range numbers and unknown subsets are refused) and opens a
+   pull request on the results dataset; once merged, it appears here after **Refresh**.
+3. Optionally add `--model-repo NS/MODEL` to also write the Hub-native `.eval_results/imagenet-e.yaml`
+   entry (per-subset accuracy) to the model repo, which feeds the Hub's own benchmark leaderboard.
+
+Every number on this page is read from a validated results file.
+"""
+
+
+# ------------------------------------------------------------------------------------------------
+# The compare plot
+
+def drops_figure(board: Board, labels: list[str]):
+    """Grouped bars: attribute drop (pp) of each chosen model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(10, 4.2), dpi=100)
+    attributes = [a.value for a in EDITED_ATTRIBUTES]
+    known = [label for label in labels if any(e.label == label for e in board.entries)]
+    if not known:
+        ax.text(0.5, 0.5, "Choose models to compare", ha="center", va="center", fontsize=13, color="#64748b",
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        return fig
+    width = 0.8 / len(known)
+    x = np.arange(len(attributes))
+    colors = plt.get_cmap("tab10").colors
+    for i, label in enumerate(known):
+        e = board.entry(label)
+        values = [100.0 * e.attribute_drop[a] if a in e.attribute_drop else np.nan for a in attributes]
+        bars = ax.bar(x - 0.4 + width * (i + 0.5), values, width * 0.92, label=label, color=colors[i % 10])
+        ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2)
+    ax.axhline(0, color="#334155", linewidth=0.8)
+    ax.set_xticks(x, attributes)
+    ax.set_ylabel("accuracy drop (pp)")
+    ax.set_title("Attribute drop per model (lower = more robust)", fontsize=11)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------------------------------------------
+# The app
+
+class _BoardHolder:
+    """The board shared by every browser session; Refresh replaces it for all of them."""
+
+    def __init__(self, source: str | None):
+        self.source = source
+        self._lock = threading.Lock()
+        self.board, self.error = self._load()
+
+    def _load(self) -> tuple[Board, str | None]:
+        if not self.source:
+            return Board(source="(none)", entries=()), (
+                "No results source configured: set RESULTS_REPO=ns/name (a Hub dataset repo) "
+                "or RESULTS_DIR=folder, or pass --results to `imagenet-e leaderboard`.")
+        try:
+            return load_board(self.source), None
+        except Exception as exc:  # a Space must come up even when the Hub or the folder is unreachable
+            return Board(source=self.source, entries=()), f"{type(exc).__name__}: {exc}"
+
+    def reload(self) -> None:
+        board, error = self._load()
+        with self._lock:
+            self.board, self.error = board, error
+
+
+def _table_update(board: Board, sort_label: str, search: str, loaders: list[str], attributes: list[str],
+                  metric_label: str, details: bool) -> gr.Dataframe:
+    view = build_table(board, sort_by=sort_label, search=search or "", loaders=loaders,
+                       attributes=attributes, subset_metric=metric_label, show_details=details)
+    return gr.Dataframe(value=_styled(view), datatype=view.datatypes)
+
+
+def _styled(view):
+    """The table as a pandas Styler: numbers shown with 2 decimals (values stay numeric for sorting)."""
+    frame = view.to_pandas()
+    numeric = [c for c, t in zip(view.columns, view.datatypes) if t == "number" and c != RANK_COLUMN]
+    return frame.style.format("{:.2f}", subset=numeric, na_rep="–")
+
+
+def _top_labels(board: Board, sort_label: str, n: int = DEFAULT_COMPARED) -> list[str]:
+    return [e.label for _, e in rank_entries(board.entries, sort_label)[:n]]
+
+
+def build_app(results_source: str | None) -> gr.Blocks:
+    """The leaderboard app for a results folder or Hub dataset repo id (``None``: nothing configured).
+
+    Launch it with :func:`launch` (which applies the theme) or ``demo.launch(...)``.
+    """
+    holder = _BoardHolder(results_source)
+    board = holder.board
+    sort_default = SortKey.MEAN_DROP.label
+    initial = build_table(board, sort_by=sort_default)
+    attribute_names = [a.value for a in EDITED_ATTRIBUTES]
+
+    with gr.Blocks(title=TITLE, fill_width=True, analytics_enabled=False) as demo:
+        header = gr.HTML(header_html(board))
+        notice = gr.HTML(notice_html(board, holder.error), visible=bool(notice_html(board, holder.error)))
+        with gr.Tabs():
+            with gr.Tab("Leaderboard", id="board"):
+                with gr.Row(equal_height=True):
+                    search = gr.Textbox(label="Search models", placeholder="model id or loader, e.g. resnet",
+                                        scale=2, elem_id="ie-search")
+                    sort = gr.Radio([k.label for k in SortKey], value=sort_default, label="Rank by", scale=2)
+                    metric = gr.Radio([m.label for m in SubsetMetric], value=SubsetMetric.ACCURACY.label,
+                                      label="Subset columns show", scale=2)
+                with gr.Row(equal_height=True):
+                    attributes = gr.CheckboxGroup(attribute_names, value=attribute_names,
+                                                  label="Attribute columns", scale=3)
+                    loaders = gr.CheckboxGroup(board.loaders, value=board.loaders, label="Loader", scale=2)
+                    with gr.Column(scale=1, min_width=200):
+                        details = gr.Checkbox(label="Show dataset revision & results file", value=False)
+                        refresh = gr.Button("Refresh results", size="sm", variant="secondary")
+                table = gr.Dataframe(
+                    value=_styled(initial), datatype=initial.datatypes, interactive=False,
+                    pinned_columns=2, elem_id="ie-table", max_height=640, label="Ranking", show_label=False,
+                )
+                gr.Markdown("### Compare attribute drops")
+                with gr.Row():
+                    models = gr.Dropdown([e.label for e in board.entries], value=_top_labels(board, sort_default),
+                                         multiselect=True, label="Models to compare", elem_id="ie-models", scale=1)
+                    plot = gr.Plot(drops_figure(board, _top_labels(board, sort_default)), show_label=False, scale=3)
+            with gr.Tab("About", id="about"):
+                gr.Markdown(about_markdown())
+
+        controls = [sort, search, loaders, attributes, metric, details]
+
+        def on_filter(sort_label, query, loader_values, attribute_values, metric_label, show_details):
+            return _table_update(holder.board, sort_label, query, loader_values, attribute_values,
+                                 metric_label, show_details)
+
+        gr.on([c.change for c in controls], on_filter, controls, table, api_name="ranking")
+
+        def on_compare(labels):
+            return drops_figure(holder.board, labels or [])
+
+        models.change(on_compare, models, plot, api_name="compare")
+
+        def on_refresh(sort_label, query, _loaders, attribute_values, metric_label, show_details):
+            holder.reload()
+            b = holder.board
+            top = _top_labels(b, sort_label)
+            return (
+                header_html(b), gr.HTML(notice_html(b, holder.error), visible=bool(notice_html(b, holder.error))),
+                gr.CheckboxGroup(choices=b.loaders, value=b.loaders),
+                _table_update(b, sort_label, query, b.loaders, attribute_values, metric_label, show_details),
+                gr.Dropdown(choices=[e.label for e in b.entries], value=top),
+                drops_figure(b, top),
+            )
+
+        refresh.click(on_refresh, controls, [header, notice, loaders, table, models, plot], api_name="refresh")
+    return demo
+
+
+def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, block: bool = True, **kwargs):
+    """``demo.launch`` with the leaderboard's theme and CSS (Gradio 6 takes them at launch time)."""
+    return demo.launch(server_name=host, server_port=port, prevent_thread_lock=not block,
+                       theme=THEME, css=CSS, **kwargs)
+
+
+_demo: gr.Blocks | None = None
+
+
+def __getattr__(name: str):
+    # ``demo`` is built on first access, so importing this module (tests, the CLI) downloads nothing;
+    # Spaces and `gradio app.py` read ``app.demo`` and get the board for RESULTS_REPO / RESULTS_DIR.
+    global _demo
+    if name == "demo":
+        if _demo is None:
+            _demo = build_app(default_source())
+        return _demo
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if __name__ == "__main__":
+    import os
+
+    launch(__getattr__("demo"), host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"),
+           port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))

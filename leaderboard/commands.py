@@ -1,0 +1,57 @@
+"""``imagenet-e leaderboard`` (serve the board locally) and ``imagenet-e submit`` (send a results file).
+
+Heavy imports (gradio, huggingface_hub) stay inside the handlers so ``imagenet-e --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from leaderboard.app import build_app, launch
+    from leaderboard.table import default_source
+
+    source = args.results or default_source()
+    demo = build_app(source)
+    print(f"Serving the ImageNet-E leaderboard for {source or '(no results source)'} on http://{args.host}:{args.port}")
+    launch(demo, host=args.host, port=args.port, block=True)
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from leaderboard.submit import submit_results
+
+    result = submit_results(args.results_file, args.repo_id, create_pr=args.pr, model_repo=args.model_repo,
+                            dataset_id=args.dataset_id)
+    kind = "Pull request" if args.pr else "Commit"
+    print(f"{kind} ({result.path_in_repo}): {result.url}")
+    if result.model_repo_url:
+        print(f"Model repo .eval_results entry: {result.model_repo_url}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    serve = subparsers.add_parser(
+        "leaderboard", help="serve the leaderboard web app locally",
+        description="Serve the ImageNet-E leaderboard (Gradio) from a results folder or Hub dataset repo.",
+    )
+    serve.add_argument("--results", metavar="DIR_OR_REPO", default=None,
+                       help="folder of results JSON files or Hub dataset repo id (default: $RESULTS_DIR or $RESULTS_REPO)")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.set_defaults(func=_serve)
+
+    submit = subparsers.add_parser(
+        "submit", help="validate a results file and commit it to the leaderboard's results repo",
+        description="Validate a results file against the schema and commit it (or open a PR) to a Hub dataset repo.",
+    )
+    submit.add_argument("results_file", metavar="results.json")
+    submit.add_argument("--repo-id", required=True, metavar="NS/RESULTS", help="the results dataset repo")
+    submit.add_argument("--pr", action="store_true", help="open a pull request instead of committing to main")
+    submit.add_argument("--model-repo", metavar="NS/MODEL", default=None,
+                        help="also write .eval_results/imagenet-e.yaml (Hub-native eval results) to this model repo")
+    submit.add_argument("--dataset-id", metavar="NS/DATASET", default=None,
+                        help="benchmark dataset id for the .eval_results entry "
+                             "(default: $IMAGENET_E_DATASET_ID, else the results file's dataset.id)")
+    submit.set_defaults(func=_submit)

@@ -1,0 +1,129 @@
+"""``imagenet-e submit``: validate a results file and commit it to the leaderboard's results repo.
+
+The file must pass :func:`imagenet_e_eval.results_schema.load_results` (malformed JSON, missing
+fields, NaN/inf, out-of-range numbers and unknown subsets are refused with the reason) before
+anything is sent. It is committed under a deterministic path, so re-submitting the same (model,
+dataset revision) replaces the earlier file instead of adding a duplicate. Optionally the same
+numbers go to the model repo as a Hub-native ``.eval_results/`` entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from imagenet_e_eval.results_schema import load_results
+
+RESULTS_FOLDER = "results"
+
+
+def sanitise_path_component(value: str, *, max_length: int = 96) -> str:
+    """A file-system- and URL-safe name for ``value``; ``/`` becomes ``--`` (the Hub's own convention).
+
+    Anything else outside ``[A-Za-z0-9._-]`` becomes ``_`` and a short hash of the original is
+    appended, so two different ids never collide after sanitising.
+
+    >>> sanitise_path_component("google/vit-base-patch16-224")
+    'google--vit-base-patch16-224'
+    >>> sanitise_path_component("a b")
+    'a_b-c8687a08'
+    """
+    joined = value.replace("/", "--")
+    # ".." never survives, so no component can look like a parent-directory step.
+    cleaned = re.sub(r"\.{2,}", "_", re.sub(r"[^A-Za-z0-9._-]", "_", joined)).lstrip(".") or "_"
+    if cleaned != joined or len(cleaned) > max_length:
+        digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:8]
+        cleaned = f"{cleaned[: max_length - 9]}-{digest}"
+    return cleaned
+
+
+def results_path_in_repo(results: dict[str, Any]) -> str:
+    """``results/<sanitised model id>/<sanitised dataset revision>.json``."""
+    model = sanitise_path_component(results["model"]["id"])
+    revision = results["dataset"].get("revision") or "unversioned"
+    return f"{RESULTS_FOLDER}/{model}/{sanitise_path_component(revision)}.json"
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """Where a submission went."""
+
+    path_in_repo: str
+    url: str
+    """Commit URL, or pull-request URL when ``create_pr``."""
+    model_repo_url: str | None = None
+    """Commit/PR URL of the ``.eval_results`` entry in the model repo, when one was written."""
+
+
+def _commit_url(info) -> str:
+    return info.pr_url if getattr(info, "pr_url", None) else info.commit_url
+
+
+def submit_results(
+    results_file: str | Path,
+    repo_id: str,
+    *,
+    create_pr: bool = False,
+    model_repo: str | None = None,
+    dataset_id: str | None = None,
+    token: str | bool | None = None,
+) -> SubmitResult:
+    """Validate ``results_file`` and commit it to the Hub dataset repo ``repo_id``.
+
+    With ``create_pr`` the file goes in as a pull request (for repos you cannot write to) and the
+    repo must already exist; otherwise the repo is created when missing. With ``model_repo`` the
+    per-subset accuracies are also written to ``<model_repo>/.eval_results/imagenet-e.yaml``
+    (as a PR too when ``create_pr``) for the benchmark dataset ``dataset_id`` (see
+    :func:`imagenet_e_dataset.eval_yaml.resolve_dataset_id`).
+    """
+    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    from imagenet_e_dataset.eval_yaml import EVAL_RESULTS_PATH, eval_results_yaml_text, resolve_dataset_id
+
+    results = load_results(results_file)
+    if model_repo is not None:
+        resolve_dataset_id(results, dataset_id)  # refuse before committing anything
+    api = HfApi(token=token)
+    try:
+        api.repo_info(repo_id, repo_type="dataset")
+    except RepositoryNotFoundError:
+        if create_pr:
+            raise ValueError(f"results repo {repo_id!r} does not exist; a pull request needs an existing repo") from None
+        api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
+
+    path_in_repo = results_path_in_repo(results)
+    payload = (json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    model_id = _one_line(results["model"]["id"])
+    info = api.create_commit(
+        repo_id=repo_id,
+        repo_type="dataset",
+        operations=[CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=payload)],
+        commit_message=f"Add ImageNet-E results for {model_id}",
+        commit_description=f"dataset {results['dataset']['id']} revision {results['dataset'].get('revision')}",
+        create_pr=create_pr,
+    )
+    url = _commit_url(info)
+
+    model_url = None
+    if model_repo is not None:
+        revision = info.oid or "main"
+        source_url = f"{api.endpoint}/datasets/{repo_id}/blob/{revision}/{path_in_repo}"
+        text = eval_results_yaml_text(results, dataset_id=dataset_id, source_url=source_url)
+        model_info = api.create_commit(
+            repo_id=model_repo,
+            operations=[CommitOperationAdd(path_in_repo=EVAL_RESULTS_PATH, path_or_fileobj=text.encode("utf-8"))],
+            commit_message=f"Add ImageNet-E evaluation results ({model_id})",
+            create_pr=create_pr,
+        )
+        model_url = _commit_url(model_info)
+    return SubmitResult(path_in_repo=path_in_repo, url=url, model_repo_url=model_url)

@@ -1,0 +1,180 @@
+"""The blended-diffusion background editor on a tiny random learned-sigma UNet (CPU, fp32)."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("diffusers")
+from diffusers import UNet2DModel  # noqa: E402
+
+import generation.diffusion_schedule as diffusion_schedule  # noqa: E402
+from generation.diffusion_editor import DiffusionBackgroundEditor, fft_complexity  # noqa: E402
+from generation.interfaces import BackgroundEditor, BackgroundEditRequest, make_background_editor  # noqa: E402
+
+SIZE = 32
+
+
+def tiny_unet(out_channels: int = 6) -> UNet2DModel:
+    torch.manual_seed(0)
+    # ADM-shaped (scale-shift norm, resnet resampling, attention, learned sigma), just very small.
+    return UNet2DModel(
+        sample_size=SIZE,
+        in_channels=3,
+        out_channels=out_channels,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("ResnetDownsampleBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "ResnetUpsampleBlock2D"),
+        attention_head_dim=16,
+        resnet_time_scale_shift="scale_shift",
+        attn_norm_num_groups=32,
+        downsample_type="resnet",
+        upsample_type="resnet",
+    ).eval()
+
+
+@pytest.fixture(scope="module")
+def unet() -> UNet2DModel:
+    return tiny_unet()
+
+
+def scene(size: int = SIZE, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[0:size, 0:size]
+    image = np.stack(
+        [128 + 60 * np.sin((xx + shift) / 3), 128 + 60 * np.cos(yy / 4), 128 + 40 * np.sin((xx + yy) / 5)], -1
+    ).astype(np.uint8)
+    mask = np.zeros((size, size), bool)
+    mask[size // 3 : size // 2 + 3, size // 3 : size // 2 + 4] = True
+    image[mask] = (np.arange(mask.sum() * 3).reshape(-1, 3) * 7 % 256).astype(np.uint8)  # a distinct "object"
+    return image, mask
+
+
+def request(lam: float = 0.0, seed: int = 0, size: int = SIZE, **kw) -> BackgroundEditRequest:
+    image, mask = scene(size, shift=seed)
+    background = image.copy()
+    background[mask] = 90
+    return BackgroundEditRequest(image=image, object_mask=mask, background=background, lam=lam, seed=seed, **kw)
+
+
+def complexity(images: list[np.ndarray]) -> np.ndarray:
+    return fft_complexity(torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255).numpy()
+
+
+def test_schedule_doctests() -> None:
+    assert doctest.testmod(diffusion_schedule).failed == 0
+
+
+def test_object_pixels_byte_identical_and_background_changes(unet: UNet2DModel) -> None:
+    editor = make_background_editor("diffusion", unet=unet, steps=4, progress=False)
+    assert isinstance(editor, BackgroundEditor)
+    reqs = [request(lam=20.0, seed=s) for s in range(2)]
+    outs = editor.edit(reqs)
+    for r, out in zip(reqs, outs):
+        assert out.dtype == np.uint8 and out.shape == r.image.shape
+        assert np.array_equal(out[r.object_mask], r.image[r.object_mask])
+        # The background really was re-synthesised (not just copied back).
+        assert np.abs(out[~r.object_mask].astype(int) - r.image[~r.object_mask]).mean() > 1.0
+
+
+def test_batch_equals_single_runs(unet: UNet2DModel) -> None:
+    editor = DiffusionBackgroundEditor(unet, steps=3, batch_size=3, progress=False)
+    reqs = [request(lam=lam, seed=seed) for lam, seed in ((0.0, 11), (20.0, 12), (-20.0, 13))]
+    batched = editor.edit(reqs)
+    for r, out in zip(reqs, batched):
+        assert np.array_equal(out, editor.edit([r])[0])
+    # A different seed is a different draw.
+    assert not np.array_equal(batched[0], editor.edit([request(lam=0.0, seed=99)])[0])
+
+
+def test_mixed_sizes_keep_order(unet: UNet2DModel) -> None:
+    editor = DiffusionBackgroundEditor(unet, steps=2, batch_size=2, progress=False)
+    reqs = [request(seed=1), request(seed=2, size=48), request(seed=3)]
+    outs = editor.edit(reqs)
+    assert [o.shape for o in outs] == [(32, 32, 3), (48, 48, 3), (32, 32, 3)]
+    assert np.array_equal(outs[2], editor.edit([reqs[2]])[0])
+
+
+def test_complexity_guidance_direction(unet: UNet2DModel) -> None:
+    editor = DiffusionBackgroundEditor(unet, steps=6, batch_size=9, progress=False)
+    seeds = range(3)
+    outs = editor.edit([request(lam=lam, seed=s) for lam in (0.0, 200.0, -200.0) for s in seeds])
+    base, hard, smooth = (complexity(outs[i * 3 : i * 3 + 3]).mean() for i in range(3))
+    assert hard > base > smooth
+
+
+def test_edit_mask_limits_change(unet: UNet2DModel) -> None:
+    r = request(lam=20.0, seed=5)
+    edit_mask = np.zeros_like(r.object_mask)
+    edit_mask[:, : SIZE // 4] = True  # only a left strip may change
+    r2 = BackgroundEditRequest(
+        image=r.image, object_mask=r.object_mask, background=r.background, lam=r.lam, seed=r.seed, edit_mask=edit_mask
+    )
+    out = DiffusionBackgroundEditor(unet, steps=4, progress=False).edit([r2])[0]
+    outside = ~edit_mask & ~r.object_mask
+    # Outside the edit region the result is x̂0 of the re-imposed image: close to it, unlike the strip.
+    err_out = np.abs(out[outside].astype(int) - r.image[outside]).mean()
+    err_in = np.abs(out[edit_mask].astype(int) - r.image[edit_mask]).mean()
+    assert err_out < err_in
+
+
+class TinyClassifier(torch.nn.Module):
+    name = "tiny-test-classifier"
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        self.net = torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.SiLU(), torch.nn.AdaptiveAvgPool2d(4), torch.nn.Flatten(),
+            torch.nn.Linear(128, 1000),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x * 2 - 1) * 4
+
+
+def test_adversarial_guidance_lowers_true_label_probability(unet: UNet2DModel) -> None:
+    clf = TinyClassifier().eval()
+    editor = DiffusionBackgroundEditor(unet, steps=6, batch_size=8, classifier=clf, adv_scale=2000.0, progress=False)
+    seeds = range(3)
+    with torch.no_grad():
+        probe = clf(torch.from_numpy(request(seed=0).image).permute(2, 0, 1)[None].float() / 255)
+    label = int(probe.argmax())  # the class the classifier already believes: there is probability to lose
+    plain = editor.edit([request(lam=20.0, seed=s, label=label) for s in seeds])
+    adv = editor.edit([request(lam=20.0, seed=s, label=label, adversarial=True) for s in seeds])
+
+    def p_true(images: list[np.ndarray]) -> float:
+        x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255
+        with torch.no_grad():
+            return float(torch.softmax(clf(x), -1)[:, label].mean())
+
+    assert p_true(adv) < p_true(plain)
+    for r, out in zip([request(seed=s) for s in seeds], adv):
+        assert np.array_equal(out[r.object_mask], r.image[r.object_mask])
+
+
+def test_bad_inputs_are_refused(unet: UNet2DModel, tmp_path) -> None:
+    editor = DiffusionBackgroundEditor(unet, steps=2, progress=False)
+    with pytest.raises(ValueError, match="adversarial"):
+        editor.edit([request(seed=1, adversarial=True, label=3)])
+    with pytest.raises(ValueError, match="learned-sigma"):
+        DiffusionBackgroundEditor(tiny_unet(out_channels=3), steps=2)
+    with pytest.raises(ValueError, match="steps"):
+        DiffusionBackgroundEditor(unet, steps=0)
+    with pytest.raises(ValueError, match="dtype"):
+        DiffusionBackgroundEditor(unet, dtype="int8")
+    with pytest.raises(FileNotFoundError, match="UNet2DModel"):
+        DiffusionBackgroundEditor(tmp_path / "no-such-model")
+
+
+def test_loads_from_folder_and_reports_provenance(unet: UNet2DModel, tmp_path) -> None:
+    unet.save_pretrained(tmp_path / "unet")
+    editor = make_background_editor("diffusion", unet=str(tmp_path / "unet"), steps=2, progress=False)
+    prov = editor.provenance()
+    assert prov["backend"] == "diffusion" and prov["unet"] == str(tmp_path / "unet")
+    assert (prov["steps"], prov["respaced_steps"], prov["num_train_steps"], prov["dtype"]) == (2, 100, 1000, "float32")
+    r = request(seed=4)
+    assert np.array_equal(editor.edit([r])[0], DiffusionBackgroundEditor(unet, steps=2, progress=False).edit([r])[0])

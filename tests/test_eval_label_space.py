@@ -1,0 +1,81 @@
+"""Label-space mapping and the small pure helpers of the evaluation runner."""
+
+from __future__ import annotations
+
+import doctest
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import imagenet_e_eval.label_space as label_space
+import imagenet_e_eval.preprocess as preprocess
+from imagenet_e_dataset.labels import class_names, synonyms, wnids
+from imagenet_e_eval.label_space import LabelMapping, MappingMethod, map_labels, mapping_from_declaration
+
+
+@pytest.mark.parametrize("module", [label_space, preprocess])
+def test_doctests(module):
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_full_synset_strings_in_order_are_identity_despite_duplicate_crane():
+    assert synonyms()[134] == synonyms()[517]  # the reason duplicates need a rule at all
+    mapping = map_labels(dict(enumerate(synonyms())))
+    assert mapping.is_identity and mapping.method is MappingMethod.IDENTITY and mapping.notes == ()
+
+
+@pytest.mark.parametrize("names", [class_names, wnids])
+def test_shuffled_names_and_wnids_map_to_their_classes(names):
+    perm = np.random.default_rng(0).permutation(1000)
+    mapping = map_labels({j: names()[perm[j]].replace(" ", "_") for j in range(1000)})
+    assert mapping.indices == tuple(perm.tolist()) and mapping.method is MappingMethod.BY_NAME
+
+
+def test_duplicate_short_names_resolved_by_occurrence_and_recorded():
+    mapping = map_labels(["maillot", "tench", "maillot", "crane", "crane"])
+    assert mapping.indices == (638, 0, 639, 134, 517)
+    assert len(mapping.notes) == 4 and all("occurrence" in n for n in mapping.notes)
+    with pytest.raises(ValueError, match="more often"):
+        map_labels(["crane", "crane", "crane"])
+
+
+def test_unnamed_1000_class_model_needs_an_explicit_identity():
+    with pytest.raises(ValueError, match="--label-mapping identity"):
+        map_labels({i: f"LABEL_{i}" for i in range(1000)})
+
+
+def test_refusal_lists_a_few_unmatched_labels():
+    with pytest.raises(ValueError) as info:
+        map_labels(["tench", "cat-dog", "airplane", "goldfish", "x1", "x2", "x3", "x4"])
+    message = str(info.value)
+    assert "cannot map 6 of model's 8 classes" in message
+    assert "'cat-dog'" in message and "'x3'" in message and "'x4'" not in message  # at most five named
+
+
+def test_declared_label_spaces():
+    assert mapping_from_declaration("imagenet", 1000).is_identity
+    assert mapping_from_declaration([5, 7, 9], 3).indices == (5, 7, 9)
+    assert mapping_from_declaration(["tench", "goldfish"], 2).indices == (0, 1)
+    with pytest.raises(ValueError, match="has 3 outputs but"):
+        mapping_from_declaration([1, 2], 3)
+    with pytest.raises(ValueError, match="both map to ImageNet class 4"):
+        LabelMapping((4, 4), MappingMethod.DECLARED)
+
+
+def test_restriction_mask_and_refusal():
+    mapping = LabelMapping((10, 20, 30), MappingMethod.DECLARED)
+    assert mapping.output_mask([20, 30, 500]).tolist() == [False, True, True]
+    assert mapping.output_mask(None) is None
+    with pytest.raises(ValueError, match="leaves none"):
+        mapping.output_mask([1, 2])
+
+
+def test_resize_crop_normalize_matches_a_by_hand_computation():
+    image = Image.fromarray(np.random.default_rng(1).integers(0, 256, (30, 50, 3), dtype=np.uint8))
+    t = preprocess.ResizeCropNormalize(resize=20, crop=16, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25))
+    resized = image.resize((33, 20), Image.Resampling.BILINEAR)  # shorter side 30 -> 20, 50 -> 33
+    left, top = (33 - 16) // 2, (20 - 16) // 2
+    expected = (np.asarray(resized.crop((left, top, left + 16, top + 16)), np.float32) / 255 - 0.5) / 0.25
+    assert np.allclose(t(image).numpy().transpose(1, 2, 0), expected, atol=1e-6)

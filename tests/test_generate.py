@@ -1,0 +1,239 @@
+"""Batch generation end to end: a synthetic ImageNet val + ImageNet-S layout in, ImageNet-E out.
+
+Runs the real pipeline (PatchMatch removal, the CPU background editor at a few iterations, a tiny
+random ImageNet-1k classifier for the adversarial subset, 64x64 working resolution) and checks
+what users rely on: every subset loads, bad sources are reported and the rest is complete, a run
+killed with SIGKILL and restarted gives the same bytes, sharded work merges to the same bytes,
+and the dataset pushes to (and loads back from) a Hub.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from generation.seeding import derive_seed
+from imagenet_e.cli import build_parser, main
+from imagenet_e_dataset.registry import SUBSETS
+from test_generate_sources import official_label, sid, write_layout
+
+REPO = Path(__file__).resolve().parent.parent
+GOOD = range(1, 7)
+SELECTED = [sid(n) for n in GOOD]
+CHUNKS = 4  # 6 good + the truncated JPEG (only found when decoded) = 7 selected sources, chunk size 2
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tmp_path_factory) -> str:
+    """A randomly initialised ImageNet-1k ResNet (transformers), saved as a folder: ``hf:<folder>``."""
+    import torch
+    from transformers import ResNetConfig, ResNetForImageClassification, ViTImageProcessor
+
+    from imagenet_e_dataset.labels import class_names
+
+    folder = tmp_path_factory.mktemp("tiny-classifier")
+    torch.manual_seed(0)
+    names = class_names()
+    config = ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], layer_type="basic", num_labels=1000,
+                          id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
+    ResNetForImageClassification(config).save_pretrained(folder)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(folder)
+    return f"hf:{folder}"
+
+
+@pytest.fixture(scope="module")
+def layout(tmp_path_factory) -> dict:
+    return write_layout(tmp_path_factory.mktemp("imagenet"), GOOD)
+
+
+def cli_args(layout: dict, out: Path, classifier: str, *extra: str) -> list[str]:
+    return [
+        "generate", "--images", str(layout["images"]), "--masks", str(layout["masks"]), "--out", str(out),
+        "--subsets", "all", "--steps", "3", "--classifier", classifier, "--edit-option", "resolution=64",
+        "--chunk-size", "2", "--batch-size", "2", "--single-object", "--no-progress", *extra,
+    ]
+
+
+def digest(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def clean(layout, tiny_classifier, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("clean") / "imagenet-e"
+    assert main(cli_args(layout, out, tiny_classifier)) == 0
+    assert not (out.parent / "imagenet-e.work").exists()  # the chunks are dropped once merged
+    return out
+
+
+def manifest(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+def test_every_subset_loads_with_its_rows(clean, layout):
+    import datasets
+
+    entries = manifest(clean)
+    unreachable = {(e["source_id"], e["subset"]) for e in entries if e["status"] == "unreachable"}
+    for config in SUBSETS:
+        ds = datasets.load_dataset(str(clean), config, split="test")
+        expected = [s for s in SELECTED if (s, config) not in unreachable]
+        assert ds["source_id"] == expected, config
+        assert ds["label"] == [official_label(int(s[-8:])) for s in expected]
+        assert set(ds["attribute"]) == {SUBSETS[config].attribute.value}
+        if config == "original":
+            assert ds["seed"] == [None] * len(expected)
+            raw = ds.cast_column("image", datasets.Image(decode=False))["image"]
+            assert [r["bytes"] for r in raw] == [(layout["images"] / f"{s}.JPEG").read_bytes() for s in expected]
+        else:
+            assert ds["seed"] == [derive_seed(404, s, config) for s in expected]
+        row = ds[0]
+        mask = np.asarray(row["object_mask"]) > 127
+        assert mask.shape == np.asarray(row["image"]).shape[:2] and mask.any()
+        if config.startswith("size_0"):
+            rates = [float((np.asarray(m) > 127).mean()) for m in ds["object_mask"]]
+            assert all(abs(r - float(SUBSETS[config].level)) <= 0.015 for r in rates), (config, rates)
+    # Every (source, subset) pair is accounted for in the manifest, with the sha256 of the bytes stored.
+    assert {(e["source_id"], e["subset"]) for e in entries} == {(s, c) for s in SELECTED for c in SUBSETS}
+    donors = [e["params"]["other_source_id"] for e in entries if e["subset"] == "background_random" and e["status"] == "ok"]
+    assert donors and all(d in SELECTED for d in donors)
+    assert all(d != e["source_id"] for d, e in zip(donors, [e for e in entries if e["subset"] == "background_random"]))
+
+
+def test_bad_sources_are_reported_and_counted_in_the_card(clean):
+    lines = (clean / "skipped.tsv").read_text().splitlines()
+    assert lines[0] == "source_id\tsubset\treason\tdetail"
+    whole = {line.split("\t")[0]: line.split("\t")[2] for line in lines[1:] if line.split("\t")[1] == "*"}
+    assert whole == {
+        sid(11): "missing_mask", sid(12): "empty_mask", sid(13): "mask_size_mismatch",
+        sid(14): "unreadable_image", sid(15): "unreadable_image", sid(16): "multiple_objects",
+    }
+    assert str(clean.parent) not in (clean / "skipped.tsv").read_text()  # no local paths published
+    card = (clean / "README.md").read_text()
+    assert "`missing_mask`: 1" in card and "`unreadable_image`: 2" in card and "multiple_objects`: 1" in card
+    assert "single_object" in card and "efficientnet" not in card and "hf:" in card
+
+
+def _wait_for(path: Path, process: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            raise AssertionError(f"generation exited early with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} did not appear within {timeout} s")
+        time.sleep(0.02)
+
+
+def test_killed_run_resumes_to_identical_bytes(clean, layout, tiny_classifier, tmp_path):
+    out = tmp_path / "imagenet-e"
+    chunks = tmp_path / "imagenet-e.work" / "chunks"
+    log = open(tmp_path / "log.txt", "w")
+    process = subprocess.Popen([sys.executable, "-m", "imagenet_e.cli", *cli_args(layout, out, tiny_classifier)],
+                               cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for(chunks / "chunk-000000.parquet", process, timeout=300)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    done = sorted(p.name for p in chunks.glob("chunk-*.parquet"))
+    assert 1 <= len(done) < CHUNKS and not out.exists(), done
+
+    # A restart with other arguments must not mix its chunks into this run.
+    with pytest.raises(ValueError, match="different arguments") as info:
+        main_raising(cli_args(layout, out, tiny_classifier, "--seed", "7"))
+    assert "seed" in str(info.value)
+
+    assert main(cli_args(layout, out, tiny_classifier)) == 0
+    assert digest(out) == digest(clean)
+
+
+def main_raising(argv: list[str]):
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+def test_launcher_ranks_and_job_array_shards_merge_to_identical_bytes(clean, layout, tiny_classifier, tmp_path, hub_server):
+    import datasets
+
+    from generation.generate_command import settings_from_args
+    from generation.pipeline import Inputs, Placement, generate
+
+    # Two ranks of a launch (torchrun / accelerate): rank 0 waits for rank 1's chunks, then merges.
+    out = tmp_path / "launch" / "imagenet-e"
+    settings = settings_from_args(build_parser().parse_args(cli_args(layout, out, tiny_classifier)))
+    inputs = Inputs(layout["images"], layout["masks"])
+    errors: list[BaseException] = []
+
+    def rank1() -> None:
+        try:
+            generate(inputs, settings, out, Placement(num_shards=2, shard_index=1, launcher=True, batch_size=2, progress=False))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    thread = threading.Thread(target=rank1)
+    thread.start()
+    report = generate(inputs, settings, out, Placement(num_shards=2, shard_index=0, launcher=True, batch_size=2, progress=False),
+                      wait_poll_s=0.1)
+    thread.join()
+    assert not errors and report.out == out
+    assert digest(out) == digest(clean)
+
+    # A job array: each shard commits its chunks; --merge refuses until all exist, then assembles and pushes.
+    out = tmp_path / "array" / "imagenet-e"
+    assert main(cli_args(layout, out, tiny_classifier, "--num-shards", "2", "--shard-index", "1")) == 0
+    assert not out.exists()
+    with pytest.raises(ValueError, match="2 of 4 chunks are not generated"):
+        main_raising(cli_args(layout, out, tiny_classifier, "--merge"))
+    assert main(cli_args(layout, out, tiny_classifier, "--num-shards", "2", "--shard-index", "0")) == 0
+    repo_id = f"tests/imagenet-e-gen-{uuid.uuid4().hex[:8]}"
+    assert main(cli_args(layout, out, tiny_classifier, "--merge", "--repo-id", repo_id)) == 0
+    merged, reference = digest(out), digest(clean)
+    assert {k: v for k, v in merged.items() if k != "README.md"} == {k: v for k, v in reference.items() if k != "README.md"}
+    # The card differs only in the repo id its loading snippets name.
+    assert (out / "README.md").read_text().replace(repo_id, "<org>/imagenet-e") == (clean / "README.md").read_text()
+
+    ds = datasets.load_dataset(repo_id, "background_20", split="test")
+    local = datasets.load_dataset(str(clean), "background_20", split="test")
+    assert ds["source_id"] == local["source_id"] and ds["seed"] == local["seed"]
+    assert [np.asarray(a).tobytes() for a in ds["image"]] == [np.asarray(b).tobytes() for b in local["image"]]
+
+
+def test_placement_reads_launcher_environment(monkeypatch):
+    from generation.pipeline import Placement
+
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("RANK", "3")
+    placement = Placement.from_environment()
+    assert (placement.num_shards, placement.shard_index, placement.launcher, placement.merges) == (4, 3, True, False)
+    assert Placement.from_environment(2, 0).launcher is False  # explicit job-array shards win
+    monkeypatch.setenv("RANK", "0")
+    assert Placement.from_environment().merges
+    monkeypatch.delenv("WORLD_SIZE")
+    assert Placement.from_environment().merges
+    with pytest.raises(ValueError, match="--shard-index"):
+        Placement(num_shards=2, shard_index=2)
+
+
+def test_bad_arguments_are_clear_errors(layout, tmp_path, capsys):
+    base = ["generate", "--images", str(layout["images"]), "--masks", str(layout["masks"]), "--out", str(tmp_path / "o")]
+    assert main([*base, "--subsets", "background_99"]) == 1
+    assert "unknown ImageNet-E subset 'background_99'" in capsys.readouterr().err
+    assert main([*base, "--backend", "diffusion"]) == 1
+    assert "--unet" in capsys.readouterr().err
+    assert main([*base, "--merge"]) == 1
+    assert "nothing to merge" in capsys.readouterr().err
+    (tmp_path / "o").mkdir()
+    assert main([*base, "--limit", "1"]) == 1
+    assert "--overwrite" in capsys.readouterr().err

@@ -1,0 +1,408 @@
+"""The leaderboard: results files -> ranked table, submission validation, submitting through a
+Hub-compatible server (commit, PR, model-repo .eval_results), and the Hub-native eval.yaml."""
+
+from __future__ import annotations
+
+import copy
+import doctest
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, EDITED_CONFIG_NAMES, SUBSETS, subsets_of
+from leaderboard.table import (
+    MEAN_DROP_COLUMN,
+    MODEL_COLUMN,
+    ORIGINAL_COLUMN,
+    RANK_COLUMN,
+    SortKey,
+    SubsetMetric,
+    attribute_column,
+    board_from_documents,
+    build_table,
+    load_board,
+    load_board_dir,
+    safe_link,
+    subset_column,
+)
+
+XSS_NAME = "<img src=x onerror=alert(1)>"
+
+# Per-subset offsets around the mean drop: they sum to zero, so mean_drop is the mean of the drops.
+_OFFSETS = dict(zip(EDITED_CONFIG_NAMES, [-0.02, 0.01, 0.03, 0.05, 0.0, -0.04, 0.02, 0.0, -0.03, -0.01, -0.01]))
+assert abs(sum(_OFFSETS.values())) < 1e-12
+
+
+def make_results(model_id: str, *, original: float, mean_drop: float, loader: str = "transformers",
+                 revision: str | None = "main", dataset_revision: str = "0" * 40,
+                 created_at: str = "2026-11-28T12:00:00Z", link: str | None = None,
+                 configs: tuple[str, ...] | None = None) -> dict:
+    """A complete, consistent results file as the evaluation runner writes it."""
+    configs = configs or tuple(SUBSETS)
+    edited = [c for c in configs if c != "original"]
+    drops = {c: round(mean_drop + _OFFSETS[c], 6) for c in edited}
+    attribute_drop = {}
+    for attribute in EDITED_ATTRIBUTES:
+        present = [drops[s.name] for s in subsets_of(attribute) if s.name in drops]
+        if present:
+            attribute_drop[attribute.value] = sum(present) / len(present)
+    return {
+        "schema_version": 1,
+        "model": {"id": model_id, "revision": revision, "loader": loader, "link": link},
+        "dataset": {"id": "imagenet-e/imagenet-e", "revision": dataset_revision, "configs": list(configs)},
+        "preprocessing": {"description": "Resize 256, CenterCrop 224, ImageNet mean/std"},
+        "metrics": {
+            "accuracy": {"original": original, **{c: round(original - d, 6) for c, d in drops.items()}},
+            "accuracy_drop": drops,
+            "attribute_drop": attribute_drop,
+            "mean_drop": mean_drop,
+            "flip_rate": {c: min(1.0, abs(d) + 0.05) for c, d in drops.items()},
+            "ci95": {c: [max(-1.0, d - 0.02), min(1.0, d + 0.02)] for c, d in drops.items()},
+        },
+        "counts": {c: 40 for c in configs},
+        "environment": {"python": "3.11", "imagenet-e": "0.1.0"},
+        "created_at": created_at,
+    }
+
+
+def write_results(folder: Path, name: str, doc) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc), "utf-8")
+    return path
+
+
+BOARD_MODELS = [
+    # model id, original accuracy, mean drop, loader
+    ("org/robust-net", 0.70, 0.05, "transformers"),
+    ("org/accurate-net", 0.85, 0.15, "transformers"),
+    ("other/middle-net", 0.80, 0.10, "torch"),
+    (XSS_NAME, 0.60, 0.20, "transformers"),
+]
+
+
+def populate_board(folder: Path) -> None:
+    for model_id, original, mean_drop, loader in BOARD_MODELS:
+        safe = model_id.replace("/", "--").replace("<", "_").replace(">", "_").replace(" ", "_")
+        write_results(folder, f"results/{safe}/main.json",
+                      make_results(model_id, original=original, mean_drop=mean_drop, loader=loader,
+                                   link="https://huggingface.co/" + model_id if "/" in model_id else "javascript:alert(1)"))
+
+
+# ------------------------------------------------------------------------------------------------
+# results -> table
+
+
+def test_ranking_by_mean_drop_and_by_original_accuracy(tmp_path):
+    populate_board(tmp_path)
+    board = load_board_dir(tmp_path)
+    assert board.skipped == ()
+
+    by_drop = build_table(board, sort_by=SortKey.MEAN_DROP)
+    assert by_drop.column(MODEL_COLUMN) == ["org/robust-net", "other/middle-net", "org/accurate-net", XSS_NAME]
+    assert by_drop.column(RANK_COLUMN) == [1, 2, 3, 4]
+    assert by_drop.column(MEAN_DROP_COLUMN) == [5.0, 10.0, 15.0, 20.0]
+
+    by_acc = build_table(board, sort_by="original_accuracy")
+    assert by_acc.column(MODEL_COLUMN) == ["org/accurate-net", "other/middle-net", "org/robust-net", XSS_NAME]
+    assert by_acc.column(ORIGINAL_COLUMN) == [85.0, 80.0, 70.0, 60.0]
+    # The UI passes the radio's label; it must select the same key.
+    assert build_table(board, sort_by=SortKey.ORIGINAL_ACCURACY.label).rows == by_acc.rows
+
+
+def test_attribute_and_subset_columns_come_from_the_registry(tmp_path):
+    populate_board(tmp_path)
+    board = load_board_dir(tmp_path)
+    view = build_table(board)
+    for attribute in EDITED_ATTRIBUTES:
+        assert attribute_column(attribute) in view.columns
+    subset_cols = [c for c in view.columns if c.endswith("accuracy (%)")]
+    assert subset_cols == [subset_column(n, SubsetMetric.ACCURACY) for n in EDITED_CONFIG_NAMES]
+    # Numbers are the results file's, as percentages.
+    robust = view.rows[0]
+    assert robust[view.columns.index(subset_column("background_20", SubsetMetric.ACCURACY))] == pytest.approx(
+        100 * (0.70 - (0.05 + _OFFSETS["background_20"])))
+    expected_bg = sum(0.05 + _OFFSETS[s.name] for s in subsets_of("background")) / 5
+    assert robust[view.columns.index(attribute_column("background"))] == pytest.approx(100 * expected_bg, abs=0.01)
+
+    only_size = build_table(board, attributes=["size"], subset_metric=SubsetMetric.DROP)
+    assert [c for c in only_size.columns if "drop (pp)" in c and c != MEAN_DROP_COLUMN] == (
+        [attribute_column("size")] + [subset_column(s.name, SubsetMetric.DROP) for s in subsets_of("size")])
+    flips = build_table(board, attributes=["direction"], subset_metric="flip_rate", show_subsets=True)
+    assert subset_column("direction_random", SubsetMetric.FLIP_RATE) in flips.columns
+    assert "str" == flips.datatypes[flips.columns.index(MODEL_COLUMN)]
+    assert "number" == flips.datatypes[flips.columns.index(MEAN_DROP_COLUMN)]
+
+
+def test_ties_share_a_rank_and_break_on_the_other_key(tmp_path):
+    docs = [
+        ("a.json", make_results("org/a", original=0.70, mean_drop=0.10)),
+        ("b.json", make_results("org/b", original=0.80, mean_drop=0.10)),
+        ("c.json", make_results("org/c", original=0.75, mean_drop=0.12)),
+        ("d.json", make_results("org/d", original=0.80, mean_drop=0.02)),
+    ]
+    board = board_from_documents(docs)
+    view = build_table(board, sort_by="mean_drop")
+    assert view.column(MODEL_COLUMN) == ["org/d", "org/b", "org/a", "org/c"]
+    assert view.column(RANK_COLUMN) == [1, 2, 2, 4]
+    by_acc = build_table(board, sort_by="original_accuracy")
+    # d and b tie at 80 %; d has the smaller drop.
+    assert by_acc.column(MODEL_COLUMN) == ["org/d", "org/b", "org/c", "org/a"]
+    assert by_acc.column(RANK_COLUMN) == [1, 1, 3, 4]
+
+
+def test_search_and_loader_filters_keep_global_ranks(tmp_path):
+    populate_board(tmp_path)
+    board = load_board_dir(tmp_path)
+    hits = build_table(board, search="ACCURATE")
+    assert hits.column(MODEL_COLUMN) == ["org/accurate-net"] and hits.column(RANK_COLUMN) == [3]
+    assert build_table(board, search="org net").column(MODEL_COLUMN) == ["org/robust-net", "org/accurate-net"]
+    assert build_table(board, search="no-such-model").rows == []
+    torch_only = build_table(board, loaders=["torch"])
+    assert torch_only.column(MODEL_COLUMN) == ["other/middle-net"] and torch_only.column(RANK_COLUMN) == [2]
+    assert board.loaders == ["torch", "transformers"]
+
+
+def test_bad_files_are_skipped_with_reasons_and_links_must_be_http(tmp_path):
+    populate_board(tmp_path)
+    write_results(tmp_path, "bad/broken.json", "{not json")
+    nan_doc = make_results("org/nan", original=0.7, mean_drop=0.1)
+    write_results(tmp_path, "bad/nan.json", json.dumps(nan_doc).replace('"mean_drop": 0.1', '"mean_drop": NaN'))
+    write_results(tmp_path, "bad/missing.json", {k: v for k, v in nan_doc.items() if k != "metrics"})
+    board = load_board_dir(tmp_path)
+    reasons = {s.source: s.reason for s in board.skipped}
+    assert set(reasons) == {"bad/broken.json", "bad/nan.json", "bad/missing.json"}
+    assert "not valid JSON" in reasons["bad/broken.json"]
+    assert "finite" in reasons["bad/nan.json"]
+    assert "'metrics' is a required property" in reasons["bad/missing.json"]
+    assert len(board.entries) == len(BOARD_MODELS)
+
+    view = build_table(board)
+    links = dict(zip(view.column(MODEL_COLUMN), view.column("Link")))
+    assert links["org/robust-net"] == "https://huggingface.co/org/robust-net"
+    assert links[XSS_NAME] == ""  # javascript: URL dropped
+    assert safe_link("http://x.org/a b") is None and safe_link("ftp://x.org") is None
+
+
+def test_resubmission_supersedes_and_duplicate_models_get_unique_labels(tmp_path):
+    old = make_results("org/a", original=0.70, mean_drop=0.10, created_at="2026-01-01T00:00:00Z")
+    new = make_results("org/a", original=0.71, mean_drop=0.09, created_at="2026-02-01T00:00:00Z")
+    other_rev = make_results("org/a", original=0.72, mean_drop=0.08, dataset_revision="1" * 40)
+    board = board_from_documents([("new.json", new), ("old.json", old), ("rev.json", other_rev)])
+    assert [s.source for s in board.skipped] == ["old.json"] and "new.json" in board.skipped[0].reason
+    labels = sorted(e.label for e in board.entries)
+    assert len(set(labels)) == 2 and all(label.startswith("org/a (") for label in labels)
+    assert sorted(e.original_accuracy for e in board.entries) == [0.71, 0.72]
+
+
+def test_missing_folder_and_non_repo_source_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="results folder not found"):
+        load_board_dir(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match="neither a folder nor a Hub dataset repo id"):
+        load_board(str(tmp_path / "nope" / "deeper"))
+
+
+def test_compare_figure_and_about_use_file_numbers_and_registry(tmp_path):
+    from leaderboard.app import about_markdown, drops_figure, notice_html
+
+    populate_board(tmp_path)
+    board = load_board_dir(tmp_path)
+    fig = drops_figure(board, ["org/robust-net", "org/accurate-net"])
+    heights = sorted(round(p.get_height(), 6) for p in fig.axes[0].patches)
+    expected = sorted(round(100 * v, 6) for e in board.entries if e.label in ("org/robust-net", "org/accurate-net")
+                      for v in e.attribute_drop.values())
+    assert heights == pytest.approx(expected)
+    about = about_markdown()
+    for subset in SUBSETS.values():
+        assert f"`{subset.name}`" in about
+    for term in ("Mean drop", "Flip rate", "CI (95 %)", "Attribute drop", "imagenet-e submit"):
+        assert term in about
+    write_results(tmp_path, f"x/{XSS_NAME}.json", "{")
+    notice = notice_html(load_board_dir(tmp_path))
+    assert "<img" not in notice and "&lt;img src=x onerror=alert(1)&gt;" in notice
+
+
+def test_leaderboard_doctests():
+    import imagenet_e_dataset.eval_yaml
+    import leaderboard.submit
+    import leaderboard.table
+
+    for module in (leaderboard.table, leaderboard.submit, imagenet_e_dataset.eval_yaml):
+        result = doctest.testmod(module)
+        assert result.failed == 0
+    assert doctest.testmod(leaderboard.submit).attempted > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# submissions
+
+
+def _valid_file(tmp_path: Path, **kw) -> Path:
+    return write_results(tmp_path, "results.json", make_results("org/model", original=0.8, mean_drop=0.1, **kw))
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda text: text[:-5], "not valid JSON"),
+        (lambda text: json.dumps({k: v for k, v in json.loads(text).items() if k != "created_at"}),
+         "'created_at' is a required property"),
+        (lambda text: text.replace('"mean_drop": 0.1', '"mean_drop": NaN'), "must be finite"),
+        (lambda text: text.replace('"original": 0.8', '"original": 1.8'), "greater than the maximum"),
+        (lambda text: text.replace('"size_0.05"', '"size_0.02"'), "size_0.02"),
+    ],
+    ids=["malformed-json", "missing-field", "nan", "out-of-range", "unknown-subset"],
+)
+def test_submit_refuses_invalid_files_before_touching_the_hub(tmp_path, mutate, message, capsys):
+    from imagenet_e.cli import main
+
+    path = _valid_file(tmp_path)
+    path.write_text(mutate(path.read_text("utf-8")), "utf-8")
+    # No Hub server is needed: the refusal comes from validation, before any request is made.
+    assert main(["submit", str(path), "--repo-id", "ns/results"]) == 1
+    err = capsys.readouterr().err
+    assert "imagenet-e submit: error:" in err and message in err and str(path) in err
+
+
+def test_results_path_is_deterministic_and_safe():
+    from leaderboard.submit import results_path_in_repo
+
+    doc = make_results("google/vit-base-patch16-224", original=0.8, mean_drop=0.1, dataset_revision="a" * 40)
+    assert results_path_in_repo(doc) == f"results/google--vit-base-patch16-224/{'a' * 40}.json"
+    evil = make_results("../../etc/passwd" + XSS_NAME, original=0.8, mean_drop=0.1)
+    path = results_path_in_repo(evil)
+    assert path == results_path_in_repo(copy.deepcopy(evil))
+    assert path.startswith("results/") and ".." not in path.split("/")[1] and "<" not in path and path.count("/") == 2
+
+
+def test_eval_yaml_lists_one_task_per_subset():
+    from imagenet_e_dataset.eval_yaml import eval_yaml_text
+
+    doc = yaml.safe_load(eval_yaml_text())
+    assert doc["name"] == "ImageNet-E" and doc["evaluation_framework"] and doc["description"]
+    assert [t["id"] for t in doc["tasks"]] == list(SUBSETS)
+    assert all(t["config"] == t["id"] and t["split"] == "test" for t in doc["tasks"])
+
+
+def test_eval_results_entries_round_trip_through_huggingface_hub(tmp_path, monkeypatch):
+    from huggingface_hub import parse_eval_result_entries
+
+    from imagenet_e_dataset.eval_yaml import eval_results_yaml_text
+
+    doc = make_results("org/model", original=0.8, mean_drop=0.1, dataset_revision="b" * 40)
+    monkeypatch.delenv("IMAGENET_E_DATASET_ID", raising=False)
+    text = eval_results_yaml_text(doc, source_url="http://127.0.0.1/x.json")
+    entries = parse_eval_result_entries(yaml.safe_load(text))
+    assert [e.task_id for e in entries] == list(SUBSETS)
+    assert {e.dataset_id for e in entries} == {"imagenet-e/imagenet-e"}
+    assert {e.dataset_revision for e in entries} == {"b" * 40}
+    assert entries[0].value == 0.8 and entries[1].value == doc["metrics"]["accuracy"][entries[1].task_id]
+    monkeypatch.setenv("IMAGENET_E_DATASET_ID", "env/bench")
+    assert parse_eval_result_entries(yaml.safe_load(eval_results_yaml_text(doc)))[0].dataset_id == "env/bench"
+    local = copy.deepcopy(doc)
+    local["dataset"]["id"] = "/data/imagenet-e"
+    monkeypatch.delenv("IMAGENET_E_DATASET_ID")
+    with pytest.raises(ValueError, match="not a Hub dataset repo id"):
+        eval_results_yaml_text(local)
+
+
+@pytest.fixture()
+def hub(hub_server):
+    from huggingface_hub import HfApi
+
+    return HfApi()
+
+
+def test_submit_commits_opens_prs_writes_model_eval_results_and_feeds_the_board(hub, tmp_path, capsys):
+    from huggingface_hub import hf_hub_download, parse_eval_result_entries
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from imagenet_e.cli import main
+
+    repo = "leaderboard-tests/results"
+    first = write_results(tmp_path, "a.json", make_results("org/robust-net", original=0.70, mean_drop=0.05,
+                                                           dataset_revision="c" * 40))
+    assert main(["submit", str(first), "--repo-id", repo]) == 0
+    out = capsys.readouterr().out
+    assert "Commit (results/org--robust-net/" + "c" * 40 + ".json)" in out and "http" in out
+    files = hub.list_repo_files(repo, repo_type="dataset")
+    assert f"results/org--robust-net/{'c' * 40}.json" in files
+
+    # A second model as a pull request, plus its Hub-native eval results in the model repo (also a PR).
+    hub.create_repo("org/accurate-net", exist_ok=True)
+    second = write_results(tmp_path, "b.json", make_results("org/accurate-net", original=0.85, mean_drop=0.15,
+                                                            dataset_revision="c" * 40))
+    assert main(["submit", str(second), "--repo-id", repo, "--pr", "--model-repo", "org/accurate-net",
+                 "--dataset-id", "imagenet-e/imagenet-e"]) == 0
+    out = capsys.readouterr().out
+    assert "Pull request" in out and "/discussions/" in out and ".eval_results entry" in out
+    assert f"results/org--accurate-net/{'c' * 40}.json" not in hub.list_repo_files(repo, repo_type="dataset")
+    pr_refs = [ref.ref for ref in hub.list_repo_refs(repo, repo_type="dataset", include_pull_requests=True).pull_requests]
+    assert pr_refs, "the --pr submission must be a pull request ref"
+    pr_files = hub.list_repo_files(repo, repo_type="dataset", revision=pr_refs[-1])
+    assert f"results/org--accurate-net/{'c' * 40}.json" in pr_files
+
+    model_prs = hub.list_repo_refs("org/accurate-net", include_pull_requests=True).pull_requests
+    entry_file = hf_hub_download("org/accurate-net", ".eval_results/imagenet-e.yaml", revision=model_prs[-1].ref)
+    entries = parse_eval_result_entries(yaml.safe_load(Path(entry_file).read_text("utf-8")))
+    assert {e.task_id: e.value for e in entries}["original"] == 0.85
+    assert entries[0].source_url.startswith(hub.endpoint) and repo in entries[0].source_url
+
+    # --pr against a repo that does not exist is refused with a reason.
+    assert main(["submit", str(second), "--repo-id", "leaderboard-tests/missing", "--pr"]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+    # The board, loaded from the Hub repo via snapshot_download, shows the committed file only.
+    board = load_board(repo)
+    view = build_table(board)
+    assert view.column(MODEL_COLUMN) == ["org/robust-net"] and board.skipped == ()
+    # Once the maintainer merges the pull request, the second model is on the board too.
+    hub.merge_pull_request(repo, int(pr_refs[-1].rsplit("/", 1)[-1]), repo_type="dataset")
+    assert build_table(load_board(repo), sort_by="original_accuracy").column(MODEL_COLUMN) == [
+        "org/accurate-net", "org/robust-net"]
+    with pytest.raises(HfHubHTTPError):
+        hub.repo_info("leaderboard-tests/missing", repo_type="dataset")
+    assert not math.isnan(board.entries[0].mean_drop)
+
+
+def test_models_scored_on_fewer_subsets_show_empty_cells(tmp_path):
+    from leaderboard.app import _table_update
+
+    partial = make_results("org/partial", original=0.9, mean_drop=0.03,
+                           configs=("original", "background_20", "size_0.1"))
+    board = board_from_documents([("p.json", partial), ("f.json", make_results("org/full", original=0.8, mean_drop=0.1))])
+    view = build_table(board)
+    row = view.rows[view.column(MODEL_COLUMN).index("org/partial")]
+    assert row[view.columns.index(attribute_column("direction"))] is None
+    assert row[view.columns.index(subset_column("background_20", SubsetMetric.ACCURACY))] == pytest.approx(
+        100 * partial["metrics"]["accuracy"]["background_20"])
+    # The app renders such a table (blank cells) without failing.
+    update = _table_update(board, SortKey.MEAN_DROP.label, "", board.loaders, ["direction", "size"], "drop", True)
+    assert update is not None
+
+
+def test_space_files_declare_a_gradio_6_space(tmp_path, monkeypatch):
+    import importlib.util
+
+    import gradio as gr
+    from huggingface_hub import SpaceCard
+
+    folder = Path(__file__).resolve().parents[1] / "leaderboard"
+    card = SpaceCard.load(folder / "README.md")
+    assert card.data.sdk == "gradio" and (folder / card.data.app_file).is_file()
+    assert card.data.sdk_version.split(".")[0] == gr.__version__.split(".")[0] == "6"
+    assert card.data.license and card.data.title
+    requirements = (folder / "requirements.txt").read_text("utf-8")
+    assert "gradio>=6,<7" in requirements and "huggingface_hub" in requirements
+
+    # A Space runs app.py as a top-level module and reads its `demo` (built from RESULTS_DIR).
+    populate_board(tmp_path)
+    monkeypatch.setenv("RESULTS_DIR", str(tmp_path))
+    monkeypatch.delenv("RESULTS_REPO", raising=False)
+    spec = importlib.util.spec_from_file_location("space_app", folder / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert isinstance(module.demo, gr.Blocks) and module.demo is module.demo

@@ -1,0 +1,152 @@
+"""The `evaluate` face of the ImageNet-E metric: evaluate.load from the folder, add_batch, configs,
+doctests, metric card and Space app."""
+
+from __future__ import annotations
+
+import doctest
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from imagenet_e_dataset.registry import SUBSETS
+from imagenet_e_metric import compute_imagenet_e
+
+REPO = Path(__file__).resolve().parents[1]
+FOLDER = REPO / "imagenet_e_metric"
+
+evaluate = pytest.importorskip("evaluate")
+
+
+def _data(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, 1000, n)
+    preds, refs, subsets, ids = [], [], [], []
+    for k, subset in enumerate(SUBSETS.values()):
+        keep = np.flatnonzero(rng.random(n) < 0.8)
+        for i in keep:
+            preds.append(int(truth[i]) if rng.random() < 0.9 - 0.05 * k else int(rng.integers(0, 1000)))
+            refs.append(int(truth[i]))
+            subsets.append(subset.alias if i % 2 else subset.name)
+            ids.append(f"ILSVRC2012_val_{i:08d}")
+    return preds, refs, subsets, ids
+
+
+@pytest.fixture(scope="module")
+def paired_metric():
+    return evaluate.load(str(FOLDER))
+
+
+def test_load_from_folder_and_compute_equals_core(paired_metric):
+    preds, refs, subsets, ids = _data()
+    assert paired_metric.name == "imagenet_e_metric"
+    got = paired_metric.compute(predictions=preds, references=refs, subsets=subsets, source_ids=ids, seed=2)
+    assert got == compute_imagenet_e(preds, refs, subsets, ids, seed=2)
+    assert set(got["flip_rate"]) == set(got["accuracy_drop"]) and len(got["accuracy_drop"]) == 11
+
+
+def test_add_batch_across_many_batches_equals_single_compute(paired_metric):
+    preds, refs, subsets, ids = _data(seed=1)
+    order = np.random.default_rng(3).permutation(len(preds))  # batches mix subsets, like a real loop
+    for start in range(0, len(order), 37):
+        part = order[start:start + 37]
+        paired_metric.add_batch(predictions=[preds[i] for i in part], references=[refs[i] for i in part],
+                                subsets=[subsets[i] for i in part], source_ids=[ids[i] for i in part])
+    batched = paired_metric.compute(n_bootstrap=500, seed=9)
+    single = paired_metric.compute(predictions=preds, references=refs, subsets=subsets, source_ids=ids,
+                                   n_bootstrap=500, seed=9)
+    assert batched == single  # pairing is by source id, so row order does not matter
+
+
+def test_unpaired_configuration():
+    preds, refs, subsets, _ = _data(seed=4)
+    metric = evaluate.load(str(FOLDER), "unpaired")
+    got = metric.compute(predictions=preds, references=refs, subsets=subsets)
+    assert got == compute_imagenet_e(preds, refs, subsets)
+    assert got["flip_rate"] == {}
+    with pytest.raises(ValueError, match="'unpaired' configuration takes no source_ids"):
+        metric.compute(predictions=preds, references=refs, subsets=subsets, source_ids=["x"] * len(preds))
+
+
+def test_default_configuration_requires_source_ids(paired_metric):
+    with pytest.raises(ValueError, match=r"source_ids"):
+        paired_metric.compute(predictions=[1, 2], references=[1, 2], subsets=["ori", "rp"])
+
+
+def test_unknown_configuration_is_refused():
+    with pytest.raises(ValueError, match=r"unknown imagenet_e_metric configuration 'bogus'.*'unpaired'"):
+        evaluate.load(str(FOLDER), "bogus")
+
+
+def test_score_rows_through_evaluate(paired_metric):
+    rng = np.random.default_rng(0)
+    scores = rng.random((6, 1000)).astype(np.float32)
+    refs = [int(np.argsort(-row)[k]) for row, k in zip(scores, [0, 3, 9, 0, 0, 7])]
+    subsets = ["ori"] * 3 + ["005"] * 3
+    ids = ["a", "b", "c"] * 2
+    got = paired_metric.compute(predictions=scores.tolist(), references=refs, subsets=subsets, source_ids=ids)
+    assert got["accuracy"] == pytest.approx({"original": 1 / 3, "size_0.05": 2 / 3})
+    assert got["top5_accuracy"] == pytest.approx({"original": 2 / 3, "size_0.05": 2 / 3})
+    assert got == compute_imagenet_e(scores, refs, subsets, ids)
+
+
+def test_bad_input_surfaces_as_value_error(paired_metric):
+    with pytest.raises(ValueError, match=r"no 'original' rows"):
+        paired_metric.compute(predictions=[1, 2], references=[1, 2], subsets=["rd", "rp"], source_ids=["a", "a"])
+    with pytest.raises(ValueError, match=r"references\[1\] = 1000 is outside"):
+        paired_metric.compute(predictions=[1, 2], references=[1, 1000], subsets=["ori", "rp"],
+                              source_ids=["a", "a"])
+
+
+def test_missing_package_error_names_pip_install(monkeypatch):
+    # A None entry makes `import imagenet_e_metric` fail as it would without the package installed.
+    monkeypatch.setitem(sys.modules, "imagenet_e_metric", None)
+    with pytest.raises(ImportError, match=r"pip install imagenet-e"):
+        evaluate.load(str(FOLDER))
+
+
+def test_module_doctests_run(monkeypatch):
+    import imagenet_e_metric.imagenet_e_metric as module
+
+    monkeypatch.chdir(REPO)  # the examples load the metric by its folder name
+    result = doctest.testmod(module)
+    assert result.attempted >= 8 and result.failed == 0
+
+
+def test_metric_card_front_matter_and_examples(monkeypatch):
+    text = (FOLDER / "README.md").read_text("utf-8")
+    _, front, body = text.split("---", 2)
+    meta = yaml.safe_load(front)
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and meta["pinned"] is False
+    assert {"evaluate", "metric"} <= set(meta["tags"])
+    assert meta["title"] and meta["emoji"] and meta["colorFrom"] and meta["colorTo"]
+    assert (FOLDER / meta["app_file"]).is_file()
+    for subset in SUBSETS.values():  # the card's subset list must not drift from the registry
+        assert f"`{subset.name}`" in body and f"`{subset.alias}`" in body
+    assert "2303.17096" in body and "CVPR" in body
+    monkeypatch.chdir(REPO)
+    parser = doctest.DocTestParser()
+    test = parser.get_doctest(body, {}, "README.md", str(FOLDER / "README.md"), 0)
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert test.examples and runner.failures == 0
+
+
+def test_space_app_scores_table_rows():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("imagenet_e_metric_app", FOLDER / "app.py")
+    app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(app)  # import-safe: loads and launches nothing
+    paired = app.score_rows([[3, 3, "original", "a"], [2, 3, "20_hard", "a"],
+                             [7, 7, "ori", "b"], [7, 7, "background_20", "b"], ["", "", "", ""]],
+                            n_bootstrap=50)
+    assert paired["accuracy_drop"] == {"background_20": 0.5} and paired["flip_rate"] == {"background_20": 0.5}
+    unpaired = app.score_rows([[3, 3, "ori", ""], [2, 3, "rd", ""]], n_bootstrap=50)
+    assert unpaired["accuracy_drop"] == {"direction_random": 1.0} and unpaired["flip_rate"] == {}
+    with pytest.raises(ValueError, match="table is empty"):
+        app.score_rows([["", "", "", ""]])
+    demo = app.build_demo()
+    assert demo is not None
