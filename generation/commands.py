@@ -67,7 +67,7 @@ def _edit(args: argparse.Namespace) -> int:
     import numpy as np
     from tqdm import tqdm
 
-    from imagenet_e_dataset.registry import resolve_many
+    from imagenet_e_dataset.registry import Attribute, resolve_many
 
     from .contact_sheet import contact_sheet
     from .edits import EditOptions, background_level, plan_edit, prepare_source, run_edits
@@ -94,10 +94,10 @@ def _edit(args: argparse.Namespace) -> int:
     options = EditOptions(resolution=args.resolution, fit=args.fit, full_mode=args.full_mode,
                           rotation_center=args.rotation_center, inpainter=args.inpainter, harmonize=args.harmonize)
 
-    levels = {s.name: background_level(s.level) for s in subsets if s.attribute.value == "background"}
+    levels = {s.name: background_level(s.level) for s in subsets if s.attribute is Attribute.BACKGROUND}
     adversarial = any(lv is not None and lv[1] for lv in levels.values())
     needs_editor = any(lv is not None for lv in levels.values()) or (
-        args.harmonize and any(s.attribute.value in ("size", "position", "direction") and s.level != "full" for s in subsets))
+        args.harmonize and any(s.attribute in (Attribute.SIZE, Attribute.POSITION, Attribute.DIRECTION) for s in subsets))
     device = _device(args.device) if (needs_editor or adversarial) else "cpu"
 
     classifier = None
@@ -123,9 +123,10 @@ def _edit(args: argparse.Namespace) -> int:
             else:
                 other = other_photo
         elif many:
-            skipped["background_random"] = "needs --random-background (a photo whose background is used)"
+            for name in (n for n, lv in levels.items() if lv is None):
+                skipped[name] = "needs --random-background (a photo whose background is used)"
         else:
-            raise ValueError("background_random needs --random-background PHOTO (the background of another image)")
+            raise ValueError(f"{subsets[0].name} needs --random-background PHOTO (the background of another image)")
 
     source = prepare_source(photo, mask, options=options, source_id=source_id)
     planned = []
@@ -160,7 +161,7 @@ def _edit(args: argparse.Namespace) -> int:
             if args.mask_out:
                 write_png_atomic(r.object_mask, Path(args.mask_out) / f"{r.subset}.png")
         print(f"{r.subset:18s} {r.status.value:12s} {_summary(r.params)}")
-    items: list[tuple[str, Any]] = [("photo (input)", photo)] if "original" not in by_name else []
+    items: list[tuple[str, Any]] = [] if any(s.is_original for s in subsets) else [("photo (input)", photo)]
     items += [(_panel_label(s.name, by_name.get(s.name)), by_name[s.name].image if s.name in by_name else None)
               for s in subsets]
     sheet = contact_sheet(items, out / "contact_sheet.png", columns=4)
@@ -219,7 +220,7 @@ def _panel_label(name: str, result) -> str:
         return f"{name} ({p['angle']} deg)"
     if "rate" in p and "target_rate" in p:
         return f"{name} (rate {p['rate']:.3f})"
-    if "lam" in p and name.startswith("background"):
+    if "lam" in p:
         return f"{name} (lambda {p['lam']:g})"
     return name
 

@@ -23,6 +23,7 @@ def _bool(text: str) -> bool:
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, **kwargs) -> None:
+    kwargs.setdefault("help", "guided-diffusion flag")
     parser.add_argument(f"--{name}", f"--{name.replace('-', '_')}", dest=name.replace("-", "_"), **kwargs)
 
 
@@ -30,7 +31,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "convert-adm",
         help="convert an OpenAI guided-diffusion (ADM) UNet checkpoint into a diffusers UNet2DModel folder",
-        description=__doc__,
+        description=(
+            "Convert an OpenAI guided-diffusion (ADM) UNet checkpoint into a diffusers UNet2DModel folder. "
+            "Flags keep guided-diffusion's names and meanings (dashes or underscores; booleans as --learn-sigma "
+            "or --learn-sigma False); defaults describe 256x256_diffusion_uncond.pt."
+        ),
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("checkpoint", help="guided-diffusion .pt state dict, e.g. 256x256_diffusion_uncond.pt")

@@ -111,6 +111,7 @@ class DiffusionBackgroundEditor:
         batch_size: int = 8,
         progress: bool = True,
     ) -> None:
+        batch_size = int(batch_size)  # options may arrive as CLI strings
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.settings = DiffusionEditSettings(
@@ -128,6 +129,9 @@ class DiffusionBackgroundEditor:
         self.unet = model.to(self.device).eval().requires_grad_(False)
         if self.device.type == "cuda":
             self.unet = self.unet.to(memory_format=torch.channels_last)
+        if isinstance(classifier, torch.nn.Module):
+            # Only the gradient with respect to the image is needed, never the classifier's own.
+            classifier = classifier.to(self.device).eval().requires_grad_(False)
         self.classifier = classifier
         self.batch_size = int(batch_size)
         self.progress = progress

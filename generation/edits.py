@@ -76,6 +76,8 @@ class EditOptions:
     rotation_center: RotationCenter = RotationCenter.OBJECT
     """``object`` (default) or the official ``image`` centre (``PIL.rotate``)."""
     rotation_keep_inside: bool = True
+    """Shift a rotated object that sticks out back into the frame; the official behaviour is
+    ``rotation_center="image", rotation_keep_inside=False`` (clipping reported in params)."""
     angle_range: tuple[int, int] = (-45, 45)
     size_tolerance: float = 0.015
     size_allow_clip: bool = False

@@ -115,6 +115,7 @@ def settings_from_args(args: argparse.Namespace):
         limit=args.limit,
         selection=SelectionFilter(min_area=args.min_area, max_area=args.max_area, single_object=args.single_object),
         chunk_size=args.chunk_size,
+        batch_size=args.batch_size,
         max_shard_bytes=parse_size(args.max_shard_size),
     )
 
@@ -124,7 +125,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     placement = Placement.from_environment(
-        args.num_shards, args.shard_index, batch_size=args.batch_size, device=args.device, progress=not args.no_progress
+        args.num_shards, args.shard_index, device=args.device, progress=not args.no_progress
     )
     report = generate(
         Inputs(args.images, args.masks, args.labels),

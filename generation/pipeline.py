@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterator, Literal, Mapping, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -87,19 +87,22 @@ class RowStatus:
 class GenerateSettings:
     """Everything that determines the dataset's bytes (fingerprinted into the work folder).
 
-    Placement (shards, batch size, device) is deliberately *not* here: it must not change the
+    Placement (shards, device) is deliberately *not* here: it must not change the
     output, so a run may be resumed with a different split of the work.
     """
 
     subsets: tuple[str, ...]
     """Edited config names, in registry order (``original`` is always added)."""
-    backend: str = "cpu"
+    backend: Backend = "cpu"
     backend_options: tuple[tuple[str, Any], ...] = ()
     edit_options: tuple[tuple[str, Any], ...] = ()
     seed: int = 404
     limit: int | None = None
     selection: SelectionFilter = field(default_factory=SelectionFilter)
     chunk_size: int = 32
+    batch_size: int = 8
+    """Sources planned and edited together. Fingerprinted: editors promise batch-invariant results, but
+    batched float kernels can still move a guided pixel by one level, and byte-identity is the contract."""
     max_shard_bytes: int = 500 * 2**20
 
     def __post_init__(self) -> None:
@@ -107,6 +110,8 @@ class GenerateSettings:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.chunk_size < 1:
             raise ValueError(f"--chunk-size must be >= 1, got {self.chunk_size}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be >= 1, got {self.limit}")
         names = [resolve(s).name for s in self.subsets]
@@ -123,6 +128,17 @@ class GenerateSettings:
                     "or leave the subset out with --subsets"
                 )
         object.__setattr__(self, "backend_options", tuple(sorted(options.items())))
+        self.edit_options_object()  # bad --edit-option values fail here, before any work
+
+    def edit_options_object(self):
+        """The :class:`generation.edits.EditOptions` these settings describe."""
+        from .edits import EditOptions
+
+        try:
+            return EditOptions(**dict(self.edit_options))
+        except TypeError:
+            valid = ", ".join(EditOptions.__dataclass_fields__)
+            raise ValueError(f"unknown edit option in {dict(self.edit_options)}; valid: {valid}") from None
 
     @property
     def all_subsets(self) -> tuple[str, ...]:
@@ -146,15 +162,12 @@ class Placement:
     shard_index: int = 0
     launcher: bool = False
     """True under torchrun / accelerate launch: rank 0 waits for the others and merges."""
-    batch_size: int = 8
     device: str = "auto"
     progress: bool = True
 
     def __post_init__(self) -> None:
         if self.num_shards < 1 or not 0 <= self.shard_index < self.num_shards:
             raise ValueError(f"--shard-index must be in [0, --num-shards), got {self.shard_index} of {self.num_shards}")
-        if self.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
 
     @classmethod
     def from_environment(cls, num_shards: int | None = None, shard_index: int | None = None, **kwargs: Any) -> Placement:
@@ -347,20 +360,19 @@ class ChunkGenerator:
     """
 
     def __init__(self, settings: GenerateSettings, selection: Sequence[Source], placement: Placement):
-        from . import edits
         from .inpaint import make_inpainter
 
         self.settings = settings
         self.sources = list(selection)
         self.index_of = {s.source_id: i for i, s in enumerate(self.sources)}
         self.placement = placement
-        self.options = edits.EditOptions(**dict(settings.edit_options))
+        self.options = settings.edit_options_object()
         self.inpainter = make_inpainter(self.options.inpainter, dilation=self.options.inpaint_dilation)
         self.editor = build_editor(settings, placement)
         # Donor backgrounds for background_random: a small cache of prepared sources (pure function
         # of the source, so the cache changes speed only, never bytes).
         self._cache: dict[str, _Loaded | Skip] = {}
-        self._cache_limit = 4 * placement.batch_size + 16
+        self._cache_limit = 4 * settings.batch_size + 16
 
     def provenance(self) -> dict[str, Any]:
         return {str(k): _jsonable(v) for k, v in self.editor.provenance().items()}
@@ -416,7 +428,7 @@ class ChunkGenerator:
     # -- one chunk ----------------------------------------------------------------------------------
     def run(self, indices: range, on_source=None) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []
-        batch = self.placement.batch_size
+        batch = self.settings.batch_size
         for start in range(indices.start, indices.stop, batch):
             members = [self.sources[i] for i in range(start, min(start + batch, indices.stop))]
             rows.extend(self._run_batch(members))
@@ -518,15 +530,30 @@ def build_editor(settings: GenerateSettings, placement: Placement):
 
     options = dict(settings.backend_options)
     device = _device_for(placement)
+    if device == "cpu":
+        _share_cpu(placement)
     if "classifier" in options:
         from .guidance_classifier import load_guidance_classifier
 
         options["classifier"] = load_guidance_classifier(str(options["classifier"]), device=device)
-    if settings.backend == "diffusion":
+    if settings.backend == "diffusion" or placement.device != "auto":
         options.setdefault("device", device)
-        options.setdefault("batch_size", placement.batch_size)
+    if settings.backend == "diffusion":
+        options.setdefault("batch_size", settings.batch_size)
         options.setdefault("progress", False)
-    return make_background_editor(settings.backend, **options)
+    try:
+        return make_background_editor(settings.backend, **options)
+    except TypeError as exc:
+        raise ValueError(f"the {settings.backend} background editor does not take these options {sorted(options)}: {exc}") from None
+
+
+def _share_cpu(placement: Placement) -> None:
+    """Under a launcher on one CPU machine, split the cores between the local ranks (no oversubscription)."""
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    if placement.launcher and local_world > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
 
 
 def _device_for(placement: Placement) -> str:
@@ -609,8 +636,6 @@ def generate(
     if merge_only and not work.root.exists():
         raise FileNotFoundError(f"nothing to merge: work folder {work.root} does not exist")
     work.claim(doc)
-    work.write_json("selection.json", {"filter": settings.selection.describe(),
-                                       "skipped": [[s.source_id, s.reason.value, s.detail] for s in selection.skips]})
     ranges = chunk_ranges(len(selection.sources), settings.chunk_size)
     mine = shard_chunks(len(ranges), placement.num_shards, placement.shard_index)
     done_before = sum(work.is_done(k) for k in mine)
@@ -779,7 +804,8 @@ def card_context(
         "backend": settings.backend,
     }
     for key, value in provenance.items():
-        generation[f"backend {key}"] = value
+        if key != "backend":
+            generation[f"editor {key}"] = value
     for key, value in settings.edit_options:
         generation[f"edit {key}"] = _jsonable(value)
     for key, value in settings.selection.describe().items():

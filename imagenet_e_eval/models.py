@@ -167,6 +167,21 @@ def _folder_revision(folder: Path) -> str:
     return "sha256:" + digest.hexdigest()[:32]
 
 
+def _hub_commit(repo_id: str, revision: str | None) -> str | None:
+    """The commit sha the model files were loaded from: the cache's snapshot folder is named by it."""
+    from huggingface_hub import try_to_load_from_cache
+
+    cached = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    if isinstance(cached, str):
+        return Path(cached).parent.name
+    try:
+        from huggingface_hub import HfApi
+
+        return HfApi().model_info(repo_id, revision=revision).sha
+    except Exception:  # offline: the model ran from cache, its revision is just not known here
+        return revision
+
+
 def _hub_link(repo_id: str) -> str:
     from huggingface_hub import constants
 
@@ -182,19 +197,22 @@ def _load_transformers(spec: str, revision: str | None, choice: LabelMappingChoi
     is_local = folder.is_dir()
     if not is_local and (spec.startswith((".", "/", "~")) or spec.count("/") > 1):
         raise FileNotFoundError(f"model folder not found: {spec}")
+    verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # processor backend fallbacks are noise to a user here
     try:
         model = AutoModelForImageClassification.from_pretrained(spec, revision=revision)
         processor = AutoImageProcessor.from_pretrained(spec, revision=revision)
     except OSError as exc:
         raise ValueError(f"cannot load a transformers image classifier from {spec!r}: {exc}") from None
+    finally:
+        transformers.logging.set_verbosity(verbosity)
     id2label = dict(model.config.id2label or {})
     mapping = _apply_choice(lambda: map_labels(id2label, model_name=spec), len(id2label), choice, spec)
     transform = ProcessorTransform(processor)
     if is_local:
         rev, link, model_id = _folder_revision(folder), None, str(folder)
     else:
-        rev, link, model_id = getattr(model.config, "_commit_hash", None) or revision, _hub_link(spec), spec
+        rev, link, model_id = _hub_commit(spec, revision), _hub_link(spec), spec
     return LoadedModel(
         module=LogitsOnly(model),
         preprocess=transform,

@@ -182,7 +182,9 @@ def _predict(loaded: LoadedModel, images: EncodedImages, positions: np.ndarray, 
         prefetch_factor=4 if workers else None,
     )
     module = loaded.module.to(device)
-    channels_last = device.type == "cuda"
+    # NHWC lets oneDNN (CPU) and cuDNN (GPU) pick their fast convolution kernels: about 2x for a
+    # ResNet on CPU. Only worth it when the model has convolutions at all.
+    channels_last = any(p.ndim == 4 for p in module.parameters())
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
     mapping = loaded.label_mapping

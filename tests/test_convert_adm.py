@@ -175,6 +175,15 @@ def test_cli_round_trip(tmp_path: Path) -> None:
     assert (out / "adm_conversion.json").is_file()
     a, b = outputs(original, UNet2DModel.from_pretrained(out).eval(), SMALL)
     torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-4)
+    # The converted folder is what the diffusion background editor loads.
+    from generation.interfaces import BackgroundEditRequest, make_background_editor
+
+    image = np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((32, 32), bool)
+    mask[8:20, 10:22] = True
+    editor = make_background_editor("diffusion", unet=str(out), steps=1, progress=False)
+    edited = editor.edit([BackgroundEditRequest(image=image, object_mask=mask, background=image, lam=20.0, seed=404)])[0]
+    assert np.array_equal(edited[mask], image[mask]) and editor.provenance()["unet"] == str(out)
     # An existing output is not clobbered without --overwrite.
     assert main(["convert-adm", str(ckpt), "--out", str(out), *SMALL_CLI]) == 1
     assert main(["convert-adm", str(ckpt), "--out", str(out), "--overwrite", *SMALL_CLI]) == 0

@@ -336,3 +336,30 @@ def test_torchrun_two_processes_equal_one(assets, tmp_path, monkeypatch):
     assert doc["counts"] == single["counts"] == {c: len(_readable(c)) for c in CONFIGS}
     assert doc["run"]["skipped"] == single["run"]["skipped"]
     assert proc.stdout.count("mean drop") == 1  # only rank 0 prints the table
+
+
+def test_model_and_dataset_from_the_hub_record_commit_shas(assets, hub_server):
+    """Hub ids (served by the local Hub on 127.0.0.1): both revisions are the repos' commit shas."""
+    import uuid
+
+    from huggingface_hub import HfApi
+
+    from imagenet_e_eval.runner import evaluate_model
+
+    api = HfApi(endpoint=hub_server.url)
+    tag = uuid.uuid4().hex[:8]
+    dataset_repo, model_repo = f"tests/imagenet-e-{tag}", f"tests/tiny-resnet-{tag}"
+    api.create_repo(dataset_repo, repo_type="dataset")
+    api.upload_folder(folder_path=str(assets["dataset"]), repo_id=dataset_repo, repo_type="dataset")
+    api.create_repo(model_repo)
+    api.upload_folder(folder_path=str(assets["ordered_dir"]), repo_id=model_repo)
+
+    doc = evaluate_model(model_repo, dataset_repo, configs="background_20", num_workers=0, n_bootstrap=50,
+                         progress=False)
+    assert doc["dataset"]["configs"] == ["original", "background_20"]
+    assert doc["dataset"]["id"] == dataset_repo
+    assert doc["dataset"]["revision"] == api.dataset_info(dataset_repo).sha
+    assert doc["model"]["revision"] == api.model_info(model_repo).sha
+    assert doc["model"]["link"].endswith(model_repo)
+    local = _independent(assets["ordered"], assets["dataset"])["accuracy"]
+    assert doc["metrics"]["accuracy"] == pytest.approx({c: local[c] for c in ("original", "background_20")})

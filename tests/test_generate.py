@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -178,13 +177,13 @@ def test_launcher_ranks_and_job_array_shards_merge_to_identical_bytes(clean, lay
 
     def rank1() -> None:
         try:
-            generate(inputs, settings, out, Placement(num_shards=2, shard_index=1, launcher=True, batch_size=2, progress=False))
+            generate(inputs, settings, out, Placement(num_shards=2, shard_index=1, launcher=True, progress=False))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
     thread = threading.Thread(target=rank1)
     thread.start()
-    report = generate(inputs, settings, out, Placement(num_shards=2, shard_index=0, launcher=True, batch_size=2, progress=False),
+    report = generate(inputs, settings, out, Placement(num_shards=2, shard_index=0, launcher=True, progress=False),
                       wait_poll_s=0.1)
     thread.join()
     assert not errors and report.out == out
@@ -237,3 +236,36 @@ def test_bad_arguments_are_clear_errors(layout, tmp_path, capsys):
     (tmp_path / "o").mkdir()
     assert main([*base, "--limit", "1"]) == 1
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_diffusion_backend_runs_batches_through_the_pipeline(layout, tmp_path):
+    import datasets
+    import torch
+    from diffusers import UNet2DModel
+
+    torch.manual_seed(0)
+    UNet2DModel(  # ADM-shaped (scale-shift norm, resnet resampling, attention, learned sigma), tiny
+        sample_size=32, in_channels=3, out_channels=6, block_out_channels=(32, 32), layers_per_block=1,
+        down_block_types=("ResnetDownsampleBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "ResnetUpsampleBlock2D"),
+        attention_head_dim=16, resnet_time_scale_shift="scale_shift", attn_norm_num_groups=32,
+        downsample_type="resnet", upsample_type="resnet",
+    ).save_pretrained(tmp_path / "unet")
+    out = tmp_path / "out"
+    base = ["generate", "--images", str(layout["images"]), "--masks", str(layout["masks"]), "--backend", "diffusion",
+            "--unet", str(tmp_path / "unet"), "--steps", "2", "--subsets", "background_0,20_smooth,position_random",
+            "--limit", "3", "--edit-option", "resolution=32", "--chunk-size", "3", "--batch-size", "3", "--no-progress"]
+    assert main([*base, "--out", str(out), "--keep-work"]) == 0
+    entries = manifest(out)
+    edited = [e for e in entries if e["subset"].startswith("background")]
+    assert len(edited) == 6 and {e["params"]["backend"] for e in edited} == {"diffusion"}
+    assert {e["params"]["lam"] for e in edited} == {0.0, -20.0}
+    assert "editor unet_config_sha256_16" in (out / "README.md").read_text()
+    ds = datasets.load_dataset(str(out), "background_-20", split="test")
+    assert ds["source_id"] == SELECTED[:3]
+    for row in ds:
+        image, mask = np.asarray(row["image"]), np.asarray(row["object_mask"]) > 127
+        assert image.shape == (32, 32, 3) and 0 < mask.mean() < 1
+    # A resume with another batch size is refused: batching may move a guided pixel by one level.
+    assert sorted(p.name for p in (tmp_path / "out.work" / "chunks").iterdir()) == ["chunk-000000.parquet"]
+    with pytest.raises(ValueError, match="batch_size: 3 then, 1 now"):
+        main_raising([*base, "--batch-size", "1", "--out", str(out)])
