@@ -14,9 +14,10 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from imagenet_e_dataset.atomic import atomic_write_text
 
 DEFAULT_GLOBAL_SEED = 404
 
@@ -240,8 +241,4 @@ def _jsonable(value: Any) -> Any:
 
 
 def _write_json_atomic(doc: dict, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".json.tmp", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(doc, fh, indent=2)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(doc, indent=2))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from imagenet_e_dataset.atomic import atomic_path
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:
@@ -27,23 +28,9 @@ def write_png_atomic(image: np.ndarray | Image.Image, path: str | os.PathLike) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     pil = image if isinstance(image, Image.Image) else Image.fromarray(_to_uint8(image))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pil.save(fh, format="PNG", optimize=False)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; outputs are ordinary files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp:
+        pil.save(tmp, format="PNG", optimize=False)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _to_uint8(array: np.ndarray) -> np.ndarray:

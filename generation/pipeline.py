@@ -35,6 +35,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from imagenet_e_dataset.atomic import atomic_write_bytes
 from imagenet_e_dataset.registry import SUBSETS, Attribute, resolve, resolve_many
 
 from .seeding import derive_seed
@@ -218,19 +219,8 @@ def _dumps(doc: Any) -> str:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a unique temporary name in the same folder, then rename: readers see all or nothing."""
-    import tempfile
-
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Committed work must survive a kill -9 or a power cut, hence the fsync."""
+    atomic_write_bytes(path, data, fsync=True)
 
 
 def work_dir_for(out: Path) -> Path:
@@ -530,8 +520,6 @@ def build_editor(settings: GenerateSettings, placement: Placement):
 
     options = dict(settings.backend_options)
     device = _device_for(placement)
-    if device == "cpu":
-        _share_cpu(placement)
     if "classifier" in options:
         from .guidance_classifier import load_guidance_classifier
 
@@ -545,15 +533,6 @@ def build_editor(settings: GenerateSettings, placement: Placement):
         return make_background_editor(settings.backend, **options)
     except TypeError as exc:
         raise ValueError(f"the {settings.backend} background editor does not take these options {sorted(options)}: {exc}") from None
-
-
-def _share_cpu(placement: Placement) -> None:
-    """Under a launcher on one CPU machine, split the cores between the local ranks (no oversubscription)."""
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-    if placement.launcher and local_world > 1:
-        import torch
-
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
 
 
 def _device_for(placement: Placement) -> str:
@@ -646,6 +625,7 @@ def generate(
         if todo:
             generator = ChunkGenerator(settings, selection.sources, placement)
             work.write_json("provenance.json", _jsonable(generator.provenance()))
+            _check_environment(work, placement)
             done_here = _run_chunks(work, generator, ranges, todo, placement)
 
     merging = merge_only or placement.merges
@@ -676,6 +656,38 @@ def generate(
     if not keep_work:
         shutil.rmtree(work.root, ignore_errors=True)
     return GenerateReport(out, len(selection.sources), len(ranges), done_here, done_before, rows, skipped, url)
+
+
+def numeric_environment(placement: Placement) -> dict[str, Any]:
+    """What besides the arguments can move a float result by one level: device, torch build, CPU threads.
+
+    (Guided edits through a classifier's backward pass, e.g. ``background_20_adv``, differ in the last
+    bit between CPU thread counts.) Not fingerprinted, since a resume on another machine is legitimate,
+    but a change is reported.
+    """
+    import torch
+
+    device = torch.device(_device_for(placement))
+    env: dict[str, Any] = {"device": device.type, "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(device)  # ranks on cuda:0 and cuda:1 of one node agree
+    return env
+
+
+def _check_environment(work: WorkFolder, placement: Placement) -> None:
+    current = numeric_environment(placement)
+    path = work.root / "environment.json"
+    if not path.is_file():
+        work.write_json(path.name, current)
+        return
+    first = json.loads(path.read_text(encoding="utf-8"))
+    if first != current:
+        print(
+            f"warning: this process's numeric environment {current} differs from the one that started the run "
+            f"{first}; chunks are still consistent per row, but float-sensitive edits may not match an uninterrupted "
+            "run bit for bit",
+            file=sys.stderr,
+        )
 
 
 def _run_chunks(work: WorkFolder, generator: ChunkGenerator, ranges: list[range], todo: list[int], placement: Placement) -> int:

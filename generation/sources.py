@@ -3,7 +3,7 @@
 Inputs are read in their usual on-disk layouts:
 
 - photos: ``ILSVRC2012_val_XXXXXXXX.JPEG`` flat in one folder or inside ``<wnid>/`` folders;
-- masks: ImageNet-S (``<wnid>/ILSVRC2012_val_XXXXXXXX.png``, 0/255 or any non-zero = object) or flat;
+- masks: ImageNet-S (``<wnid>/ILSVRC2012_val_XXXXXXXX.png``, 0/255, read by :func:`generation.masks.read_mask`) or flat;
 - labels: a release-style file (``<file name><TAB><index>`` per line), the photos' wnid folders,
   or by default the 50,000 official validation labels that ship with the package.
 
@@ -22,7 +22,7 @@ from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from imagenet_e_dataset.features import SOURCE_ID_PATTERN
+from imagenet_e_dataset.features import SAFE_SOURCE_ID_PATTERN
 from imagenet_e_dataset.labels import NUM_CLASSES, val_labels, wnid_to_index, wnids
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
@@ -129,8 +129,10 @@ def count_objects(mask: np.ndarray, min_share: float) -> int:
 
 
 def source_id_of(path: Path) -> str | None:
+    # ImageNet val ids are the norm; any file-name-safe stem is accepted too, so a user's own photos
+    # (with a labels file or wnid folders) go through the same pipeline.
     stem = path.stem
-    return stem if SOURCE_ID_PATTERN.match(stem) else None
+    return stem if SAFE_SOURCE_ID_PATTERN.match(stem) else None
 
 
 def _index_files(root: Path, suffixes: tuple[str, ...], what: str) -> dict[str, Path]:
@@ -168,7 +170,8 @@ def read_labels_file(path: str | os.PathLike) -> dict[str, int]:
         name, value = parts[0].strip(), parts[1].strip()
         sid = source_id_of(Path(name))
         if sid is None:
-            raise ValueError(f"{path}:{number}: {name!r} is not an ImageNet val file name (ILSVRC2012_val_XXXXXXXX)")
+            raise ValueError(f"{path}:{number}: {name!r} is not a usable image file name (ILSVRC2012_val_XXXXXXXX.JPEG, "
+                             "or letters, digits, '_', '.', '-')")
         try:
             label = int(value)
         except ValueError:
@@ -197,7 +200,7 @@ def discover_sources(
     images, masks = Path(images), Path(masks)
     photo_index = _index_files(images, IMAGE_SUFFIXES, "image")
     if not photo_index:
-        raise ValueError(f"no ImageNet val images (ILSVRC2012_val_XXXXXXXX.JPEG) found under {images}")
+        raise ValueError(f"no images (.JPEG/.jpg/.png, e.g. ILSVRC2012_val_XXXXXXXX.JPEG) found under {images}")
     mask_index = _index_files(masks, (".png",), "mask")
     file_labels = read_labels_file(labels_file) if labels_file is not None else {}
     official: Mapping[str, int] | None = None

@@ -9,6 +9,10 @@ import datasets
 from .labels import class_names
 
 SOURCE_ID_PATTERN = re.compile(r"^ILSVRC2012_val_\d{8}$")
+"""An ImageNet validation image id: what the official release and ImageNet val sources use."""
+SAFE_SOURCE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+"""Any source id the writer accepts: ImageNet ids, or file stems of a user's own photos (the demo's
+``skimage_chelsea``); safe as a file name on every platform."""
 
 
 def make_features(with_object_mask: bool = False) -> datasets.Features:

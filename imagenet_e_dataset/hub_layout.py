@@ -29,7 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .features import SOURCE_ID_PATTERN, make_features
+from .atomic import current_umask
+from .features import SAFE_SOURCE_ID_PATTERN, make_features
 from .labels import check_label, wnids
 from .registry import SUBSETS, resolve
 
@@ -202,8 +203,9 @@ class HubLayoutWriter:
         subset = resolve(config)
         source_id = row.get("source_id")
         where = f"config {subset.name!r}, source_id {source_id!r}"
-        if not isinstance(source_id, str) or not SOURCE_ID_PATTERN.match(source_id):
-            raise ValueError(f"{where}: source_id must look like ILSVRC2012_val_XXXXXXXX")
+        if not isinstance(source_id, str) or not SAFE_SOURCE_ID_PATTERN.match(source_id):
+            raise ValueError(f"{where}: source_id must be an ImageNet id like ILSVRC2012_val_XXXXXXXX or a file-name-safe "
+                             "stem (letters, digits, '_', '.', '-')")
         allowed = set(self.features) | {"object_mask"}
         unknown = set(row) - allowed
         if unknown:
@@ -313,6 +315,7 @@ class HubLayoutWriter:
                 if not self.overwrite:
                     raise FileExistsError(f"output folder {self.out_dir} appeared while writing; not replacing it")
                 shutil.rmtree(self.out_dir)
+            os.chmod(self._tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700 folders; a dataset is for sharing
             os.replace(self._tmp, self.out_dir)
         except BaseException:
             self._closed = True

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from .atomic import atomic_path
 from .hub_layout import DEFAULT_MAX_SHARD_BYTES, CardContext, HubLayoutWriter
 from .imagenet_e import BadFile, iter_release_examples, read_release_labels, release_files, release_folder
 from .registry import Subset, resolve_many
@@ -49,13 +49,11 @@ def skipped_report_path(out: str | os.PathLike) -> Path:
 
 
 def _write_skipped(path: Path, skipped: Sequence[BadFile]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
         writer.writerow(["subset", "path", "reason"])
         for bad in skipped:
             writer.writerow([bad.subset, bad.path, bad.reason])
-    os.replace(tmp, path)
 
 
 def import_release(

@@ -15,11 +15,11 @@ spec's shape when the caller says ``auto``:
 from __future__ import annotations
 
 import contextlib
+import enum
 import hashlib
 import importlib
 import importlib.util
 import io
-import enum
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field

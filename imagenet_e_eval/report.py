@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from imagenet_e_dataset.atomic import atomic_path
 from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS, Attribute
 
 # One colour per attribute (colour-blind-safe Okabe-Ito), original in neutral dark grey.
@@ -138,14 +138,9 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
     try:
-        fig.savefig(tmp, dpi=130, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130, format="png")
     finally:
         plt.close(fig)
     return path

@@ -16,7 +16,6 @@ import json
 import os
 import platform
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from imagenet_e_dataset.atomic import atomic_write_text
 from imagenet_e_dataset.registry import SUBSETS, Subset, resolve_many
 
 from . import distributed
@@ -98,8 +98,12 @@ def _select_subsets(configs: str | list[str] | tuple[str, ...], available: list[
     ``"all"`` means every config in ``available`` (what the dataset holds) when that is known.
     """
     chosen = resolve_many(configs)
-    if isinstance(configs, str) and configs.strip() == "all" and available is not None:
-        chosen = [s for s in chosen if s.name in available]
+    if available is not None:
+        if isinstance(configs, str) and configs.strip() == "all":
+            chosen = [s for s in chosen if s.name in available]
+        missing = [s.name for s in chosen if s.name not in available]
+        if missing:  # said before the model is loaded, not after
+            raise ValueError(f"the dataset has no config(s) {missing}; it has {available}")
     if not any(s.is_original for s in chosen):
         chosen = [SUBSETS["original"], *chosen]
     if len(chosen) < 2:
@@ -243,23 +247,11 @@ def _rank_scores(topk: np.ndarray) -> np.ndarray:
     return scores
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
     """Validate ``doc`` and write it as JSON, atomically (a crash never leaves a half file)."""
     path = Path(path)
     validate_results(doc, source=str(path))
-    _atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
     return path
 
 

@@ -63,7 +63,7 @@ def test_rows_are_sorted_filled_and_keep_bytes(tmp_path):
 @pytest.mark.parametrize(
     ("row", "message"),
     [
-        (_row(1, source_id="val_1"), "source_id must look like"),
+        (_row(1, source_id="../escape"), "source_id must be an ImageNet id"),
         (_row(1, label=1000), "label 1000 in config 'original'"),
         (_row(1, attribute="size"), "attribute 'size' disagrees with the expected 'original'"),
         (_row(1, wnid="n00000000"), "wnid 'n00000000' disagrees"),

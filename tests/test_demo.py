@@ -1,0 +1,48 @@
+"""`imagenet-e demo` end to end on the embedded photos (reduced editor iterations): everything it writes
+loads and agrees with everything else it reports."""
+
+from __future__ import annotations
+
+import json
+
+import datasets
+import pytest
+from PIL import Image
+
+from imagenet_e.cli import main
+from imagenet_e_dataset.registry import CONFIG_NAMES
+from imagenet_e_eval.results_schema import load_results
+
+
+@pytest.mark.slow
+def test_demo_end_to_end_outputs_agree(tmp_path, capsys):
+    out = tmp_path / "demo"
+    code = main(["demo", "--out", str(out), "--iterations", "2", "--n-bootstrap", "50",
+                 "--no-progress"])
+    assert code == 0
+    printed = capsys.readouterr().out
+
+    doc = load_results(out / "results.json")  # validates against the results schema
+    assert doc["model"]["id"] == "efficientnet-lite0"
+    assert set(doc["dataset"]["configs"]) == set(CONFIG_NAMES)
+
+    # every subset was written in the Hub layout and loads back, paired on the same source image
+    for config in CONFIG_NAMES:
+        ds = datasets.load_dataset(str(out / "dataset"), config, split="test")
+        assert ds["source_id"] == ["skimage_chelsea", "skimage_coffee"], config
+        assert [ds.features["label"].int2str(i) for i in ds["label"]] == ["tabby", "espresso"]
+        assert doc["counts"][config] == 2
+
+    # the printed table is the results file: every subset's accuracy and the mean drop as printed
+    for config in CONFIG_NAMES:
+        row = next(line for line in printed.splitlines() if line.split() and line.split()[0] == config)
+        assert f"{100 * doc['metrics']['accuracy'][config]:.1f}" == row.split()[2]
+    mean_line = next(line for line in printed.splitlines() if line.startswith("mean drop"))
+    assert f"{100 * doc['metrics']['mean_drop']:+.1f}" == mean_line.split()[-1]
+
+    # the pictures exist and are real images: one row of 12 tiles per photo
+    sheet = Image.open(out / "contact_sheet.png")
+    assert sheet.width > sheet.height * 2.5
+    assert Image.open(out / "drops.png").size[0] > 300
+    manifest = [json.loads(line) for line in (out / "dataset" / "manifest.jsonl").read_text().splitlines()]
+    assert {m["subset"] for m in manifest} >= set(CONFIG_NAMES) - {"original"}
