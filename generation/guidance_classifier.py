@@ -21,35 +21,26 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from imagenet_e_dataset.named_registry import NamedRegistry
+
 from .interfaces import ClassifierFn
 
-_LOADERS: dict[str, Callable[[str, str], ClassifierFn]] = {}
+_LOADERS: NamedRegistry[Callable[[str, str], ClassifierFn]] = NamedRegistry("guidance classifier")
 
 
-def register_guidance_classifier(prefix: str):
-    """Decorator adding a loader ``(argument, device) -> ClassifierFn`` for names ``prefix`` or ``prefix:<arg>``."""
-
-    def wrap(fn: Callable[[str, str], ClassifierFn]):
-        if prefix in _LOADERS:
-            raise ValueError(f"guidance classifier {prefix!r} registered twice")
-        _LOADERS[prefix] = fn
-        return fn
-
-    return wrap
+register_guidance_classifier = _LOADERS.register
+"""Decorator adding a loader ``(argument, device) -> ClassifierFn`` for names ``prefix`` or ``prefix:<arg>``."""
 
 
 def available_guidance_classifiers() -> tuple[str, ...]:
-    return tuple(sorted(_LOADERS))
+    return tuple(sorted(_LOADERS.names()))
 
 
 def load_guidance_classifier(name: str, device: str = "cpu") -> ClassifierFn:
     """Load a registered guiding classifier by name (``efficientnet-lite0``, ``hf:...``, ``torchvision:...``)."""
     prefix, _, argument = name.partition(":")
-    if prefix not in _LOADERS:
-        raise ValueError(
-            f"unknown guidance classifier {name!r}; available: efficientnet-lite0, hf:<model id or folder>, torchvision:<name>"
-        )
-    return _LOADERS[prefix](argument, device)
+    loader = _LOADERS.get(prefix, hint="efficientnet-lite0, hf:<model id or folder>, torchvision:<name>")
+    return loader(argument, device)
 
 
 def _module_class():

@@ -17,6 +17,8 @@ from typing import Callable, Protocol, runtime_checkable
 
 import numpy as np
 
+from imagenet_e_dataset.named_registry import NamedRegistry
+
 
 @runtime_checkable
 class Inpainter(Protocol):
@@ -27,23 +29,13 @@ class Inpainter(Protocol):
     def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray: ...
 
 
-_INPAINTERS: dict[str, Callable[..., Inpainter]] = {}
-
-
-def register_inpainter(name: str):
-    """Class/function decorator adding an inpainter factory under ``name``."""
-
-    def wrap(factory: Callable[..., Inpainter]):
-        if name in _INPAINTERS:
-            raise ValueError(f"inpainter {name!r} registered twice")
-        _INPAINTERS[name] = factory
-        return factory
-
-    return wrap
+_INPAINTERS: NamedRegistry[Callable[..., Inpainter]] = NamedRegistry("inpainter")
+register_inpainter = _INPAINTERS.register
+"""Class/function decorator adding an inpainter factory under a name."""
 
 
 def available_inpainters() -> tuple[str, ...]:
-    return tuple(sorted(_INPAINTERS))
+    return tuple(sorted(_INPAINTERS.names()))
 
 
 def make_inpainter(name: str | Inpainter, **options) -> Inpainter:
@@ -52,9 +44,7 @@ def make_inpainter(name: str | Inpainter, **options) -> Inpainter:
         if isinstance(name, Inpainter):
             return name
         raise ValueError(f"inpainter must be a name or an Inpainter, got {type(name).__name__}")
-    if name not in _INPAINTERS:
-        raise ValueError(f"unknown inpainter {name!r}; available: {', '.join(available_inpainters())}")
-    return _INPAINTERS[name](**options)
+    return _INPAINTERS.get(name)(**options)
 
 
 def default_dilation(shape: tuple[int, ...]) -> int:

@@ -17,6 +17,8 @@ from typing import Any, Callable, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from imagenet_e_dataset.named_registry import NamedRegistry
+
 
 @dataclass(frozen=True)
 class BackgroundEditRequest:
@@ -62,19 +64,9 @@ class BackgroundEditor(Protocol):
         ...
 
 
-_BACKGROUND_EDITORS: dict[str, Callable[..., BackgroundEditor]] = {}
-
-
-def register_background_editor(name: str):
-    """Class/function decorator adding a background-editor factory under ``name``."""
-
-    def wrap(factory: Callable[..., BackgroundEditor]):
-        if name in _BACKGROUND_EDITORS:
-            raise ValueError(f"background editor {name!r} registered twice")
-        _BACKGROUND_EDITORS[name] = factory
-        return factory
-
-    return wrap
+_BACKGROUND_EDITORS: NamedRegistry[Callable[..., BackgroundEditor]] = NamedRegistry("background editor backend")
+register_background_editor = _BACKGROUND_EDITORS.register
+"""Class/function decorator adding a background-editor factory under a name."""
 
 
 def make_background_editor(name: str, **options: Any) -> BackgroundEditor:
@@ -89,6 +81,4 @@ def make_background_editor(name: str, **options: Any) -> BackgroundEditor:
             except ModuleNotFoundError as exc:
                 if exc.name != module:
                     raise
-    if name not in _BACKGROUND_EDITORS:
-        raise ValueError(f"unknown background editor backend {name!r}; available: {sorted(_BACKGROUND_EDITORS)}")
-    return _BACKGROUND_EDITORS[name](**options)
+    return _BACKGROUND_EDITORS.get(name)(**options)

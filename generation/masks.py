@@ -23,24 +23,16 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from imagenet_e_dataset.named_registry import NamedRegistry
+
 MaskerFn = Callable[[np.ndarray], np.ndarray]
-_MASKERS: dict[str, MaskerFn] = {}
-
-
-def register_masker(name: str) -> Callable[[MaskerFn], MaskerFn]:
-    """Decorator adding an automatic masker ``photo uint8 (H, W, 3) -> bool (H, W)`` under ``name``."""
-
-    def wrap(fn: MaskerFn) -> MaskerFn:
-        if name in _MASKERS:
-            raise ValueError(f"masker {name!r} registered twice")
-        _MASKERS[name] = fn
-        return fn
-
-    return wrap
+_MASKERS: NamedRegistry[MaskerFn] = NamedRegistry("auto-mask method")
+register_masker = _MASKERS.register
+"""Decorator adding an automatic masker ``photo uint8 (H, W, 3) -> bool (H, W)`` under a name."""
 
 
 def available_maskers() -> tuple[str, ...]:
-    return tuple(sorted(_MASKERS))
+    return tuple(sorted(_MASKERS.names()))
 
 
 def mask_path(root: str | os.PathLike, wnid: str, source_id: str) -> Path:
@@ -110,12 +102,11 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def auto_mask(photo: np.ndarray, method: str = "u2netp") -> np.ndarray:
     """An automatic object mask for a photo with none; validated (not empty, not full-frame)."""
-    if method not in _MASKERS:
-        raise ValueError(f"unknown auto-mask method {method!r}; available: {', '.join(available_maskers())}")
+    masker = _MASKERS.get(method)
     photo = np.asarray(photo)
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
         raise ValueError(f"auto_mask expects a uint8 (H, W, 3) photo, got {photo.dtype} {photo.shape}")
-    return validate_mask(_MASKERS[method](photo), where=f"auto mask ({method})")
+    return validate_mask(masker(photo), where=f"auto mask ({method})")
 
 
 # --- u2netp -------------------------------------------------------------------------------------

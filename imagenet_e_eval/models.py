@@ -29,6 +29,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from imagenet_e_dataset.named_registry import NamedRegistry
+
 from .label_space import LabelMapping, MappingMethod, identity_mapping, map_labels, mapping_from_declaration
 from .preprocess import CallableTransform, ProcessorTransform, ResizeCropNormalize
 
@@ -69,23 +71,13 @@ class LoadedModel:
 
 
 ModelLoader = Callable[[str, "str | None", LabelMappingChoice], LoadedModel]
-_LOADERS: dict[str, ModelLoader] = {}
-
-
-def register_loader(name: str) -> Callable[[ModelLoader], ModelLoader]:
-    """Register ``fn(spec, revision, label_mapping_choice) -> LoadedModel`` under ``name``."""
-
-    def decorator(fn: ModelLoader) -> ModelLoader:
-        if name in _LOADERS:
-            raise ValueError(f"model loader {name!r} is already registered")
-        _LOADERS[name] = fn
-        return fn
-
-    return decorator
+_LOADERS: NamedRegistry[ModelLoader] = NamedRegistry("model loader")
+register_loader = _LOADERS.register
+"""Register ``fn(spec, revision, label_mapping_choice) -> LoadedModel`` under a name."""
 
 
 def available_loaders() -> tuple[str, ...]:
-    return tuple(_LOADERS)
+    return _LOADERS.names()
 
 
 def count_parameters(module: nn.Module) -> int:
@@ -133,9 +125,7 @@ def load_model(
     except ValueError:
         raise ValueError(f"label_mapping must be one of {[c.value for c in LabelMappingChoice]}, got {label_mapping!r}") from None
     name = detect_loader(spec) if loader == "auto" else loader
-    if name not in _LOADERS:
-        raise ValueError(f"unknown model loader {name!r}; available: auto, {', '.join(_LOADERS)}")
-    loaded = _LOADERS[name](spec, revision, choice)
+    loaded = _LOADERS.get(name, hint=f"auto, {', '.join(_LOADERS.names())}")(spec, revision, choice)
     loaded.module.eval()
     return loaded
 

@@ -118,7 +118,7 @@ def test_cli_lists_subcommands_without_heavy_imports(capsys):
     assert "imagenet-e" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("module_name", ["imagenet_e_dataset.registry", "generation.seeding"])
+@pytest.mark.parametrize("module_name", ["imagenet_e_dataset.registry", "imagenet_e_dataset.named_registry", "generation.seeding"])
 def test_foundation_doctests(module_name):
     import doctest
     import importlib
