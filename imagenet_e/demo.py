@@ -16,10 +16,11 @@ import sys
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from imagenet_e_dataset.named_registry import NamedRegistry
 from imagenet_e_dataset.registry import CONFIG_NAMES
 
 DEMO_MODEL = "efficientnet-lite0"
@@ -31,20 +32,46 @@ class DemoPhoto:
 
     source_id: str
     label: int
-    skimage_name: str
+    pixels: str
+    """``<package>:<name>`` of a photo that ships inside an installed wheel (see :data:`PHOTO_SOURCES`)."""
     mask_asset: str
     licence: str
     credit: str
 
 
-# Masks: chelsea by GrabCut seeded with u2netp, coffee by u2netp alone (both made with
+# Masks: chelsea by GrabCut seeded with u2netp, the others by u2netp alone (all made with
 # `generation.masks.auto_mask` and checked by eye); labels are what the photos show.
 EMBEDDED_PHOTOS: tuple[DemoPhoto, ...] = (
-    DemoPhoto("skimage_chelsea", 281, "chelsea", "chelsea_mask.png", "CC0",
+    DemoPhoto("skimage_chelsea", 281, "skimage:chelsea", "chelsea_mask.png", "CC0",
               "Chelsea the cat, Stefan van der Walt (scikit-image sample data)"),
-    DemoPhoto("skimage_coffee", 967, "coffee", "coffee_mask.png", "CC0",
+    DemoPhoto("skimage_coffee", 967, "skimage:coffee", "coffee_mask.png", "CC0",
               "Coffee cup, Rachel Michetti (scikit-image sample data)"),
+    DemoPhoto("matplotlib_grace_hopper", 652, "matplotlib:grace_hopper.jpg", "grace_hopper_mask.png",
+              "public domain (U.S. Navy photograph)", "Rear Admiral Grace Hopper (matplotlib sample data)"),
 )
+
+PHOTO_SOURCES: NamedRegistry[Callable[[str], np.ndarray]] = NamedRegistry("demo photo source")
+
+
+@PHOTO_SOURCES.register("skimage")
+def _skimage_photo(name: str) -> np.ndarray:
+    import skimage.data
+
+    return getattr(skimage.data, name)()
+
+
+@PHOTO_SOURCES.register("matplotlib")
+def _matplotlib_photo(name: str) -> np.ndarray:
+    from matplotlib import cbook
+    from PIL import Image
+
+    with Image.open(cbook.get_sample_data(name, asfileobj=False)) as image:
+        return np.asarray(image.convert("RGB"))
+
+
+def photo_pixels(spec: str) -> np.ndarray:
+    package, _, name = spec.partition(":")
+    return PHOTO_SOURCES.get(package)(name)
 
 
 @dataclass(frozen=True)
@@ -116,7 +143,6 @@ class DemoReport:
 def stage_embedded_inputs(folder: Path, limit: int | None = None) -> tuple[Path, Path, Path]:
     """Write the embedded photos (JPEG), their masks and a labels file in the generator's input layout."""
     _require((EMBEDDED_REQUIREMENT,))
-    import skimage.data
     from PIL import Image
 
     images, masks = folder / "images", folder / "masks"
@@ -124,7 +150,7 @@ def stage_embedded_inputs(folder: Path, limit: int | None = None) -> tuple[Path,
     masks.mkdir(parents=True, exist_ok=True)
     lines = []
     for photo in EMBEDDED_PHOTOS[:limit]:
-        pixels = getattr(skimage.data, photo.skimage_name)()
+        pixels = photo_pixels(photo.pixels)
         buffer = io.BytesIO()
         Image.fromarray(pixels).convert("RGB").save(buffer, format="JPEG", quality=95)
         (images / f"{photo.source_id}.JPEG").write_bytes(buffer.getvalue())
@@ -154,7 +180,7 @@ def _contact_sheet_from_dataset(dataset: Path, out: Path, configs: list[str]) ->
     items: list[tuple[str, np.ndarray | None]] = []
     for source_id in sorted(by_config["original"]):
         for config in configs:
-            label = f"{source_id.removeprefix('skimage_')}: {config}" if config == "original" else config
+            label = f"{source_id.partition('_')[2]}: {config}" if config == "original" else config
             items.append((label, by_config[config].get(source_id)))
     return contact_sheet(items, out, columns=len(configs), tile=192)
 

@@ -29,9 +29,9 @@ def test_demo_end_to_end_outputs_agree(tmp_path, capsys):
     # every subset was written in the Hub layout and loads back, paired on the same source image
     for config in CONFIG_NAMES:
         ds = datasets.load_dataset(str(out / "dataset"), config, split="test")
-        assert ds["source_id"] == ["skimage_chelsea", "skimage_coffee"], config
-        assert [ds.features["label"].int2str(i) for i in ds["label"]] == ["tabby", "espresso"]
-        assert doc["counts"][config] == 2
+        assert ds["source_id"] == ["matplotlib_grace_hopper", "skimage_chelsea", "skimage_coffee"], config
+        assert [ds.features["label"].int2str(i) for i in ds["label"]] == ["military uniform", "tabby", "espresso"]
+        assert doc["counts"][config] == 3
 
     # the printed table is the results file: every subset's accuracy and the mean drop as printed
     for config in CONFIG_NAMES:
@@ -42,7 +42,7 @@ def test_demo_end_to_end_outputs_agree(tmp_path, capsys):
 
     # the pictures exist and are real images: one row of 12 tiles per photo
     sheet = Image.open(out / "contact_sheet.png")
-    assert sheet.width > sheet.height * 2.5
+    assert sheet.width > sheet.height * 1.5
     assert Image.open(out / "drops.png").size[0] > 300
     manifest = [json.loads(line) for line in (out / "dataset" / "manifest.jsonl").read_text().splitlines()]
     assert {m["subset"] for m in manifest} >= set(CONFIG_NAMES) - {"original"}
