@@ -49,8 +49,9 @@ def size_category(num_rows: int) -> str:
 
 
 def template_path() -> Path:
-    """``dataset_card.md`` at the repository root (one level above this package)."""
-    path = Path(__file__).resolve().parent.parent / TEMPLATE_NAME
+    """The card template: ``dataset_card.md`` at the repository root, reached through the package's
+    symlink to it, which a wheel build turns into a copy (so installed packages carry it too)."""
+    path = Path(__file__).resolve().parent / TEMPLATE_NAME
     if not path.is_file():
         raise FileNotFoundError(f"dataset card template {path} is missing")
     return path
