@@ -93,6 +93,22 @@ def bench_pipeline(model_dir: Path, blobs: list[bytes], limit: int) -> float:
     return len(sample) / (time.perf_counter() - start)
 
 
+def bench_model_only(model_dir: Path, batch_size: int, seconds: float = 5.0) -> float:
+    """Images/s of the bare forward pass on random 224x224 batches (channels_last, inference mode):
+    the compute bound no loader can beat, so the runner's share of it says what is left to gain."""
+    from transformers import AutoModelForImageClassification
+
+    model = AutoModelForImageClassification.from_pretrained(model_dir).eval().to(memory_format=torch.channels_last)
+    x = torch.randn(batch_size, 3, 224, 224).to(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        model(pixel_values=x)
+        start, done = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds:
+            model(pixel_values=x)
+            done += batch_size
+    return done / (time.perf_counter() - start)
+
+
 def bench_runner(model_dir: Path, dataset: Path, out: Path, batch_size: int, workers: int | None) -> tuple[float, dict]:
     from imagenet_e_eval.runner import evaluate_model
 
@@ -128,7 +144,10 @@ def main() -> None:
         print(f"runner end to end  {runner:8.1f} img/s  (batch {args.batch_size}, workers {doc['run']['num_workers']})")
         pipe = bench_pipeline(model_dir, blobs, args.pipeline_images)
         print(f"pipeline loop      {pipe:8.1f} img/s  (timed on {min(len(blobs), args.pipeline_images)} images)")
-        print(f"runner / pipeline loop = {runner / pipe:.2f}x   runner / decode only = {runner / decode:.3f}x")
+        bound = bench_model_only(model_dir, args.batch_size)
+        print(f"model forward only {bound:8.1f} img/s  (batch {args.batch_size}, no data)")
+        print(f"runner / pipeline loop = {runner / pipe:.2f}x   runner / decode only = {runner / decode:.3f}x   "
+              f"runner / model forward only = {runner / bound:.2f}x")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ then times ``imagenet-e generate`` (every subset, CPU backend) as
 
 and prints source images per second for both and their ratio. Both runs must produce identical
 datasets (checked). Process start-up (torch import, classifier load) is part of the wall time, as it
-is for a user; use ``--sources`` to make it matter less.
+is for a user; use ``--sources`` to make it matter less. Each process runs one torch thread
+(``OMP_NUM_THREADS=1``), as sharded CPU runs should: K processes on K cores.
 
     python benchmarks/bench_generate.py                 # ~1 min on 2 cores
     python benchmarks/bench_generate.py --sources 64 --resolution 256 --steps 20
@@ -79,9 +80,10 @@ def main() -> None:
                     "--edit-option", f"resolution={args.resolution}", "--chunk-size", str(chunk), "--no-progress", *extra]
 
         def run(cmds: list[list[str]]) -> float:
-            # Every process keeps torch's default thread count: the adversarial subset's classifier gradients
-            # change in the last bit with the thread count, and the check below wants identical bytes.
-            env = dict(os.environ)
+            # One torch thread per process in both runs: two processes with torch's default (all cores each)
+            # oversubscribe the CPU and crawl, and the adversarial subset's classifier gradients change in the
+            # last bit with the thread count, so equal counts are what makes identical bytes possible.
+            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
             start = time.perf_counter()
             procs = [subprocess.Popen(c, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
                      for c in cmds]
