@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -65,7 +64,6 @@ def _device(choice: str) -> str:
 
 
 def _edit(args: argparse.Namespace) -> int:
-    import numpy as np
     from tqdm import tqdm
 
     from imagenet_e_dataset.registry import Attribute, resolve_many

