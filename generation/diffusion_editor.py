@@ -93,8 +93,10 @@ def _load_unet(unet: "str | os.PathLike[str] | Any") -> tuple[Any, str]:
     raise ValueError(f"unet must be a path, a Hub id or a diffusers UNet2DModel, got {type(unet).__name__}")
 
 
+@register_background_editor("diffusion")
 class DiffusionBackgroundEditor:
-    """The ``"diffusion"`` :class:`~generation.interfaces.BackgroundEditor` backend."""
+    """The ``"diffusion"`` :class:`~generation.interfaces.BackgroundEditor` backend: blended diffusion
+    around a learned-sigma ``UNet2DModel`` (folder, Hub id or instance)."""
 
     name = "diffusion"
 
@@ -265,31 +267,3 @@ class DiffusionBackgroundEditor:
             log_p = torch.log_softmax(logits.float(), dim=-1).gather(1, adv_labels[:, None]).squeeze(1)
             loss = loss + s.adv_scale * log_p.sum()
         return loss
-
-
-@register_background_editor("diffusion")
-def make_diffusion_editor(
-    unet: "str | os.PathLike[str] | Any",
-    steps: int = 10,
-    respaced_steps: int = 100,
-    device: DeviceName = "auto",
-    dtype: DtypeName = "auto",
-    classifier: ClassifierFn | None = None,
-    adv_scale: float = 0.0,
-    range_scale: float = 50.0,
-    batch_size: int = 8,
-    progress: bool = True,
-) -> DiffusionBackgroundEditor:
-    """Build the blended-diffusion editor around a learned-sigma ``UNet2DModel`` (folder, Hub id or instance)."""
-    return DiffusionBackgroundEditor(
-        unet,
-        steps=steps,
-        respaced_steps=respaced_steps,
-        device=device,
-        dtype=dtype,
-        classifier=classifier,
-        adv_scale=adv_scale,
-        range_scale=range_scale,
-        batch_size=batch_size,
-        progress=progress,
-    )
