@@ -182,6 +182,14 @@ class DiffusionBackgroundEditor:
         h, w = r.image.shape[:2]
         if r.image.dtype != np.uint8 or r.image.ndim != 3 or r.image.shape[2] != 3:
             raise ValueError(f"request {i}: image must be uint8 (H, W, 3), got {r.image.dtype} {r.image.shape}")
+        # Each down block halves the feature map and the up path concatenates skips of the same size,
+        # so other sizes fail deep inside diffusers with a tensor-shape error.
+        factor = 2 ** (len(self.unet.config.block_out_channels) - 1)
+        if h % factor or w % factor:
+            raise ValueError(
+                f"request {i}: image is {w}x{h}, but the UNet {self.unet_source!r} downsamples by {factor}, so both "
+                f"sides must be multiples of {factor} (e.g. --edit-option resolution=256)"
+            )
         if r.background.shape != r.image.shape or r.background.dtype != np.uint8:
             raise ValueError(f"request {i}: background must be uint8 {r.image.shape}, got {r.background.dtype} {r.background.shape}")
         for name, mask in (("object_mask", r.object_mask), ("edit_mask", r.edit_mask)):

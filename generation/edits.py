@@ -96,14 +96,26 @@ class EditOptions:
                 object.__setattr__(self, name, kind(value))
             except ValueError:
                 raise ValueError(f"EditOptions.{name}={value!r}; valid: {', '.join(k.value for k in kind)}") from None
-        if not 16 <= int(self.resolution) <= 4096:
-            raise ValueError(f"EditOptions.resolution={self.resolution} must be in 16..4096")
+        # Values from --edit-option KEY=VALUE arrive as JSON (64.0) or text ("64"); PIL needs a true int.
+        try:
+            resolution = int(self.resolution)
+            integral = float(self.resolution) == resolution
+        except (TypeError, ValueError):
+            integral = False
+        if not integral or not 16 <= resolution <= 4096:
+            raise ValueError(f"EditOptions.resolution={self.resolution!r} must be an integer in 16..4096")
+        object.__setattr__(self, "resolution", resolution)
         lo, hi = self.angle_range
         if int(lo) != lo or int(hi) != hi or lo > hi:
             raise ValueError(f"EditOptions.angle_range={self.angle_range} must be two integers lo <= hi")
         object.__setattr__(self, "angle_range", (int(lo), int(hi)))
-        if not 0 < self.size_tolerance < 0.5:
-            raise ValueError(f"EditOptions.size_tolerance={self.size_tolerance} must be in (0, 0.5)")
+        try:
+            tolerance = float(self.size_tolerance)
+        except (TypeError, ValueError):
+            tolerance = float("nan")
+        if not 0 < tolerance < 0.5:
+            raise ValueError(f"EditOptions.size_tolerance={self.size_tolerance!r} must be a number in (0, 0.5)")
+        object.__setattr__(self, "size_tolerance", tolerance)
 
     def record(self) -> dict[str, Any]:
         return {

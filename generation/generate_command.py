@@ -72,7 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--shard-index", type=int, help="this job's shard (default: RANK or 0)")
     run.add_argument("--merge", action="store_true", help="only assemble the dataset from the committed chunks")
     run.add_argument("--batch-size", type=int, default=8, help="sources planned and edited together (default 8)")
-    run.add_argument("--device", default="auto", help="torch device (default: cuda:LOCAL_RANK if available, else cpu)")
+    run.add_argument("--device", default="auto", help="torch device (default: cpu for --backend cpu; cuda:LOCAL_RANK if available for diffusion)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=_run)
 

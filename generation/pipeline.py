@@ -265,7 +265,8 @@ class WorkFolder:
     def clean_temporaries(self, own: Sequence[int]) -> None:
         """Remove partial files left by a killed process (only chunks this process owns)."""
         for index in own:
-            for tmp in self.chunks.glob(f".{self.chunk_path(index).name}.tmp-*"):
+            # atomic_path names its temporaries ".<name>.<random>.tmp" (tempfile.mkstemp prefix/suffix).
+            for tmp in self.chunks.glob(f".{self.chunk_path(index).name}.*.tmp"):
                 tmp.unlink(missing_ok=True)
 
     def commit(self, index: int, rows: list[dict[str, Any]]) -> None:
@@ -519,13 +520,14 @@ def build_editor(settings: GenerateSettings, placement: Placement):
     from .interfaces import make_background_editor
 
     options = dict(settings.backend_options)
-    device = _device_for(placement)
+    # One device for the editor and its guiding classifier: a classifier on cuda beside a cpu editor
+    # fails on the first adversarial request.
+    device = str(options.get("device") or _device_for(placement, settings.backend))
     if "classifier" in options:
         from .guidance_classifier import load_guidance_classifier
 
         options["classifier"] = load_guidance_classifier(str(options["classifier"]), device=device)
-    if settings.backend == "diffusion" or placement.device != "auto":
-        options.setdefault("device", device)
+    options["device"] = device
     if settings.backend == "diffusion":
         options.setdefault("batch_size", settings.batch_size)
         options.setdefault("progress", False)
@@ -535,9 +537,12 @@ def build_editor(settings: GenerateSettings, placement: Placement):
         raise ValueError(f"the {settings.backend} background editor does not take these options {sorted(options)}: {exc}") from None
 
 
-def _device_for(placement: Placement) -> str:
+def _device_for(placement: Placement, backend: str = "diffusion") -> str:
     if placement.device != "auto":
         return placement.device
+    if backend == "cpu":
+        # The cpu backend stays on the CPU unless --device asks otherwise (it is the offline path).
+        return "cpu"
     try:
         import torch
     except ModuleNotFoundError:
@@ -625,7 +630,7 @@ def generate(
         if todo:
             generator = ChunkGenerator(settings, selection.sources, placement)
             work.write_json("provenance.json", _jsonable(generator.provenance()))
-            _check_environment(work, placement)
+            _check_environment(work, placement, settings.backend)
             done_here = _run_chunks(work, generator, ranges, todo, placement)
 
     merging = merge_only or placement.merges
@@ -658,7 +663,7 @@ def generate(
     return GenerateReport(out, len(selection.sources), len(ranges), done_here, done_before, rows, skipped, url)
 
 
-def numeric_environment(placement: Placement) -> dict[str, Any]:
+def numeric_environment(placement: Placement, backend: str = "diffusion") -> dict[str, Any]:
     """What besides the arguments can move a float result by one level: device, torch build, CPU threads.
 
     (Guided edits through a classifier's backward pass, e.g. ``background_20_adv``, differ in the last
@@ -667,15 +672,15 @@ def numeric_environment(placement: Placement) -> dict[str, Any]:
     """
     import torch
 
-    device = torch.device(_device_for(placement))
+    device = torch.device(_device_for(placement, backend))
     env: dict[str, Any] = {"device": device.type, "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)  # ranks on cuda:0 and cuda:1 of one node agree
     return env
 
 
-def _check_environment(work: WorkFolder, placement: Placement) -> None:
-    current = numeric_environment(placement)
+def _check_environment(work: WorkFolder, placement: Placement, backend: str) -> None:
+    current = numeric_environment(placement, backend)
     path = work.root / "environment.json"
     if not path.is_file():
         work.write_json(path.name, current)

@@ -124,6 +124,11 @@ def subset_table(counts: Mapping[str, int] | None = None) -> str:
     return "\n".join([head, *rows])
 
 
+def _cell(value: Any) -> str:
+    """A value as one markdown table cell: pipes escaped, line breaks folded."""
+    return " ".join(str(value).split()).replace("|", "\\|")
+
+
 def _settings_table(context: CardContext) -> str:
     settings: dict[str, Any] = dict(context.generation_settings)
     if context.global_seed is not None:
@@ -131,7 +136,7 @@ def _settings_table(context: CardContext) -> str:
     if not settings:
         return "No generation settings were recorded for this copy."
     lines = ["| setting | value |", "|---|---|"]
-    lines += [f"| {k} | `{v}` |" for k, v in settings.items()]
+    lines += [f"| {_cell(k)} | `{_cell(v)}` |" for k, v in settings.items()]
     note = (
         "\n\nPer-image seeds are derived from (global seed, source id, subset) and stored in the `seed` column, "
         "so any image can be regenerated alone."

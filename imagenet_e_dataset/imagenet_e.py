@@ -139,6 +139,7 @@ def iter_release_examples(
     subset = resolve(subset)
     folder = release_folder(root, subset)
     names = wnids()
+    seen: dict[str, str] = {}  # source id -> file name; a config holds each source image once
     for path in release_files(folder):
         if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
             _report_or_raise(BadFile(subset.name, str(path), "not an image file (.png / .JPEG expected)"), on_bad)
@@ -150,6 +151,10 @@ def iter_release_examples(
         if source_id not in labels:
             _report_or_raise(BadFile(subset.name, str(path), f"no label line for {source_id} in {LABELS_FILE}"), on_bad)
             continue
+        if source_id in seen:
+            # e.g. both X.png and X.JPEG: which one is the edit is unknowable, so the later one is bad.
+            _report_or_raise(BadFile(subset.name, str(path), f"{seen[source_id]} already holds source image {source_id}"), on_bad)
+            continue
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -159,6 +164,7 @@ def iter_release_examples(
         if problem is not None:
             _report_or_raise(BadFile(subset.name, str(path), problem), on_bad)
             continue
+        seen[source_id] = path.name
         label = labels[source_id]
         yield source_id, {
             "image": {"bytes": data, "path": path.name},

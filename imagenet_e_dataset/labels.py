@@ -51,6 +51,8 @@ def val_labels() -> Mapping[str, int]:
 
 def check_label(label: int, *, where: str = "") -> int:
     """Return ``label`` as int if it is a valid ImageNet-1k index, else raise a ValueError naming ``where``."""
+    if isinstance(label, bool):  # bool is an int subclass; True is no class index
+        raise ValueError(f"label {label!r}{' in ' + where if where else ''} is not an integer")
     try:
         value = int(label)
     except (TypeError, ValueError):

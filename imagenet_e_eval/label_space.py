@@ -9,9 +9,10 @@ long as each class is an ImageNet class: their argmax simply ranges over the cla
 Duplicates: the full synset strings repeat ``"crane"`` (134 bird, 517 machine) and short-name
 lists repeat ``"crane"``, ``"maillot"`` and ``"cardigan"``. Such a name is resolved by position:
 for a 1000-output model whose output ``j`` carries an ambiguous name, ``j`` itself is taken when it
-is one of the candidates (the model is in ImageNet order); otherwise the k-th occurrence of the
-name in the model's label list takes the k-th candidate in ImageNet order, which is how every
-published ImageNet label list orders them.
+is one of the candidates and no other output claims it (the model is in ImageNet order);
+otherwise the occurrences of the name, in the model's label order, take the candidates not yet
+claimed in ImageNet order, which is how every published ImageNet label list orders them. No
+ImageNet class is ever given to two outputs.
 """
 
 from __future__ import annotations
@@ -197,26 +198,39 @@ def map_labels(id2label: Mapping[int, str] | Sequence[str], *, model_name: str =
             "labels must be ImageNet-1k synset strings, class names or WordNet ids "
             "(see imagenet_e_dataset.labels)"
         )
-    in_order = len(labels) == NUM_CLASSES
-    occurrence: dict[tuple[int, ...], int] = defaultdict(int)
-    indices: list[int] = []
-    notes: list[str] = []
-    for j, (label, options) in enumerate(zip(labels, candidates)):
+    # Two passes, so no class is handed out twice: outputs with one candidate first, then a
+    # 1000-output model's ambiguous outputs that sit on one of their candidates' positions, then
+    # the remaining ambiguous outputs, each taking the lowest candidate still free. A shuffled
+    # id2label can put "crane" on position 517 and again elsewhere; handing out candidates by
+    # occurrence alone would then give 517 twice.
+    chosen: dict[int, tuple[int, str]] = {}
+    taken: set[int] = set()
+    for j, options in enumerate(candidates):
         if len(options) == 1:
-            indices.append(options[0])
-            continue
-        if in_order and j in options:
-            chosen, why = j, "its output position"
-        else:
-            k = occurrence[options]
-            if k >= len(options):
-                raise ValueError(
-                    f"{model_name} names {label!r} more often than ImageNet-1k has classes of that name ({list(options)})"
-                )
-            chosen, why = options[k], f"occurrence {k + 1} of the name"
+            chosen[j] = (options[0], "")
+            taken.add(options[0])
+    ambiguous = [j for j, options in enumerate(candidates) if len(options) > 1]
+    if len(labels) == NUM_CLASSES:
+        for j in ambiguous:
+            if j in candidates[j] and j not in taken:
+                chosen[j] = (j, "its output position")
+                taken.add(j)
+    occurrence: dict[tuple[int, ...], int] = defaultdict(int)
+    for j in ambiguous:
+        options = candidates[j]
         occurrence[options] += 1
-        indices.append(chosen)
-        notes.append(f"ambiguous label {label!r} (output {j}) -> ImageNet class {chosen} by {why}")
+        if j in chosen:
+            continue
+        free = [c for c in options if c not in taken]
+        if not free:
+            raise ValueError(
+                f"{model_name} names {labels[j]!r} more often than ImageNet-1k has classes of that name ({list(options)})"
+            )
+        chosen[j] = (free[0], f"occurrence {occurrence[options]} of the name")
+        taken.add(free[0])
+    indices = [chosen[j][0] for j in range(len(labels))]
+    notes = [f"ambiguous label {labels[j]!r} (output {j}) -> ImageNet class {chosen[j][0]} by {chosen[j][1]}"
+             for j in ambiguous]
     if indices == list(range(NUM_CLASSES)):
         return identity_mapping()  # duplicate names resolved by position are then nothing to report
     return LabelMapping(tuple(indices), MappingMethod.BY_NAME, tuple(notes))

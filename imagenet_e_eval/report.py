@@ -134,7 +134,8 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", alpha=0.25)
         ax.set_axisbelow(True)
-    fig.suptitle(f"ImageNet-E — {doc['model']['id']}", fontsize=13, fontweight="bold")
+    # '\$': a folder name with two '$' would otherwise be parsed as mathtext and could fail to draw.
+    fig.suptitle(f"ImageNet-E — {doc['model']['id']}".replace("$", r"\$"), fontsize=13, fontweight="bold")
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

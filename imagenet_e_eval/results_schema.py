@@ -3,7 +3,9 @@
 One results file = one (model, dataset revision) run. The JSON schema is built from the subset
 registry so the set of valid subset names is never spelled out twice. :func:`validate_results`
 is the gate every consumer uses: it applies the schema and the checks JSON Schema cannot express
-(no NaN/inf, fractions in [0, 1], drops in [-1, 1], attribute keys match the subsets present).
+(no NaN/inf; per-subset keys match ``dataset.configs``; ``mean_drop`` and ``attribute_drop`` are the
+means of ``accuracy_drop`` as SPEC §4 defines them, so a hand-edited summary cannot move a model up
+the leaderboard).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from imagenet_e_dataset.registry import CONFIG_NAMES, EDITED_ATTRIBUTES, EDITED_CONFIG_NAMES
+from imagenet_e_dataset.registry import CONFIG_NAMES, EDITED_ATTRIBUTES, EDITED_CONFIG_NAMES, SUBSETS
 
 SCHEMA_VERSION = 1
+SUMMARY_TOLERANCE = 1e-6
 
 _FRACTION = {"type": "number", "minimum": 0, "maximum": 1}
 _DROP = {"type": "number", "minimum": -1, "maximum": 1}
@@ -134,7 +137,33 @@ def validate_results(doc: Any, *, source: str = "results") -> dict[str, Any]:
     for low, high in metrics["ci95"].values():
         if low > high:
             raise ValueError(f"{source}: metrics.ci95 has an interval with low {low} > high {high}")
+    if set(doc["counts"]) != configs:
+        raise ValueError(f"{source}: counts covers {sorted(doc['counts'])} but dataset.configs is {sorted(configs)}")
+    _check_summaries(metrics, configs, source)
     return doc
+
+
+def _check_summaries(metrics: dict[str, Any], configs: set[str], source: str) -> None:
+    drops = metrics["accuracy_drop"]
+    edited = {name for name in configs if SUBSETS[name].is_edited}
+    if set(drops) != edited:
+        raise ValueError(f"{source}: metrics.accuracy_drop covers {sorted(drops)} but the edited configs are {sorted(edited)}")
+    mean = sum(drops.values()) / len(drops)
+    if abs(metrics["mean_drop"] - mean) > SUMMARY_TOLERANCE:
+        raise ValueError(f"{source}: metrics.mean_drop is {metrics['mean_drop']} but the mean of metrics.accuracy_drop is {mean}")
+    expected: dict[str, float] = {}
+    for attribute in EDITED_ATTRIBUTES:
+        mine = [value for name, value in drops.items() if SUBSETS[name].attribute is attribute]
+        if mine:
+            expected[attribute.value] = sum(mine) / len(mine)
+    given = metrics["attribute_drop"]
+    if set(given) != set(expected):
+        raise ValueError(f"{source}: metrics.attribute_drop covers {sorted(given)} but the drops present are of "
+                         f"{sorted(expected)}")
+    for attribute, value in expected.items():
+        if abs(given[attribute] - value) > SUMMARY_TOLERANCE:
+            raise ValueError(f"{source}: metrics.attribute_drop.{attribute} is {given[attribute]} but the mean of its "
+                             f"subsets' drops is {value}")
 
 
 def load_results(path: str | Path) -> dict[str, Any]:

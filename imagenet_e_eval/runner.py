@@ -232,18 +232,25 @@ def _predict(loaded: LoadedModel, images: EncodedImages, positions: np.ndarray, 
     return Predictions(flat, topk, tuple(failures))
 
 
-def _rank_scores(topk: np.ndarray) -> np.ndarray:
+def _rank_scores(topk: np.ndarray, references: np.ndarray) -> np.ndarray:
     """(N, 1000) uint8 scores that rank each row's top-k classes first (k..1) and all others 0.
 
     The metric takes score rows to report top-5 next to top-1 (argmax = top-1, ties to the lower
     index); these rows give exactly the model's own top-1 and top-5, at a byte per entry instead
-    of the 8 of float64 logits.
+    of the 8 of float64 logits. A model that ranks fewer than 5 classes (fewer outputs, or
+    ``--restrict`` to few classes) leaves rank slots empty (-1); the metric would fill them with
+    the lowest-index unranked classes, the true class among them, so they are filled here with
+    classes that are neither ranked nor the row's true class: an unranked class is never top-5.
     """
-    scores = np.zeros((topk.shape[0], 1000), dtype=np.uint8)
+    topk = topk.copy()
     rows = np.arange(topk.shape[0])
+    for r in np.flatnonzero((topk < 0).any(axis=1)):
+        used = set(topk[r][topk[r] >= 0].tolist()) | {int(references[r])}
+        fillers = (c for c in range(1000) if c not in used)
+        topk[r] = [c if c >= 0 else next(fillers) for c in topk[r].tolist()]
+    scores = np.zeros((topk.shape[0], 1000), dtype=np.uint8)
     for rank in range(topk.shape[1]):
-        valid = topk[:, rank] >= 0
-        scores[rows[valid], topk[valid, rank]] = topk.shape[1] - rank
+        scores[rows, topk[:, rank]] = topk.shape[1] - rank
     return scores
 
 
@@ -373,7 +380,7 @@ def _score(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[P
     if missing:
         raise ValueError(f"no image of config(s) {missing} could be scored; see the skipped items")
     metrics = compute_imagenet_e(
-        _rank_scores(topk),
+        _rank_scores(topk, references[positions]),
         references[positions],
         subset_names[table_of[positions]].tolist(),
         source_ids[positions].tolist(),

@@ -26,6 +26,17 @@ def _unshadow_package() -> None:
         del sys.modules["imagenet_e_metric"]
 
 
+def _class_cell(value: Any, row: int, column: str) -> int:
+    # Table cells arrive as numbers, text or None; int() would truncate 2.7 or raise a bare TypeError.
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        number = float("nan")
+    if not number.is_integer():
+        raise ValueError(f"row {row + 1}: {column} {value!r} is not a class index (an integer 0..999)")
+    return int(number)
+
+
 def score_rows(rows: list[list[Any]], n_bootstrap: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Score table rows ``[prediction, reference, subset, source_id]``; a blank source_id
     column (every row) selects unpaired statistics."""
@@ -37,8 +48,8 @@ def score_rows(rows: list[list[Any]], n_bootstrap: int = 1000, seed: int = 0) ->
         raise ValueError("the table is empty: add one row per image")
     if any(len(r) != len(COLUMNS) for r in rows):
         raise ValueError(f"every row needs {len(COLUMNS)} cells: {', '.join(COLUMNS)}")
-    preds = [int(r[0]) for r in rows]
-    refs = [int(r[1]) for r in rows]
+    preds = [_class_cell(r[0], i, "prediction") for i, r in enumerate(rows)]
+    refs = [_class_cell(r[1], i, "reference") for i, r in enumerate(rows)]
     subsets = [str(r[2]).strip() for r in rows]
     ids = [str(r[3]).strip() for r in rows]
     paired = any(ids)

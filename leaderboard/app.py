@@ -141,7 +141,10 @@ def drops_figure(board: Board, labels: list[str]):
     for i, label in enumerate(known):
         e = board.entry(label)
         values = [100.0 * e.attribute_drop[a] if a in e.attribute_drop else np.nan for a in attributes]
-        bars = ax.bar(x - 0.4 + width * (i + 0.5), values, width * 0.92, label=label, color=colors[i % 10])
+        # Matplotlib reads text between two '$' as mathtext: a model id like "a$\frac{$" would make
+        # the figure raise when drawn, taking the compare plot down for every visitor.
+        bars = ax.bar(x - 0.4 + width * (i + 0.5), values, width * 0.92, label=label.replace("$", r"\$"),
+                      color=colors[i % 10])
         ax.bar_label(bars, fmt="%.1f", fontsize=8, padding=2)
     ax.axhline(0, color="#334155", linewidth=0.8)
     ax.set_xticks(x, attributes)

@@ -186,6 +186,12 @@ def _label_out_of_range(root: Path) -> tuple[str, str]:
     return "", f"{root / 'labels.txt'}:4"
 
 
+def _second_file_of_one_source(root: Path) -> tuple[str, str]:
+    path = root / "ori" / f"{SOURCE_IDS[1]}.png"  # beside ori/<id>.JPEG, and sorted after it
+    path.write_bytes(image_bytes(9, "PNG"))
+    return "original", str(path)
+
+
 BAD_CASES = {
     "corrupt png": (_corrupt_png, "unreadable image"),
     "not an image": (_garbage_jpeg, "unreadable image"),
@@ -193,6 +199,7 @@ BAD_CASES = {
     "bad file name": (_bad_file_name, "file name is not ILSVRC2012_val_XXXXXXXX"),
     "malformed label line": (_malformed_label_line, "malformed label line"),
     "label out of range": (_label_out_of_range, "label 1000 is outside 0..999"),
+    "two files of one source": (_second_file_of_one_source, f"{SOURCE_IDS[1]}.JPEG already holds source image"),
 }
 
 

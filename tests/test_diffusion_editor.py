@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -160,6 +161,8 @@ def test_bad_inputs_are_refused(unet: UNet2DModel, tmp_path) -> None:
     editor = DiffusionBackgroundEditor(unet, steps=2, progress=False)
     with pytest.raises(ValueError, match="adversarial"):
         editor.edit([request(seed=1, adversarial=True, label=3)])
+    with pytest.raises(ValueError, match="request 1: image is 31x31.*multiples of 2"):
+        editor.edit([request(seed=1), request(seed=2, size=31)])
     with pytest.raises(ValueError, match="learned-sigma"):
         DiffusionBackgroundEditor(tiny_unet(out_channels=3), steps=2)
     with pytest.raises(ValueError, match="steps"):
@@ -178,3 +181,88 @@ def test_loads_from_folder_and_reports_provenance(unet: UNet2DModel, tmp_path) -
     assert (prov["steps"], prov["respaced_steps"], prov["num_train_steps"], prov["dtype"]) == (2, 100, 1000, "float32")
     r = request(seed=4)
     assert np.array_equal(editor.edit([r])[0], DiffusionBackgroundEditor(unet, steps=2, progress=False).edit([r])[0])
+
+
+class _PointwiseUNet(torch.nn.Module):
+    """A stand-in for the UNet with a closed form: ε = 0.5·tanh(x) + 1e-3·t, v = 0.4 (t = ORIGINAL timestep)."""
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        self.config = config
+
+    def forward(self, x, t, class_labels=None):
+        eps = 0.5 * torch.tanh(x) + 1e-3 * t.view(-1, 1, 1, 1).to(x.dtype)
+        v = torch.full_like(x, 0.4)
+
+        class Out:
+            sample = torch.cat([eps, v], dim=1)
+
+        return Out()
+
+
+def _reference_blended_diffusion(r: BackgroundEditRequest, steps: int, noise: torch.Tensor, range_scale: float) -> np.ndarray:
+    """SPEC §2.3 written out from ADM's linear schedule (float64), independent of RespacedSchedule.
+
+    Every noise draw is the same tensor ``noise``, so the order of draws does not matter.
+    """
+    base = np.cumprod(1.0 - np.linspace(1e-4, 0.02, 1000))
+    kept = [round(k * 999 / 99) for k in range(100)]  # guided-diffusion's space_timesteps(1000, [100])
+    abar = base[kept]
+    n = noise.double()
+
+    def to_t(a: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(a).permute(2, 0, 1)[None].double() / 127.5 - 1
+
+    image, background = to_t(r.image), to_t(r.background)
+    region = torch.from_numpy(r.region())[None, None].double()
+    model = _PointwiseUNet(None)
+
+    def q(x0: torch.Tensor, i: int) -> torch.Tensor:
+        return x0 if i < 0 else np.sqrt(abar[i]) * x0 + np.sqrt(1 - abar[i]) * n
+
+    x = q(background, steps - 1)
+    for i in range(steps - 1, -1, -1):
+        ab, ab_prev = abar[i], (abar[i - 1] if i else 1.0)
+        beta = 1 - ab / ab_prev
+        post_var = lambda j: (1 - abar[j] / (abar[j - 1] if j else 1.0)) * (1 - (abar[j - 1] if j else 1.0)) / (1 - abar[j])
+        min_log, max_log = np.log(post_var(max(i, 1))), np.log(beta)
+        x_in = x.detach().requires_grad_(True)
+        out = model(x_in, torch.tensor([kept[i]]))
+        eps, v = out.sample[:, :3], out.sample[:, 3:]
+        log_var = (v + 1) / 2 * max_log + (1 - (v + 1) / 2) * min_log
+        x0 = (x_in - np.sqrt(1 - ab) * eps) / np.sqrt(ab)
+        mean = beta * np.sqrt(ab_prev) / (1 - ab) * x0 + (1 - ab_prev) * np.sqrt(1 - beta) / (1 - ab) * x_in
+        loss = (-r.lam * torch.fft.fft2((x0 + 1) / 2).abs().mean()
+                + range_scale * (x0 - x0.clamp(-1, 1)).pow(2).mean())
+        grad = torch.autograd.grad(loss, x_in)[0]
+        mean = (mean - log_var.exp() * grad).detach()  # μ ← μ − Σ·∇L
+        x = mean + (0.5 * log_var).exp().detach() * n if i > 0 else mean
+        x = x * region + q(image, i - 1) * (1 - region)  # blend with q_sample(object image, t − 1)
+        pred_x0 = x0.detach()
+    out = ((pred_x0[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    out[r.object_mask] = r.image[r.object_mask]  # final exact paste
+    return out
+
+
+@pytest.mark.parametrize("lam", [0.0, 2000.0])
+def test_step_matches_the_spec_formula(unet: UNet2DModel, monkeypatch, lam: float) -> None:
+    # Two edit regions: pixels outside the edit mask (but not object) show the blend with q_sample(image, t−1).
+    r0 = request(lam=lam, seed=7)
+    edit_mask = np.zeros_like(r0.object_mask)
+    edit_mask[:, : SIZE // 2] = True
+    r = BackgroundEditRequest(image=r0.image, object_mask=r0.object_mask, background=r0.background, lam=lam,
+                              seed=7, edit_mask=edit_mask & ~r0.object_mask)
+    fixed = torch.randn((3, SIZE, SIZE), generator=torch.Generator().manual_seed(3))
+    real_randn = torch.randn
+    monkeypatch.setattr(torch, "randn", lambda *a, **k: fixed.clone() if tuple(a[0]) == (3, SIZE, SIZE) else real_randn(*a, **k))
+    editor = DiffusionBackgroundEditor(unet, steps=4, range_scale=50.0, progress=False)
+    editor.unet = _PointwiseUNet(unet.config)
+    got = editor.edit([r])[0]
+    want = _reference_blended_diffusion(r, 4, fixed[None], 50.0)
+    diff = np.abs(got.astype(int) - want.astype(int))
+    assert diff.max() <= 1 and diff.mean() < 0.05, (diff.max(), diff.mean())
+    assert np.array_equal(got[r.object_mask], r.image[r.object_mask])
+    if lam:
+        # The guidance really moves the result (so the comparison above checks its scale and sign).
+        plain = _reference_blended_diffusion(replace(r, lam=0.0), 4, fixed[None], 50.0)
+        assert np.abs(plain.astype(int) - want.astype(int))[r.region()].mean() > 2

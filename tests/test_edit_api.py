@@ -128,6 +128,14 @@ def test_bad_options_fail_at_the_boundary():
     with pytest.raises(ValueError, match="angle_range"):
         EditOptions(angle_range=(10, -10))
     assert EditOptions(rotation_center="image").rotation_center.value == "image"
+    # --edit-option values arrive as JSON or text: integral ones are accepted, the rest named.
+    assert EditOptions(resolution=64.0).resolution == 64 and type(EditOptions(resolution="64").resolution) is int
+    for bad in (64.5, "big", None, 8):
+        with pytest.raises(ValueError, match="resolution"):
+            EditOptions(resolution=bad)
+    assert EditOptions(size_tolerance="0.02").size_tolerance == 0.02
+    with pytest.raises(ValueError, match="size_tolerance"):
+        EditOptions(size_tolerance="loose")
 
 
 def test_contact_sheet(tmp_path):

@@ -156,3 +156,14 @@ def test_composite_pastes_exactly():
     assert np.array_equal(out[mask], photo[mask]) and not out[~mask].any()
     with pytest.raises(ValueError, match="differ in size"):
         composite(bg[:10], photo, mask)
+
+
+@pytest.mark.parametrize("cx, cy, rx, ry, target", [(20, 70, 15, 12, 0.05), (60, 30, 5, 6, 0.1), (70, 25, 9, 7, 0.08)])
+def test_size_edit_keeps_an_off_centre_objects_box_centre(cx, cy, rx, ry, target):
+    # Shrinking and growing both rescale about the object's own centre, not the image's.
+    photo, mask = synthetic_scene(96, 96, cx=cx, cy=cy, rx=rx, ry=ry)
+    result = rescale_to_rate(photo, mask, target)
+    assert result.status is EditStatus.OK
+    x0, y0, x1, y1 = bbox(result.object_mask)
+    assert abs((x0 + x1 - 1) / 2 - cx) <= 1 and abs((y0 + y1 - 1) / 2 - cy) <= 1
+    assert (result.params["scale"] > 1) == (rate(mask) < target)

@@ -79,3 +79,48 @@ def test_resize_crop_normalize_matches_a_by_hand_computation():
     left, top = (33 - 16) // 2, (20 - 16) // 2
     expected = (np.asarray(resized.crop((left, top, left + 16, top + 16)), np.float32) / 255 - 0.5) / 0.25
     assert np.allclose(t(image).numpy().transpose(1, 2, 0), expected, atol=1e-6)
+
+
+def test_shuffled_full_synset_strings_never_give_one_class_to_two_outputs():
+    """A permuted synset list holds "crane" twice; when one copy sits on position 134 or 517 the
+    position rule and the occurrence rule must not both claim that class."""
+    for a, b in ((134, 600), (517, 600), (600, 134), (517, 3)):
+        perm = list(range(1000))
+        perm[a], perm[b] = perm[b], perm[a]  # output j is ImageNet class perm[j]
+        mapping = map_labels({j: synonyms()[perm[j]] for j in range(1000)})
+        assert sorted(mapping.indices) == list(range(1000))
+        assert mapping.indices == tuple(perm)  # both cranes land where the model has them
+    for seed in range(5):
+        perm = np.random.default_rng(seed).permutation(1000)
+        mapping = map_labels({j: synonyms()[perm[j]] for j in range(1000)})
+        wrong = [j for j in range(1000) if mapping.indices[j] != perm[j]]
+        # Identical names cannot be told apart: at most the two crane outputs may be swapped.
+        assert sorted(mapping.indices) == list(range(1000))
+        assert all(perm[j] in (134, 517) for j in wrong) and len(wrong) in (0, 2)
+
+
+def test_top5_of_a_model_ranking_fewer_than_five_classes_never_counts_unranked_classes():
+    from imagenet_e_eval.runner import _rank_scores
+    from imagenet_e_metric import compute_imagenet_e
+
+    # A 3-class model (ImageNet 500, 600, 700) ranks only three classes; the truth is class 0 or 1,
+    # which it cannot predict, or 600, which it ranks second.
+    topk = np.array([[500, 600, 700, -1, -1]] * 6)
+    refs = [0, 1, 600, 0, 1, 600]
+    scores = _rank_scores(topk, np.asarray(refs))
+    assert scores.argmax(axis=1).tolist() == [500] * 6  # top-1 is the model's own
+    r = compute_imagenet_e(scores, refs, ["original"] * 3 + ["rp"] * 3, ["a", "b", "c"] * 2, n_bootstrap=0)
+    assert r["accuracy"] == {"original": 0.0, "position_random": 0.0}
+    assert r["top5_accuracy"] == pytest.approx({"original": 1 / 3, "position_random": 1 / 3})
+    full = np.array([[3, 1, 4, 5, 9]])
+    assert np.argsort(-_rank_scores(full, np.array([2]))[0].astype(int), kind="stable")[:5].tolist() == [3, 1, 4, 5, 9]
+
+
+def test_results_plot_draws_a_model_id_with_dollar_signs(tmp_path):
+    from imagenet_e_eval.report import plot_results
+    from test_leaderboard import make_results
+
+    doc = make_results("models/a$\\frac{$b", original=0.8, mean_drop=0.1)
+    plot_results(doc, tmp_path / "plot.png")  # mathtext would raise on the title
+    with Image.open(tmp_path / "plot.png") as figure:
+        assert figure.size[0] > 500

@@ -164,6 +164,10 @@ def test_accuracies_equal_running_the_model_by_hand(assets, ordered_result):
     assert all(isinstance(v, str) for v in doc["environment"].values())
     assert doc["environment"]["torch"] == torch.__version__
     assert not list(out.parent.glob(".ordered.json.*"))  # no temp file left behind
+    from leaderboard.table import board_from_documents
+
+    board = board_from_documents([("ordered.json", doc)])  # the leaderboard accepts what the runner writes
+    assert not board.skipped and len(board.entries) == 1
 
 
 def test_shuffled_id2label_is_mapped_back_to_imagenet_order(assets, ordered_result, tmp_path):

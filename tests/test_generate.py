@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from generation.seeding import derive_seed
 from imagenet_e.cli import build_parser, main
@@ -269,3 +271,69 @@ def test_diffusion_backend_runs_batches_through_the_pipeline(layout, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out.work" / "chunks").iterdir()) == ["chunk-000000.parquet"]
     with pytest.raises(ValueError, match="batch_size: 3 then, 1 now"):
         main_raising([*base, "--batch-size", "1", "--out", str(out)])
+
+
+def test_partial_chunk_files_of_a_killed_process_are_removed(tmp_path):
+    import tempfile
+
+    from generation.pipeline import WorkFolder
+
+    work = WorkFolder(tmp_path / "run.work")
+    work.chunks.mkdir(parents=True)
+
+    def partial(index: int) -> Path:
+        # What atomic_path leaves behind when the process dies mid-write (same prefix/suffix as it uses).
+        fd, name = tempfile.mkstemp(prefix=f".{work.chunk_path(index).name}.", suffix=".tmp", dir=work.chunks)
+        os.write(fd, b"half a parquet file")
+        os.close(fd)
+        return Path(name)
+
+    mine, theirs = partial(3), partial(4)
+    work.commit(5, [])
+    work.clean_temporaries([3, 5])
+    assert not mine.exists()
+    assert theirs.exists()  # another shard's write in flight is left alone
+    assert work.is_done(5)
+
+
+def test_cpu_backend_keeps_its_guiding_classifier_beside_it(monkeypatch):
+    import torch
+
+    import generation.guidance_classifier as guidance
+    from edit_helpers import TinyClassifier
+    from generation.pipeline import GenerateSettings, Placement, build_editor
+
+    classifier = TinyClassifier().eval()
+    # On a CUDA machine, --backend cpu with --device auto must not put the classifier on the GPU.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    asked: list[str] = []
+
+    def fake_loader(name: str, device: str = "cpu"):
+        asked.append(device)
+        return classifier
+
+    monkeypatch.setattr(guidance, "load_guidance_classifier", fake_loader)
+    settings = GenerateSettings(subsets=("background_20_adv",), backend="cpu")
+    editor = build_editor(settings, Placement(progress=False))
+    assert asked == ["cpu"] and editor.device == "cpu"
+    editor = build_editor(settings, Placement(device="cuda:1", progress=False))
+    assert asked[-1] == "cuda:1" and editor.device == "cuda:1"
+
+
+def test_one_image_regenerated_alone_matches_the_batch_run(clean, layout, tmp_path):
+    # SPEC §2.4: the recorded per-image seed lets any image be regenerated alone with `imagenet-e edit`.
+    import datasets
+
+    source = SELECTED[2]
+    photo = layout["images"] / f"{source}.JPEG"
+    (mask,) = layout["masks"].rglob(f"{source}.png")
+    for subset in ("position_random", "direction_random", "background_-20"):
+        out = tmp_path / f"{subset}.png"
+        assert main(["edit", str(photo), str(mask), "--subset", subset, "--out", str(out), "--resolution", "64",
+                     "--iterations", "3"]) == 0
+        ds = datasets.load_dataset(str(clean), subset, split="test")
+        row = ds[ds["source_id"].index(source)]
+        assert row["seed"] == derive_seed(404, source, subset)
+        with Image.open(out) as alone:
+            assert np.array_equal(np.asarray(alone), np.asarray(row["image"])), subset

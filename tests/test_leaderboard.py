@@ -44,6 +44,8 @@ def make_results(model_id: str, *, original: float, mean_drop: float, loader: st
     configs = configs or tuple(SUBSETS)
     edited = [c for c in configs if c != "original"]
     drops = {c: round(mean_drop + _OFFSETS[c], 6) for c in edited}
+    if set(edited) != set(EDITED_CONFIG_NAMES):  # the offsets sum to zero only over all subsets
+        drops = {c: d - (sum(drops.values()) / len(drops) - mean_drop) for c, d in drops.items()}
     attribute_drop = {}
     for attribute in EDITED_ATTRIBUTES:
         present = [drops[s.name] for s in subsets_of(attribute) if s.name in drops]
@@ -406,3 +408,42 @@ def test_space_files_declare_a_gradio_6_space(tmp_path, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert isinstance(module.demo, gr.Blocks) and module.demo is module.demo
+
+
+def test_compare_figure_draws_model_ids_with_dollar_signs_as_text():
+    import io
+
+    from leaderboard.app import drops_figure
+
+    names = ["org/a$\\frac{$b", "x$^_$y"]
+    board = board_from_documents([(f"{k}.json", make_results(n, original=0.7, mean_drop=0.1 + k / 100))
+                                  for k, n in enumerate(names)])
+    fig = drops_figure(board, names)
+    fig.savefig(io.BytesIO(), format="png")  # mathtext would raise here on the first name
+    shown = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert [s.replace("\\$", "$") for s in shown] == names
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda m: m.update(mean_drop=0.0), "metrics.mean_drop is 0.0 but the mean of metrics.accuracy_drop is 0.1"),
+        (lambda m: m["attribute_drop"].update(size=-0.5), "metrics.attribute_drop.size is -0.5"),
+        (lambda m: m["attribute_drop"].pop("direction"), "metrics.attribute_drop covers"),
+        (lambda m: m["accuracy_drop"].pop("size_0.05"), "metrics.accuracy_drop covers"),
+    ],
+)
+def test_files_whose_summaries_do_not_follow_from_their_drops_are_refused(mutate, reason):
+    honest = make_results("org/honest", original=0.8, mean_drop=0.1)
+    forged = make_results("org/forged", original=0.8, mean_drop=0.1)
+    mutate(forged["metrics"])
+    board = board_from_documents([("honest.json", honest), ("forged.json", forged)])
+    assert [e.model_id for e in board.entries] == ["org/honest"]
+    assert [s.source for s in board.skipped] == ["forged.json"] and reason in board.skipped[0].reason
+
+
+def test_partial_results_with_consistent_summaries_are_shown():
+    partial = make_results("org/partial", original=0.9, mean_drop=0.03, configs=("original", "position_random", "size_0.1"))
+    board = board_from_documents([("p.json", partial)])
+    assert board.skipped == () and board.entries[0].mean_drop == pytest.approx(0.03)
+    assert set(board.entries[0].attribute_drop) == {"position", "size"}

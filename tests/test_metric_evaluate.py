@@ -148,5 +148,11 @@ def test_space_app_scores_table_rows():
     assert unpaired["accuracy_drop"] == {"direction_random": 1.0} and unpaired["flip_rate"] == {}
     with pytest.raises(ValueError, match="table is empty"):
         app.score_rows([["", "", "", ""]])
+    with pytest.raises(ValueError, match=r"row 2: prediction None is not a class index"):
+        app.score_rows([[3, 3, "ori", "a"], [None, 3, "rd", "a"]])
+    with pytest.raises(ValueError, match=r"row 1: reference 2\.7 is not a class index"):
+        app.score_rows([[3, 2.7, "ori", "a"], [3, 3, "rd", "a"]])
+    assert app.score_rows([["3", 3.0, "ori", ""], [" 2 ", "3", "rd", ""]], n_bootstrap=10)["counts"] == {
+        "original": 1, "direction_random": 1}
     demo = app.build_demo()
     assert demo is not None

@@ -63,7 +63,7 @@ def test_label_space_is_the_standard_imagenet_order_with_unique_names():
     assert make_features(True)["label"].int2str(281) == names[281]
 
 
-@pytest.mark.parametrize("bad", [-1, 1000, 2.5, "x", None])
+@pytest.mark.parametrize("bad", [-1, 1000, 2.5, "x", None, True])
 def test_check_label_rejects_out_of_range(bad):
     with pytest.raises(ValueError, match="label"):
         labels.check_label(bad, where="labels.txt line 3")
@@ -125,3 +125,19 @@ def test_foundation_doctests(module_name):
 
     result = doctest.testmod(importlib.import_module(module_name))
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda d: d["metrics"].update(mean_drop=0.05), "mean_drop is 0.05 but the mean"),
+        (lambda d: d["metrics"]["attribute_drop"].update(background=0.0), "attribute_drop.background is 0.0"),
+        (lambda d: d["metrics"]["attribute_drop"].update(size=0.2), "attribute_drop covers"),
+        (lambda d: d["counts"].pop("background_20"), "counts covers"),
+    ],
+)
+def test_results_contract_refuses_summaries_that_do_not_follow_from_the_drops(mutate, message):
+    doc = copy.deepcopy(_valid_results())
+    mutate(doc)
+    with pytest.raises(ValueError, match=message):
+        validate_results(doc, source="upload.json")
