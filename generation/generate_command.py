@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .pipeline import BACKENDS
+from .interfaces import BACKENDS
 
 
 def _key_value(text: str) -> tuple[str, Any]:

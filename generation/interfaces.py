@@ -13,7 +13,7 @@ True on the object.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -42,6 +42,10 @@ class BackgroundEditRequest:
     def region(self) -> np.ndarray:
         return ~self.object_mask if self.edit_mask is None else self.edit_mask
 
+
+# The built-in background-editor backends (their modules register them on import; see make_background_editor).
+BackendName = Literal["cpu", "diffusion"]
+BACKENDS: tuple[str, ...] = ("cpu", "diffusion")
 
 # A differentiable guiding classifier: float tensor (N, 3, H, W) in [0, 1] -> ImageNet-1k logits (N, 1000).
 ClassifierFn = Callable[[Any], Any]

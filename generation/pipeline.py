@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 from imagenet_e_dataset.atomic import atomic_write_bytes
 from imagenet_e_dataset.registry import SUBSETS, Attribute, resolve, resolve_many
 
+from .interfaces import BACKENDS, BackendName
 from .seeding import derive_seed
 from .sources import Selection, SelectionFilter, Skip, SkipReason, Source, discover_sources, iter_tsv, select_sources
 
@@ -47,8 +48,7 @@ ORIGINAL = next(s.name for s in SUBSETS.values() if s.is_original)
 BACKGROUND_RANDOM = next(s.name for s in SUBSETS.values() if s.attribute is Attribute.BACKGROUND and s.level == "random")
 ADVERSARIAL = next(s.name for s in SUBSETS.values() if s.attribute is Attribute.BACKGROUND and s.level.endswith("_adv"))
 DEFAULT_GUIDANCE_CLASSIFIER = "efficientnet-lite0"
-Backend = Literal["cpu", "diffusion"]
-BACKENDS: tuple[str, ...] = ("cpu", "diffusion")
+Backend = BackendName
 # Donor draws for background_random use their own stream of the item's seed, so they never
 # correlate with the draws the edit itself makes from rng_for(seed).
 _DONOR_STREAM = 0xD0402

@@ -112,10 +112,22 @@ def test_results_contract_refuses_bad_files(mutate, message):
 
 
 def test_cli_lists_subcommands_without_heavy_imports(capsys):
+    import subprocess
+    import sys
+
     from imagenet_e.cli import main
 
     assert main([]) == 2
     assert "imagenet-e" in capsys.readouterr().out
+    # `imagenet-e --help` must stay instant: no subcommand may import torch, datasets or gradio to register.
+    probe = ("import sys, imagenet_e.cli as c; p = c.build_parser(); "
+             "print(sorted(m for m in ('torch', 'datasets', 'gradio', 'transformers', 'diffusers') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
+    commands = subprocess.run([sys.executable, "-m", "imagenet_e.cli", "--help"], capture_output=True, text=True).stdout
+    for name in ("import-release", "push", "subsets", "edit", "convert-adm", "generate", "evaluate", "leaderboard",
+                 "submit", "demo"):
+        assert name in commands
 
 
 @pytest.mark.parametrize("module_name", ["imagenet_e_dataset.registry", "imagenet_e_dataset.named_registry", "generation.seeding"])
