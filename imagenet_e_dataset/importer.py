@@ -109,4 +109,7 @@ def import_release(
     if skip_bad:
         report_path = skipped_report_path(out_dir)
         _write_skipped(report_path, skipped)
+    else:
+        # A report left by an earlier --skip-bad import would describe files this output never saw.
+        skipped_report_path(out_dir).unlink(missing_ok=True)
     return ImportReport(out_dir, dict(counts), tuple(skipped), report_path)

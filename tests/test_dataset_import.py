@@ -237,6 +237,17 @@ def test_skip_bad_skips_reports_and_counts(tmp_path, case):
     assert "1 source file(s) were skipped" in body and f"- `{subset or 'labels.txt'}`: 1" in body
 
 
+def test_a_clean_reimport_removes_the_earlier_skip_report(tmp_path):
+    make_release(tmp_path / "release")
+    _, where = BAD_CASES["label out of range"][0](tmp_path / "release")
+    report = import_release(tmp_path / "release", tmp_path / "hub", skip_bad=True)
+    assert report.skipped_report.is_file()
+    make_release(tmp_path / "release2")
+    again = import_release(tmp_path / "release2", tmp_path / "hub", overwrite=True)
+    assert again.skipped == () and again.skipped_report is None
+    assert not skipped_report_path(tmp_path / "hub").exists(), "a stale report would describe files not in this output"
+
+
 def test_missing_folder_is_an_error_naming_it(tmp_path):
     make_release(tmp_path / "release")
     for path in (tmp_path / "release" / "008").iterdir():
