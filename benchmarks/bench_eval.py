@@ -8,7 +8,7 @@ one process, images per second:
 * decode only: PIL decode + RGB convert of every image (the floor for a small model);
 * pipeline loop: ``pipeline("image-classification")`` called once per decoded image, the way
   most people score a model on an image folder;
-* runner: :func:`imagenet_e_eval.runner.evaluate_model`, end to end (load model, open configs,
+* runner: :func:`imagenet_e.eval.runner.evaluate_model`, end to end (load model, open configs,
   decode in workers, batched inference, metric with 1000 bootstrap resamples, results file),
   after one warm-up run that fills the ``datasets`` cache as a user's first run would.
 
@@ -110,7 +110,7 @@ def bench_model_only(model_dir: Path, batch_size: int, seconds: float = 5.0) -> 
 
 
 def bench_runner(model_dir: Path, dataset: Path, out: Path, batch_size: int, workers: int | None) -> tuple[float, dict]:
-    from imagenet_e_eval.runner import evaluate_model
+    from imagenet_e.eval.runner import evaluate_model
 
     evaluate_model(str(model_dir), dataset, limit=1, num_workers=0, n_bootstrap=10, progress=False)  # warm caches
     start = time.perf_counter()

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from test_leaderboard import make_results  # noqa: E402  (the same factory the tests use)
 
-from leaderboard.table import build_table, load_board_dir  # noqa: E402
+from imagenet_e.leaderboard.table import build_table, load_board_dir  # noqa: E402
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from imagenet_e.cli import main
 from imagenet_e_dataset.registry import CONFIG_NAMES
-from imagenet_e_eval.results_schema import load_results
+from imagenet_e.eval.results_schema import load_results
 
 
 @pytest.mark.slow

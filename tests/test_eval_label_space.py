@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import imagenet_e_eval.label_space as label_space
-import imagenet_e_eval.preprocess as preprocess
+import imagenet_e.eval.label_space as label_space
+import imagenet_e.eval.preprocess as preprocess
 from imagenet_e_dataset.labels import class_names, synonyms, wnids
-from imagenet_e_eval.label_space import LabelMapping, MappingMethod, map_labels, mapping_from_declaration
+from imagenet_e.eval.label_space import LabelMapping, MappingMethod, map_labels, mapping_from_declaration
 
 
 @pytest.mark.parametrize("module", [label_space, preprocess])
@@ -100,7 +100,7 @@ def test_shuffled_full_synset_strings_never_give_one_class_to_two_outputs():
 
 
 def test_top5_of_a_model_ranking_fewer_than_five_classes_never_counts_unranked_classes():
-    from imagenet_e_eval.runner import _rank_scores
+    from imagenet_e.eval.runner import _rank_scores
     from imagenet_e_metric import compute_imagenet_e
 
     # A 3-class model (ImageNet 500, 600, 700) ranks only three classes; the truth is class 0 or 1,
@@ -117,7 +117,7 @@ def test_top5_of_a_model_ranking_fewer_than_five_classes_never_counts_unranked_c
 
 
 def test_results_plot_draws_a_model_id_with_dollar_signs(tmp_path):
-    from imagenet_e_eval.report import plot_results
+    from imagenet_e.eval.report import plot_results
     from test_leaderboard import make_results
 
     doc = make_results("models/a$\\frac{$b", original=0.8, mean_drop=0.1)

@@ -19,7 +19,7 @@ from PIL import Image
 
 from imagenet_e_dataset.hub_layout import HubLayoutWriter
 from imagenet_e_dataset.labels import class_names, synonyms, wnids
-from imagenet_e_eval.results_schema import load_results
+from imagenet_e.eval.results_schema import load_results
 
 CONFIGS = ("original", "background_20", "size_0.05", "direction_random")
 N_SOURCES = 8
@@ -133,7 +133,7 @@ def _independent(model, dataset: Path, to_imagenet=None, allowed=None) -> dict[s
 
 @pytest.fixture(scope="module")
 def ordered_result(assets):
-    from imagenet_e_eval.runner import evaluate_model
+    from imagenet_e.eval.runner import evaluate_model
 
     out = assets["root"] / "ordered.json"
     doc = evaluate_model(str(assets["ordered_dir"]), assets["dataset"], num_workers=2, batch_size=5,
@@ -164,14 +164,14 @@ def test_accuracies_equal_running_the_model_by_hand(assets, ordered_result):
     assert all(isinstance(v, str) for v in doc["environment"].values())
     assert doc["environment"]["torch"] == torch.__version__
     assert not list(out.parent.glob(".ordered.json.*"))  # no temp file left behind
-    from leaderboard.table import board_from_documents
+    from imagenet_e.leaderboard.table import board_from_documents
 
     board = board_from_documents([("ordered.json", doc)])  # the leaderboard accepts what the runner writes
     assert not board.skipped and len(board.entries) == 1
 
 
 def test_shuffled_id2label_is_mapped_back_to_imagenet_order(assets, ordered_result, tmp_path):
-    from imagenet_e_eval.runner import evaluate_model
+    from imagenet_e.eval.runner import evaluate_model
 
     perm = np.random.default_rng(3).permutation(1000)
     names = class_names()
@@ -214,7 +214,7 @@ def test_unmappable_model_is_refused_with_its_labels_named(assets, tmp_path, cap
 
 def test_subset_model_and_restriction_to_dataset_classes(assets, tmp_path):
     """A 20-class ImageNet-subset model predicts only its classes; --restrict narrows the argmax further."""
-    from imagenet_e_eval.runner import evaluate_model
+    from imagenet_e.eval.runner import evaluate_model
 
     present = sorted(set(assets["labels"]))
     classes = sorted(set(present) | {0, 1, 2, 134, 517, 999} | set(range(300, 314)))[:20]
@@ -236,7 +236,7 @@ def test_subset_model_and_restriction_to_dataset_classes(assets, tmp_path):
 TINY_CALLABLE = '''
 import torch
 from torch import nn
-from imagenet_e_eval.preprocess import ResizeCropNormalize
+from imagenet_e.eval.preprocess import ResizeCropNormalize
 
 
 def build():
@@ -249,7 +249,7 @@ def build():
 
 def test_module_function_model_through_the_cli_with_plot(assets, tmp_path, monkeypatch, capsys):
     from imagenet_e.cli import main
-    from imagenet_e_eval.preprocess import ResizeCropNormalize
+    from imagenet_e.eval.preprocess import ResizeCropNormalize
 
     (tmp_path / "tiny_callable_model.py").write_text(TINY_CALLABLE)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -283,7 +283,7 @@ def test_module_function_model_through_the_cli_with_plot(assets, tmp_path, monke
 def test_builtin_efficientnet_lite0_sees_a_cat():
     import skimage.data
 
-    from imagenet_e_eval.models import load_model
+    from imagenet_e.eval.models import load_model
 
     loaded = load_model("efficientnet-lite0")
     assert loaded.loader == "builtin" and loaded.label_mapping.is_identity
@@ -297,7 +297,7 @@ def test_builtin_efficientnet_lite0_sees_a_cat():
 
 
 def test_timm_absence_is_a_clear_error():
-    from imagenet_e_eval.models import load_model
+    from imagenet_e.eval.models import load_model
 
     try:
         import timm  # noqa: F401
@@ -319,7 +319,7 @@ def test_torchrun_two_processes_equal_one(assets, tmp_path, monkeypatch):
 
     The torch-only module:function model keeps the two processes' start-up light.
     """
-    from imagenet_e_eval.runner import evaluate_model
+    from imagenet_e.eval.runner import evaluate_model
 
     (tmp_path / "tiny_callable_model.py").write_text(TINY_CALLABLE)
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -348,7 +348,7 @@ def test_model_and_dataset_from_the_hub_record_commit_shas(assets, hub_server):
 
     from huggingface_hub import HfApi
 
-    from imagenet_e_eval.runner import evaluate_model
+    from imagenet_e.eval.runner import evaluate_model
 
     api = HfApi(endpoint=hub_server.url)
     tag = uuid.uuid4().hex[:8]

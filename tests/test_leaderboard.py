@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, EDITED_CONFIG_NAMES, SUBSETS, subsets_of
-from leaderboard.table import (
+from imagenet_e.leaderboard.table import (
     MEAN_DROP_COLUMN,
     MODEL_COLUMN,
     ORIGINAL_COLUMN,
@@ -208,7 +208,7 @@ def test_missing_folder_and_non_repo_source_are_clear_errors(tmp_path):
 
 
 def test_compare_figure_and_about_use_file_numbers_and_registry(tmp_path):
-    from leaderboard.app import about_markdown, drops_figure, notice_html
+    from imagenet_e.leaderboard.app import about_markdown, drops_figure, notice_html
 
     populate_board(tmp_path)
     board = load_board_dir(tmp_path)
@@ -229,13 +229,13 @@ def test_compare_figure_and_about_use_file_numbers_and_registry(tmp_path):
 
 def test_leaderboard_doctests():
     import imagenet_e_dataset.eval_yaml
-    import leaderboard.submit
-    import leaderboard.table
+    import imagenet_e.leaderboard.submit
+    import imagenet_e.leaderboard.table
 
-    for module in (leaderboard.table, leaderboard.submit, imagenet_e_dataset.eval_yaml):
+    for module in (imagenet_e.leaderboard.table, imagenet_e.leaderboard.submit, imagenet_e_dataset.eval_yaml):
         result = doctest.testmod(module)
         assert result.failed == 0
-    assert doctest.testmod(leaderboard.submit).attempted > 0
+    assert doctest.testmod(imagenet_e.leaderboard.submit).attempted > 0
 
 
 # ------------------------------------------------------------------------------------------------
@@ -270,7 +270,7 @@ def test_submit_refuses_invalid_files_before_touching_the_hub(tmp_path, mutate, 
 
 
 def test_results_path_is_deterministic_and_safe():
-    from leaderboard.submit import results_path_in_repo
+    from imagenet_e.leaderboard.submit import results_path_in_repo
 
     doc = make_results("google/vit-base-patch16-224", original=0.8, mean_drop=0.1, dataset_revision="a" * 40)
     assert results_path_in_repo(doc) == f"results/google--vit-base-patch16-224/{'a' * 40}.json"
@@ -371,7 +371,7 @@ def test_submit_commits_opens_prs_writes_model_eval_results_and_feeds_the_board(
 
 
 def test_models_scored_on_fewer_subsets_show_empty_cells(tmp_path):
-    from leaderboard.app import _table_update
+    from imagenet_e.leaderboard.app import _table_update
 
     partial = make_results("org/partial", original=0.9, mean_drop=0.03,
                            configs=("original", "background_20", "size_0.1"))
@@ -392,7 +392,7 @@ def test_space_files_declare_a_gradio_6_space(tmp_path, monkeypatch):
     import gradio as gr
     from huggingface_hub import SpaceCard
 
-    folder = Path(__file__).resolve().parents[1] / "leaderboard"
+    folder = Path(__file__).resolve().parents[1] / "leaderboard_space"
     card = SpaceCard.load(folder / "README.md")
     assert card.data.sdk == "gradio" and (folder / card.data.app_file).is_file()
     assert card.data.sdk_version.split(".")[0] == gr.__version__.split(".")[0] == "6"
@@ -413,7 +413,7 @@ def test_space_files_declare_a_gradio_6_space(tmp_path, monkeypatch):
 def test_compare_figure_draws_model_ids_with_dollar_signs_as_text():
     import io
 
-    from leaderboard.app import drops_figure
+    from imagenet_e.leaderboard.app import drops_figure
 
     names = ["org/a$\\frac{$b", "x$^_$y"]
     board = board_from_documents([(f"{k}.json", make_results(n, original=0.7, mean_drop=0.1 + k / 100))

@@ -45,7 +45,7 @@ def _chromium(tmp_path: Path, url: str, *extra: str) -> subprocess.CompletedProc
 
 @pytest.fixture(scope="module")
 def served_board(tmp_path_factory):
-    from leaderboard.app import build_app, launch
+    from imagenet_e.leaderboard.app import build_app, launch
 
     results = tmp_path_factory.mktemp("results")
     populate_board(results)

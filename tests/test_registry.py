@@ -19,7 +19,7 @@ from imagenet_e_dataset.registry import (
     resolve_many,
     subsets_of,
 )
-from imagenet_e_eval.results_schema import validate_results
+from imagenet_e.eval.results_schema import validate_results
 
 
 def test_registry_has_the_twelve_subsets_of_the_paper():

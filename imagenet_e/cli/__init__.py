@@ -13,16 +13,16 @@ import importlib
 import sys
 from typing import Sequence
 
-from . import __version__
+from .. import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "imagenet_e_dataset.commands",
     "generation.commands",
     "generation.convert_command",
     "generation.generate_command",
-    "imagenet_e_eval.commands",
-    "leaderboard.commands",
-    "imagenet_e.demo_command",
+    "imagenet_e.eval.commands",
+    "imagenet_e.leaderboard.commands",
+    "imagenet_e.demo.commands",
 )
 
 

@@ -15,12 +15,7 @@ from typing import Any
 
 import gradio as gr
 
-try:  # inside the imagenet-e package
-    from leaderboard.table import (
-        RANK_COLUMN, Board, SortKey, SubsetMetric, build_table, default_source, load_board, rank_entries,
-    )
-except ImportError:  # a Space whose root is this folder (imagenet-e installed from requirements.txt)
-    from table import (  # type: ignore[no-redef]
+from .table import (
         RANK_COLUMN, Board, SortKey, SubsetMetric, build_table, default_source, load_board, rank_entries,
     )
 from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS

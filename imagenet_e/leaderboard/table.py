@@ -1,7 +1,7 @@
 """Results files -> a ranked leaderboard table.
 
 Everything the board shows comes from results files that passed
-:func:`imagenet_e_eval.results_schema.validate_results`; a file that fails is kept out of the table
+:func:`imagenet_e.eval.results_schema.validate_results`; a file that fails is kept out of the table
 and reported (name + reason) instead of taking the board down. Subset and attribute names come
 from :mod:`imagenet_e_dataset.registry`. Text from submissions (model ids, links) is carried as
 plain strings; the app is responsible for showing it as text.
@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS, Attribute
-from imagenet_e_eval.results_schema import validate_results
+from imagenet_e.eval.results_schema import validate_results
 
 
 class SortKey(str, enum.Enum):

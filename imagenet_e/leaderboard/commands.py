@@ -9,8 +9,8 @@ import argparse
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from leaderboard.app import build_app, launch
-    from leaderboard.table import default_source
+    from imagenet_e.leaderboard.app import build_app, launch
+    from imagenet_e.leaderboard.table import default_source
 
     source = args.results or default_source()
     demo = build_app(source)
@@ -20,7 +20,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from leaderboard.submit import submit_results
+    from imagenet_e.leaderboard.submit import submit_results
 
     result = submit_results(args.results_file, args.repo_id, create_pr=args.pr, model_repo=args.model_repo,
                             dataset_id=args.dataset_id)

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .demo import DemoSettings, run_demo, serve
+    from .run import DemoSettings, run_demo, serve
 
     report = run_demo(DemoSettings(
         out=args.out, images=args.images, masks=args.masks, labels=args.labels, limit=args.limit,

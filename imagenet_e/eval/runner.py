@@ -287,7 +287,7 @@ def evaluate_model(
     """Score ``model`` on the ImageNet-E ``dataset`` and return the results document (SPEC §5).
 
     ``model``: a transformers folder or Hub id, ``package.module:function``, ``timm/NAME`` or
-    ``efficientnet-lite0`` (see :mod:`imagenet_e_eval.models`); ``loaded_model`` skips loading.
+    ``efficientnet-lite0`` (see :mod:`imagenet_e.eval.models`); ``loaded_model`` skips loading.
     ``dataset``: a folder in the Hub layout or a Hub dataset repo id. ``configs``: ``"all"``, a
     comma-separated string or a list of config names / official aliases (``original`` is always
     included). ``limit``: score only the first N source images of every config (kept paired).

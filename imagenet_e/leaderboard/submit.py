@@ -1,6 +1,6 @@
 """``imagenet-e submit``: validate a results file and commit it to the leaderboard's results repo.
 
-The file must pass :func:`imagenet_e_eval.results_schema.load_results` (malformed JSON, missing
+The file must pass :func:`imagenet_e.eval.results_schema.load_results` (malformed JSON, missing
 fields, NaN/inf, out-of-range numbers and unknown subsets are refused with the reason) before
 anything is sent. It is committed under a deterministic path, so re-submitting the same (model,
 dataset revision) replaces the earlier file instead of adding a duplicate. Optionally the same
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from imagenet_e_eval.results_schema import load_results
+from imagenet_e.eval.results_schema import load_results
 
 RESULTS_FOLDER = "results"
 

@@ -1,7 +1,7 @@
 """Evaluation runner: score any classifier on ImageNet-E and write a results file.
 
 ``evaluate_model`` and ``load_model`` are imported lazily, so reading results files
-(``imagenet_e_eval.results_schema``, used by the leaderboard) never pulls in torch.
+(``imagenet_e.eval.results_schema``, used by the leaderboard) never pulls in torch.
 """
 
 from __future__ import annotations

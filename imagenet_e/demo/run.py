@@ -154,7 +154,7 @@ def stage_embedded_inputs(folder: Path, limit: int | None = None) -> tuple[Path,
         buffer = io.BytesIO()
         Image.fromarray(pixels).convert("RGB").save(buffer, format="JPEG", quality=95)
         (images / f"{photo.source_id}.JPEG").write_bytes(buffer.getvalue())
-        mask_bytes = resources.files("imagenet_e").joinpath(f"assets/demo/{photo.mask_asset}").read_bytes()
+        mask_bytes = resources.files("imagenet_e.demo").joinpath(f"assets/{photo.mask_asset}").read_bytes()
         (masks / f"{photo.source_id}.png").write_bytes(mask_bytes)
         lines.append(f"{photo.source_id}.JPEG\t{photo.label}")
     labels = folder / "labels.txt"
@@ -194,8 +194,8 @@ def run_demo(settings: DemoSettings) -> DemoReport:
                      f"install with `{PATCHMATCH_REQUIREMENT.install}`")
 
     from generation.pipeline import GenerateSettings, Inputs, Placement, generate
-    from imagenet_e_eval.report import format_table
-    from imagenet_e_eval.runner import evaluate_model
+    from imagenet_e.eval.report import format_table
+    from imagenet_e.eval.runner import evaluate_model
 
     if not settings.progress:
         import datasets
@@ -261,7 +261,7 @@ def _say(message: str) -> None:
 def serve(report: DemoReport, port: int | None) -> None:
     """Open the leaderboard on 127.0.0.1 with the demo's results file on it (blocks)."""
     _require((SERVE_REQUIREMENT,))
-    from leaderboard.app import build_app, launch
+    from imagenet_e.leaderboard.app import build_app, launch
 
     board_dir = report.out / "leaderboard"
     board_dir.mkdir(exist_ok=True)
