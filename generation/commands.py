@@ -21,6 +21,12 @@ from imagenet_e_dataset.atomic import atomic_write_text
 DEFAULT_GLOBAL_SEED = 404
 
 
+def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
+    """``--plugin`` (repeatable): an attribute plug-in module or .py file to load first."""
+    parser.add_argument("--plugin", action="append", metavar="MODULE_OR_FILE",
+                        help="load an attribute plug-in (module name or .py file) first; repeatable (docs/plugins.md)")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "edit",
@@ -29,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("image", help="the photo (any format PIL reads)")
     p.add_argument("mask", nargs="?", help="binary object mask PNG (0/255) at the photo's resolution")
-    p.add_argument("--subset", required=True, help="config name or alias, comma-separated names, or 'all'")
+    p.add_argument("--subset", required=True,
+                   help="config name or alias, comma-separated names, 'all' (the 12 ImageNet-E configs) or 'all+extras'")
     p.add_argument("--out", required=True, help="output PNG (one subset) or folder (several / all)")
     p.add_argument("--mask-out", help="write the edited object mask(s) here (a PNG, or a folder for several subsets)")
     p.add_argument("--label", type=int, help="ImageNet-1k class index (the adversarial subset lowers its probability; "
@@ -51,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--fit", default="stretch", help="photo to square: stretch (default) or center_crop")
     p.add_argument("--full-mode", default="aspect", help="size_full: aspect (default) or stretch (official)")
     p.add_argument("--rotation-center", default="object", help="direction_random: object (default) or image (official)")
-    p.add_argument("--harmonize", action="store_true", help="pass size/position/direction edits through the editor with λ=0")
+    p.add_argument("--harmonize", action="store_true", help="pass object-transform edits (size, position, direction, "
+                                                            "plug-ins that allow it) through the editor with λ=0")
+    add_plugin_argument(p)
     p.set_defaults(func=_edit)
 
 
@@ -66,10 +75,11 @@ def _device(choice: str) -> str:
 def _edit(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from imagenet_e_dataset.registry import Attribute, resolve_many
+    from imagenet_e_dataset.registry import resolve_many
 
+    from .attributes import Requirement
     from .contact_sheet import contact_sheet
-    from .edits import EditOptions, background_level, plan_edit, prepare_source, run_edits
+    from .edits import EditOptions, plan_edit, prepare_source, run_edits
     from .image_io import read_rgb, write_png_atomic
     from .masks import auto_mask, read_mask
     from .seeding import derive_seed
@@ -93,10 +103,10 @@ def _edit(args: argparse.Namespace) -> int:
     options = EditOptions(resolution=args.resolution, fit=args.fit, full_mode=args.full_mode,
                           rotation_center=args.rotation_center, inpainter=args.inpainter, harmonize=args.harmonize)
 
-    levels = {s.name: background_level(s.level) for s in subsets if s.attribute is Attribute.BACKGROUND}
-    adversarial = any(lv is not None and lv[1] for lv in levels.values())
-    needs_editor = any(lv is not None for lv in levels.values()) or (
-        args.harmonize and any(s.attribute in (Attribute.SIZE, Attribute.POSITION, Attribute.DIRECTION) for s in subsets))
+    needs = {s.name: s.requirements(options) for s in subsets}
+    adversarial = any(Requirement.CLASSIFIER in n for n in needs.values())
+    needs_editor = any(Requirement.EDITOR in n for n in needs.values())
+    needs_donor = [name for name, n in needs.items() if Requirement.OTHER_BACKGROUND in n]
     device = _device(args.device) if (needs_editor or adversarial) else "cpu"
 
     classifier = None
@@ -112,7 +122,7 @@ def _edit(args: argparse.Namespace) -> int:
 
     skipped: dict[str, str] = {}
     other = None
-    if any(lv is None for lv in levels.values()):
+    if needs_donor:
         if args.random_background:
             other_photo = read_rgb(args.random_background)
             if args.random_background_mask:
@@ -122,10 +132,10 @@ def _edit(args: argparse.Namespace) -> int:
             else:
                 other = other_photo
         elif many:
-            for name in (n for n, lv in levels.items() if lv is None):
+            for name in needs_donor:
                 skipped[name] = "needs --random-background (a photo whose background is used)"
         else:
-            raise ValueError(f"{subsets[0].name} needs --random-background PHOTO (the background of another image)")
+            raise ValueError(f"{needs_donor[0]} needs --random-background PHOTO (the background of another image)")
 
     source = prepare_source(photo, mask, options=options, source_id=source_id)
     planned = []

@@ -18,166 +18,37 @@ kept; an object reaching the cropped sides is cut). ``original`` returns the pho
 ``size_full`` works at the photo's own size (the release keeps both as full-size JPEGs) unless
 ``full_at_photo_size=False``.
 
-Background λ comes from the registry's level of each subset (``0``, ``-20``, ``20``, ``20_adv`` = 20
-plus adversarial guidance); ``lam=`` overrides it. ``background_random`` pastes the object onto the
-clean background of another source image, which the caller passes as ``other_background``.
+What each subset does is its attribute plug-in's business (:mod:`generation.attributes`): the
+subset's typed spec (``BackgroundSpec(lam=20, adversarial=True)``, ``SizeSpec(rate=0.05)``, ...) goes
+to its attribute's planner. ``lam=`` overrides λ of background edits; edits that need another
+image's background (``background_random``) take it as ``other_background``.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Sequence
+from dataclasses import replace
+from typing import Any, Sequence
 
 import numpy as np
 from PIL import Image
 
 from imagenet_e_dataset.labels import check_label
-from imagenet_e_dataset.registry import Attribute, Subset, resolve
+from imagenet_e_dataset.registry import Subset, resolve, subset_for_spec
 
-from .composite import composite
+from .attributes import EditContext, EditSpec
+from .edit_types import EditOptions, EditResult, EditStatus, Fit, PlannedEdit, PreparedSource, check_photo
 from .inpaint import Inpainter, make_inpainter
-from .interfaces import BackgroundEditor, BackgroundEditRequest
+from .interfaces import BackgroundEditor
 from .masks import resize_mask, validate_mask
-from .seeding import rng_for
-from .transforms import (
-    EditStatus,
-    FullMode,
-    RotationCenter,
-    TransformResult,
-    crop_to_frame,
-    move_random,
-    rescale_to_rate,
-    rotate_random,
-)
+from .transforms import FullMode, RotationCenter
 
 __all__ = [
     "EditOptions", "EditResult", "EditStatus", "Fit", "FullMode", "PlannedEdit", "PreparedSource", "RotationCenter",
-    "background_level", "edit_subset", "plan_edit", "prepare_source", "run_edits",
+    "edit_subset", "plan_edit", "prepare_source", "run_edits",
 ]
 
 
-class Fit(str, enum.Enum):
-    """How a photo is brought to the square working resolution."""
-
-    STRETCH = "stretch"
-    CENTER_CROP = "center_crop"
-
-
-@dataclass(frozen=True)
-class EditOptions:
-    """Settings of the editing toolkit that change the images (recorded in every result's params)."""
-
-    resolution: int = 256
-    fit: Fit = Fit.STRETCH
-    full_mode: FullMode = FullMode.ASPECT
-    """``aspect`` (default) or the official anisotropic ``stretch`` of the bounding box."""
-    full_at_photo_size: bool = True
-    rotation_center: RotationCenter = RotationCenter.OBJECT
-    """``object`` (default) or the official ``image`` centre (``PIL.rotate``)."""
-    rotation_keep_inside: bool = True
-    """Shift a rotated object that sticks out back into the frame; the official behaviour is
-    ``rotation_center="image", rotation_keep_inside=False`` (clipping reported in params)."""
-    angle_range: tuple[int, int] = (-45, 45)
-    size_tolerance: float = 0.015
-    size_allow_clip: bool = False
-    """Let a grown object be cut by the frame instead of reporting it unreachable."""
-    inpainter: str = "patchmatch"
-    inpaint_dilation: int | None = None
-    """Halo margin removed with the object (pixels at the working resolution); None = automatic."""
-    harmonize: bool = False
-    """Send size/position/direction results through the background editor with λ = 0."""
-
-    def __post_init__(self) -> None:
-        # Strings from a CLI or a config file become the enums here, so bad values fail at the boundary.
-        for name, kind in (("fit", Fit), ("full_mode", FullMode), ("rotation_center", RotationCenter)):
-            value = getattr(self, name)
-            try:
-                object.__setattr__(self, name, kind(value))
-            except ValueError:
-                raise ValueError(f"EditOptions.{name}={value!r}; valid: {', '.join(k.value for k in kind)}") from None
-        # Values from --edit-option KEY=VALUE arrive as JSON (64.0) or text ("64"); PIL needs a true int.
-        try:
-            resolution = int(self.resolution)
-            integral = float(self.resolution) == resolution
-        except (TypeError, ValueError):
-            integral = False
-        if not integral or not 16 <= resolution <= 4096:
-            raise ValueError(f"EditOptions.resolution={self.resolution!r} must be an integer in 16..4096")
-        object.__setattr__(self, "resolution", resolution)
-        lo, hi = self.angle_range
-        if int(lo) != lo or int(hi) != hi or lo > hi:
-            raise ValueError(f"EditOptions.angle_range={self.angle_range} must be two integers lo <= hi")
-        object.__setattr__(self, "angle_range", (int(lo), int(hi)))
-        try:
-            tolerance = float(self.size_tolerance)
-        except (TypeError, ValueError):
-            tolerance = float("nan")
-        if not 0 < tolerance < 0.5:
-            raise ValueError(f"EditOptions.size_tolerance={self.size_tolerance!r} must be a number in (0, 0.5)")
-        object.__setattr__(self, "size_tolerance", tolerance)
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "resolution": self.resolution, "fit": self.fit.value, "full_mode": self.full_mode.value,
-            "full_at_photo_size": self.full_at_photo_size, "rotation_center": self.rotation_center.value,
-            "rotation_keep_inside": self.rotation_keep_inside, "angle_range": list(self.angle_range),
-            "size_tolerance": self.size_tolerance, "size_allow_clip": self.size_allow_clip,
-            "inpainter": self.inpainter, "inpaint_dilation": self.inpaint_dilation, "harmonize": self.harmonize,
-        }
-
-
-@dataclass(frozen=True)
-class PreparedSource:
-    """One photo made ready for every subset: working-resolution copies and its clean background."""
-
-    photo: np.ndarray
-    mask: np.ndarray
-    image: np.ndarray
-    """The photo at the working resolution."""
-    object_mask: np.ndarray
-    background: np.ndarray
-    """Clean, object-free background at the working resolution."""
-    options: EditOptions
-    inpainter: str
-    source_id: str | None = None
-
-
-@dataclass(frozen=True)
-class EditResult:
-    subset: str
-    image: np.ndarray | None
-    """uint8 (H, W, 3); None when ``status`` is unreachable."""
-    object_mask: np.ndarray | None
-    status: EditStatus
-    params: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return self.status is EditStatus.OK
-
-
-@dataclass(frozen=True)
-class PlannedEdit:
-    subset: str
-    seed: int
-    params: dict[str, Any]
-    result: EditResult | None = None
-    request: BackgroundEditRequest | None = None
-
-    @property
-    def needs_editor(self) -> bool:
-        return self.request is not None
-
-
 # --- preparation --------------------------------------------------------------------------------
-
-def _check_photo(photo: np.ndarray) -> np.ndarray:
-    photo = np.asarray(photo)
-    if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
-        raise ValueError(f"photo must be a uint8 (H, W, 3) RGB array, got {photo.dtype} {photo.shape}")
-    return photo
-
 
 def to_working(photo: np.ndarray, mask: np.ndarray, options: EditOptions) -> tuple[np.ndarray, np.ndarray]:
     """Photo (bicubic) and mask (nearest) at ``resolution x resolution``, following ``options.fit``."""
@@ -201,7 +72,7 @@ def prepare_source(
     source_id: str | None = None,
 ) -> PreparedSource:
     """Bring a photo to the working resolution and inpaint its object away (once per photo)."""
-    photo = _check_photo(photo)
+    photo = check_photo(photo)
     mask = validate_mask(mask, where=f"mask of {source_id or 'photo'}", shape=photo.shape[:2])
     image, work_mask = to_working(photo, mask, options)
     if inpainter is None:
@@ -214,146 +85,12 @@ def prepare_source(
     return PreparedSource(photo, mask, image, work_mask, background, options, getattr(painter, "name", type(painter).__name__), source_id)
 
 
-def background_level(level: str) -> tuple[float, bool] | None:
-    """λ and adversarial flag of a background subset's registry level; None for ``random``.
-
-    >>> background_level("20_adv")
-    (20.0, True)
-    >>> background_level("-20")
-    (-20.0, False)
-    >>> background_level("random") is None
-    True
-    """
-    if level == "random":
-        return None
-    adversarial = level.endswith("_adv")
-    try:
-        lam = float(level[: -len("_adv")] if adversarial else level)
-    except ValueError:
-        raise ValueError(f"background level {level!r} is neither 'random' nor a number (optionally with _adv)") from None
-    return lam, adversarial
-
-
-# --- per-attribute planners ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class _Context:
-    source: PreparedSource
-    subset: Subset
-    seed: int
-    options: EditOptions
-    params: dict[str, Any]
-    other_background: np.ndarray | PreparedSource | None
-    label: int | None
-    lam: float | None
-
-
-_PLANNERS: dict[Attribute, Callable[[_Context], PlannedEdit]] = {}
-
-
-def _planner(attribute: Attribute):
-    def wrap(fn: Callable[[_Context], PlannedEdit]):
-        _PLANNERS[attribute] = fn
-        return fn
-
-    return wrap
-
-
-def _finished(ctx: _Context, image: np.ndarray | None, mask: np.ndarray | None, params: dict[str, Any],
-              status: EditStatus = EditStatus.OK) -> PlannedEdit:
-    result = EditResult(ctx.subset.name, image, mask, status, params)
-    return PlannedEdit(ctx.subset.name, ctx.seed, params, result=result)
-
-
-@_planner(Attribute.ORIGINAL)
-def _plan_original(ctx: _Context) -> PlannedEdit:
-    return _finished(ctx, ctx.source.photo, ctx.source.mask, ctx.params)
-
-
-@_planner(Attribute.BACKGROUND)
-def _plan_background(ctx: _Context) -> PlannedEdit:
-    src = ctx.source
-    level = background_level(ctx.subset.level)
-    if level is None:
-        other = ctx.other_background
-        if other is None:
-            raise ValueError(f"{ctx.subset.name} needs other_background: the clean background of another source image")
-        params = dict(ctx.params)
-        if isinstance(other, PreparedSource):
-            params["other_source_id"] = other.source_id
-            other = other.background
-        other = _check_photo(other)
-        r = ctx.options.resolution
-        if other.shape[:2] != (r, r):
-            other = np.asarray(Image.fromarray(other).resize((r, r), Image.BICUBIC))
-        return _finished(ctx, composite(other, src.image, src.object_mask), src.object_mask, params)
-    lam, adversarial = level
-    if ctx.lam is not None:
-        lam = float(ctx.lam)
-    if adversarial and ctx.label is None:
-        raise ValueError(f"{ctx.subset.name} needs label= (the class whose probability the adversarial guidance lowers)")
-    params = {**ctx.params, "lam": lam, "adversarial": adversarial}
-    request = BackgroundEditRequest(
-        image=composite(src.background, src.image, src.object_mask),
-        object_mask=src.object_mask,
-        background=src.background,
-        lam=lam,
-        seed=ctx.seed,
-        adversarial=adversarial,
-        label=ctx.label,
-    )
-    return PlannedEdit(ctx.subset.name, ctx.seed, params, request=request)
-
-
-def _from_transform(ctx: _Context, t: TransformResult, background: np.ndarray | None = None) -> PlannedEdit:
-    params = {**ctx.params, **t.params}
-    if t.status is not EditStatus.OK:
-        params["reason"] = t.reason
-        return _finished(ctx, None, None, params, t.status)
-    bg = ctx.source.background if background is None else background
-    image = composite(bg, t.object_image, t.object_mask)
-    if not ctx.options.harmonize or background is not None:
-        return _finished(ctx, image, t.object_mask, params)
-    params["lam"] = 0.0
-    request = BackgroundEditRequest(image=image, object_mask=t.object_mask, background=ctx.source.background,
-                                    lam=0.0, seed=ctx.seed, label=ctx.label)
-    return PlannedEdit(ctx.subset.name, ctx.seed, params, request=request)
-
-
-@_planner(Attribute.SIZE)
-def _plan_size(ctx: _Context) -> PlannedEdit:
-    src, opt = ctx.source, ctx.options
-    if ctx.subset.level == "full":
-        if opt.full_at_photo_size:
-            t = crop_to_frame(src.photo, src.mask, opt.full_mode)
-            # The crop keeps the photo's own background around the object: no removal, no re-synthesis.
-            return _finished(ctx, t.object_image, t.object_mask, {**ctx.params, **t.params})
-        t = crop_to_frame(src.image, src.object_mask, opt.full_mode)
-        return _finished(ctx, t.object_image, t.object_mask, {**ctx.params, **t.params})
-    t = rescale_to_rate(src.image, src.object_mask, float(ctx.subset.level),
-                        tolerance=opt.size_tolerance, allow_clip=opt.size_allow_clip)
-    return _from_transform(ctx, t)
-
-
-@_planner(Attribute.POSITION)
-def _plan_position(ctx: _Context) -> PlannedEdit:
-    return _from_transform(ctx, move_random(ctx.source.image, ctx.source.object_mask, rng_for(ctx.seed)))
-
-
-@_planner(Attribute.DIRECTION)
-def _plan_direction(ctx: _Context) -> PlannedEdit:
-    opt = ctx.options
-    t = rotate_random(ctx.source.image, ctx.source.object_mask, rng_for(ctx.seed), angle_range=opt.angle_range,
-                      center=opt.rotation_center, keep_inside=opt.rotation_keep_inside)
-    return _from_transform(ctx, t)
-
-
 # --- public API ---------------------------------------------------------------------------------
 
 def plan_edit(
     photo: np.ndarray | PreparedSource,
     mask: np.ndarray | None,
-    subset: str | Subset,
+    subset: str | Subset | EditSpec,
     *,
     seed: int,
     inpainter: str | Inpainter | None = None,
@@ -368,7 +105,7 @@ def plan_edit(
     ``inpainter`` are unused and its resolution settings win). ``seed`` is the per-(image, subset) seed
     (:func:`generation.seeding.derive_seed`); every random draw comes from it.
     """
-    sub = resolve(subset)
+    sub = subset_for_spec(subset) if isinstance(subset, EditSpec) else resolve(subset)
     if label is not None:
         label = check_label(label, where=f"plan_edit({sub.name})")
     if isinstance(photo, PreparedSource):
@@ -377,7 +114,7 @@ def plan_edit(
             options = replace(options, resolution=source.options.resolution, fit=source.options.fit)
     elif sub.is_original:
         # The unedited photo needs no object removal.
-        photo = _check_photo(photo)
+        photo = check_photo(photo)
         m = validate_mask(mask, where="mask", shape=photo.shape[:2])
         source = PreparedSource(photo, m, photo, m, photo, options, "none")
     else:
@@ -387,8 +124,8 @@ def plan_edit(
     params: dict[str, Any] = {"subset": sub.name, "seed": int(seed), **options.record(), "inpainter": source.inpainter}
     if label is not None:
         params["label"] = label
-    ctx = _Context(source, sub, int(seed), options, params, other_background, label, lam)
-    return _PLANNERS[sub.attribute](ctx)
+    ctx = EditContext(source, sub, int(seed), options, params, other_background, label, lam)
+    return sub.attribute.plan(ctx, sub.spec)
 
 
 def run_edits(planned: Sequence[PlannedEdit], editor: BackgroundEditor | None) -> list[EditResult]:
@@ -421,7 +158,7 @@ def run_edits(planned: Sequence[PlannedEdit], editor: BackgroundEditor | None) -
 def edit_subset(
     photo: np.ndarray | PreparedSource,
     mask: np.ndarray | None,
-    subset: str | Subset,
+    subset: str | Subset | EditSpec,
     *,
     seed: int,
     editor: BackgroundEditor | None = None,

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .commands import add_plugin_argument
 from .interfaces import BACKENDS
 
 
@@ -47,7 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     io.add_argument("--keep-work", action="store_true", help="keep <out>.work (the committed chunks) after the merge")
 
     sel = p.add_argument_group("source selection")
-    sel.add_argument("--subsets", default="all", help="'all' or comma-separated config names / official aliases")
+    sel.add_argument("--subsets", default="all", help="'all' (the 12 ImageNet-E configs), 'all+extras', or comma-separated config names / official aliases")
     sel.add_argument("--limit", type=int, help="use only the first N selected sources (by source id)")
     sel.add_argument("--min-area", type=float, default=0.0, help="minimum object share of the image (mask area)")
     sel.add_argument("--max-area", type=float, default=1.0, help="maximum object share of the image")
@@ -74,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--batch-size", type=int, default=8, help="sources planned and edited together (default 8)")
     run.add_argument("--device", default="auto", help="torch device (default: cpu for --backend cpu; cuda:LOCAL_RANK if available for diffusion)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_plugin_argument(p)
     p.set_defaults(func=_run)
 
 

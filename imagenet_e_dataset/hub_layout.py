@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from .atomic import current_umask
 from .features import SAFE_SOURCE_ID_PATTERN, make_features
 from .labels import check_label, wnids
-from .registry import SUBSETS, resolve
+from .registry import ALL_SUBSETS, resolve
 
 SPLIT = "test"
 DEFAULT_MAX_SHARD_BYTES = 500 * 2**20
@@ -211,7 +211,7 @@ class HubLayoutWriter:
         if unknown:
             raise ValueError(f"{where}: unknown columns {sorted(unknown)}; the schema has {sorted(allowed)}")
         label = check_label(row.get("label"), where=where)
-        expected = {"wnid": wnids()[label], "attribute": subset.attribute.value, "level": subset.level}
+        expected = {"wnid": wnids()[label], "attribute": subset.attribute.name, "level": subset.level}
         out: dict[str, Any] = {"source_id": source_id, "label": label}
         for key, value in expected.items():
             given = row.get(key)
@@ -301,7 +301,7 @@ class HubLayoutWriter:
             staged = sorted(p.stem for p in self._stage_dir.glob("*.arrow"))
             if not staged:
                 raise ValueError(f"no rows were added; refusing to write an empty dataset to {self.out_dir}")
-            order = [name for name in SUBSETS if name in staged]
+            order = [name for name in ALL_SUBSETS if name in staged]
             stats = [self._write_config(name) for name in order]
             shutil.rmtree(self._stage_dir)
             from .card import render_readme  # the card imports this module's dataclasses
@@ -433,7 +433,7 @@ def config_files(root: str | os.PathLike, config: str) -> list[Path]:
 def present_configs(root: str | os.PathLike) -> list[str]:
     """Configs with shards in a written layout, in registry order."""
     root = Path(root)
-    return [name for name in SUBSETS if any((root / name).glob(f"{SPLIT}-*.parquet"))]
+    return [name for name in ALL_SUBSETS if any((root / name).glob(f"{SPLIT}-*.parquet"))]
 
 
 def merge_layouts(

@@ -171,7 +171,7 @@ def iter_release_examples(
             "label": label,
             "wnid": names[label],
             "source_id": source_id,
-            "attribute": subset.attribute.value,
+            "attribute": subset.attribute.name,
             "level": subset.level,
             "seed": None,
         }
@@ -191,7 +191,7 @@ class ImagenetE(datasets.GeneratorBasedBuilder):
     BUILDER_CONFIG_CLASS = ImagenetEConfig
     BUILDER_CONFIGS = [
         ImagenetEConfig(name=s.name, version=datasets.Version("1.0.0"), description=s.description, subset=s)
-        for s in SUBSETS.values()
+        for s in SUBSETS.values() if s.alias  # the release holds the configs that have an official folder
     ]
     DEFAULT_CONFIG_NAME = DEFAULT_CONFIG
 

@@ -1,135 +1,196 @@
-"""The ImageNet-E subset table: the single source of truth for config names, aliases and attributes.
+"""The subset registry: every dataset config, built from the attribute plug-ins.
 
-Every other part of the project (importer, writer, metric, runner, card, leaderboard) reads
-:data:`SUBSETS` and :func:`resolve`; nothing else spells a subset name out.
+Each attribute plug-in (:mod:`generation.attributes`) declares its subsets with a typed edit spec;
+this module collects them into the one table the importer, writer, metric, runner, card,
+leaderboard and CLI read. Nothing else spells a subset name out. The twelve ImageNet-E configs are
+the subsets with ``benchmark=True`` (what ``"all"`` means); extras such as ``occlusion_0.5`` and the
+subsets of user plug-ins resolve by name and join ``"all+extras"``.
+
+Two families of views. :data:`SUBSETS`, :data:`CONFIG_NAMES`, :data:`EDITED_CONFIG_NAMES` and
+:data:`EDITED_ATTRIBUTES` are the ImageNet-E benchmark (its twelve configs and four attributes), as
+they always were. :data:`ALL_SUBSETS`, :func:`attributes` and :func:`edited_attributes` hold every
+registered subset and attribute; whatever must work for extras and plug-ins (metric, runner,
+reports, card, leaderboard, Hub layout) reads those. All views are live: a plug-in registered later
+(``--plugin``, an entry point) appears in them at once.
 """
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
-
-class Attribute(str, enum.Enum):
-    """The object attribute a subset edits (``original`` for the unedited control)."""
-
-    ORIGINAL = "original"
-    BACKGROUND = "background"
-    SIZE = "size"
-    POSITION = "position"
-    DIRECTION = "direction"
-
-
-EDITED_ATTRIBUTES: tuple[Attribute, ...] = (
-    Attribute.BACKGROUND,
-    Attribute.SIZE,
-    Attribute.POSITION,
-    Attribute.DIRECTION,
+from generation.attributes import (
+    AttributePlugin,
+    BackgroundSpec,
+    EditSpec,
+    OriginalSpec,
+    Subset,
+    load_entry_points,
+    on_register,
+    registered_attributes,
 )
 
+__all__ = [
+    "ALIASES", "ALL", "ALL_SUBSETS", "ALL_WITH_EXTRAS", "Attribute", "AttributePlugin", "BENCHMARK_CONFIG_NAMES", "CONFIG_NAMES",
+    "CONTROL_CONFIG", "DEFAULT_CONFIG", "ORIGINAL_CONFIG", "EDITED_ATTRIBUTES", "EDITED_CONFIG_NAMES", "SUBSETS", "Subset", "attributes", "get_attribute",
+    "edited_attributes", "resolve", "resolve_many", "subset_for_spec", "subsets_of",
+]
 
-@dataclass(frozen=True)
-class Subset:
-    """One ImageNet-E subset (one dataset config)."""
+Attribute = AttributePlugin
+"""An attribute is its plug-in object (``subset.attribute.name`` is ``"size"``)."""
 
-    name: str
-    """Config name on the Hub, e.g. ``background_20``."""
-    alias: str
-    """Folder name in the authors' release, e.g. ``20_hard``."""
-    attribute: Attribute
-    level: str
-    """The attribute's setting, as text (``"20"``, ``"0.05"``, ``"random"``, ``"full"``)."""
-    description: str
-    file_extension: str
-    """Extension of the images in the official release folder."""
+ALL = "all"
+ALL_WITH_EXTRAS = "all+extras"
+ORIGINAL_CONFIG = OriginalSpec().config_name()
+"""The unedited control every drop is measured against."""
+CONTROL_CONFIG = BackgroundSpec(0.0).config_name()
+"""The regeneration control (λ = 0): shares every edited subset's resizing and re-synthesis."""
+DEFAULT_CONFIG = ORIGINAL_CONFIG
 
-    @property
-    def is_original(self) -> bool:
-        return self.attribute is Attribute.ORIGINAL
-
-    @property
-    def is_edited(self) -> bool:
-        return not self.is_original
+_SUBSETS: dict[str, Subset] = {}
+_BENCHMARK: dict[str, Subset] = {}
+_ALIASES: dict[str, str] = {}
+_ATTRIBUTES: dict[str, AttributePlugin] = {}
 
 
-_TABLE: tuple[Subset, ...] = (
-    Subset("original", "ori", Attribute.ORIGINAL, "none",
-           "Unedited ImageNet validation image (the same source images as every other subset).", ".JPEG"),
-    Subset("background_0", "rec", Attribute.BACKGROUND, "0",
-           "Background re-synthesised by the diffusion editor with lambda = 0 (controls for generation artefacts).", ".png"),
-    Subset("background_-20", "20_smooth", Attribute.BACKGROUND, "-20",
-           "lambda = -20: simpler, smoother background.", ".png"),
-    Subset("background_20", "20_hard", Attribute.BACKGROUND, "20",
-           "lambda = +20: more complex background.", ".png"),
-    Subset("background_20_adv", "20_adv", Attribute.BACKGROUND, "20_adv",
-           "lambda = +20 plus adversarial classifier guidance.", ".png"),
-    Subset("background_random", "random_bg", Attribute.BACKGROUND, "random",
-           "Object pasted onto the background of another image.", ".png"),
-    Subset("size_full", "full", Attribute.SIZE, "full",
-           "Object's bounding box cropped and resized to fill the frame.", ".JPEG"),
-    Subset("size_0.1", "01", Attribute.SIZE, "0.1",
-           "Object rescaled to cover 10 % of the image.", ".png"),
-    Subset("size_0.08", "008", Attribute.SIZE, "0.08",
-           "Object rescaled to cover 8 % of the image.", ".png"),
-    Subset("size_0.05", "005", Attribute.SIZE, "0.05",
-           "Object rescaled to cover 5 % of the image.", ".png"),
-    Subset("position_random", "rp", Attribute.POSITION, "random",
-           "Object moved to a uniformly random place, fully inside the frame.", ".png"),
-    Subset("direction_random", "rd", Attribute.DIRECTION, "random",
-           "Object rotated by a random angle.", ".png"),
-)
+def _add(plugin: AttributePlugin) -> None:
+    for sub in plugin.subsets():
+        for key in (sub.name, sub.alias):
+            if key is not None and (key in _SUBSETS or key in _ALIASES):
+                raise ValueError(f"attribute {plugin.name!r}: subset name or alias {key!r} is already taken")
+        _SUBSETS[sub.name] = sub
+        if sub.alias:
+            _ALIASES[sub.alias] = sub.name
+    _ATTRIBUTES[plugin.name] = plugin
+    # Canonical order: attribute order, then the order each attribute declares its subsets in.
+    rank = {a.name: i for i, a in enumerate(sorted(_ATTRIBUTES.values(), key=lambda a: (a.order, a.name)))}
+    ordered = sorted(_SUBSETS.values(), key=lambda s: rank[s.attribute.name])
+    _SUBSETS.clear()
+    _SUBSETS.update((s.name, s) for s in ordered)
+    _BENCHMARK.clear()
+    _BENCHMARK.update((s.name, s) for s in ordered if s.benchmark)
 
-SUBSETS: Mapping[str, Subset] = MappingProxyType({s.name: s for s in _TABLE})
-"""Config name -> subset, in the canonical order of the paper's table."""
 
-ALIASES: Mapping[str, str] = MappingProxyType({s.alias: s.name for s in _TABLE})
+for _plugin in registered_attributes():
+    _add(_plugin)
+on_register(_add)
+load_entry_points()
+
+T = TypeVar("T")
+
+
+class _LiveView(Sequence[T]):
+    """A read-only sequence recomputed on every use (so plug-ins registered later are included)."""
+
+    def __init__(self, compute: Callable[[], tuple[T, ...]], doc: str) -> None:
+        self._compute = compute
+        self.__doc__ = doc
+
+    def __getitem__(self, index: Any) -> Any:
+        return self._compute()[index]
+
+    def __len__(self) -> int:
+        return len(self._compute())
+
+    def __iter__(self) -> Iterator[T]:
+        return iter(self._compute())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._compute()
+
+    def __eq__(self, other: object) -> bool:
+        return tuple(self) == (tuple(other) if isinstance(other, (list, tuple, _LiveView)) else other)
+
+    def __repr__(self) -> str:
+        return repr(self._compute())
+
+
+SUBSETS: Mapping[str, Subset] = MappingProxyType(_BENCHMARK)
+"""The twelve ImageNet-E configs: config name -> subset, in the paper's order."""
+
+ALL_SUBSETS: Mapping[str, Subset] = MappingProxyType(_SUBSETS)
+"""Every registered config (ImageNet-E, extras, plug-ins), in canonical order (attribute order, then
+declaration order)."""
+
+ALIASES: Mapping[str, str] = MappingProxyType(_ALIASES)
 """Official release folder name -> config name."""
 
-CONFIG_NAMES: tuple[str, ...] = tuple(SUBSETS)
-EDITED_CONFIG_NAMES: tuple[str, ...] = tuple(s.name for s in _TABLE if s.is_edited)
-DEFAULT_CONFIG = "original"
+CONFIG_NAMES: Sequence[str] = _LiveView(lambda: tuple(_BENCHMARK), "The twelve ImageNet-E config names.")
+BENCHMARK_CONFIG_NAMES = CONFIG_NAMES
+EDITED_CONFIG_NAMES: Sequence[str] = _LiveView(
+    lambda: tuple(s.name for s in _BENCHMARK.values() if s.is_edited), "The eleven edited ImageNet-E config names.")
+EDITED_ATTRIBUTES: Sequence[AttributePlugin] = _LiveView(
+    lambda: tuple(a for a in registered_attributes() if a.edited and any(s.attribute is a for s in _BENCHMARK.values())),
+    "The four attributes ImageNet-E edits (background, size, position, direction).")
 
 
-def resolve(name: str) -> Subset:
+def attributes() -> tuple[AttributePlugin, ...]:
+    """Every registered attribute (``original`` first), in order."""
+    return tuple(registered_attributes())
+
+
+def edited_attributes() -> tuple[AttributePlugin, ...]:
+    """Every registered edited attribute (ImageNet-E's four, extras, plug-ins), in order."""
+    return tuple(a for a in registered_attributes() if a.edited)
+
+
+def get_attribute(name: str | AttributePlugin) -> AttributePlugin:
+    """The attribute plug-in of a name, with an error listing the registered ones."""
+    if isinstance(name, AttributePlugin):
+        return name
+    try:
+        return _ATTRIBUTES[name]
+    except (KeyError, TypeError):
+        valid = ", ".join(_ATTRIBUTES)
+        raise ValueError(f"unknown attribute {name!r}; valid: {valid} (plug-ins add more: --plugin)") from None
+
+
+def resolve(name: str | Subset) -> Subset:
     """Return the subset for a config name or an official folder alias.
 
     >>> resolve("20_hard").name
     'background_20'
-    >>> resolve("size_0.05").attribute.value
+    >>> resolve("size_0.05").attribute.name
     'size'
     """
     if isinstance(name, Subset):
         return name
     if not isinstance(name, str):
         raise ValueError(f"subset name must be a string, got {type(name).__name__}: {name!r}")
-    if name in SUBSETS:
-        return SUBSETS[name]
-    if name in ALIASES:
-        return SUBSETS[ALIASES[name]]
-    valid = ", ".join(f"{s.name} (alias {s.alias})" for s in _TABLE)
+    if name in _SUBSETS:
+        return _SUBSETS[name]
+    if name in _ALIASES:
+        return _SUBSETS[_ALIASES[name]]
+    valid = ", ".join(f"{s.name} (alias {s.alias})" if s.alias else s.name for s in _SUBSETS.values())
     raise ValueError(f"unknown ImageNet-E subset {name!r}; valid names and aliases: {valid}")
 
 
-def resolve_many(names: str | list[str] | tuple[str, ...]) -> list[Subset]:
-    """Resolve ``"all"``, a comma-separated string, or a list of names/aliases, keeping table order."""
+def resolve_many(names: str | Sequence[str | Subset]) -> list[Subset]:
+    """Resolve ``"all"`` (the twelve ImageNet-E configs), ``"all+extras"`` (every registered subset), a
+    comma-separated string, or a list of names/aliases, keeping the canonical order."""
     if isinstance(names, str):
-        if names.strip() == "all":
-            return list(_TABLE)
+        key = names.strip()
+        if key == ALL:
+            return [s for s in _SUBSETS.values() if s.benchmark]
+        if key == ALL_WITH_EXTRAS:
+            return list(_SUBSETS.values())
         names = [n.strip() for n in names.split(",") if n.strip()]
     wanted = {resolve(n).name for n in names}
     if not wanted:
-        raise ValueError("no subset named; give 'all' or config names such as 'background_20'")
-    return [s for s in _TABLE if s.name in wanted]
+        raise ValueError(f"no subset named; give '{ALL}', '{ALL_WITH_EXTRAS}' or config names such as 'background_20'")
+    return [s for s in _SUBSETS.values() if s.name in wanted]
 
 
-def subsets_of(attribute: Attribute | str) -> list[Subset]:
-    """All subsets editing one attribute, in table order."""
-    try:
-        attr = Attribute(attribute)
-    except ValueError:
-        raise ValueError(
-            f"unknown attribute {attribute!r}; valid: {', '.join(a.value for a in Attribute)}"
-        ) from None
-    return [s for s in _TABLE if s.attribute is attr]
+def subsets_of(attribute: AttributePlugin | str) -> list[Subset]:
+    """All registered subsets editing one attribute, in canonical order."""
+    attr = get_attribute(attribute)
+    return [s for s in _SUBSETS.values() if s.attribute is attr]
+
+
+def subset_for_spec(spec: EditSpec) -> Subset:
+    """The registered subset of a spec, or an unregistered one named by the spec (sweep levels)."""
+    name = spec.config_name()
+    if name in _SUBSETS:
+        return _SUBSETS[name]
+    plugin = get_attribute(spec.attribute)
+    return plugin.subset(spec, f"{plugin.name} at level {spec.level()}.")

@@ -24,11 +24,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from imagenet_e_dataset.labels import NUM_CLASSES
-from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS, Subset, resolve
+from imagenet_e_dataset.registry import ALL_SUBSETS, Subset, edited_attributes, resolve
 
 __all__ = ["BootstrapSettings", "compute_imagenet_e"]
 
-_REGISTRY: tuple[Subset, ...] = tuple(SUBSETS.values())
+_REGISTRY: tuple[Subset, ...] = tuple(ALL_SUBSETS.values())
 _REGISTRY_INDEX: dict[str, int] = {s.name: i for i, s in enumerate(_REGISTRY)}
 _ORIGINAL_INDEX: int = next(i for i, s in enumerate(_REGISTRY) if s.is_original)
 _TOP_K = 5
@@ -182,7 +182,7 @@ def _per_subset(present: list[Subset], values: np.ndarray) -> dict[str, float]:
 
 def _attribute_means(edited: list[Subset], drops: np.ndarray) -> dict[str, float]:
     means: dict[str, float] = {}
-    for attribute in EDITED_ATTRIBUTES:
+    for attribute in edited_attributes():
         mine = [d for s, d in zip(edited, drops) if s.attribute is attribute]
         if mine:
             means[attribute.value] = float(np.mean(mine))

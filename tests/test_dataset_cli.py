@@ -16,7 +16,7 @@ def test_subsets_prints_the_registry_table(capsys):
     assert main(["subsets"]) == 0
     out = capsys.readouterr().out
     for subset in SUBSETS.values():
-        assert f"| `{subset.name}` | `{subset.alias}` | {subset.attribute.value} | {subset.level} |" in out
+        assert f"| `{subset.name}` | `{subset.alias}` | {subset.attribute.name} | {subset.level} |" in out
 
 
 def test_import_release_command(tmp_path, capsys):

@@ -52,7 +52,7 @@ def test_every_config_loads_with_rows_labels_and_original_bytes(imported):
             sid = row["source_id"]
             assert row["label"] == LABELS[sid]
             assert row["wnid"] == wnids()[LABELS[sid]]
-            assert row["attribute"] == subset.attribute.value and row["level"] == subset.level
+            assert row["attribute"] == subset.attribute.name and row["level"] == subset.level
             assert row["seed"] is None
             assert row["image"]["bytes"] == written[(name, sid)], f"{name}/{sid} bytes were re-encoded"
             assert row["image"]["path"] == sid + subset.file_extension

@@ -93,7 +93,7 @@ def test_every_subset_loads_with_its_rows(clean, layout):
         expected = [s for s in SELECTED if (s, config) not in unreachable]
         assert ds["source_id"] == expected, config
         assert ds["label"] == [official_label(int(s[-8:])) for s in expected]
-        assert set(ds["attribute"]) == {SUBSETS[config].attribute.value}
+        assert set(ds["attribute"]) == {SUBSETS[config].attribute.name}
         if config == "original":
             assert ds["seed"] == [None] * len(expected)
             raw = ds.cast_column("image", datasets.Image(decode=False))["image"]

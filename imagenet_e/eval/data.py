@@ -67,12 +67,12 @@ def available_configs(source: str | os.PathLike, revision: str | None = None) ->
     ``--configs all`` means every subset the dataset holds: a partial build (only some subsets
     generated yet) is still scorable.
     """
-    from imagenet_e_dataset.registry import SUBSETS
+    from imagenet_e_dataset.registry import ALL_SUBSETS
 
     path = Path(source)
     if path.is_dir():
         if (path / "README.md").is_file():
-            return [name for name in SUBSETS if any((path / name).glob("*.parquet"))]
+            return [name for name in ALL_SUBSETS if any((path / name).glob("*.parquet"))]
         return None  # e.g. the authors' release folder: the reader knows how to read it
     try:
         import datasets
@@ -80,7 +80,7 @@ def available_configs(source: str | os.PathLike, revision: str | None = None) ->
         names = set(datasets.get_dataset_config_names(os.fspath(source), revision=revision))
     except Exception:
         return None
-    return [name for name in SUBSETS if name in names]
+    return [name for name in ALL_SUBSETS if name in names]
 
 
 def load_configs(source: str | os.PathLike, subsets: Sequence[Subset], *, revision: str | None = None,

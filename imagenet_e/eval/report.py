@@ -7,16 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_e_dataset.atomic import atomic_path
-from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS, Attribute
-
-# One colour per attribute (colour-blind-safe Okabe-Ito), original in neutral dark grey.
-ATTRIBUTE_COLOURS: dict[Attribute, str] = {
-    Attribute.ORIGINAL: "#3b3b3b",
-    Attribute.BACKGROUND: "#0072B2",
-    Attribute.SIZE: "#E69F00",
-    Attribute.POSITION: "#009E73",
-    Attribute.DIRECTION: "#CC79A7",
-}
+from imagenet_e_dataset.registry import ALL_SUBSETS, attributes, edited_attributes
 
 
 def _pct(value: float | None, signed: bool = False) -> str:
@@ -73,9 +64,9 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
 
     m = doc["metrics"]
     configs = doc["dataset"]["configs"]
-    subsets = [SUBSETS[c] for c in configs]
+    subsets = [ALL_SUBSETS[c] for c in configs]
     acc = [m["accuracy"][c] * 100 for c in configs]
-    colours = [ATTRIBUTE_COLOURS[s.attribute] for s in subsets]
+    colours = [s.attribute.plot_colour for s in subsets]
 
     fig, (ax_acc, ax_drop) = plt.subplots(
         1, 2, figsize=(13.5, 5.2), gridspec_kw={"width_ratios": [1.05, 1]}, constrained_layout=True)
@@ -95,13 +86,13 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
     ax_acc.set_ylabel("top-1 accuracy (%)")
     ax_acc.set_ylim(0, min(100, max(acc) * 1.15 + 5))
     ax_acc.set_title("Accuracy per subset", fontsize=11, loc="left")
-    present = [a for a in Attribute if any(s.attribute is a for s in subsets)]
-    ax_acc.legend(handles=[Patch(facecolor=ATTRIBUTE_COLOURS[a], label=a.value) for a in present],
+    present = [a for a in attributes() if any(s.attribute is a for s in subsets)]
+    ax_acc.legend(handles=[Patch(facecolor=a.plot_colour, label=a.name) for a in present],
                   fontsize=8, frameon=False, loc="upper right", ncol=len(present))
 
     # Drop per edited subset, grouped by attribute, CI error bars, attribute mean as a line.
     x, labels, pos = [], [], 0.0
-    for attribute in EDITED_ATTRIBUTES:
+    for attribute in edited_attributes():
         group = [s for s in subsets if s.attribute is attribute]
         if not group:
             continue
@@ -109,7 +100,7 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
         for s in group:
             drop = m["accuracy_drop"][s.name] * 100
             low, high = (v * 100 for v in m["ci95"].get(s.name, (drop / 100, drop / 100)))
-            ax_drop.bar(pos, drop, color=ATTRIBUTE_COLOURS[attribute], width=0.8, edgecolor="white")
+            ax_drop.bar(pos, drop, color=attribute.plot_colour, width=0.8, edgecolor="white")
             ax_drop.errorbar(pos, drop, yerr=[[max(0.0, drop - low)], [max(0.0, high - drop)]], fmt="none",
                              ecolor="black", elinewidth=1.1, capsize=3)
             x.append(pos)
@@ -117,11 +108,11 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
             pos += 1
         mean = m["attribute_drop"].get(attribute.value)
         if mean is not None:
-            ax_drop.hlines(mean * 100, start - 0.45, pos - 0.55, colors=ATTRIBUTE_COLOURS[attribute], lw=2.5,
+            ax_drop.hlines(mean * 100, start - 0.45, pos - 0.55, colors=attribute.plot_colour, lw=2.5,
                            linestyles=":", zorder=3)
             ax_drop.annotate(f"{attribute.value}\nmean {mean * 100:+.1f}", ((start + pos - 1) / 2, 1.0),
                              xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8,
-                             color=ATTRIBUTE_COLOURS[attribute], fontweight="bold")
+                             color=attribute.plot_colour, fontweight="bold")
         pos += 0.6
     ax_drop.axhline(0, color="black", lw=0.8)
     ax_drop.set_xticks(x, labels, rotation=40, ha="right", fontsize=9)

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from imagenet_e_dataset.registry import CONFIG_NAMES, EDITED_ATTRIBUTES, EDITED_CONFIG_NAMES, SUBSETS
+from imagenet_e_dataset.registry import ALL_SUBSETS, edited_attributes
 
 SCHEMA_VERSION = 1
 SUMMARY_TOLERANCE = 1e-6
@@ -35,7 +35,9 @@ def _per_subset(value_schema: dict, names: tuple[str, ...]) -> dict:
 
 def results_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of a results file."""
-    attributes = [a.value for a in EDITED_ATTRIBUTES]
+    attributes = [a.name for a in edited_attributes()]
+    config_names = list(ALL_SUBSETS)
+    edited_config_names = [s.name for s in ALL_SUBSETS.values() if s.is_edited]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ImageNet-E results file",
@@ -62,7 +64,7 @@ def results_schema() -> dict[str, Any]:
                 "properties": {
                     "id": {"type": "string", "minLength": 1, "maxLength": 500},
                     "revision": {"type": ["string", "null"], "maxLength": 100},
-                    "configs": {"type": "array", "items": {"enum": list(CONFIG_NAMES)}, "minItems": 2,
+                    "configs": {"type": "array", "items": {"enum": config_names}, "minItems": 2,
                                 "uniqueItems": True},
                 },
             },
@@ -75,8 +77,8 @@ def results_schema() -> dict[str, Any]:
                 "type": "object",
                 "required": ["accuracy", "accuracy_drop", "attribute_drop", "mean_drop", "flip_rate", "ci95"],
                 "properties": {
-                    "accuracy": _per_subset(_FRACTION, CONFIG_NAMES),
-                    "accuracy_drop": _per_subset(_DROP, EDITED_CONFIG_NAMES),
+                    "accuracy": _per_subset(_FRACTION, config_names),
+                    "accuracy_drop": _per_subset(_DROP, edited_config_names),
                     "attribute_drop": {
                         "type": "object",
                         "propertyNames": {"enum": attributes},
@@ -84,14 +86,14 @@ def results_schema() -> dict[str, Any]:
                         "minProperties": 1,
                     },
                     "mean_drop": _DROP,
-                    "flip_rate": _per_subset(_FRACTION, EDITED_CONFIG_NAMES),
+                    "flip_rate": _per_subset(_FRACTION, edited_config_names),
                     "ci95": _per_subset(
-                        {"type": "array", "items": _DROP, "minItems": 2, "maxItems": 2}, EDITED_CONFIG_NAMES
+                        {"type": "array", "items": _DROP, "minItems": 2, "maxItems": 2}, edited_config_names
                     ),
-                    "top5_accuracy": _per_subset(_FRACTION, CONFIG_NAMES),
+                    "top5_accuracy": _per_subset(_FRACTION, config_names),
                 },
             },
-            "counts": _per_subset({"type": "integer", "minimum": 0}, CONFIG_NAMES),
+            "counts": _per_subset({"type": "integer", "minimum": 0}, config_names),
             "environment": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
             "created_at": {"type": "string", "format": "date-time", "maxLength": 40},
         },
@@ -145,15 +147,15 @@ def validate_results(doc: Any, *, source: str = "results") -> dict[str, Any]:
 
 def _check_summaries(metrics: dict[str, Any], configs: set[str], source: str) -> None:
     drops = metrics["accuracy_drop"]
-    edited = {name for name in configs if SUBSETS[name].is_edited}
+    edited = {name for name in configs if ALL_SUBSETS[name].is_edited}
     if set(drops) != edited:
         raise ValueError(f"{source}: metrics.accuracy_drop covers {sorted(drops)} but the edited configs are {sorted(edited)}")
     mean = sum(drops.values()) / len(drops)
     if abs(metrics["mean_drop"] - mean) > SUMMARY_TOLERANCE:
         raise ValueError(f"{source}: metrics.mean_drop is {metrics['mean_drop']} but the mean of metrics.accuracy_drop is {mean}")
     expected: dict[str, float] = {}
-    for attribute in EDITED_ATTRIBUTES:
-        mine = [value for name, value in drops.items() if SUBSETS[name].attribute is attribute]
+    for attribute in edited_attributes():
+        mine = [value for name, value in drops.items() if ALL_SUBSETS[name].attribute is attribute]
         if mine:
             expected[attribute.value] = sum(mine) / len(mine)
     given = metrics["attribute_drop"]

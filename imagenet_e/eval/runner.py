@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from imagenet_e_dataset.atomic import atomic_write_text
-from imagenet_e_dataset.registry import SUBSETS, Subset, resolve_many
+from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
 
 from . import distributed
 from .data import EncodedImages, available_configs, collate, load_configs, worker_init
@@ -95,19 +95,21 @@ class EvalSettings:
 def _select_subsets(configs: str | list[str] | tuple[str, ...], available: list[str] | None = None) -> list[Subset]:
     """Resolve the requested configs; ``original`` is always added, every drop is measured against it.
 
-    ``"all"`` means every config in ``available`` (what the dataset holds) when that is known.
+    ``"all"`` means every config in ``available`` (what the dataset holds, extras and plug-in subsets
+    included) when that is known.
     """
-    chosen = resolve_many(configs)
+    everything = isinstance(configs, str) and configs.strip() == ALL
+    chosen = resolve_many(ALL_WITH_EXTRAS if everything and available is not None else configs)
     if available is not None:
-        if isinstance(configs, str) and configs.strip() == "all":
+        if everything:
             chosen = [s for s in chosen if s.name in available]
         missing = [s.name for s in chosen if s.name not in available]
         if missing:  # said before the model is loaded, not after
             raise ValueError(f"the dataset has no config(s) {missing}; it has {available}")
     if not any(s.is_original for s in chosen):
-        chosen = [SUBSETS["original"], *chosen]
+        chosen = [ALL_SUBSETS[ORIGINAL_CONFIG], *chosen]
     if len(chosen) < 2:
-        raise ValueError("name at least one edited config besides 'original' (e.g. --configs background_20); "
+        raise ValueError(f"name at least one edited config besides '{ORIGINAL_CONFIG}' (e.g. --configs background_20); "
                          "a drop needs something to compare with")
     return chosen
 
@@ -321,7 +323,7 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
     started = time.perf_counter()
     device = _resolve_device(settings.device, ctx.local_rank)
     dtype = _resolve_dtype(settings.dtype, device)
-    subsets = [SUBSETS[name] for name in settings.configs]
+    subsets = [ALL_SUBSETS[name] for name in settings.configs]
     if loaded is None:
         loaded = load_model(settings.model, loader=settings.loader, revision=settings.model_revision,
                             label_mapping=settings.label_mapping)

@@ -15,10 +15,11 @@ from typing import Any
 
 import gradio as gr
 
-from .table import (
-        RANK_COLUMN, Board, SortKey, SubsetMetric, build_table, default_source, load_board, rank_entries,
-    )
 from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS
+
+from .table import (
+    RANK_COLUMN, Board, SortKey, SubsetMetric, board_attributes, build_table, default_source, load_board, rank_entries,
+)
 
 TITLE = "ImageNet-E robustness leaderboard"
 DEFAULT_COMPARED = 3
@@ -69,9 +70,9 @@ def notice_html(board: Board, error: str | None = None) -> str:
 def about_markdown() -> str:
     """Metric definitions, the subset table (from the registry) and how to submit."""
     rows = "\n".join(
-        f"| `{s.name}` | `{s.alias}` | {s.attribute.value} | {s.description} |" for s in SUBSETS.values()
+        f"| `{s.name}` | `{s.alias or '-'}` | {s.attribute.name} | {s.description} |" for s in SUBSETS.values()
     )
-    attributes = ", ".join(f"**{a.value}**" for a in EDITED_ATTRIBUTES)
+    attributes = ", ".join(f"**{a.name}**" for a in EDITED_ATTRIBUTES)
     return f"""
 ## What is measured
 
@@ -123,7 +124,7 @@ def drops_figure(board: Board, labels: list[str]):
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(10, 4.2), dpi=100)
-    attributes = [a.value for a in EDITED_ATTRIBUTES]
+    attributes = [a.name for a in board_attributes(board)]
     known = [label for label in labels if any(e.label == label for e in board.entries)]
     if not known:
         ax.text(0.5, 0.5, "Choose models to compare", ha="center", va="center", fontsize=13, color="#64748b",
@@ -206,7 +207,7 @@ def build_app(results_source: str | None) -> gr.Blocks:
     board = holder.board
     sort_default = SortKey.MEAN_DROP.label
     initial = build_table(board, sort_by=sort_default)
-    attribute_names = [a.value for a in EDITED_ATTRIBUTES]
+    attribute_names = [a.name for a in board_attributes(board)]
 
     with gr.Blocks(title=TITLE, fill_width=True, analytics_enabled=False) as demo:
         header = gr.HTML(header_html(board))

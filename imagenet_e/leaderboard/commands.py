@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 
+from generation.commands import add_plugin_argument
+
 
 def _serve(args: argparse.Namespace) -> int:
     from imagenet_e.leaderboard.app import build_app, launch
@@ -40,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="folder of results JSON files or Hub dataset repo id (default: $RESULTS_DIR or $RESULTS_REPO)")
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--host", default="127.0.0.1")
+    add_plugin_argument(serve)
     serve.set_defaults(func=_serve)
 
     submit = subparsers.add_parser(
@@ -54,4 +57,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument("--dataset-id", metavar="NS/DATASET", default=None,
                         help="benchmark dataset id for the .eval_results entry "
                              "(default: $IMAGENET_E_DATASET_ID, else the results file's dataset.id)")
+    add_plugin_argument(submit)
     submit.set_defaults(func=_submit)

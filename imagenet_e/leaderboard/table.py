@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
-from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS, Attribute
+from imagenet_e_dataset.registry import ALL_SUBSETS, EDITED_ATTRIBUTES, ORIGINAL_CONFIG, Attribute, edited_attributes, get_attribute
 from imagenet_e.eval.results_schema import validate_results
 
 
@@ -108,7 +108,7 @@ class Entry:
 
     @property
     def original_accuracy(self) -> float | None:
-        return self.accuracy.get("original")
+        return self.accuracy.get(ORIGINAL_CONFIG)
 
     @classmethod
     def from_results(cls, doc: dict[str, Any], source: str) -> "Entry":
@@ -124,7 +124,7 @@ class Entry:
             dataset_id=dataset["id"],
             dataset_revision=dataset.get("revision"),
             created_at=doc["created_at"],
-            configs=tuple(name for name in SUBSETS if name in dataset["configs"]),
+            configs=tuple(name for name in ALL_SUBSETS if name in dataset["configs"]),
             accuracy=dict(metrics["accuracy"]),
             accuracy_drop=dict(metrics["accuracy_drop"]),
             flip_rate=dict(metrics["flip_rate"]),
@@ -281,7 +281,14 @@ TEXT_COLUMNS = (MODEL_COLUMN, "Revision", "Loader", "Dataset revision", "Link", 
 
 
 def attribute_column(attribute: Attribute | str) -> str:
-    return f"{Attribute(attribute).value} drop (pp)"
+    return f"{get_attribute(attribute).name} drop (pp)"
+
+
+def board_attributes(board: "Board") -> list[Attribute]:
+    """The edited attributes that at least one entry on the board has a drop for, in registry order
+    (those of the ImageNet-E configs while the board is empty)."""
+    present = [a for a in edited_attributes() if any(a.name in e.attribute_drop for e in board.entries)]
+    return present or list(EDITED_ATTRIBUTES)
 
 
 def subset_column(name: str, metric: SubsetMetric) -> str:
@@ -361,15 +368,15 @@ def build_table(
 
     ``loaders`` keeps only those loader types (``None`` = all); ``attributes`` chooses which
     attribute drop columns (and, with ``show_subsets``, which subsets' columns) appear
-    (``None`` = all four). Percentages are rounded to 2 decimals; drops are percentage points.
+    (``None`` = every attribute the board's entries have). Percentages are rounded to 2 decimals; drops are percentage points.
     Ranks are computed over the whole board before filtering, so a search doesn't renumber models.
     """
     metric = parse_subset_metric(subset_metric)
-    chosen = [Attribute(a) for a in (attributes if attributes is not None else EDITED_ATTRIBUTES)]
-    chosen = [a for a in EDITED_ATTRIBUTES if a in chosen]
+    chosen = [get_attribute(a) for a in (attributes if attributes is not None else board_attributes(board))]
+    chosen = [a for a in edited_attributes() if a in chosen]
     # Only edited subsets get columns: the original's accuracy is its own column, and it has no
     # drop or flip rate.
-    subset_names = [s.name for s in SUBSETS.values() if s.attribute in chosen]
+    subset_names = [s.name for s in ALL_SUBSETS.values() if s.attribute in chosen and (s.benchmark or any(s.name in e.configs for e in board.entries))]
 
     columns = [RANK_COLUMN, MODEL_COLUMN, MEAN_DROP_COLUMN, ORIGINAL_COLUMN]
     columns += [attribute_column(a) for a in chosen]
@@ -403,7 +410,7 @@ def attribute_drops(board: Board, labels: Sequence[str]) -> list[tuple[str, dict
     out = []
     for label in labels:
         e = board.entry(label)
-        out.append((label, {a.value: _pct(e.attribute_drop.get(a.value)) for a in EDITED_ATTRIBUTES}))
+        out.append((label, {a.name: _pct(e.attribute_drop.get(a.name)) for a in board_attributes(board)}))
     return out
 
 

@@ -1,0 +1,73 @@
+"""``size``: the object rescaled to cover a share of the frame, or its box brought to fill the frame.
+
+``SizeSpec(rate=0.05)`` rescales the object about its centre until it covers 5 % of the image
+(within the tolerance, else the edit is reported unreachable); ``SizeSpec(full=True)`` crops the
+object's bounding box to the frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar
+
+from .base import AttributePlugin, EditContext, EditSpec, Subset, format_number, register_attribute
+
+
+@dataclass(frozen=True)
+class SizeSpec(EditSpec):
+    """Target object rate in (0, 1), or ``full=True`` for the box cropped to the frame."""
+
+    attribute: ClassVar[str] = "size"
+    rate: float | None = None
+    full: bool = False
+
+    def __post_init__(self) -> None:
+        if self.full:
+            if self.rate is not None:
+                raise ValueError("SizeSpec takes either rate= or full=True, not both")
+            return
+        if self.rate is None or isinstance(self.rate, bool) or not isinstance(self.rate, (int, float)) \
+                or not math.isfinite(self.rate) or not 0 < self.rate < 1:
+            raise ValueError(f"SizeSpec.rate must be a number in (0, 1) (object pixels / image pixels), got {self.rate!r}")
+        object.__setattr__(self, "rate", float(self.rate))
+
+    def level(self) -> str:
+        return "full" if self.full else format_number(self.rate)
+
+
+@register_attribute
+class Size(AttributePlugin):
+    name = "size"
+    description = "Object size: the object rescaled to cover a given share of the image, or cropped to fill it."
+    spec_types = (SizeSpec,)
+    harmonizable = True
+    colour = "#E69F00"
+    order = 20
+
+    def subsets(self) -> tuple[Subset, ...]:
+        s = self.subset
+        return (
+            s(SizeSpec(full=True), "Object's bounding box cropped and resized to fill the frame.", alias="full",
+              file_extension=".JPEG", benchmark=True),
+            s(SizeSpec(0.1), "Object rescaled to cover 10 % of the image.", alias="01", benchmark=True),
+            s(SizeSpec(0.08), "Object rescaled to cover 8 % of the image.", alias="008", benchmark=True),
+            s(SizeSpec(0.05), "Object rescaled to cover 5 % of the image.", alias="005", benchmark=True),
+        )
+
+    def requirements(self, spec, options):
+        # The full-frame crop keeps the photo's own background: nothing to harmonise.
+        return frozenset() if spec.full else super().requirements(spec, options)
+
+    def plan(self, ctx: EditContext, spec: EditSpec):
+        from ..transforms import crop_to_frame, rescale_to_rate
+
+        assert isinstance(spec, SizeSpec)
+        src, opt = ctx.source, ctx.options
+        if spec.full:
+            image, mask = (src.photo, src.mask) if opt.full_at_photo_size else (src.image, src.object_mask)
+            t = crop_to_frame(image, mask, opt.full_mode)
+            return ctx.finished(t.object_image, t.object_mask, {**ctx.params, **t.params})
+        t = rescale_to_rate(src.image, src.object_mask, spec.rate, tolerance=opt.size_tolerance,
+                            allow_clip=opt.size_allow_clip)
+        return ctx.from_transform(t)
