@@ -111,8 +111,9 @@ def front_matter_yaml(card: DatasetCardData) -> str:
     return yaml.dump(doc, Dumper=_AnchorDumper, sort_keys=False, allow_unicode=True, line_break="\n").strip()
 
 
-def subset_table(counts: Mapping[str, int] | None = None) -> str:
-    """Markdown table of the registry's subsets (with row counts where given)."""
+def subset_table(counts: Mapping[str, int] | None = None, *, extras: bool = False) -> str:
+    """Markdown table of the registry's subsets (with row counts where given): the twelve ImageNet-E
+    configs and the extras that ``counts`` names; with ``extras=True`` only the extra and plug-in subsets."""
     if counts is None:
         head = "| config | official folder | attribute | level | what it is |\n|---|---|---|---|---|"
     else:
@@ -120,7 +121,10 @@ def subset_table(counts: Mapping[str, int] | None = None) -> str:
     rows = []
     # The twelve ImageNet-E configs always, extras (occlusion, plug-ins) where the dataset has them.
     for s in ALL_SUBSETS.values():
-        if not s.benchmark and (counts is None or s.name not in counts):
+        if extras:
+            if s.benchmark:
+                continue
+        elif not s.benchmark and (counts is None or s.name not in counts):
             continue
         n = "" if counts is None else f" {counts[s.name]:,} |" if s.name in counts else " — |"
         alias = f"`{s.alias}`" if s.alias else "—"

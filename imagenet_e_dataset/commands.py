@@ -42,8 +42,15 @@ def _push(args: argparse.Namespace) -> int:
 
 def _subsets(args: argparse.Namespace) -> int:
     from .card import subset_table
+    from .registry import edited_attributes
 
     print(subset_table())
+    if args.extras:
+        print("\nExtras and plug-in subsets (not in 'all'; pick them by name or with 'all+extras'):\n")
+        print(subset_table(extras=True))
+        print("\nAttributes:")
+        for a in edited_attributes():
+            print(f"  {a.name:12s} {a.description}")
     return 0
 
 
@@ -71,4 +78,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_push)
 
     p = subparsers.add_parser("subsets", help="print the table of ImageNet-E subsets (config names, folders, attributes)")
+    p.add_argument("--extras", action="store_true", help="also list the extra and plug-in subsets and every attribute")
+    p.add_argument("--plugin", action="append", metavar="MODULE_OR_FILE", help="load an attribute plug-in first (repeatable)")
     p.set_defaults(func=_subsets)

@@ -30,7 +30,7 @@ def test_registry_has_the_twelve_subsets_of_the_paper():
     assert len(EDITED_CONFIG_NAMES) == 11
     assert [s.name for s in subsets_of("size")] == ["size_full", "size_0.1", "size_0.08", "size_0.05"]
     assert len(subsets_of("background")) == 5
-    assert subsets_of(Attribute.__name__ and SUBSETS["size_full"].attribute)[0].name == "size_full"
+    assert subsets_of(SUBSETS["size_full"].attribute)[0].name == "size_full"
 
 
 @pytest.mark.parametrize("alias,name", [("20_hard", "background_20"), ("005", "size_0.05"), ("rd", "direction_random"),
