@@ -32,6 +32,7 @@ from PIL import Image
 
 def build_dataset(root: Path, configs: list[str], sources: int, seed: int = 0) -> Path:
     from imagenet_e_dataset.hub_layout import HubLayoutWriter
+    from imagenet_e_dataset.registry import SUBSETS
 
     rng = np.random.default_rng(seed)
     with HubLayoutWriter(root / "dataset") as writer:
@@ -39,7 +40,8 @@ def build_dataset(root: Path, configs: list[str], sources: int, seed: int = 0) -
             base = rng.integers(0, 256, size=(16, 16, 3), dtype=np.uint8)
             image = Image.fromarray(base).resize((256, 256), Image.Resampling.BICUBIC)
             for config in configs:
-                fmt = "JPEG" if config in ("original", "size_full") else "PNG"
+                # The release keeps these as JPEG (the registry's file extension), the edits as PNG.
+                fmt = "JPEG" if SUBSETS[config].file_extension == ".JPEG" else "PNG"
                 buf = io.BytesIO()
                 image.rotate(int(rng.integers(0, 360))).save(buf, format=fmt, quality=90)
                 writer.add(config, {"image": {"bytes": buf.getvalue(), "path": None},

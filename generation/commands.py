@@ -75,7 +75,7 @@ def _device(choice: str) -> str:
 def _edit(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from imagenet_e_dataset.registry import resolve_many
+    from imagenet_e_dataset.registry import ALL, ALL_WITH_EXTRAS, resolve_many
 
     from .attributes import Requirement
     from .contact_sheet import contact_sheet
@@ -94,7 +94,7 @@ def _edit(args: argparse.Namespace) -> int:
     else:
         raise ValueError("no MASK given: pass a mask PNG after the image, or --auto-mask u2netp|grabcut")
     subsets = resolve_many(args.subset)
-    many = args.subset.strip() == "all" or len(subsets) > 1
+    many = args.subset.strip() in (ALL, ALL_WITH_EXTRAS) or len(subsets) > 1
     out = Path(args.out)
     if not many and out.suffix.lower() != ".png":
         raise ValueError(f"--out {out}: one subset is written as a .png file")

@@ -167,15 +167,21 @@ def resolve(name: str | Subset) -> Subset:
 
 def resolve_many(names: str | Sequence[str | Subset]) -> list[Subset]:
     """Resolve ``"all"`` (the twelve ImageNet-E configs), ``"all+extras"`` (every registered subset), a
-    comma-separated string, or a list of names/aliases, keeping the canonical order."""
+    comma-separated string or a list of names/aliases (which may include ``all``), keeping the canonical order.
+
+    >>> [s.name for s in resolve_many("all,occlusion_0.5")][-2:]
+    ['direction_random', 'occlusion_0.5']
+    """
     if isinstance(names, str):
-        key = names.strip()
-        if key == ALL:
-            return [s for s in _SUBSETS.values() if s.benchmark]
-        if key == ALL_WITH_EXTRAS:
-            return list(_SUBSETS.values())
         names = [n.strip() for n in names.split(",") if n.strip()]
-    wanted = {resolve(n).name for n in names}
+    wanted: set[str] = set()
+    for name in names:
+        if name == ALL:
+            wanted.update(s.name for s in _SUBSETS.values() if s.benchmark)
+        elif name == ALL_WITH_EXTRAS:
+            wanted.update(_SUBSETS)
+        else:
+            wanted.add(resolve(name).name)
     if not wanted:
         raise ValueError(f"no subset named; give '{ALL}', '{ALL_WITH_EXTRAS}' or config names such as 'background_20'")
     return [s for s in _SUBSETS.values() if s.name in wanted]
