@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .atomic import current_umask
+from .atomic import current_umask, replace_folder
 from .features import SAFE_SOURCE_ID_PATTERN, make_features
 from .labels import check_label, wnids
 from .layout_records import SPLIT, CardContext, ConfigStats, ShardFile
@@ -114,7 +114,7 @@ class HubLayoutWriter:
         self.schema = self.features.arrow_schema
         self.overwrite = overwrite
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        # Sibling of the output so the final os.replace is a same-filesystem rename.
+        # Sibling of the output so the final move into place is a same-filesystem rename.
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
         self._stage_dir = self._tmp / ".staging"
         self._stage_dir.mkdir()
@@ -253,9 +253,8 @@ class HubLayoutWriter:
             if self.out_dir.exists():
                 if not self.overwrite:
                     raise FileExistsError(f"output folder {self.out_dir} appeared while writing; not replacing it")
-                shutil.rmtree(self.out_dir)
             os.chmod(self._tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700 folders; a dataset is for sharing
-            os.replace(self._tmp, self.out_dir)
+            replace_folder(self._tmp, self.out_dir)
         except BaseException:
             self._closed = True
             shutil.rmtree(self._tmp, ignore_errors=True)

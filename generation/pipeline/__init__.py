@@ -20,7 +20,7 @@ The modules, in the order a run uses them:
 * :mod:`.merge` — the dataset folder from the chunks, its manifest, skip report and card context.
 """
 
-from .chunks import ChunkGenerator, build_editor, encode_png
+from .chunks import ChunkGenerator, build_editor
 from .merge import MANIFEST_NAME, SKIPPED_NAME, card_context, merge_chunks
 from .run import GenerateReport, generate, numeric_environment, prepare_selection, run_document
 from .settings import (
@@ -56,7 +56,6 @@ __all__ = [
     "build_editor",
     "card_context",
     "chunk_ranges",
-    "encode_png",
     "generate",
     "merge_chunks",
     "numeric_environment",

@@ -7,35 +7,23 @@ does not depend on which process handles the item.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
+from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
+
+from ..image_io import decode_rgb, encode_png
 from ..seeding import derive_seed
 from ..sources import Skip, SkipReason, Source
-from .settings import BACKGROUND_RANDOM, ORIGINAL, GenerateSettings, Placement, _dumps, _jsonable
+from .settings import BACKGROUND_RANDOM, ORIGINAL, GenerateSettings, Placement
 from .work import RowStatus, sha256_hex
 
 # Donor draws for background_random use their own stream of the item's seed, so they never
 # correlate with the draws the edit itself makes from rng_for(seed).
 _DONOR_STREAM = 0xD0402
 _DONOR_TRIES = 8
-
-
-def encode_png(array: np.ndarray) -> bytes:
-    """Deterministic PNG bytes (fixed zlib level, no metadata, no timestamps)."""
-    from PIL import Image
-
-    if array.dtype == bool:
-        image = Image.fromarray(array.astype(np.uint8) * 255, mode="L")
-    else:
-        image = Image.fromarray(np.ascontiguousarray(array))
-    sink = io.BytesIO()
-    image.save(sink, format="PNG", compress_level=6, optimize=False)
-    return sink.getvalue()
 
 
 @dataclass(frozen=True)
@@ -68,7 +56,7 @@ class ChunkGenerator:
         self._cache_limit = 4 * settings.batch_size + 16
 
     def provenance(self) -> dict[str, Any]:
-        return {str(k): _jsonable(v) for k, v in self.editor.provenance().items()}
+        return {str(k): to_jsonable(v) for k, v in self.editor.provenance().items()}
 
     # -- loading ------------------------------------------------------------------------------------
     def load(self, source: Source) -> _Loaded | Skip:
@@ -88,7 +76,7 @@ class ChunkGenerator:
         sid = source.source_id
         try:
             raw = source.image_path.read_bytes()
-            photo = _decode_rgb(raw, source.image_path)
+            photo = decode_rgb(raw, source.image_path)
         except (OSError, ValueError) as exc:
             return Skip(sid, SkipReason.UNREADABLE_IMAGE, str(exc))
         try:
@@ -173,7 +161,7 @@ class ChunkGenerator:
         return {
             "source_id": source.source_id, "subset": ORIGINAL, "status": RowStatus.OK, "reason": None, "detail": None,
             "label": source.label, "seed": None, "image_name": source.image_path.name, "image": item.raw,
-            "object_mask": encode_png(item.prepared.mask), "params": _dumps({"source_file": source.image_path.name}),
+            "object_mask": encode_png(item.prepared.mask), "params": canonical_json({"source_file": source.image_path.name}),
             "sha256": sha256_hex(item.raw),
         }
 
@@ -182,7 +170,7 @@ class ChunkGenerator:
         seed = derive_seed(self.settings.seed, source.source_id, subset)
         if isinstance(result, Skip):
             return _skip_row(result, label=source.label, seed=seed)
-        params = _dumps(_jsonable(result.params))
+        params = canonical_json(to_jsonable(result.params))
         if not result.ok:
             return {
                 "source_id": source.source_id, "subset": subset, "status": RowStatus.UNREACHABLE,
@@ -205,17 +193,6 @@ def _skip_row(skip: Skip, *, label: int | None, seed: int | None = None) -> dict
         "detail": skip.detail, "label": label, "seed": seed, "image_name": None, "image": None, "object_mask": None,
         "params": None, "sha256": None,
     }
-
-
-def _decode_rgb(raw: bytes, path: Path) -> np.ndarray:
-    """Decode the bytes already read (each photo is read from disk once: raw bytes feed ``original``)."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(raw)) as img:
-            return np.asarray(img.convert("RGB")).copy()
-    except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{path}: not a readable image ({exc})") from None
 
 
 def build_editor(settings: GenerateSettings, placement: Placement):

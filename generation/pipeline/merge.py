@@ -8,15 +8,17 @@ byte-identical however the work was split, interrupted and resumed.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from imagenet_e_dataset.atomic import replace_folder
+from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
+
 from ..sources import Selection, Skip, SkipReason, iter_tsv
-from .settings import GenerateSettings, _dumps, _jsonable
+from .settings import GenerateSettings
 from .work import RowStatus, WorkFolder, _atomic_write_bytes
 
 MANIFEST_NAME = "manifest.jsonl"
@@ -55,7 +57,7 @@ def merge_chunks(
                 if row["status"] == RowStatus.SKIPPED:
                     skips.append(Skip(row["source_id"], SkipReason(row["reason"]), row["detail"] or "", row["subset"] or ""))
                     continue
-                manifest.append(_dumps({
+                manifest.append(canonical_json({
                     "source_id": row["source_id"],
                     "subset": row["subset"],
                     "seed": row["seed"],
@@ -82,10 +84,8 @@ def merge_chunks(
         skips = [replace(s, detail=s.detail.replace(str(folder), placeholder)) for s in skips]
     _atomic_write_bytes(staged / MANIFEST_NAME, ("\n".join(manifest) + "\n").encode())
     _atomic_write_bytes(staged / SKIPPED_NAME, "".join(iter_tsv(skips)).encode())
-    # The finished folder appears in one rename; an older copy is only removed once the new one is whole.
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staged, out)
+    # The finished folder appears in one rename; an older copy is only removed once the new one is in place.
+    replace_folder(staged, out)
     return dict(rows_per_subset), skip_counts
 
 
@@ -121,7 +121,7 @@ def card_context(
         if key != "backend":
             generation[f"editor {key}"] = value
     for key, value in settings.edit_options:
-        generation[f"edit {key}"] = _jsonable(value)
+        generation[f"edit {key}"] = to_jsonable(value)
     for key, value in settings.selection.describe().items():
         generation[f"selection {key}"] = value
     generation["selection limit"] = settings.limit

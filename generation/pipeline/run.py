@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
+
 from ..sources import Selection, discover_sources, select_sources
 from .chunks import ChunkGenerator
 from .merge import merge_chunks
-from .settings import GenerateSettings, Inputs, Placement, _dumps, _jsonable
+from .settings import GenerateSettings, Inputs, Placement
 from .work import WorkFolder, chunk_ranges, sha256_hex, shard_chunks, work_dir_for
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def run_document(settings: GenerateSettings, selection: Selection) -> dict[str, 
     settings_doc = settings.fingerprint_doc()
     settings_doc["sources"] = f"{len(selection.sources)} selected, list sha256 {listing.hexdigest()[:16]}"
     return {
-        "fingerprint": sha256_hex(_dumps(settings_doc).encode()),
+        "fingerprint": sha256_hex(canonical_json(settings_doc).encode()),
         "settings": settings_doc,
     }
 
@@ -95,7 +97,7 @@ def generate(
         work.clean_temporaries(todo)
         if todo:
             generator = ChunkGenerator(settings, selection.sources, placement)
-            work.write_json("provenance.json", _jsonable(generator.provenance()))
+            work.write_json("provenance.json", to_jsonable(generator.provenance()))
             _check_environment(work, placement, settings.backend)
             done_here = _run_chunks(work, generator, ranges, todo, placement)
 

@@ -7,16 +7,13 @@ a run may be resumed with a different split of the work and must produce the sam
 
 from __future__ import annotations
 
-import enum
-import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-import numpy as np
-
+from imagenet_e_dataset.jsonsafe import to_jsonable
 from imagenet_e_dataset.registry import SUBSETS, Attribute, resolve, resolve_many
+from imagenet_e_dataset.runtime import choose_device, launch_environment
 
 from ..interfaces import BACKENDS, BackendName
 from ..sources import SelectionFilter
@@ -94,8 +91,8 @@ class GenerateSettings:
     def fingerprint_doc(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["selection"] = self.selection.describe()
-        doc["backend_options"] = {k: _jsonable(v) for k, v in self.backend_options}
-        doc["edit_options"] = {k: _jsonable(v) for k, v in self.edit_options}
+        doc["backend_options"] = {k: to_jsonable(v) for k, v in self.backend_options}
+        doc["edit_options"] = {k: to_jsonable(v) for k, v in self.edit_options}
         doc["subsets"] = list(self.subsets)
         doc["format_version"] = FORMAT_VERSION
         return doc
@@ -121,10 +118,9 @@ class Placement:
         """Explicit ``--num-shards/--shard-index`` win; else ``RANK``/``WORLD_SIZE`` of a launcher; else one process."""
         if num_shards is not None or shard_index is not None:
             return cls(num_shards=num_shards or 1, shard_index=shard_index or 0, launcher=False, **kwargs)
-        world = int(os.environ.get("WORLD_SIZE", "1") or 1)
-        if world > 1:
-            rank = int(os.environ.get("RANK", "0") or 0)
-            return cls(num_shards=world, shard_index=rank, launcher=True, **kwargs)
+        launch = launch_environment()
+        if launch.launched:
+            return cls(num_shards=launch.world_size, shard_index=launch.rank, launcher=True, **kwargs)
         return cls(**kwargs)
 
     @property
@@ -134,19 +130,10 @@ class Placement:
 
     def device_for(self, backend: str = "diffusion") -> str:
         """The torch device this process edits on (``--device``, else chosen for the backend)."""
-        if self.device != "auto":
-            return self.device
-        if backend == "cpu":
+        if self.device == "auto" and backend == "cpu":
             # The cpu backend stays on the CPU unless --device asks otherwise (it is the offline path).
             return "cpu"
-        try:
-            import torch
-        except ModuleNotFoundError:
-            return "cpu"
-        if torch.cuda.is_available():
-            # One GPU per launcher process: LOCAL_RANK picks it.
-            return f"cuda:{int(os.environ.get('LOCAL_RANK', '0') or 0) % torch.cuda.device_count()}"
-        return "cpu"
+        return choose_device(self.device)
 
 
 @dataclass(frozen=True)
@@ -154,23 +141,3 @@ class Inputs:
     images: Path
     masks: Path
     labels: Path | None = None
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return repr(value)
-
-
-def _dumps(doc: Any) -> str:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
