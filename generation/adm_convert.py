@@ -29,6 +29,8 @@ from typing import Any, Mapping
 
 import torch
 
+from imagenet_e_dataset.atomic import replace_folder
+
 # guided-diffusion's script_util defaults when --channel_mult is empty.
 DEFAULT_CHANNEL_MULT: dict[int, tuple[float, ...]] = {
     512: (0.5, 1, 1, 2, 2, 4, 4),
@@ -410,13 +412,7 @@ def convert_adm_checkpoint(
             "converter": "imagenet-e convert-adm",
         }
         (tmp / "adm_conversion.json").write_text(json.dumps(provenance, indent=2) + "\n")
-        if out.exists():
-            aside = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
-            os.replace(out, aside / out.name)
-            os.replace(tmp, out)
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+        replace_folder(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

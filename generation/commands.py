@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_e_dataset.atomic import atomic_write_text
+from imagenet_e_dataset.jsonsafe import to_jsonable
+from imagenet_e_dataset.runtime import choose_device
 
 DEFAULT_GLOBAL_SEED = 404
 
@@ -64,14 +66,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_edit)
 
 
-def _device(choice: str) -> str:
-    if choice != "auto":
-        return choice
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def _edit(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -107,7 +101,7 @@ def _edit(args: argparse.Namespace) -> int:
     adversarial = any(Requirement.CLASSIFIER in n for n in needs.values())
     needs_editor = any(Requirement.EDITOR in n for n in needs.values())
     needs_donor = [name for name, n in needs.items() if Requirement.OTHER_BACKGROUND in n]
-    device = _device(args.device) if (needs_editor or adversarial) else "cpu"
+    device = choose_device(args.device) if (needs_editor or adversarial) else "cpu"
 
     classifier = None
     label = args.label
@@ -177,7 +171,7 @@ def _edit(args: argparse.Namespace) -> int:
     record = {
         "image": str(args.image), "source_id": source_id, "global_seed": args.seed, "label": label,
         "editor": editor.provenance() if editor is not None else None,
-        "edits": {r.subset: {"status": r.status.value, **_jsonable(r.params)} for r in results},
+        "edits": {r.subset: {"status": r.status.value, **to_jsonable(r.params)} for r in results},
         "skipped": skipped,
     }
     _write_json_atomic(record, out / "edits.json")
@@ -232,20 +226,6 @@ def _panel_label(name: str, result) -> str:
     if "lam" in p:
         return f"{name} (lambda {p['lam']:g})"
     return name
-
-
-def _jsonable(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if hasattr(value, "value") and not isinstance(value, (int, float, str, bool)):
-        return value.value
-    return value
 
 
 def _write_json_atomic(doc: dict, path: Path) -> None:

@@ -25,12 +25,13 @@ from typing import Any, Literal, Sequence
 import numpy as np
 import torch
 
+from imagenet_e_dataset.runtime import choose_device, choose_dtype, torch_dtype
+
 from .diffusion_schedule import RespacedSchedule
 from .interfaces import BackgroundEditRequest, ClassifierFn, register_background_editor
 
 DeviceName = str
 DtypeName = Literal["auto", "fp32", "bf16", "fp16"]
-_DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclass(frozen=True)
@@ -52,26 +53,6 @@ class DiffusionEditSettings:
             raise ValueError(f"steps must be in [1, respaced_steps={self.respaced_steps}], got {self.steps}")
         if self.range_scale < 0 or self.adv_scale < 0:
             raise ValueError(f"range_scale and adv_scale must be >= 0, got {self.range_scale}, {self.adv_scale}")
-
-
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"unknown device {device!r}") from exc
-
-
-def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    """fp32 on CPU; on GPU bf16 where supported (no loss scaling needed for the guidance gradient), else fp16."""
-    if dtype == "auto":
-        if device.type != "cuda":
-            return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if dtype not in _DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose one of auto, {', '.join(_DTYPES)}")
-    return _DTYPES[dtype]
 
 
 def fft_complexity(images01: torch.Tensor) -> torch.Tensor:
@@ -119,8 +100,8 @@ class DiffusionBackgroundEditor:
         self.settings = DiffusionEditSettings(
             steps=int(steps), respaced_steps=int(respaced_steps), range_scale=float(range_scale), adv_scale=float(adv_scale)
         )
-        self.device = resolve_device(device)
-        self.dtype = resolve_dtype(dtype, self.device)
+        self.device = torch.device(choose_device(device))
+        self.dtype = torch_dtype(choose_dtype(dtype, self.device))
         model, self.unet_source = _load_unet(unet)
         if model.config.out_channels != 2 * model.config.in_channels:
             raise ValueError(

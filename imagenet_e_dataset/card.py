@@ -18,7 +18,7 @@ from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
-from .hub_layout import SPLIT, CardContext, ConfigStats
+from .layout_records import SPLIT, CardContext, ConfigStats
 from .registry import ALL_SUBSETS, DEFAULT_CONFIG
 
 TEMPLATE_NAME = "dataset_card.md"

@@ -21,7 +21,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +28,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .atomic import current_umask
+from .atomic import current_umask, replace_folder
 from .features import SAFE_SOURCE_ID_PATTERN, make_features
 from .labels import check_label, wnids
+from .layout_records import SPLIT, CardContext, ConfigStats, ShardFile
 from .registry import ALL_SUBSETS, resolve
 
-SPLIT = "test"
 DEFAULT_MAX_SHARD_BYTES = 500 * 2**20
 # One row group per this many rows: random access to an image dataset reads a whole row group,
 # and the Hub's viewer works best with ~100-row groups for images.
@@ -44,66 +43,6 @@ _STAGE_FLUSH_ROWS = 256
 _STAGE_FLUSH_BYTES = 64 * 2**20
 README_NAME = "README.md"
 EVAL_YAML_NAME = "eval.yaml"
-
-
-@dataclass(frozen=True)
-class ShardFile:
-    """One written parquet shard."""
-
-    path: str
-    """Path relative to the dataset root (``background_20/test-00000-of-00001.parquet``)."""
-    num_examples: int
-    num_bytes: int
-    """File size on disk."""
-    sha256: str
-
-
-@dataclass(frozen=True)
-class ConfigStats:
-    """What was written for one config (one subset)."""
-
-    name: str
-    num_examples: int
-    dataset_bytes: int
-    """In-memory Arrow size of the rows (``SplitInfo.num_bytes``, as ``push_to_hub`` reports it)."""
-    files: tuple[ShardFile, ...]
-
-    @property
-    def download_bytes(self) -> int:
-        return sum(f.num_bytes for f in self.files)
-
-
-@dataclass(frozen=True)
-class CardContext:
-    """How the images were made: rendered into the dataset card by :mod:`imagenet_e_dataset.card`."""
-
-    repo_id: str = "<org>/imagenet-e"
-    """Where the dataset is (or will be) hosted; used in the card's loading snippets."""
-    provenance: str = "Generated with the imagenet-e toolkit."
-    """One paragraph on where the images come from (official release import, toolkit run, ...)."""
-    generation_settings: Mapping[str, Any] = field(default_factory=dict)
-    """Knobs of the run (editor, steps, lambda, checkpoint, ...), shown as a table."""
-    global_seed: int | None = None
-    skipped: Mapping[str, int] = field(default_factory=dict)
-    """Config name -> number of source files skipped as bad (importer ``--skip-bad``, generator failures)."""
-    notes: tuple[str, ...] = ()
-
-    @classmethod
-    def coerce(cls, value: CardContext | Mapping[str, Any] | None) -> CardContext:
-        if value is None:
-            return cls()
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, Mapping):
-            known = set(cls.__dataclass_fields__)
-            unknown = set(value) - known
-            if unknown:
-                raise ValueError(f"unknown card_context keys {sorted(unknown)}; valid: {sorted(known)}")
-            kwargs = dict(value)
-            if "notes" in kwargs:
-                kwargs["notes"] = tuple(kwargs["notes"])
-            return cls(**kwargs)
-        raise ValueError(f"card_context must be a CardContext, a mapping or None, got {type(value).__name__}")
 
 
 def parse_size(text: str | int) -> int:
@@ -175,7 +114,7 @@ class HubLayoutWriter:
         self.schema = self.features.arrow_schema
         self.overwrite = overwrite
         self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        # Sibling of the output so the final os.replace is a same-filesystem rename.
+        # Sibling of the output so the final move into place is a same-filesystem rename.
         self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
         self._stage_dir = self._tmp / ".staging"
         self._stage_dir.mkdir()
@@ -304,7 +243,7 @@ class HubLayoutWriter:
             order = [name for name in ALL_SUBSETS if name in staged]
             stats = [self._write_config(name) for name in order]
             shutil.rmtree(self._stage_dir)
-            from .card import render_readme  # the card imports this module's dataclasses
+            from .card import render_readme  # imports datasets: only when a card is written
 
             readme = render_readme(stats, self.features, context)
             (self._tmp / README_NAME).write_text(readme, encoding="utf-8")
@@ -314,9 +253,8 @@ class HubLayoutWriter:
             if self.out_dir.exists():
                 if not self.overwrite:
                     raise FileExistsError(f"output folder {self.out_dir} appeared while writing; not replacing it")
-                shutil.rmtree(self.out_dir)
             os.chmod(self._tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700 folders; a dataset is for sharing
-            os.replace(self._tmp, self.out_dir)
+            replace_folder(self._tmp, self.out_dir)
         except BaseException:
             self._closed = True
             shutil.rmtree(self._tmp, ignore_errors=True)

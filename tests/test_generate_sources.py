@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generation import pipeline, sources
+from generation import sources
+from generation.pipeline import work as pipeline_work
 from generation.sources import SelectionFilter, SkipReason, discover_sources, read_labels_file, select_sources
 from imagenet_e_dataset.labels import val_labels, wnids
 
@@ -173,7 +174,7 @@ def test_missing_folders_are_clear_errors(tmp_path):
 
 
 def test_doctests():
-    for module in (sources, pipeline):
+    for module in (sources, pipeline_work):
         result = doctest.testmod(module)
         assert result.failed == 0
-    assert doctest.testmod(pipeline).attempted >= 2
+    assert doctest.testmod(pipeline_work).attempted >= 2

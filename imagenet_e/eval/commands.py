@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .distributed import _env_int
+    from imagenet_e_dataset.runtime import launch_environment
     from .report import format_table
     from .runner import evaluate_model
 
@@ -92,7 +92,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.no_progress,
     )
-    if _env_int("RANK", 0) == 0:
+    if launch_environment().rank == 0:
         print(format_table(doc))
         print(f"results: {args.output}" + (f"   plot: {args.plot}" if args.plot else ""))
     return 0

@@ -7,12 +7,13 @@ rank's (position, prediction) pairs, scores them with the metric and alone write
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+
+from imagenet_e_dataset.runtime import launch_environment
 
 
 @dataclass(frozen=True)
@@ -36,23 +37,10 @@ class DistContext:
         return np.arange(self.rank, n, self.world_size, dtype=np.int64)
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return int(value)
-    except ValueError:
-        raise ValueError(f"environment variable {name}={value!r} is not an integer") from None
-
-
 def setup(device_type: str) -> DistContext:
     """Read the launcher's environment and join (or create) the process group when world_size > 1."""
-    world = _env_int("WORLD_SIZE", 1)
-    rank = _env_int("RANK", 0)
-    local = _env_int("LOCAL_RANK", rank)
-    if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"invalid RANK={rank} / WORLD_SIZE={world}")
+    launch = launch_environment()
+    world, rank, local = launch.world_size, launch.rank, launch.local_rank
     if world == 1:
         return DistContext()
     import torch.distributed as dist

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from imagenet_e_dataset.jsonsafe import to_jsonable
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -77,20 +79,6 @@ _PROCESSOR_KEYS = ("do_resize", "size", "resample", "crop_pct", "do_center_crop"
                    "rescale_factor", "do_normalize", "image_mean", "image_std", "do_convert_rgb")
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, enum.Enum):
-        return value.name.lower() if isinstance(value, Image.Resampling) else value.value
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    return str(value)
-
-
 class ProcessorTransform:
     """A ``transformers`` image processor applied to one image (the model's own preprocessing)."""
 
@@ -103,10 +91,10 @@ class ProcessorTransform:
 
     def details(self) -> dict[str, Any]:
         config = self.processor.to_dict() if hasattr(self.processor, "to_dict") else {}
-        if "resample" in config and isinstance(config["resample"], int):
-            config["resample"] = Image.Resampling(config["resample"])
+        if "resample" in config and isinstance(config["resample"], int):  # PIL's Resampling is an IntEnum too
+            config["resample"] = Image.Resampling(config["resample"]).name.lower()
         return {"image_processor": type(self.processor).__name__,
-                **{k: _json_safe(config[k]) for k in _PROCESSOR_KEYS if k in config}}
+                **{k: to_jsonable(config[k]) for k in _PROCESSOR_KEYS if k in config}}
 
     def describe(self) -> str:
         d = self.details()

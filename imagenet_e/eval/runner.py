@@ -27,6 +27,7 @@ import torch
 
 from imagenet_e_dataset.atomic import atomic_write_text
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
+from imagenet_e_dataset.runtime import choose_device, choose_dtype
 
 from . import distributed
 from .data import EncodedImages, available_configs, collate, load_configs, worker_init
@@ -112,22 +113,6 @@ def _select_subsets(configs: str | list[str] | tuple[str, ...], available: list[
         raise ValueError(f"name at least one edited config besides '{ORIGINAL_CONFIG}' (e.g. --configs background_20); "
                          "a drop needs something to compare with")
     return chosen
-
-
-def _resolve_device(choice: DeviceChoice, local_rank: int) -> torch.device:
-    if choice is DeviceChoice.CUDA or (choice is DeviceChoice.AUTO and torch.cuda.is_available()):
-        if not torch.cuda.is_available():
-            raise ValueError("--device cuda asked for, but torch sees no CUDA device")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    return torch.device("cpu")
-
-
-def _resolve_dtype(choice: DtypeChoice, device: torch.device) -> DtypeChoice:
-    if choice is not DtypeChoice.AUTO:
-        return choice
-    if device.type == "cuda":
-        return DtypeChoice.BF16 if torch.cuda.is_bf16_supported() else DtypeChoice.FP16
-    return DtypeChoice.FP32  # CPU autocast is slower than fp32 for most convnets, and changes results
 
 
 def _default_workers(world_size: int) -> int:
@@ -309,9 +294,7 @@ def evaluate_model(
         model_revision=model_revision, dataset_revision=dataset_revision, n_bootstrap=n_bootstrap, seed=seed,
         progress=progress,
     )
-    device_type = "cuda" if settings.device is DeviceChoice.CUDA or (
-        settings.device is DeviceChoice.AUTO and torch.cuda.is_available()) else "cpu"
-    ctx = distributed.setup(device_type)
+    ctx = distributed.setup(torch.device(choose_device(settings.device.value)).type)
     try:
         return _run(settings, ctx, loaded_model, output, plot)
     finally:
@@ -321,8 +304,8 @@ def evaluate_model(
 def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedModel | None,
          output: str | os.PathLike | None, plot: str | os.PathLike | None) -> dict[str, Any]:
     started = time.perf_counter()
-    device = _resolve_device(settings.device, ctx.local_rank)
-    dtype = _resolve_dtype(settings.dtype, device)
+    device = torch.device(choose_device(settings.device.value, local_rank=ctx.local_rank))
+    dtype = DtypeChoice(choose_dtype(settings.dtype.value, device))
     subsets = [ALL_SUBSETS[name] for name in settings.configs]
     if loaded is None:
         loaded = load_model(settings.model, loader=settings.loader, revision=settings.model_revision,

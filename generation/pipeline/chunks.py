@@ -1,0 +1,221 @@
+"""Computing one chunk: sources read and prepared once, every subset planned, background edits batched.
+
+Per (source, subset) the seed is ``derive_seed(seed, source_id, subset)``. ``background_random``
+draws its donor background from the *whole* selected source list with that seed, so the donor
+does not depend on which process handles the item.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
+from imagenet_e_dataset.registry import resolve
+
+from ..attributes import Requirement
+from ..image_io import decode_rgb, encode_png
+from ..seeding import derive_seed
+from ..sources import Skip, SkipReason, Source
+from .settings import ORIGINAL, GenerateSettings, Placement
+from .work import RowStatus, sha256_hex
+
+# Donor draws for background_random use their own stream of the item's seed, so they never
+# correlate with the draws the edit itself makes from rng_for(seed).
+_DONOR_STREAM = 0xD0402
+_DONOR_TRIES = 8
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    source: Source
+    raw: bytes
+    prepared: Any  # edits.PreparedSource
+
+
+class ChunkGenerator:
+    """Turns runs of consecutive sources into chunk rows with one background editor and one inpainter.
+
+    A batch of sources is read and prepared (object removed once per photo), every subset of every
+    source is planned, then all background requests of the batch go through ONE ``run_edits`` call.
+    """
+
+    def __init__(self, settings: GenerateSettings, selection: Sequence[Source], placement: Placement):
+        from ..inpaint import make_inpainter
+
+        self.settings = settings
+        self.sources = list(selection)
+        self.index_of = {s.source_id: i for i, s in enumerate(self.sources)}
+        self.placement = placement
+        self.options = settings.edit_options_object()
+        # Subsets whose edit takes another source's clean background (background_random, plug-ins).
+        self.needs_donor = {s for s in settings.subsets
+                            if Requirement.OTHER_BACKGROUND in resolve(s).requirements(self.options)}
+        self.inpainter = make_inpainter(self.options.inpainter, dilation=self.options.inpaint_dilation)
+        self.editor = build_editor(settings, placement)
+        # Donor backgrounds for background_random: a small cache of prepared sources (pure function
+        # of the source, so the cache changes speed only, never bytes).
+        self._cache: dict[str, _Loaded | Skip] = {}
+        self._cache_limit = 4 * settings.batch_size + 16
+
+    def provenance(self) -> dict[str, Any]:
+        return {str(k): to_jsonable(v) for k, v in self.editor.provenance().items()}
+
+    # -- loading ------------------------------------------------------------------------------------
+    def load(self, source: Source) -> _Loaded | Skip:
+        cached = self._cache.get(source.source_id)
+        if cached is not None:
+            return cached
+        value = self._load(source)
+        if len(self._cache) >= self._cache_limit:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[source.source_id] = value
+        return value
+
+    def _load(self, source: Source) -> _Loaded | Skip:
+        from .. import edits
+        from ..masks import read_mask
+
+        sid = source.source_id
+        try:
+            raw = source.image_path.read_bytes()
+            photo = decode_rgb(raw, source.image_path)
+        except (OSError, ValueError) as exc:
+            return Skip(sid, SkipReason.UNREADABLE_IMAGE, str(exc))
+        try:
+            mask = read_mask(source.mask_path, photo_size=(photo.shape[1], photo.shape[0]))
+        except (OSError, ValueError) as exc:
+            return Skip(sid, SkipReason.MASK_SIZE_MISMATCH if "resolution" in str(exc) else SkipReason.UNREADABLE_MASK, str(exc))
+        try:
+            prepared = edits.prepare_source(photo, mask, self.inpainter, self.options, source_id=sid)
+        except ValueError as exc:
+            return Skip(sid, SkipReason.EDIT_FAILED, f"preparing the photo failed: {exc}")
+        return _Loaded(source, raw, prepared)
+
+    def donor(self, source: Source, seed: int, subset: str) -> _Loaded | Skip:
+        """The source whose clean background ``background_random`` uses, drawn from the whole selection."""
+        n = len(self.sources)
+        me = self.index_of[source.source_id]
+        if n < 2:
+            return Skip(source.source_id, SkipReason.EDIT_FAILED, f"{subset} needs at least two source images", subset)
+        rng = np.random.default_rng([seed, _DONOR_STREAM])
+        tried = []
+        for _ in range(_DONOR_TRIES):
+            j = int(rng.integers(n - 1))
+            j += j >= me
+            candidate = self.load(self.sources[j])
+            if isinstance(candidate, _Loaded):
+                return candidate
+            tried.append(self.sources[j].source_id)
+        return Skip(source.source_id, SkipReason.EDIT_FAILED, f"no usable donor background (tried {', '.join(tried)})", subset)
+
+    # -- one chunk ----------------------------------------------------------------------------------
+    def run(self, indices: range, on_source=None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        batch = self.settings.batch_size
+        for start in range(indices.start, indices.stop, batch):
+            members = [self.sources[i] for i in range(start, min(start + batch, indices.stop))]
+            rows.extend(self._run_batch(members))
+            if on_source is not None:
+                on_source(len(members))
+        return rows
+
+    def _run_batch(self, members: list[Source]) -> list[dict[str, Any]]:
+        from .. import edits
+
+        settings = self.settings
+        loaded = [self.load(s) for s in members]
+        plans: list[Any] = []  # PlannedEdit, or a Skip row for (source, subset)
+        for item in loaded:
+            if not isinstance(item, _Loaded):
+                continue
+            sid, label = item.source.source_id, item.source.label
+            for subset in settings.subsets:
+                seed = derive_seed(settings.seed, sid, subset)
+                other = None
+                if subset in self.needs_donor:
+                    donor = self.donor(item.source, seed, subset)
+                    if isinstance(donor, Skip):
+                        plans.append(donor)
+                        continue
+                    other = donor.prepared
+                try:
+                    plans.append(edits.plan_edit(item.prepared, None, subset, seed=seed, other_background=other,
+                                                 label=label, options=self.options))
+                except ValueError as exc:
+                    plans.append(Skip(sid, SkipReason.EDIT_FAILED, str(exc), subset))
+        planned = [p for p in plans if not isinstance(p, Skip)]
+        results = iter(edits.run_edits(planned, self.editor))
+        finished = iter([p if isinstance(p, Skip) else next(results) for p in plans])
+
+        rows: list[dict[str, Any]] = []
+        for source, item in zip(members, loaded):
+            if isinstance(item, Skip):
+                rows.append(_skip_row(item, label=source.label))
+                continue
+            rows.append(self._original_row(item))
+            for subset in settings.subsets:
+                result = next(finished)
+                rows.append(self._edited_row(item, subset, result))
+        return rows
+
+    def _original_row(self, item: _Loaded) -> dict[str, Any]:
+        source = item.source
+        return {
+            "source_id": source.source_id, "subset": ORIGINAL, "status": RowStatus.OK, "reason": None, "detail": None,
+            "label": source.label, "seed": None, "image_name": source.image_path.name, "image": item.raw,
+            "object_mask": encode_png(item.prepared.mask), "params": canonical_json({"source_file": source.image_path.name}),
+            "sha256": sha256_hex(item.raw),
+        }
+
+    def _edited_row(self, item: _Loaded, subset: str, result: Any) -> dict[str, Any]:
+        source = item.source
+        seed = derive_seed(self.settings.seed, source.source_id, subset)
+        if isinstance(result, Skip):
+            return _skip_row(result, label=source.label, seed=seed)
+        params = canonical_json(to_jsonable(result.params))
+        if not result.ok:
+            return {
+                "source_id": source.source_id, "subset": subset, "status": RowStatus.UNREACHABLE,
+                "reason": SkipReason.UNREACHABLE.value, "detail": str(result.params.get("reason", "")),
+                "label": source.label, "seed": seed, "image_name": None, "image": None, "object_mask": None,
+                "params": params, "sha256": None,
+            }
+        image = encode_png(result.image)
+        return {
+            "source_id": source.source_id, "subset": subset, "status": RowStatus.OK, "reason": None, "detail": None,
+            "label": source.label, "seed": seed, "image_name": f"{source.source_id}.png", "image": image,
+            "object_mask": None if result.object_mask is None else encode_png(result.object_mask),
+            "params": params, "sha256": sha256_hex(image),
+        }
+
+
+def _skip_row(skip: Skip, *, label: int | None, seed: int | None = None) -> dict[str, Any]:
+    return {
+        "source_id": skip.source_id, "subset": skip.subset, "status": RowStatus.SKIPPED, "reason": skip.reason.value,
+        "detail": skip.detail, "label": label, "seed": seed, "image_name": None, "image": None, "object_mask": None,
+        "params": None, "sha256": None,
+    }
+
+
+def build_editor(settings: GenerateSettings, placement: Placement):
+    from ..interfaces import make_background_editor
+
+    options = dict(settings.backend_options)
+    # One device for the editor and its guiding classifier: a classifier on cuda beside a cpu editor
+    # fails on the first adversarial request.
+    device = str(options.get("device") or placement.device_for(settings.backend))
+    if "classifier" in options:
+        from ..guidance_classifier import load_guidance_classifier
+
+        options["classifier"] = load_guidance_classifier(str(options["classifier"]), device=device)
+    options["device"] = device
+    if settings.backend == "diffusion":
+        options.setdefault("batch_size", settings.batch_size)
+        options.setdefault("progress", False)
+    try:
+        return make_background_editor(settings.backend, **options)
+    except TypeError as exc:
+        raise ValueError(f"the {settings.backend} background editor does not take these options {sorted(options)}: {exc}") from None

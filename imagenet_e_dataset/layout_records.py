@@ -1,0 +1,75 @@
+"""What a written Hub layout consists of, and what its dataset card is told about the run.
+
+Plain records shared by the writer (:mod:`imagenet_e_dataset.hub_layout`), which produces them, and
+the card renderer (:mod:`imagenet_e_dataset.card`), which reads them; neither imports the other's
+module for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+SPLIT = "test"
+"""The one split of every config (the benchmark is evaluation-only)."""
+
+
+@dataclass(frozen=True)
+class ShardFile:
+    """One written parquet shard."""
+
+    path: str
+    """Path relative to the dataset root (``background_20/test-00000-of-00001.parquet``)."""
+    num_examples: int
+    num_bytes: int
+    """File size on disk."""
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ConfigStats:
+    """What was written for one config (one subset)."""
+
+    name: str
+    num_examples: int
+    dataset_bytes: int
+    """In-memory Arrow size of the rows (``SplitInfo.num_bytes``, as ``push_to_hub`` reports it)."""
+    files: tuple[ShardFile, ...]
+
+    @property
+    def download_bytes(self) -> int:
+        return sum(f.num_bytes for f in self.files)
+
+
+@dataclass(frozen=True)
+class CardContext:
+    """How the images were made: rendered into the dataset card by :mod:`imagenet_e_dataset.card`."""
+
+    repo_id: str = "<org>/imagenet-e"
+    """Where the dataset is (or will be) hosted; used in the card's loading snippets."""
+    provenance: str = "Generated with the imagenet-e toolkit."
+    """One paragraph on where the images come from (official release import, toolkit run, ...)."""
+    generation_settings: Mapping[str, Any] = field(default_factory=dict)
+    """Knobs of the run (editor, steps, lambda, checkpoint, ...), shown as a table."""
+    global_seed: int | None = None
+    skipped: Mapping[str, int] = field(default_factory=dict)
+    """Config name -> number of source files skipped as bad (importer ``--skip-bad``, generator failures)."""
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def coerce(cls, value: CardContext | Mapping[str, Any] | None) -> CardContext:
+        if value is None:
+            return cls()
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, Mapping):
+            known = set(cls.__dataclass_fields__)
+            unknown = set(value) - known
+            if unknown:
+                raise ValueError(f"unknown card_context keys {sorted(unknown)}; valid: {sorted(known)}")
+            kwargs = dict(value)
+            if "notes" in kwargs:
+                kwargs["notes"] = tuple(kwargs["notes"])
+            return cls(**kwargs)
+        raise ValueError(f"card_context must be a CardContext, a mapping or None, got {type(value).__name__}")
