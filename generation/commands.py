@@ -76,7 +76,7 @@ def _edit(args: argparse.Namespace) -> int:
     from .edits import EditOptions, plan_edit, prepare_source, run_edits
     from .image_io import read_rgb, write_png_atomic
     from .masks import auto_mask, read_mask
-    from .seeding import derive_seed
+    from .seeding import seed_for
 
     photo = read_rgb(args.image)
     source_id = Path(args.image).stem
@@ -136,7 +136,7 @@ def _edit(args: argparse.Namespace) -> int:
     for sub in tqdm(subsets, desc="planning edits", disable=len(subsets) < 3, file=sys.stderr):
         if sub.name in skipped:
             continue
-        planned.append(plan_edit(source, None, sub, seed=derive_seed(args.seed, source_id, sub.name),
+        planned.append(plan_edit(source, None, sub, seed=seed_for(args.seed, source_id, sub),
                                  other_background=other, label=label, options=options, lam=args.lam))
     results = run_edits(planned, editor)
 

@@ -48,7 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     io.add_argument("--keep-work", action="store_true", help="keep <out>.work (the committed chunks) after the merge")
 
     sel = p.add_argument_group("source selection")
-    sel.add_argument("--subsets", default="all", help="'all' (the 12 ImageNet-E configs), 'all+extras', or comma-separated config names / official aliases")
+    sel.add_argument("--subsets", default=None,
+                     help="'all' (the 12 ImageNet-E configs; the default without --sweep), 'all+extras', or "
+                          "comma-separated config names / official aliases")
+    sel.add_argument("--sweep", action="append", default=[], metavar="ATTRIBUTE=LEVELS",
+                     help="one config per level of an attribute, LEVELS as V1,V2,... or START:STOP:COUNT "
+                          "(e.g. size=0.02,0.05,0.1,0.2 or background=-40:40:9 or direction=0:90:7); repeatable")
     sel.add_argument("--limit", type=int, help="use only the first N selected sources (by source id)")
     sel.add_argument("--min-area", type=float, default=0.0, help="minimum object share of the image (mask area)")
     sel.add_argument("--max-area", type=float, default=1.0, help="maximum object share of the image")
@@ -105,11 +110,17 @@ def settings_from_args(args: argparse.Namespace):
     edit_options: dict[str, Any] = dict(args.edit_option)
     if args.inpainter is not None:
         edit_options["inpainter"] = args.inpainter
-    from imagenet_e_dataset.registry import resolve_many
+    from imagenet_e_dataset.registry import ALL, resolve_many
 
-    subsets = tuple(s.name for s in resolve_many(args.subsets))
+    from .sweeps import parse_sweep
+
+    sweeps = tuple(parse_sweep(text) for text in args.sweep)
+    swept = tuple(dict.fromkeys(name for sweep in sweeps for name in sweep.config_names()))
+    chosen = args.subsets if args.subsets is not None else (None if sweeps else ALL)
+    subsets = tuple(s.name for s in resolve_many(chosen)) if chosen is not None else ()
     return GenerateSettings(
-        subsets=subsets,
+        subsets=subsets + tuple(name for name in swept if name not in subsets),
+        sweeps=tuple((sweep.attribute, sweep.values) for sweep in sweeps),
         backend=args.backend,
         backend_options=tuple(sorted(backend_options.items())),
         edit_options=tuple(sorted(edit_options.items())),

@@ -24,6 +24,12 @@ def derive_seed(global_seed: int, source_id: str, subset: str) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
+def seed_for(global_seed: int, source_id: str, subset) -> int:
+    """The seed of one (source image, subset) row: :func:`derive_seed` of the subset spec's seed key
+    (its config name, or one key shared by every level of a severity sweep)."""
+    return derive_seed(global_seed, source_id, subset.spec.seed_key())
+
+
 def rng_for(seed: int) -> np.random.Generator:
     """The numpy generator every CPU-side draw for one item uses."""
     return np.random.Generator(np.random.PCG64(seed))

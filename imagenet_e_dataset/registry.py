@@ -33,7 +33,7 @@ from generation.attributes import (
 __all__ = [
     "ALIASES", "ALL", "ALL_SUBSETS", "ALL_WITH_EXTRAS", "Attribute", "AttributePlugin", "BENCHMARK_CONFIG_NAMES", "CONFIG_NAMES",
     "CONTROL_CONFIG", "DEFAULT_CONFIG", "ORIGINAL_CONFIG", "EDITED_ATTRIBUTES", "EDITED_CONFIG_NAMES", "SUBSETS", "Subset", "attributes", "get_attribute",
-    "edited_attributes", "resolve", "resolve_many", "subset_for_spec", "subsets_of",
+    "edited_attributes", "register_subset", "resolve", "resolve_many", "subset_for_spec", "subsets_of",
 ]
 
 Attribute = AttributePlugin
@@ -62,9 +62,22 @@ def _add(plugin: AttributePlugin) -> None:
         if sub.alias:
             _ALIASES[sub.alias] = sub.name
     _ATTRIBUTES[plugin.name] = plugin
-    # Canonical order: attribute order, then the order each attribute declares its subsets in.
+    _reorder()
+
+
+def _reorder() -> None:
+    # Canonical order: attribute order; within one, its declared subsets as declared, then the
+    # levels it gained from sweeps by severity (so curves and tables read left to right).
     rank = {a.name: i for i, a in enumerate(sorted(_ATTRIBUTES.values(), key=lambda a: (a.order, a.name)))}
-    ordered = sorted(_SUBSETS.values(), key=lambda s: rank[s.attribute.name])
+    declared = {s.name: k for a in _ATTRIBUTES.values() for k, s in enumerate(a.subsets())}
+
+    def key(s: Subset) -> tuple:
+        if s.name in declared:
+            return (rank[s.attribute.name], 0, declared[s.name], 0.0, s.name)
+        severity = s.attribute.severity(s.spec)
+        return (rank[s.attribute.name], 1, 0, severity if severity is not None else 0.0, s.name)
+
+    ordered = sorted(_SUBSETS.values(), key=key)
     _SUBSETS.clear()
     _SUBSETS.update((s.name, s) for s in ordered)
     _BENCHMARK.clear()
@@ -161,6 +174,9 @@ def resolve(name: str | Subset) -> Subset:
         return _SUBSETS[name]
     if name in _ALIASES:
         return _SUBSETS[_ALIASES[name]]
+    derived = _from_config_name(name)
+    if derived is not None:
+        return derived
     valid = ", ".join(f"{s.name} (alias {s.alias})" if s.alias else s.name for s in _SUBSETS.values())
     raise ValueError(f"unknown ImageNet-E subset {name!r}; valid names and aliases: {valid}")
 
@@ -193,10 +209,34 @@ def subsets_of(attribute: AttributePlugin | str) -> list[Subset]:
     return [s for s in _SUBSETS.values() if s.attribute is attr]
 
 
-def subset_for_spec(spec: EditSpec) -> Subset:
-    """The registered subset of a spec, or an unregistered one named by the spec (sweep levels)."""
+def _from_config_name(name: str) -> Subset | None:
+    """A config no module declares but whose name is an attribute's ``<name>_<level>`` (a sweep level):
+    the attribute parses the level, the subset joins the registry as an extra."""
+    for plugin in sorted(_ATTRIBUTES.values(), key=lambda a: -len(a.name)):
+        prefix = f"{plugin.name}_"
+        if not name.startswith(prefix):
+            continue
+        try:
+            spec = plugin.spec_from_level(name[len(prefix):])
+        except ValueError:
+            spec = None
+        if spec is not None and spec.config_name() == name:
+            return register_subset(spec)
+    return None
+
+
+def register_subset(spec: EditSpec) -> Subset:
+    """The subset of ``spec``, added to the registry as an extra if no attribute declares it."""
     name = spec.config_name()
     if name in _SUBSETS:
         return _SUBSETS[name]
     plugin = get_attribute(spec.attribute)
-    return plugin.subset(spec, f"{plugin.name} at level {spec.level()}.")
+    sub = plugin.subset(spec, f"{plugin.name} at level {spec.level()} (severity sweep).")
+    _SUBSETS[name] = sub
+    _reorder()
+    return sub
+
+
+def subset_for_spec(spec: EditSpec) -> Subset:
+    """The subset of a spec: the declared one, or a new extra named by the spec (sweep levels)."""
+    return register_subset(spec)

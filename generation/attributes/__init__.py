@@ -24,6 +24,7 @@ from . import background, direction, occlusion, original, position, size  # noqa
 from .background import BackgroundSpec, RandomBackgroundSpec
 from .base import (
     AttributePlugin,
+    parse_number,
     EditContext,
     EditSpec,
     Requirement,
@@ -42,7 +43,7 @@ from .size import SizeSpec
 __all__ = [
     "AttributePlugin", "BackgroundSpec", "DirectionSpec", "EditContext", "EditSpec", "OcclusionSpec", "OriginalSpec",
     "PositionSpec", "RandomBackgroundSpec", "Requirement", "SizeSpec", "Subset", "ENTRY_POINT_GROUP", "format_number",
-    "load_entry_points", "load_plugin", "on_register", "register_attribute", "registered_attributes",
+    "load_entry_points", "load_plugin", "on_register", "parse_number", "register_attribute", "registered_attributes",
 ]
 
 ENTRY_POINT_GROUP = "imagenet_e.attributes"

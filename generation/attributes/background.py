@@ -11,7 +11,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import AttributePlugin, EditContext, EditSpec, Requirement, Subset, format_number, register_attribute
+from .base import (
+    AttributePlugin, EditContext, EditSpec, Requirement, Subset, format_number, parse_number, register_attribute,
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,21 @@ class Background(AttributePlugin):
     spec_types = (BackgroundSpec, RandomBackgroundSpec)
     colour = "#0072B2"
     order = 10
+    sweep_unit = "lambda, the complexity weight (a finite number; < 0 smoother, > 0 more complex)"
+
+    def sweep_spec(self, value: float) -> EditSpec:
+        return BackgroundSpec(value)
+
+    def severity(self, spec: EditSpec) -> float | None:
+        # Only plain λ edits lie on the complexity scale (adversarial guidance and swaps do not).
+        return spec.lam if isinstance(spec, BackgroundSpec) and not spec.adversarial else None
+
+    def spec_from_level(self, level: str) -> EditSpec | None:
+        if level == "random":
+            return RandomBackgroundSpec()
+        adversarial = level.endswith("_adv")
+        lam = parse_number(level.removesuffix("_adv"))
+        return None if lam is None else BackgroundSpec(lam, adversarial=adversarial)
 
     def subsets(self) -> tuple[Subset, ...]:
         s = self.subset

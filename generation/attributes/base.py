@@ -61,6 +61,15 @@ class EditSpec:
     def config_name(self) -> str:
         return f"{self.attribute}_{self.level()}"
 
+    def seed_key(self) -> str:
+        """What the per-row seed is derived from besides (global seed, source id).
+
+        The config name by default, so every subset draws independently. Specs of a severity sweep
+        return one key for all their levels, so an image gets the same draws (rotation sense, target
+        place, occluded side) at every level and its edits grow monotonically with the severity.
+        """
+        return self.config_name()
+
     def record(self) -> dict[str, Any]:
         """The spec as JSON-safe data (recorded in manifests and edits.json)."""
         doc: dict[str, Any] = {"type": type(self).__name__}
@@ -78,6 +87,21 @@ def format_number(value: float) -> str:
     """
     text = f"{float(value):.10g}"
     return "0" if text == "-0" else text
+
+
+def parse_number(text: str) -> float | None:
+    """A level number written by :func:`format_number` (plain ASCII decimal), else None.
+
+    >>> parse_number("0.05"), parse_number("-20"), parse_number("1e400"), parse_number("٥")
+    (0.05, -20.0, None, None)
+    """
+    import math
+    import re
+
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?(e-?[0-9]+)?", text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -139,6 +163,28 @@ class AttributePlugin:
 
     def plan(self, ctx: "EditContext", spec: EditSpec) -> "PlannedEdit":
         raise NotImplementedError(f"attribute {self.name!r} has no planner")
+
+    # --- severity sweeps (optional) ----------------------------------------------------------
+
+    sweep_unit: ClassVar[str] = ""
+    """What a sweep value means, for help and errors (e.g. "object rate in (0, 1)")."""
+
+    def sweep_spec(self, value: float) -> EditSpec:
+        """The spec of one sweep level (``--sweep NAME=VALUES``); a ValueError names the valid range."""
+        raise ValueError(f"attribute {self.name!r} has no severity sweep")
+
+    def severity(self, spec: EditSpec) -> float | None:
+        """A number that grows with the strength of the edit (None: not on a severity scale).
+
+        Accuracy-vs-severity curves and per-image failure points are computed over the subsets of
+        an attribute that have one.
+        """
+        return None
+
+    def spec_from_level(self, level: str) -> EditSpec | None:
+        """The spec whose ``level()`` is ``level`` (None if there is none): lets a config such as
+        ``size_0.02`` that no module declares be recognised from its name (sweep datasets)."""
+        return None
 
     def requirements(self, spec: EditSpec, options: "EditOptions") -> frozenset[Requirement]:
         """What an edit with ``spec`` needs under ``options`` (default: a harmonised edit needs the editor)."""

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .base import AttributePlugin, EditContext, EditSpec, Subset, format_number, register_attribute
+from .base import AttributePlugin, EditContext, EditSpec, Subset, format_number, parse_number, register_attribute
 
 SIDES = ("left", "right", "top", "bottom")
 
@@ -34,6 +34,10 @@ class OcclusionSpec(EditSpec):
 
     def level(self) -> str:
         return format_number(self.share)
+
+    def seed_key(self) -> str:
+        # One side per image for every share, so a larger share hides a superset of a smaller one.
+        return self.attribute
 
 
 def occlusion_band(mask, share: float, side: str):
@@ -75,6 +79,17 @@ class Occlusion(AttributePlugin):
     spec_types = (OcclusionSpec,)
     harmonizable = True
     order = 50
+    sweep_unit = "share of the object's pixels hidden, in (0, 1)"
+
+    def sweep_spec(self, value: float) -> EditSpec:
+        return OcclusionSpec(value)
+
+    def severity(self, spec: EditSpec) -> float | None:
+        return spec.share
+
+    def spec_from_level(self, level: str) -> EditSpec | None:
+        share = parse_number(level)
+        return OcclusionSpec(share) if share is not None and 0 < share < 1 else None
 
     def subsets(self) -> tuple[Subset, ...]:
         return tuple(self.subset(OcclusionSpec(v), f"{round(v * 100)} % of the object's pixels covered by background.")

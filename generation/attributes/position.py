@@ -1,21 +1,41 @@
-"""``position``: the object moved to a uniformly random place fully inside the frame."""
+"""``position``: the object moved to a uniformly random place fully inside the frame.
+
+``PositionSpec()`` is the benchmark's edit: a new top-left corner uniform in ``[0, W - w] x
+[0, H - h]``. ``PositionSpec(shift=s)`` is a sweep level: the object moves the fraction ``s`` of
+the way from its place to that random corner, drawn once per image for every level, so the
+displacement grows with ``s`` along one line.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .base import AttributePlugin, EditContext, EditSpec, Subset, register_attribute
+from .base import AttributePlugin, EditContext, EditSpec, Subset, format_number, parse_number, register_attribute
 
 
 @dataclass(frozen=True)
 class PositionSpec(EditSpec):
-    """A new top-left corner uniform in ``[0, W - w] x [0, H - h]`` (drawn from the row's seed)."""
+    """A random new place (``shift=None``), or the fraction ``shift`` in [0, 1] of the way to it."""
 
     attribute: ClassVar[str] = "position"
+    shift: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.shift is None:
+            return
+        if isinstance(self.shift, bool) or not isinstance(self.shift, (int, float)) or not math.isfinite(self.shift) \
+                or not 0 <= self.shift <= 1:
+            raise ValueError(f"PositionSpec.shift must be a number in [0, 1] (share of the way to the new place), "
+                             f"got {self.shift!r}")
+        object.__setattr__(self, "shift", float(self.shift))
 
     def level(self) -> str:
-        return "random"
+        return "random" if self.shift is None else format_number(self.shift)
+
+    def seed_key(self) -> str:
+        return self.config_name() if self.shift is None else f"{self.attribute}_sweep"
 
 
 @register_attribute
@@ -26,13 +46,36 @@ class Position(AttributePlugin):
     harmonizable = True
     colour = "#009E73"
     order = 30
+    sweep_unit = "share of the way to a random new place, in [0, 1]"
 
     def subsets(self) -> tuple[Subset, ...]:
         return (self.subset(PositionSpec(), "Object moved to a uniformly random place, fully inside the frame.",
                             alias="rp", benchmark=True),)
 
+    def sweep_spec(self, value: float) -> EditSpec:
+        return PositionSpec(shift=value)
+
+    def severity(self, spec: EditSpec) -> float | None:
+        return spec.shift
+
+    def spec_from_level(self, level: str) -> EditSpec | None:
+        if level == "random":
+            return PositionSpec()
+        shift = parse_number(level)
+        return PositionSpec(shift=shift) if shift is not None and 0 <= shift <= 1 else None
+
     def plan(self, ctx: EditContext, spec: EditSpec):
         from ..seeding import rng_for
-        from ..transforms import move_random
+        from ..transforms import bbox, move_random, move_to
 
-        return ctx.from_transform(move_random(ctx.source.image, ctx.source.object_mask, rng_for(ctx.seed)))
+        assert isinstance(spec, PositionSpec)
+        src = ctx.source
+        if spec.shift is None:
+            return ctx.from_transform(move_random(src.image, src.object_mask, rng_for(ctx.seed)))
+        target = move_random(src.image, src.object_mask, rng_for(ctx.seed)).params
+        x0, y0, _, _ = bbox(src.object_mask)
+        x = int(round(x0 + spec.shift * (target["x"] - x0)))
+        y = int(round(y0 + spec.shift * (target["y"] - y0)))
+        t = move_to(src.image, src.object_mask, x, y)
+        t.params.update(shift=spec.shift, target=[target["x"], target["y"]])
+        return ctx.from_transform(t)

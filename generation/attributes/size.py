@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from .base import AttributePlugin, EditContext, EditSpec, Subset, format_number, register_attribute
+from .base import AttributePlugin, EditContext, EditSpec, Subset, format_number, parse_number, register_attribute
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,20 @@ class Size(AttributePlugin):
     harmonizable = True
     colour = "#E69F00"
     order = 20
+    sweep_unit = "object rate: object pixels / image pixels, in (0, 1)"
+
+    def sweep_spec(self, value: float) -> EditSpec:
+        return SizeSpec(rate=value)
+
+    def severity(self, spec: EditSpec) -> float | None:
+        # Smaller objects are the harder edit: severity grows as the rate falls.
+        return None if spec.full else 1.0 - spec.rate
+
+    def spec_from_level(self, level: str) -> EditSpec | None:
+        if level == "full":
+            return SizeSpec(full=True)
+        rate = parse_number(level)
+        return SizeSpec(rate=rate) if rate is not None and 0 < rate < 1 else None
 
     def subsets(self) -> tuple[Subset, ...]:
         s = self.subset

@@ -1,6 +1,6 @@
 """Computing one chunk: sources read and prepared once, every subset planned, background edits batched.
 
-Per (source, subset) the seed is ``derive_seed(seed, source_id, subset)``. ``background_random``
+Per (source, subset) the seed is ``derive_seed(seed, source_id, <the subset spec's seed key>)`` (the config name, or one key shared by every level of a severity sweep). ``background_random``
 draws its donor background from the *whole* selected source list with that seed, so the donor
 does not depend on which process handles the item.
 """
@@ -17,7 +17,7 @@ from imagenet_e_dataset.registry import resolve
 
 from ..attributes import Requirement
 from ..image_io import decode_rgb, encode_png
-from ..seeding import derive_seed
+from ..seeding import seed_for
 from ..sources import Skip, SkipReason, Source
 from .settings import ORIGINAL, GenerateSettings, Placement
 from .work import RowStatus, sha256_hex
@@ -133,7 +133,7 @@ class ChunkGenerator:
                 continue
             sid, label = item.source.source_id, item.source.label
             for subset in settings.subsets:
-                seed = derive_seed(settings.seed, sid, subset)
+                seed = seed_for(settings.seed, sid, resolve(subset))
                 other = None
                 if subset in self.needs_donor:
                     donor = self.donor(item.source, seed, subset)
@@ -172,7 +172,7 @@ class ChunkGenerator:
 
     def _edited_row(self, item: _Loaded, subset: str, result: Any) -> dict[str, Any]:
         source = item.source
-        seed = derive_seed(self.settings.seed, source.source_id, subset)
+        seed = seed_for(self.settings.seed, source.source_id, resolve(subset))
         if isinstance(result, Skip):
             return _skip_row(result, label=source.label, seed=seed)
         params = canonical_json(to_jsonable(result.params))

@@ -124,11 +124,13 @@ def card_context(
         generation[f"edit {key}"] = to_jsonable(value)
     for key, value in settings.selection.describe().items():
         generation[f"selection {key}"] = value
+    for attribute, values in settings.sweeps:
+        generation[f"sweep {attribute}"] = ", ".join(f"{v:.10g}" for v in values)
     generation["selection limit"] = settings.limit
     generation["source images"] = len(selection.sources)
     generation["chunk size"] = settings.chunk_size
     notes = (
-        "Each row's `seed` is derive_seed(global seed, source_id, subset); `original` rows are the untouched "
+        "Each row's `seed` is derive_seed(global seed, source_id, seed key), the seed key being the config name (one key for every level of a severity sweep); `original` rows are the untouched "
         "source files (seed empty). `background_random` takes the clean background of another selected source "
         "drawn with the row's seed (the donor's id is in `manifest.jsonl`).",
         "Rows whose edit was unreachable (e.g. a size target the object cannot reach within ±0.015) are omitted "

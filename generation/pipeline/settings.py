@@ -41,6 +41,8 @@ class GenerateSettings:
     backend_options: tuple[tuple[str, Any], ...] = ()
     edit_options: tuple[tuple[str, Any], ...] = ()
     seed: int = 404
+    sweeps: tuple[tuple[str, tuple[float, ...]], ...] = ()
+    """Severity sweeps as given (attribute, level values); their configs are in ``subsets``."""
     limit: int | None = None
     selection: SelectionFilter = field(default_factory=SelectionFilter)
     chunk_size: int = 32
