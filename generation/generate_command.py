@@ -145,6 +145,9 @@ def _run(args: argparse.Namespace) -> int:
         if report.url:
             print(f"pushed to {report.url}")
     else:
+        if not placement.launcher:
+            print(f"shard {placement.shard_index + 1}/{placement.num_shards} done; when every shard has finished, run "
+                  f"the same command with --merge to assemble {Path(args.out).absolute()}", file=sys.stderr)
         print(f"committed {report.chunks_done_here} chunk(s) ({report.chunks_skipped_as_done} already done) "
               f"of {report.chunks_total}", file=sys.stderr)
     return 0

@@ -322,7 +322,7 @@ def test_cpu_backend_keeps_its_guiding_classifier_beside_it(monkeypatch):
 
 
 def test_one_image_regenerated_alone_matches_the_batch_run(clean, layout, tmp_path):
-    # SPEC §2.4: the recorded per-image seed lets any image be regenerated alone with `imagenet-e edit`.
+    # The recorded per-image seed lets any image be regenerated alone with `imagenet-e edit`.
     import datasets
 
     source = SELECTED[2]
