@@ -6,7 +6,7 @@ import datasets
 
 from imagenet_e.cli import main
 from imagenet_e_dataset.registry import SUBSETS
-from test_dataset_fakes import SOURCE_IDS, make_release
+from helpers.releases import SOURCE_IDS, make_release
 
 
 def test_subsets_prints_the_registry_table(capsys):

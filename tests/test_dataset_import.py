@@ -17,7 +17,7 @@ from imagenet_e_dataset import load
 from imagenet_e_dataset.importer import import_release, skipped_report_path
 from imagenet_e_dataset.labels import class_names, wnids
 from imagenet_e_dataset.registry import DEFAULT_CONFIG, SUBSETS
-from test_dataset_fakes import LABELS, SOURCE_IDS, image_bytes, make_release
+from helpers.releases import LABELS, SOURCE_IDS, image_bytes, make_release
 
 
 def _front_matter(readme: Path) -> dict:

@@ -14,7 +14,7 @@ import imagenet_e_dataset.card
 import imagenet_e_dataset.hub_layout
 from imagenet_e_dataset.hub_layout import HubLayoutWriter, parse_size
 from imagenet_e_dataset.labels import wnids
-from test_dataset_fakes import image_bytes
+from helpers.releases import image_bytes
 
 
 def _row(i: int, *, label: int = 7, seed: int | None = 123, **extra) -> dict:

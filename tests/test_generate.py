@@ -27,7 +27,7 @@ from PIL import Image
 from generation.seeding import derive_seed
 from imagenet_e.cli import build_parser, main
 from imagenet_e_dataset.registry import SUBSETS
-from test_generate_sources import official_label, sid, write_layout
+from helpers.layouts import official_label, sid, write_layout
 
 REPO = Path(__file__).resolve().parent.parent
 GOOD = range(1, 7)
@@ -300,7 +300,7 @@ def test_cpu_backend_keeps_its_guiding_classifier_beside_it(monkeypatch):
     import torch
 
     import generation.guidance_classifier as guidance
-    from edit_helpers import TinyClassifier
+    from helpers.scenes import TinyClassifier
     from generation.pipeline import GenerateSettings, Placement, build_editor
 
     classifier = TinyClassifier().eval()
