@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from test_leaderboard import make_results  # noqa: E402  (the same factory the tests use)
+from helpers.results import make_results  # noqa: E402  (the same factory the tests use)
 
 from imagenet_e.leaderboard.table import build_table, load_board_dir  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Benchmark: the ImageNet-E metric against plain per-subset accuracy with scikit-learn.
 
-Workload (SPEC §7): 12 subsets x 50,000 predictions, paired by source id, 1,000 bootstrap
+Workload (the benchmark's full size): 12 subsets x 50,000 predictions, paired by source id, 1,000 bootstrap
 resamples. Baseline, measured in the same process on the same Python lists: per-subset top-1
 accuracy with ``sklearn.metrics.accuracy_score`` (no drops, no pairing, no intervals). Prints the
 best-of-N seconds of each and their ratio to the bare baseline (arrays already split per subset;

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from imagenet_e_dataset.jsonsafe import to_jsonable
 from imagenet_e_dataset.runtime import choose_device
 
 DEFAULT_GLOBAL_SEED = 404
+logger = logging.getLogger(__name__)
 
 
 def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +89,7 @@ def _edit(args: argparse.Namespace) -> int:
         mask = auto_mask(photo, args.auto_mask)
     else:
         raise ValueError("no MASK given: pass a mask PNG after the image, or --auto-mask u2netp|grabcut")
-    subsets = resolve_many(args.subset)
+    subsets = resolve_many(args.subset, levels=False)
     many = args.subset.strip() in (ALL, ALL_WITH_EXTRAS) or len(subsets) > 1
     out = Path(args.out)
     if not many and out.suffix.lower() != ".png":
@@ -111,7 +113,7 @@ def _edit(args: argparse.Namespace) -> int:
         classifier = load_guidance_classifier(args.classifier, device=device)
         if label is None:
             label = _predict(classifier, photo, device)
-            print(f"--label not given: using {args.classifier}'s prediction on the photo, class {label}", file=sys.stderr)
+            logger.warning("--label not given: using %s's prediction on the photo, class %d", args.classifier, label)
     editor = _make_editor(args, classifier, device) if needs_editor else None
 
     skipped: dict[str, str] = {}
@@ -143,9 +145,9 @@ def _edit(args: argparse.Namespace) -> int:
     by_name = {r.subset: r for r in results}
     failed = [r for r in results if not r.ok]
     for r in failed:
-        print(f"{r.subset}: unreachable for this image ({r.params.get('reason', '')})", file=sys.stderr)
+        logger.warning("%s: unreachable for this image (%s)", r.subset, r.params.get("reason", ""))
     for name, why in skipped.items():
-        print(f"{name}: skipped, {why}", file=sys.stderr)
+        logger.warning("%s: skipped, %s", name, why)
 
     if not many:
         result = results[0]

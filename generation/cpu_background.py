@@ -1,6 +1,6 @@
 """CPU background editor: optimise the background pixels directly against the official objective.
 
-This backend **approximates** the paper's blended-diffusion editing (SPEC §2.3). It keeps the
+This backend **approximates** the paper's blended-diffusion background editing. It keeps the
 paper's guidance objective,
 
     L = -λ · mean|FFT2((x + 1) / 2)| + 50 · mean((x - clamp(x, -1, 1))²)  [+ s_adv · log p(y | x)]
@@ -36,16 +36,6 @@ import numpy as np
 
 from .interfaces import BackgroundEditRequest, ClassifierFn, register_background_editor
 
-
-
-def high_frequency_energy(x01: Any) -> Any:
-    """Official ``HighFrequencyLoss`` statistic per image: mean |unnormalised 2-D DFT|, DC included.
-
-    ``x01`` is a float tensor ``(N, C, H, W)`` in [0, 1]; returns ``(N,)``.
-    """
-    import torch
-
-    return torch.fft.fft2(x01).abs().mean(dim=(1, 2, 3))
 
 
 def complexity(image: np.ndarray, region: np.ndarray | None = None) -> float:

@@ -1,4 +1,4 @@
-"""Blended-diffusion background editor with complexity and adversarial guidance (SPEC §2.3).
+"""Blended-diffusion background editor with complexity and adversarial guidance (the paper's background edit).
 
 An ADM-style pixel-space ``diffusers.UNet2DModel`` with learned sigma re-synthesises the background
 of each request, SDEdit-style from its clean background, while the object region is re-imposed

@@ -117,7 +117,7 @@ def settings_from_args(args: argparse.Namespace):
     sweeps = tuple(parse_sweep(text) for text in args.sweep)
     swept = tuple(dict.fromkeys(name for sweep in sweeps for name in sweep.config_names()))
     chosen = args.subsets if args.subsets is not None else (None if sweeps else ALL)
-    subsets = tuple(s.name for s in resolve_many(chosen)) if chosen is not None else ()
+    subsets = tuple(s.name for s in resolve_many(chosen, levels=False)) if chosen is not None else ()
     return GenerateSettings(
         subsets=subsets + tuple(name for name in swept if name not in subsets),
         sweeps=tuple((sweep.attribute, sweep.values) for sweep in sweeps),
@@ -158,6 +158,9 @@ def _run(args: argparse.Namespace) -> int:
         if report.url:
             print(f"pushed to {report.url}")
     else:
+        if not placement.launcher:
+            print(f"shard {placement.shard_index + 1}/{placement.num_shards} done; when every shard has finished, run "
+                  f"the same command with --merge to assemble {Path(args.out).absolute()}", file=sys.stderr)
         print(f"committed {report.chunks_done_here} chunk(s) ({report.chunks_skipped_as_done} already done) "
               f"of {report.chunks_total}", file=sys.stderr)
     return 0

@@ -22,7 +22,7 @@ from imagenet_e_dataset.named_registry import NamedRegistry
 
 @dataclass(frozen=True)
 class BackgroundEditRequest:
-    """One background edit (SPEC §2.3).
+    """One background edit: blended diffusion (or the CPU approximation) re-synthesises the background.
 
     ``image`` is the object image: the object in its (possibly transformed) place over the clean
     background; its object pixels (``object_mask``) are pasted back exactly at the end.

@@ -16,7 +16,7 @@ SAFE_SOURCE_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
 def make_features(with_object_mask: bool = False) -> datasets.Features:
-    """Features of one ImageNet-E config (SPEC §3).
+    """Features of one ImageNet-E config: image, label, wnid, source_id, attribute, level, seed.
 
     ``object_mask`` is present where the toolkit produced the edit (the official release has none).
     """

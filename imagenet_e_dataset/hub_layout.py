@@ -9,8 +9,7 @@ The writer is streaming: rows are appended per config to Arrow IPC staging files
 image bytes are never re-encoded) and only :meth:`HubLayoutWriter.finalize` sorts them by
 ``source_id``, splits them into size-bounded shards and writes the card. Everything goes to a
 temporary sibling folder renamed into place at the very end, so a crashed or failed run never
-leaves a folder that looks complete. Several writers (e.g. one per generation shard process) can
-each finalize their own folder; :func:`merge_layouts` combines them into one.
+leaves a folder that looks complete.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -177,18 +176,6 @@ class HubLayoutWriter:
         self._buffer_bytes[name] = self._buffer_bytes.get(name, 0) + size
         if len(self._buffers[name]) >= _STAGE_FLUSH_ROWS or self._buffer_bytes[name] >= _STAGE_FLUSH_BYTES:
             self._flush(name)
-
-    def add_table(self, config: str, table: pa.Table) -> None:
-        """Append already-encoded rows (same schema, e.g. read back from another layout's shards)."""
-        self._check_open()
-        name = resolve(config).name
-        table = table.select(list(self.schema.names)) if set(self.schema.names) <= set(table.column_names) else table
-        if table.schema.remove_metadata() != self.schema.remove_metadata():
-            raise ValueError(f"config {name!r}: table schema does not match the writer's:\n{table.schema}\nvs\n{self.schema}")
-        self._flush(name)
-        writer = self._stage_writer(name)
-        for batch in table.cast(self.schema).to_batches(max_chunksize=_STAGE_FLUSH_ROWS):
-            writer.write_batch(batch)
 
     def _stage_writer(self, name: str) -> pa.RecordBatchStreamWriter:
         if name not in self._stage_writers:
@@ -359,58 +346,6 @@ def _eval_yaml_text() -> str | None:
     return eval_yaml.eval_yaml_text()
 
 
-def config_files(root: str | os.PathLike, config: str) -> list[Path]:
-    """The parquet shards of one config in a written layout, in order."""
-    name = resolve(config).name
-    files = sorted((Path(root) / name).glob(f"{SPLIT}-*.parquet"))
-    if not files:
-        raise FileNotFoundError(f"no {SPLIT}-*.parquet shards for config {name!r} under {root}")
-    return files
-
-
-def present_configs(root: str | os.PathLike) -> list[str]:
-    """Configs with shards in a written layout, in registry order."""
-    root = Path(root)
-    return [name for name in ALL_SUBSETS if any((root / name).glob(f"{SPLIT}-*.parquet"))]
-
-
-def merge_layouts(
-    parts: Iterable[str | os.PathLike],
-    out_dir: str | os.PathLike,
-    *,
-    card_context: CardContext | Mapping[str, Any] | None = None,
-    max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
-    overwrite: bool = False,
-) -> Path:
-    """Combine finalized layouts (e.g. one per generation shard process) into one folder.
-
-    Rows are copied as Arrow data (image bytes untouched); a source id present twice in one config
-    across the parts is an error.
-    """
-    parts = [Path(p) for p in parts]
-    if not parts:
-        raise ValueError("merge_layouts needs at least one part folder")
-    with_mask = False
-    for part in parts:
-        if not (part / README_NAME).is_file():
-            raise FileNotFoundError(f"{part} is not a finalized dataset layout (no {README_NAME})")
-        for name in present_configs(part):
-            if "object_mask" in pq.read_schema(config_files(part, name)[0]).names:
-                with_mask = True
-    writer = HubLayoutWriter(out_dir, max_shard_bytes=max_shard_bytes, with_object_mask=with_mask, overwrite=overwrite)
-    with writer:
-        for part in parts:
-            for name in present_configs(part):
-                for path in config_files(part, name):
-                    table = pq.read_table(path)
-                    if with_mask and "object_mask" not in table.column_names:
-                        table = table.append_column(
-                            writer.schema.field("object_mask"), pa.nulls(table.num_rows, writer.schema.field("object_mask").type)
-                        )
-                    writer.add_table(name, table)
-        return writer.finalize(card_context)
-
-
 __all__ = [
     "DEFAULT_MAX_SHARD_BYTES",
     "SPLIT",
@@ -418,9 +353,6 @@ __all__ = [
     "ConfigStats",
     "HubLayoutWriter",
     "ShardFile",
-    "config_files",
-    "merge_layouts",
     "parse_size",
-    "present_configs",
     "shard_file_name",
 ]

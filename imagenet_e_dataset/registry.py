@@ -158,8 +158,12 @@ def get_attribute(name: str | AttributePlugin) -> AttributePlugin:
         raise ValueError(f"unknown attribute {name!r}; valid: {valid} (plug-ins add more: --plugin)") from None
 
 
-def resolve(name: str | Subset) -> Subset:
+def resolve(name: str | Subset, *, levels: bool = True) -> Subset:
     """Return the subset for a config name or an official folder alias.
+
+    With ``levels`` (the default, for reading datasets and results) a name that is an attribute's
+    ``<name>_<level>`` is recognised too (``size_0.02`` from a sweep) and joins the registry; the
+    generation commands pass ``levels=False`` so a mistyped level is an error, not a new edit.
 
     >>> resolve("20_hard").name
     'background_20'
@@ -170,18 +174,22 @@ def resolve(name: str | Subset) -> Subset:
         return name
     if not isinstance(name, str):
         raise ValueError(f"subset name must be a string, got {type(name).__name__}: {name!r}")
-    if name in _SUBSETS:
+    if name in _SUBSETS and (levels or _is_declared(_SUBSETS[name])):
         return _SUBSETS[name]
     if name in _ALIASES:
         return _SUBSETS[_ALIASES[name]]
-    derived = _from_config_name(name)
+    derived = _from_config_name(name, register=levels)
     if derived is not None:
-        return derived
+        if levels:
+            return derived
+        raise ValueError(f"{name!r} is not one of the declared subsets; to generate other levels of "
+                         f"{derived.attribute.name} use --sweep {derived.attribute.name}=VALUES (e.g. the level "
+                         f"{derived.level!r}), or pick a declared subset: {', '.join(s.name for s in derived.attribute.subsets())}")
     valid = ", ".join(f"{s.name} (alias {s.alias})" if s.alias else s.name for s in _SUBSETS.values())
     raise ValueError(f"unknown ImageNet-E subset {name!r}; valid names and aliases: {valid}")
 
 
-def resolve_many(names: str | Sequence[str | Subset]) -> list[Subset]:
+def resolve_many(names: str | Sequence[str | Subset], *, levels: bool = True) -> list[Subset]:
     """Resolve ``"all"`` (the twelve ImageNet-E configs), ``"all+extras"`` (every registered subset), a
     comma-separated string or a list of names/aliases (which may include ``all``), keeping the canonical order.
 
@@ -197,19 +205,24 @@ def resolve_many(names: str | Sequence[str | Subset]) -> list[Subset]:
         elif name == ALL_WITH_EXTRAS:
             wanted.update(_SUBSETS)
         else:
-            wanted.add(resolve(name).name)
+            wanted.add(resolve(name, levels=levels).name)
     if not wanted:
         raise ValueError(f"no subset named; give '{ALL}', '{ALL_WITH_EXTRAS}' or config names such as 'background_20'")
     return [s for s in _SUBSETS.values() if s.name in wanted]
 
 
 def subsets_of(attribute: AttributePlugin | str) -> list[Subset]:
-    """All registered subsets editing one attribute, in canonical order."""
+    """The subsets an attribute declares (not the sweep levels it gained), in canonical order."""
     attr = get_attribute(attribute)
-    return [s for s in _SUBSETS.values() if s.attribute is attr]
+    declared = {s.name for s in attr.subsets()}
+    return [s for s in _SUBSETS.values() if s.name in declared]
 
 
-def _from_config_name(name: str) -> Subset | None:
+def _is_declared(sub: Subset) -> bool:
+    return any(s.name == sub.name for s in sub.attribute.subsets())
+
+
+def _from_config_name(name: str, *, register: bool = True) -> Subset | None:
     """A config no module declares but whose name is an attribute's ``<name>_<level>`` (a sweep level):
     the attribute parses the level, the subset joins the registry as an extra."""
     for plugin in sorted(_ATTRIBUTES.values(), key=lambda a: -len(a.name)):
@@ -221,7 +234,7 @@ def _from_config_name(name: str) -> Subset | None:
         except ValueError:
             spec = None
         if spec is not None and spec.config_name() == name:
-            return register_subset(spec)
+            return register_subset(spec) if register else plugin.subset(spec, "")
     return None
 
 

@@ -35,7 +35,7 @@ from imagenet_e_dataset.registry import (
     resolve_many,
     subset_for_spec,
 )
-from test_generate_sources import write_layout
+from helpers.layouts import write_layout
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "plugins" / "background_blur.py"

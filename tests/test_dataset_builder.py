@@ -14,7 +14,7 @@ from imagenet_e_dataset import load
 from imagenet_e_dataset.imagenet_e import ImagenetE, iter_release_examples, read_release_labels
 from imagenet_e_dataset.labels import class_names
 from imagenet_e_dataset.registry import SUBSETS
-from test_dataset_fakes import LABELS, SOURCE_IDS, make_release
+from helpers.releases import LABELS, SOURCE_IDS, make_release
 
 
 @pytest.fixture(scope="module")

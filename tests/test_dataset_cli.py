@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import datasets
-import pytest
 
 from imagenet_e.cli import main
 from imagenet_e_dataset.registry import SUBSETS
-from test_dataset_fakes import SOURCE_IDS, make_release
+from helpers.releases import SOURCE_IDS, make_release
 
 
 def test_subsets_prints_the_registry_table(capsys):
@@ -57,10 +54,6 @@ def test_push_refuses_a_folder_that_is_not_a_layout(tmp_path, capsys):
     assert "is not a dataset folder in the Hub layout" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("imagenet_e_dataset.push") is None or importlib.util.find_spec("hub_server") is None,
-    reason="push_folder / the local Hub server are not written yet",
-)
 def test_push_command_uploads_and_prints_the_url(tmp_path, capsys, hub_server):
     make_release(tmp_path / "release")
     assert main(["import-release", str(tmp_path / "release"), "--out", str(tmp_path / "hub"), "--subsets", "20_hard,ori"]) == 0

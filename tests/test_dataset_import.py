@@ -17,7 +17,7 @@ from imagenet_e_dataset import load
 from imagenet_e_dataset.importer import import_release, skipped_report_path
 from imagenet_e_dataset.labels import class_names, wnids
 from imagenet_e_dataset.registry import DEFAULT_CONFIG, SUBSETS
-from test_dataset_fakes import LABELS, SOURCE_IDS, image_bytes, make_release
+from helpers.releases import LABELS, SOURCE_IDS, image_bytes, make_release
 
 
 def _front_matter(readme: Path) -> dict:
@@ -126,7 +126,10 @@ def test_load_accepts_aliases_for_folder(imported):
 
 def test_load_rejects_unknown_names_and_sources(imported, tmp_path):
     tmp, _, _ = imported
-    with pytest.raises(ValueError, match="unknown ImageNet-E subset 'background_99'"):
+    with pytest.raises(ValueError, match="unknown ImageNet-E subset 'background_huge'"):
+        load("background_huge", tmp / "hub")
+    # A well-formed level the folder does not hold (a sweep level) names the folder instead.
+    with pytest.raises(ValueError, match="config 'background_99' is not in the dataset folder"):
         load("background_99", tmp / "hub")
     with pytest.raises(FileNotFoundError, match="neither a dataset folder"):
         load("original", tmp_path)

@@ -1,4 +1,4 @@
-"""The streaming Hub-layout writer: validation, sharding, atomicity, merging, Hub-form metadata."""
+"""The streaming Hub-layout writer: validation, sharding, atomicity, Hub-form metadata."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import yaml
 
 import imagenet_e_dataset.card
 import imagenet_e_dataset.hub_layout
-from imagenet_e_dataset.hub_layout import HubLayoutWriter, merge_layouts, parse_size
+from imagenet_e_dataset.hub_layout import HubLayoutWriter, parse_size
 from imagenet_e_dataset.labels import wnids
-from test_dataset_fakes import image_bytes
+from helpers.releases import image_bytes
 
 
 def _row(i: int, *, label: int = 7, seed: int | None = 123, **extra) -> dict:
@@ -81,8 +81,8 @@ def test_bad_rows_are_refused_naming_config_and_source(tmp_path, row, message):
 
 def test_unknown_config_is_refused(tmp_path):
     with HubLayoutWriter(tmp_path / "out") as writer:
-        with pytest.raises(ValueError, match="unknown ImageNet-E subset 'background_30'"):
-            writer.add("background_30", _row(1))
+        with pytest.raises(ValueError, match="unknown ImageNet-E subset 'background_thirty'"):
+            writer.add("background_thirty", _row(1))
 
 
 def test_duplicate_source_id_fails_and_leaves_nothing(tmp_path):
@@ -131,25 +131,6 @@ def test_object_mask_column(tmp_path):
     assert isinstance(ds.features["object_mask"], datasets.Image)
     raw = ds.cast_column("object_mask", datasets.Image(decode=False))
     assert raw[0]["object_mask"]["bytes"] == mask and raw[1]["object_mask"] is None
-
-
-def test_merging_parts_equals_writing_once(tmp_path):
-    ids = list(range(1, 10))
-    whole = HubLayoutWriter(tmp_path / "whole", max_shard_bytes=3000)
-    parts = [HubLayoutWriter(tmp_path / f"part{k}", max_shard_bytes=3000) for k in range(2)]
-    for i in ids:
-        for config in ("background_20", "original"):
-            whole.add(config, _row(i))
-            parts[i % 2].add(config, _row(i))
-    context = {"repo_id": "acme/x", "global_seed": 1}
-    whole.finalize(context)
-    for part in parts:
-        part.finalize(context)
-    merged = merge_layouts([tmp_path / "part1", tmp_path / "part0"], tmp_path / "merged", card_context=context, max_shard_bytes=3000)
-    assert _files(merged) == _files(tmp_path / "whole")
-    with pytest.raises(ValueError, match="was added more than once"):
-        merge_layouts([tmp_path / "part0", tmp_path / "whole"], tmp_path / "bad")
-    assert not (tmp_path / "bad").exists()
 
 
 def test_metadata_matches_what_push_to_hub_writes(tmp_path):

@@ -201,7 +201,7 @@ class _PointwiseUNet(torch.nn.Module):
 
 
 def _reference_blended_diffusion(r: BackgroundEditRequest, steps: int, noise: torch.Tensor, range_scale: float) -> np.ndarray:
-    """SPEC §2.3 written out from ADM's linear schedule (float64), independent of RespacedSchedule.
+    """The blended-diffusion step written out from ADM's linear schedule (float64), independent of RespacedSchedule.
 
     Every noise draw is the same tensor ``noise``, so the order of draws does not matter.
     """

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 import generation.edits
-from edit_helpers import CHELSEA_MASK, TinyClassifier, chelsea, synthetic_scene
+from helpers.scenes import CHELSEA_MASK, TinyClassifier, chelsea, synthetic_scene
 from generation.contact_sheet import contact_sheet
 from generation.cpu_background import CPUBackgroundEditor
 from generation.edits import (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from edit_helpers import TinyClassifier, chelsea, synthetic_scene
+from helpers.scenes import TinyClassifier, chelsea, synthetic_scene
 from generation.cpu_background import CPUBackgroundEditor, complexity
 from generation.edits import EditOptions, plan_edit, prepare_source, run_edits
 from generation.interfaces import BackgroundEditor, BackgroundEditRequest, make_background_editor

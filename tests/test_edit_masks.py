@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edit_helpers import chelsea, synthetic_scene
+from helpers.scenes import chelsea, synthetic_scene
 from generation.inpaint import available_inpainters, make_inpainter
 from generation.masks import auto_mask, mask_path, read_mask, resize_mask
 

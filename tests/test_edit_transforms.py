@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edit_helpers import synthetic_scene
+from helpers.scenes import synthetic_scene
 from generation.composite import composite
 from generation.seeding import derive_seed, rng_for
 from generation.transforms import (

@@ -118,7 +118,7 @@ def test_top5_of_a_model_ranking_fewer_than_five_classes_never_counts_unranked_c
 
 def test_results_plot_draws_a_model_id_with_dollar_signs(tmp_path):
     from imagenet_e.eval.report import plot_results
-    from test_leaderboard import make_results
+    from helpers.results import make_results
 
     doc = make_results("models/a$\\frac{$b", original=0.8, mean_drop=0.1)
     plot_results(doc, tmp_path / "plot.png")  # mathtext would raise on the title

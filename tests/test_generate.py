@@ -27,7 +27,7 @@ from PIL import Image
 from generation.seeding import derive_seed
 from imagenet_e.cli import build_parser, main
 from imagenet_e_dataset.registry import SUBSETS
-from test_generate_sources import official_label, sid, write_layout
+from helpers.layouts import official_label, sid, write_layout
 
 REPO = Path(__file__).resolve().parent.parent
 GOOD = range(1, 7)
@@ -230,7 +230,7 @@ def test_placement_reads_launcher_environment(monkeypatch):
 def test_bad_arguments_are_clear_errors(layout, tmp_path, capsys):
     base = ["generate", "--images", str(layout["images"]), "--masks", str(layout["masks"]), "--out", str(tmp_path / "o")]
     assert main([*base, "--subsets", "background_99"]) == 1
-    assert "unknown ImageNet-E subset 'background_99'" in capsys.readouterr().err
+    assert "'background_99' is not one of the declared subsets" in capsys.readouterr().err
     assert main([*base, "--backend", "diffusion"]) == 1
     assert "--unet" in capsys.readouterr().err
     assert main([*base, "--merge"]) == 1
@@ -300,7 +300,7 @@ def test_cpu_backend_keeps_its_guiding_classifier_beside_it(monkeypatch):
     import torch
 
     import generation.guidance_classifier as guidance
-    from edit_helpers import TinyClassifier
+    from helpers.scenes import TinyClassifier
     from generation.pipeline import GenerateSettings, Placement, build_editor
 
     classifier = TinyClassifier().eval()
@@ -322,7 +322,7 @@ def test_cpu_backend_keeps_its_guiding_classifier_beside_it(monkeypatch):
 
 
 def test_one_image_regenerated_alone_matches_the_batch_run(clean, layout, tmp_path):
-    # SPEC §2.4: the recorded per-image seed lets any image be regenerated alone with `imagenet-e edit`.
+    # The recorded per-image seed lets any image be regenerated alone with `imagenet-e edit`.
     import datasets
 
     source = SELECTED[2]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from test_leaderboard import BOARD_MODELS, XSS_NAME, make_results, populate_board, write_results
+from helpers.results import BOARD_MODELS, XSS_NAME, make_results, populate_board, write_results
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [

@@ -40,8 +40,12 @@ def test_aliases_resolve_to_config_names(alias, name):
 
 
 def test_unknown_subset_lists_valid_names():
-    with pytest.raises(ValueError, match=r"unknown ImageNet-E subset 'background_30'.*background_20 \(alias 20_hard\)"):
-        resolve("background_30")
+    with pytest.raises(ValueError, match=r"unknown ImageNet-E subset 'background_x'.*background_20 \(alias 20_hard\)"):
+        resolve("background_x")
+    # A well-formed level that no module declares: recognised when reading data, refused when asked to generate.
+    assert resolve("background_30").spec.lam == 30.0
+    with pytest.raises(ValueError, match=r"'background_31' is not one of the declared subsets.*--sweep background=VALUES"):
+        resolve("background_31", levels=False)
     with pytest.raises(ValueError, match="unknown attribute"):
         subsets_of("colour")
 

@@ -1,4 +1,8 @@
-"""Batch generation of ImageNet-E: sources in, a complete Hub-layout dataset out (SPEC §2.4, §3).
+"""Batch generation of ImageNet-E: sources in, a complete Hub-layout dataset out.
+
+Every source image goes through every requested subset with a per-image seed derived from (global
+seed, source id, subset) and recorded, so any image can be regenerated alone and a resumed run
+equals an uninterrupted one.
 
 The run is cut into *chunks*: a fixed run of ``chunk_size`` consecutive selected sources × every
 requested subset. A chunk is computed in memory and committed as one parquet file in the work

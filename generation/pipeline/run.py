@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,9 @@ from .chunks import ChunkGenerator
 from .merge import merge_chunks
 from .settings import GenerateSettings, Inputs, Placement
 from .work import WorkFolder, chunk_ranges, sha256_hex, shard_chunks, work_dir_for
+
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class GenerateReport:
@@ -103,12 +106,6 @@ def generate(
 
     merging = merge_only or placement.merges
     if not merging:
-        if not placement.launcher:
-            print(
-                f"shard {placement.shard_index + 1}/{placement.num_shards} done; when every shard has finished, run "
-                f"the same command with --merge to assemble {out}",
-                file=sys.stderr,
-            )
         return GenerateReport(None, len(selection.sources), len(ranges), done_here, done_before)
 
     missing = work.missing(len(ranges))
@@ -155,11 +152,10 @@ def _check_environment(work: WorkFolder, placement: Placement, backend: str) -> 
         return
     first = json.loads(path.read_text(encoding="utf-8"))
     if first != current:
-        print(
-            f"warning: this process's numeric environment {current} differs from the one that started the run "
-            f"{first}; chunks are still consistent per row, but float-sensitive edits may not match an uninterrupted "
-            "run bit for bit",
-            file=sys.stderr,
+        logger.warning(
+            "warning: this process's numeric environment %s differs from the one that started the run %s; chunks "
+            "are still consistent per row, but float-sensitive edits may not match an uninterrupted run bit for bit",
+            current, first,
         )
 
 

@@ -267,8 +267,3 @@ def serve(report: DemoReport, port: int | None) -> None:
     board_dir.mkdir(exist_ok=True)
     shutil.copyfile(report.results, board_dir / "results.json")
     launch(build_app(str(board_dir)), host="127.0.0.1", port=port, block=True)
-
-
-def default_out() -> Path:
-    return Path("imagenet-e-demo")
-

@@ -1,4 +1,4 @@
-"""Map a classifier's output classes to ImageNet-1k indices, explicitly (SPEC §5).
+"""Map a classifier's output classes to ImageNet-1k indices, explicitly (by ``id2label`` names or wnids).
 
 A model's outputs are only comparable on ImageNet-E once every output is known to be one
 ImageNet-1k class. :func:`map_labels` matches ``id2label`` names against the project's label

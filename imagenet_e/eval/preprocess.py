@@ -2,7 +2,7 @@
 
 Every transform is a picklable top-level class (workers may be spawned, not forked) with a
 ``describe()`` that says exactly what it does, because the preprocessing actually used is part
-of a result (SPEC §5: the paper's evaluators used Resize 256 -> CenterCrop 224, the default here
+of a result (the paper's third-party evaluators used Resize 256 -> CenterCrop 224; the default here
 is each model's own).
 """
 

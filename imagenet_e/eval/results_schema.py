@@ -4,7 +4,7 @@ One results file = one (model, dataset revision) run. The JSON schema is built f
 registry so the set of valid subset names is never spelled out twice. :func:`validate_results`
 is the gate every consumer uses: it applies the schema and the checks JSON Schema cannot express
 (no NaN/inf; per-subset keys match ``dataset.configs``; ``mean_drop`` and ``attribute_drop`` are the
-means of ``accuracy_drop`` as SPEC §4 defines them, so a hand-edited summary cannot move a model up
+means of ``accuracy_drop`` over the edited subsets, so a hand-edited summary cannot move a model up
 the leaderboard).
 """
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime as _dt
 import enum
 import json
+import logging
 import os
 import platform
-import sys
 import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -36,6 +36,7 @@ from .models import LabelMappingChoice, LoadedModel, load_model
 from .results_schema import SCHEMA_VERSION, validate_results
 
 TOP_K = 5
+logger = logging.getLogger(__name__)
 
 
 class DeviceChoice(str, enum.Enum):
@@ -271,7 +272,7 @@ def evaluate_model(
     progress: bool = True,
     loaded_model: LoadedModel | None = None,
 ) -> dict[str, Any]:
-    """Score ``model`` on the ImageNet-E ``dataset`` and return the results document (SPEC §5).
+    """Score ``model`` on the ImageNet-E ``dataset`` and return the results document.
 
     ``model``: a transformers folder or Hub id, ``package.module:function``, ``timm/NAME`` or
     ``efficientnet-lite0`` (see :mod:`imagenet_e.eval.models`); ``loaded_model`` skips loading.
@@ -419,6 +420,6 @@ def _score(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[P
         },
     }
     if skipped:
-        print(f"imagenet-e evaluate: skipped {len(skipped)} unreadable image(s), e.g. "
-              f"{skipped[0]['config']}/{skipped[0]['source_id']}: {skipped[0]['error']}", file=sys.stderr)
+        logger.warning("imagenet-e evaluate: skipped %d unreadable image(s), e.g. %s/%s: %s", len(skipped),
+                       skipped[0]["config"], skipped[0]["source_id"], skipped[0]["error"])
     return validate_results(doc, source=f"results for {loaded.model_id}")

@@ -1,7 +1,4 @@
-"""Fake ImageNet-E releases in the authors' on-disk layout, shared by the dataset tests.
-
-(Module named ``test_dataset_*`` so it sits with the tests it serves; it defines no tests.)
-"""
+"""Fake ImageNet-E releases in the authors' on-disk layout, shared by the dataset tests."""
 
 from __future__ import annotations
 

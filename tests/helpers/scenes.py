@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).parents[1] / "data"
 CHELSEA_MASK = DATA / "edit_chelsea_mask.png"
 """Object mask of ``skimage.data.chelsea()`` made with the grabcut+u2netp auto-masker, checked by eye."""
 
