@@ -189,3 +189,47 @@ def test_space_requirements_replace_the_package_line_by_its_dependencies(tmp_pat
     assert {"numpy", "datasets", "pyarrow", "jsonschema", "pyyaml"} <= set(names)
     # The same sources build the same bytes (what makes a re-publish commit nothing).
     assert build_wheel(tmp_path / "again").read_bytes() == wheel.read_bytes()
+
+
+def _usage_block(text: str) -> str:
+    from imagenet_e.publish.ids import USAGE_END, USAGE_START
+
+    return text[text.index(USAGE_START):text.index(USAGE_END)]
+
+
+@pytest.mark.slow
+def test_the_four_commands_of_the_publishing_guide(hub_server, tmp_path, monkeypatch, capsys):
+    """docs/publishing.md's four lines, run as written (ORG = a namespace of the local Hub): the
+    dataset, the metric Space and the leaderboard Space end up on the Hub, each card naming all four."""
+    import shlex
+
+    from test_hub_push import build_layout
+
+    from imagenet_e.cli import main
+
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "publishing.md").read_text()
+    commands = guide.split("```bash\n", 1)[1].split("```", 1)[0].strip().splitlines()
+    assert len(commands) == 4 and all(line.startswith("imagenet-e ") for line in commands)
+    monkeypatch.chdir(tmp_path)
+    build_layout(tmp_path / "imagenet-e")
+    (tmp_path / "results.json").write_text(json.dumps(make_results("org/robust-net", original=0.7, mean_drop=0.05)))
+    for line in commands:
+        assert main(shlex.split(line.replace("ORG", "guide-org"))[1:]) == 0, line
+    capsys.readouterr()
+
+    cards = {
+        "dataset": hub_server.repo_files("dataset", "guide-org/imagenet-e")["README.md"].decode(),
+        "metric": hub_server.repo_files("space", "guide-org/imagenet_e")["README.md"].decode(),
+        "leaderboard": hub_server.repo_files("space", "guide-org/imagenet-e-leaderboard")["README.md"].decode(),
+    }
+    blocks = {name: _usage_block(card) for name, card in cards.items()}
+    assert blocks["dataset"] == blocks["metric"] == blocks["leaderboard"]
+    for text in ('load_dataset("guide-org/imagenet-e", "background_20"', 'evaluate.load("guide-org/imagenet_e")',
+                 "imagenet-e evaluate --model microsoft/resnet-50 --dataset guide-org/imagenet-e",
+                 "imagenet-e submit results.json --repo-id guide-org/imagenet-e-results",
+                 f"{hub_server.url}/spaces/guide-org/imagenet-e-leaderboard"):
+        assert text in blocks["dataset"], text
+    assert hub_server.space_variables("guide-org/imagenet-e-leaderboard") == {
+        "RESULTS_REPO": "guide-org/imagenet-e-results"}
+    # The local dataset folder keeps its card; only the uploaded copy names the published ids.
+    assert "guide-org" not in (tmp_path / "imagenet-e" / "README.md").read_text()

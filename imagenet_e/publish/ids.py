@@ -94,7 +94,7 @@ result = metric.compute(predictions=preds, references=labels, subsets=subsets, s
 ```
 
 Score a classifier on every subset and send the result to the leaderboard
-(`pip install imagenet-e`, version {version} made these files):
+(`pip install imagenet-e`; version {version} wrote this card):
 
 ```bash
 imagenet-e evaluate --model microsoft/resnet-50 --dataset {ids.dataset} --output results.json
