@@ -53,7 +53,7 @@ assert f"imagenet_e-{imagenet_e.__version__}-" in Path(sys.argv[1]).name
 
 from imagenet_e_dataset import card, labels
 assert len(labels.class_names()) == 1000 and len(labels.val_labels()) == 50000
-assert "${repo_id}" in card.template_path().read_text()
+assert "${usage}" in card.template_path().read_text()
 assert all(resources.files("imagenet_e.demo").joinpath(f"assets/{name}_mask.png").is_file()
            for name in ("chelsea", "coffee", "grace_hopper"))
 
