@@ -7,6 +7,7 @@ The ``configs:`` and ``dataset_info:`` blocks are produced by the same ``dataset
 
 from __future__ import annotations
 
+import dataclasses
 import string
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -170,6 +171,16 @@ def _checksums(stats: Sequence[ConfigStats]) -> str:
     return "\n".join(lines)
 
 
+def usage_block(repo_id: str) -> str:
+    """The card's "how to use what is published" block. Written with the dataset's id and placeholders
+    for the pieces not published yet; ``push`` fills in every id it publishes with."""
+    from imagenet_e import __version__
+    from imagenet_e.publish.ids import PLACEHOLDER_NAMESPACE, PublishedIds, usage_markdown
+
+    ids = dataclasses.replace(PublishedIds.for_namespace(PLACEHOLDER_NAMESPACE), dataset=repo_id)
+    return usage_markdown(ids, endpoint="https://huggingface.co", version=__version__)
+
+
 def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, context: CardContext) -> str:
     """The full ``README.md`` of a written layout."""
     template = string.Template(template_path().read_text(encoding="utf-8"))
@@ -184,6 +195,7 @@ def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, con
         "generation_settings": _settings_table(context),
         "skipped": _skipped_text(context),
         "repo_id": context.repo_id,
+        "usage": usage_block(context.repo_id),
         "columns": ", ".join(f"`{name}`" for name in features),
         "checksums": _checksums(stats),
     }

@@ -35,7 +35,15 @@ def _push(args: argparse.Namespace) -> int:
     if not (folder / README_NAME).is_file():
         raise FileNotFoundError(f"{folder} is not a dataset folder in the Hub layout (no {README_NAME})")
     from .push import push_folder  # helper H's module: the Hub upload itself
-    url = push_folder(folder, args.repo_id, private=args.private, revision=args.revision, commit_message=args.message)
+    from dataclasses import replace
+
+    from imagenet_e.publish.ids import PublishedIds
+
+    # The card's usage block names every published piece: the standard ids in this namespace unless given.
+    ids = replace(PublishedIds.around(args.repo_id, metric=args.metric, results=args.results,
+                                      leaderboard=args.leaderboard), dataset=args.repo_id)
+    url = push_folder(folder, args.repo_id, private=args.private, revision=args.revision, commit_message=args.message,
+                      usage_ids=ids)
     print(url)
     return 0
 
@@ -75,6 +83,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--private", action="store_true", help="create the repo as private")
     p.add_argument("--revision", default=None, help="branch to push to (default: main)")
     p.add_argument("--message", default=None, help="commit message")
+    p.add_argument("--metric", metavar="NS/METRIC", default=None, help="metric Space named in the card (default: NS/imagenet_e)")
+    p.add_argument("--results", metavar="NS/RESULTS", default=None,
+                   help="results dataset named in the card (default: NS/imagenet-e-results)")
+    p.add_argument("--leaderboard", metavar="NS/SPACE", default=None,
+                   help="leaderboard Space named in the card (default: NS/imagenet-e-leaderboard)")
     p.set_defaults(func=_push)
 
     p = subparsers.add_parser("subsets", help="print the table of ImageNet-E subsets (config names, folders, attributes)")

@@ -163,6 +163,20 @@ def _is_stale(path: str, local_paths: set[str]) -> bool:
     return path not in local_paths and (path.endswith(".parquet") or path == EVAL_YAML_NAME)
 
 
+def _card_content(file: LocalFile, usage_ids: Any, endpoint: str) -> str | bytes:
+    """The README with its usage block naming the ids it is published under; other files as they are."""
+    if file.path_in_repo != README_NAME or usage_ids is None:
+        return str(file.local_path)
+    from imagenet_e import __version__
+    from imagenet_e.publish.ids import USAGE_START, replace_usage_block, usage_markdown
+
+    text = file.local_path.read_text(encoding="utf-8")
+    if USAGE_START not in text:  # a card written before the block existed is pushed as it is
+        return str(file.local_path)
+    block = usage_markdown(usage_ids, endpoint=endpoint, version=__version__)
+    return replace_usage_block(text, block, where=str(file.local_path)).encode("utf-8")
+
+
 def push_folder(
     folder: str | Path,
     repo_id: str,
@@ -170,6 +184,7 @@ def push_folder(
     private: bool = False,
     revision: str | None = None,
     commit_message: str | None = None,
+    usage_ids: Any = None,
 ) -> str:
     """Upload a dataset folder in the Hub layout to the dataset repo ``repo_id``; return the dataset URL.
 
@@ -177,6 +192,8 @@ def push_folder(
     private when ``private=True``, never the reverse), creates branch ``revision`` from ``main`` if
     it does not exist, uploads the data in resumable commits, then the card together with the
     deletion of shards the folder no longer has. Pushing an unchanged folder again makes no commit.
+    With ``usage_ids`` (an :class:`imagenet_e.publish.PublishedIds`, as ``imagenet-e push`` passes),
+    the card's usage block is uploaded naming those ids; the local README is left as it is.
     Uses the endpoint and token huggingface_hub is configured with (``HF_ENDPOINT``, ``HF_TOKEN``).
     """
     from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
@@ -212,7 +229,8 @@ def push_folder(
     local_paths = {f.path_in_repo for f in files}
     remote_paths = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=branch)
     stale = sorted(p for p in remote_paths if _is_stale(p, local_paths))
-    operations: list[Any] = [CommitOperationAdd(f.path_in_repo, str(f.local_path)) for f in card]
+    operations: list[Any] = [CommitOperationAdd(f.path_in_repo, _card_content(f, usage_ids, api.endpoint))
+                             for f in card]
     operations += [CommitOperationDelete(path) for path in stale]
     api.create_commit(
         repo_id,

@@ -1,8 +1,9 @@
 """ImageNet-E metric for `evaluate`: per-attribute accuracy drop with paired statistics.
 
-`evaluate.load` copies this script into its module cache, so the computation is imported from the
-installed package by absolute name; the "From:" comment on that import makes evaluate's own
-dependency check tell users to `pip install imagenet-e`.
+`evaluate.load` copies this script into its module cache, so in the package the computation is
+imported by absolute name (the "From:" comment makes evaluate's dependency check say
+`pip install imagenet-e`). `imagenet-e publish-metric` generates the Hub Space from this file with
+that import made relative and the core carried beside it, so the Space needs no install.
 """
 
 import enum

@@ -2,9 +2,20 @@
 
 The app lives in the ``imagenet-e`` package (:mod:`imagenet_e.leaderboard.app`); this file only
 hands its ``demo`` to the Space runtime, which reads ``app.demo`` and serves it.
+``imagenet-e publish-leaderboard`` uploads it with a wheel of the package (see below).
 """
 
 import os
+import sys
+from pathlib import Path
+
+# Published by `imagenet-e publish-leaderboard`, the Space carries the project as the wheel built at
+# publish time (wheels/imagenet_e-<version>-py3-none-any.whl). A pure-Python wheel is importable as a
+# zip, so the app starts without imagenet-e on PyPI; it cannot be a line of requirements.txt because
+# the Hub installs that file before it copies the rest of the repo. Run from a checkout (no wheels/
+# folder), the installed package is used.
+for _wheel in sorted(Path(__file__).resolve().parent.glob("wheels/imagenet_e-*.whl")):
+    sys.path.insert(0, str(_wheel))
 
 from imagenet_e.leaderboard.app import build_app
 from imagenet_e.leaderboard.app import launch

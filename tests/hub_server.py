@@ -12,6 +12,7 @@ It answers the routes that the installed ``huggingface_hub`` (``HfApi``, ``hf_hu
 * ``POST /api/{type}s/{repo}/preupload/{rev}``; ``POST /{prefix}{repo}.git/info/lfs/objects/batch``;
   ``PUT /_lfs/{type}s/{repo}/{sha256}``; ``POST /api/{type}s/{repo}/commit/{rev}`` (ndjson, ``create_pr=1``)
 * ``POST|DELETE .../branch/{name}``; ``POST .../tag/{rev}``, ``DELETE .../tag/{name}``; ``PUT .../settings``
+* ``GET|POST|DELETE /api/spaces/{repo}/variables`` (Space variables; also ``variables`` at create time)
 * ``GET .../discussions``, ``GET .../discussions/{n}``, ``POST .../discussions/{n}/{merge,status}``
 * ``GET /api/datasets/{repo}/leaderboard`` and ``evalResults`` in model info, from the model repos'
   ``.eval_results/*.yaml`` (ranking rule of this server: best value per model on one task, the
@@ -165,6 +166,8 @@ class Repo:
     # LFS objects uploaded to this repo: the blob store is shared, but like on the Hub a repo may only
     # reference objects that were pushed to it (knowing a sha256 must not grant another repo's file).
     lfs_objects: set[str] = field(default_factory=set)
+    # Space variables: key -> {"value", "description", "updatedAt"} (the Space's environment on the Hub).
+    variables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -178,13 +181,15 @@ class Repo:
             "gated": self.gated,
             "sdk": self.sdk,
             "lfs_objects": sorted(self.lfs_objects),
+            "variables": self.variables,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Repo":
         commits = {c["id"]: Commit.from_json(c) for c in data["commits"]}
         return cls(data["type"], data["id"], data["private"], data["created_at"], data["refs"], commits,
-                   data["discussions"], data.get("gated", False), data.get("sdk"), set(data.get("lfs_objects", [])))
+                   data["discussions"], data.get("gated", False), data.get("sdk"), set(data.get("lfs_objects", [])),
+                   data.get("variables", {}))
 
 
 class HubError(Exception):
@@ -432,6 +437,9 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
         ("POST", rf"/api/{_TYPE}/{_REPO}/tag/{_REV}", "create_tag"),
         ("DELETE", rf"/api/{_TYPE}/{_REPO}/tag/(?P<tag>[^/]+)", "delete_tag"),
         ("PUT", rf"/api/{_TYPE}/{_REPO}/settings", "settings"),
+        ("GET", rf"/api/(?P<type>spaces)/{_REPO}/variables", "space_variables"),
+        ("POST", rf"/api/(?P<type>spaces)/{_REPO}/variables", "add_space_variable"),
+        ("DELETE", rf"/api/(?P<type>spaces)/{_REPO}/variables", "delete_space_variable"),
         ("GET", rf"/api/{_TYPE}/{_REPO}/discussions", "list_discussions"),
         ("GET", rf"/api/{_TYPE}/{_REPO}/discussions/(?P<num>\d+)", "discussion"),
         ("POST", rf"/api/{_TYPE}/{_REPO}/discussions/(?P<num>\d+)/merge", "merge_discussion"),
@@ -558,6 +566,12 @@ class HubServer:
         self._check_type(repo_type)
         with self.store.lock:
             return self.store.get_repo(repo_type, repo_id, authed=True).private
+
+    def space_variables(self, space_id: str) -> dict[str, str]:
+        """Key → value of a Space's variables."""
+        with self.store.lock:
+            repo = self.store.get_repo("space", space_id, authed=True)
+            return {key: item["value"] for key, item in repo.variables.items()}
 
     def has_repo(self, repo_type: RepoType, repo_id: str) -> bool:
         self._check_type(repo_type)
@@ -733,6 +747,10 @@ class _Handler(BaseHTTPRequestHandler):
                 raise HubError(409, f"You already created this {repo_type} repo",
                                extra={"url": self._repo_url(existing)})
             repo = self.store.create_repo(repo_type, repo_id, bool(private), payload.get("sdk"))
+            if repo_type == "space" and payload.get("variables"):
+                for variable in payload["variables"]:
+                    self._set_variable(repo, variable)
+                self.store.save(repo)
         return Response.of_json({"url": self._repo_url(repo), "name": repo_id, "id": repo_id})
 
     def _repo_from_payload(self, request: Request, payload: dict[str, Any]) -> Repo:
@@ -772,6 +790,37 @@ class _Handler(BaseHTTPRequestHandler):
                 repo.gated = payload["gated"]
             self.store.save(repo)
         return Response.of_json({})
+
+    # ---- Space variables ---------------------------------------------------------------------
+    def _set_variable(self, repo: Repo, payload: Any) -> None:
+        if not isinstance(payload, dict) or not isinstance(payload.get("key"), str) or not payload["key"]:
+            raise HubError(400, "a Space variable needs a non-empty string key")
+        if not isinstance(payload.get("value"), str):
+            raise HubError(400, f"Space variable {payload['key']!r} needs a string value")
+        repo.variables[payload["key"]] = {"value": payload["value"], "description": payload.get("description"),
+                                          "updatedAt": _now_iso()}
+
+    def h_space_variables(self, request: Request) -> Response:
+        with self.store.lock:
+            repo = self._repo(request, write=True)  # the Hub shows variables to the Space's owners only
+            return Response.of_json(dict(repo.variables))
+
+    def h_add_space_variable(self, request: Request) -> Response:
+        payload = request.json()
+        with self.store.lock:
+            repo = self._repo(request, write=True)
+            self._set_variable(repo, payload)
+            self.store.save(repo)
+            return Response.of_json(dict(repo.variables))
+
+    def h_delete_space_variable(self, request: Request) -> Response:
+        payload = request.json()
+        with self.store.lock:
+            repo = self._repo(request, write=True)
+            if repo.variables.pop(str((payload or {}).get("key")), None) is None:
+                raise HubError(404, f"Space variable {payload!r} not found")
+            self.store.save(repo)
+            return Response.of_json(dict(repo.variables))
 
     def h_validate_yaml(self, request: Request) -> Response:
         payload = request.json()

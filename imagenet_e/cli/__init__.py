@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "imagenet_e.eval.commands",
     "imagenet_e.leaderboard.commands",
     "imagenet_e.demo.commands",
+    "imagenet_e.publish.commands",
 )
 
 

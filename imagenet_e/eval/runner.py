@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from imagenet_e import __version__
 from imagenet_e_dataset.atomic import atomic_write_text
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
 from imagenet_e_dataset.runtime import choose_device, choose_dtype
@@ -134,7 +135,7 @@ def _environment(device: torch.device, dtype: DtypeChoice, world_size: int) -> d
     else:
         device_text = f"cpu ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
     return {
-        "imagenet_e": _package_version("imagenet-e"),
+        "imagenet_e": __version__,  # the one version string (pyproject reads it too); an editable install's metadata can be stale
         "torch": torch.__version__,
         "transformers": _package_version("transformers"),
         "datasets": _package_version("datasets"),
