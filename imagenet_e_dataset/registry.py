@@ -19,16 +19,12 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
 
-from generation.attributes import (
-    AttributePlugin,
-    BackgroundSpec,
-    EditSpec,
-    OriginalSpec,
-    Subset,
-    load_entry_points,
-    on_register,
-    registered_attributes,
-)
+# The built-in attributes register themselves on import.
+from generation.attributes import background, direction, occlusion, original, position, size  # noqa: F401
+from generation.attributes.background import BackgroundSpec
+from generation.attributes.base import AttributePlugin, EditSpec, Subset, on_register, registered_attributes
+from generation.attributes.loading import load_entry_points
+from generation.attributes.original import OriginalSpec
 
 __all__ = [
     "ALIASES", "ALL", "ALL_SUBSETS", "ALL_WITH_EXTRAS", "Attribute", "AttributePlugin", "BENCHMARK_CONFIG_NAMES", "CONFIG_NAMES",

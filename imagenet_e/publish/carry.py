@@ -73,14 +73,40 @@ def _check_library(name: str, where: str, allowed: frozenset[str]) -> None:
             f"standard library, {', '.join(sorted(allowed))} and project modules")
 
 
+def _import_time_nodes(tree: ast.Module):
+    """The import statements that run when the module is imported.
+
+    Imports inside functions run only when the function is called (planners import the image
+    toolkit lazily; the metric never calls them), and ``if TYPE_CHECKING:`` blocks never run, so
+    neither is carried nor checked.
+    """
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            pending += node.orelse
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+            continue
+        pending += list(ast.iter_child_nodes(node))
+
+
 def _scan(module: str, source: str, path: Path, allowed: frozenset[str]) -> tuple[list[str], list[tuple[ast.ImportFrom, str, list[str]]]]:
-    """Project modules ``module`` imports, and the project imports to rewrite with their targets."""
+    """Project modules ``module`` imports when imported, and the project imports to rewrite with their
+    targets (lazy imports inside functions are rewritten when their target is carried anyway)."""
     tree = ast.parse(source, filename=str(path))
     is_package = path.name == "__init__.py"
     deps: list[str] = []
     rewrites: list[tuple[ast.ImportFrom, str, list[str]]] = []
+    eager = {id(node) for node in _import_time_nodes(tree)}
     for node in ast.walk(tree):
+        lazy = id(node) not in eager
         if isinstance(node, ast.Import):
+            if lazy:
+                continue
             for alias in node.names:
                 if _is_project(alias.name):
                     raise ValueError(f"{path}:{node.lineno}: `import {alias.name}` cannot be carried; "
@@ -91,7 +117,8 @@ def _scan(module: str, source: str, path: Path, allowed: frozenset[str]) -> tupl
                 continue
             target = _absolute(node, module, is_package)
             if not _is_project(target):
-                _check_library(target, f"{path}:{node.lineno}", allowed)
+                if not lazy:
+                    _check_library(target, f"{path}:{node.lineno}", allowed)
                 continue
             if _is_package(target):
                 # `from pkg import sub` carries submodules; names defined in the package's __init__
@@ -99,12 +126,16 @@ def _scan(module: str, source: str, path: Path, allowed: frozenset[str]) -> tupl
                 subs = [f"{target}.{a.name}" for a in node.names]
                 missing = [s for s in subs if importlib.util.find_spec(s) is None]
                 if missing:
+                    if lazy:
+                        continue
                     raise ValueError(f"{path}:{node.lineno}: imports {', '.join(a.name for a in node.names)} from "
                                      f"package {target!r}; import them from the module that defines them")
-                deps += subs
+                if not lazy:
+                    deps += subs
                 rewrites.append((node, "", subs))
             else:
-                deps.append(target)
+                if not lazy:
+                    deps.append(target)
                 rewrites.append((node, target, [target]))
     return deps, rewrites
 
@@ -145,6 +176,8 @@ def carry_modules(roots: list[str], *, allowed_libraries: frozenset[str], reserv
         # Bottom-up, so earlier line numbers stay valid; each rewrite replaces the node's whole lines
         # (a trailing comment goes too: evaluate reads `# From:` comments on relative imports as URLs).
         for node, target, targets in sorted(rewrites, key=lambda r: r[0].lineno, reverse=True):
+            if any(t not in flat for t in targets):
+                continue  # a lazy import of a module the folder does not carry: only fails if called
             indent = " " * node.col_offset
             if target:
                 text = f"{indent}from .{flat[target]} import {_aliases(node)}\n"
