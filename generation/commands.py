@@ -55,6 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--classifier", default="efficientnet-lite0",
                    help="guiding classifier for background_20_adv: efficientnet-lite0, hf:<id or dir>, torchvision:<name>")
     p.add_argument("--auto-mask", help="make the mask automatically when none is given: u2netp, grabcut, grabcut+u2netp")
+    p.add_argument("--mask-prompt", help="text prompt of an hf: auto-mask model (default: the --label's class name)")
     p.add_argument("--random-background", help="photo whose background background_random uses")
     p.add_argument("--random-background-mask", help="object mask of --random-background (its object is removed first)")
     p.add_argument("--inpainter", default="patchmatch", help="object removal: patchmatch (default) or opencv")
@@ -86,7 +87,12 @@ def _edit(args: argparse.Namespace) -> int:
     if args.mask:
         mask = read_mask(args.mask, photo_size=(w, h))
     elif args.auto_mask:
-        mask = auto_mask(photo, args.auto_mask)
+        prompt = args.mask_prompt
+        if prompt is None and args.label is not None:
+            from imagenet_e_dataset.labels import check_label, class_names
+
+            prompt = class_names()[check_label(args.label, where="--label")]
+        mask = auto_mask(photo, args.auto_mask, prompt=prompt)
     else:
         raise ValueError("no MASK given: pass a mask PNG after the image, or --auto-mask u2netp|grabcut")
     subsets = resolve_many(args.subset, levels=False)

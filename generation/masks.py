@@ -100,12 +100,23 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(im.resize(size, Image.NEAREST)) > 127
 
 
-def auto_mask(photo: np.ndarray, method: str = "u2netp") -> np.ndarray:
-    """An automatic object mask for a photo with none; validated (not empty, not full-frame)."""
-    masker = _MASKERS.get(method)
+def auto_mask(photo: np.ndarray, method: str = "u2netp", *, prompt: str | None = None) -> np.ndarray:
+    """An automatic object mask for a photo with none; validated (not empty, not full-frame).
+
+    ``hf:<id or folder>`` is a text-prompted segmentation model (CLIPSeg) prompted with ``prompt``,
+    the image's class name; its mask is cleaned (:mod:`generation.text_masks`).
+    """
     photo = np.asarray(photo)
     if photo.ndim != 3 or photo.shape[2] != 3 or photo.dtype != np.uint8:
         raise ValueError(f"auto_mask expects a uint8 (H, W, 3) photo, got {photo.dtype} {photo.shape}")
+    if method.startswith("hf:"):
+        from .text_masks import TextPromptMasker
+
+        cleaned = TextPromptMasker(method[3:])(photo, prompt or "")
+        if cleaned.problem is not None:
+            raise ValueError(f"auto mask ({method}, prompt {prompt!r}): {cleaned.detail}")
+        return validate_mask(cleaned.mask, where=f"auto mask ({method})")
+    masker = _MASKERS.get(method, hint=", ".join(_MASKERS.names()) + ", hf:<CLIPSeg id or folder>")
     return validate_mask(masker(photo), where=f"auto mask ({method})")
 
 
