@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--classifier", default="efficientnet-lite0",
                    help="guiding classifier for background_20_adv: efficientnet-lite0, hf:<id or dir>, torchvision:<name>")
-    p.add_argument("--auto-mask", help="make the mask automatically when none is given: u2netp, grabcut, grabcut+u2netp")
+    p.add_argument("--auto-mask", help="make the mask automatically when none is given: u2netp, grabcut, grabcut+u2netp, "
+                                       "or hf:<CLIPSeg Hub id or folder> prompted with --mask-prompt")
     p.add_argument("--mask-prompt", help="text prompt of an hf: auto-mask model (default: the --label's class name)")
     p.add_argument("--random-background", help="photo whose background background_random uses")
     p.add_argument("--random-background-mask", help="object mask of --random-background (its object is removed first)")
