@@ -295,7 +295,7 @@ def compute_imagenet_e(
         the control subset and another edited subset are present, the same against the control:
         ``control_subset`` (its name), ``control_drop``, ``control_attribute_drop``,
         ``control_mean_drop``, ``control_ci95``, ``control_mcnemar_p`` (over the edited subsets
-        other than the control); and ``counts`` {subset: rows}.
+        other than the control that share a source image with it); and ``counts`` {subset: rows}.
 
     Raises:
         ValueError: naming the problem (length mismatch, unknown subset, no ``original`` rows,
@@ -392,7 +392,10 @@ def compute_imagenet_e(
     result["ci95"] = ci95
     result["mcnemar_p"] = pvalues
     if control is not None:
-        targets = [j for j in range(1, len(present)) if j != control]
+        # The control is an extra view: a subset sharing no source image with it is left out of
+        # the control statistics instead of failing the whole computation.
+        targets = [j for j in range(1, len(present)) if j != control and stats.shares(control, j)]
+    if control is not None and targets:
         others = [present[j] for j in targets]
         c_drops, _, c_ci95, c_pvalues = stats.versus(control, targets, stream=1)
         result["control_subset"] = present[control].name
@@ -435,6 +438,9 @@ class _Unpaired:
                  settings: BootstrapSettings) -> None:
         self.present, self.accuracy, self.counts, self.settings = present, accuracy, counts, settings
 
+    def shares(self, ref: int, j: int) -> bool:
+        return True
+
     def versus(self, ref: int, targets, stream: int) -> tuple[np.ndarray, dict, dict, dict]:
         targets = list(targets)
         acc, counts, settings = self.accuracy, self.counts, self.settings
@@ -468,6 +474,9 @@ class _Paired:
         self.preds = np.full((len(present), n_sources), -1, dtype=np.int16)
         self.preds[rows, id_codes] = preds
         self.present, self.settings = present, settings
+
+    def shares(self, ref: int, j: int) -> bool:
+        return bool(((self.correct[ref] >= 0) & (self.correct[j] >= 0)).any())
 
     def versus(self, ref: int, targets, stream: int) -> tuple[np.ndarray, dict, dict, dict]:
         targets = list(targets)

@@ -15,6 +15,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Mapping
 
@@ -73,6 +74,12 @@ class ConfigLabels:
     source_ids: np.ndarray
     """object array of str, dataset order"""
     labels: np.ndarray
+
+    @cached_property
+    def arrow_ids(self):
+        import pyarrow as pa
+
+        return pa.array(self.source_ids, pa.string())
 
 
 @dataclass(frozen=True)
@@ -193,11 +200,10 @@ def check_against_dataset(table: PredictionTable, labels: DatasetLabels, *, wher
     missing_configs = [c for c in table.configs if c not in labels.configs]
     if missing_configs:
         raise ValueError(f"{where}: the dataset has no config(s) {missing_configs}")
-    for config in table.configs:
-        rows = np.flatnonzero(table.subsets == config)
+    for config, rows in table.groups.items():
         theirs = labels.configs[config]
         ids = pa.array(table.source_ids[rows], pa.string())
-        position = pc.index_in(ids, value_set=pa.array(theirs.source_ids, pa.string()))
+        position = pc.index_in(ids, value_set=theirs.arrow_ids)
         if position.null_count:
             k = int(pc.index(pc.is_null(position), True).as_py())
             raise ValueError(f"{where}: row {int(rows[k])} ({config}, {table.source_ids[rows[k]]}) is not an image of "

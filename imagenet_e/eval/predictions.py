@@ -28,6 +28,7 @@ import io
 import json
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -80,19 +81,29 @@ class PredictionTable:
     skipped: np.ndarray
     """Reason per row (object array), None where the row was scored."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    subset_codes: tuple[np.ndarray, list[str]] | None = field(default=None, compare=False, repr=False)
+    """(code per row, distinct names) when the reader already has them (it saves a pass)."""
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    @property
+    @cached_property
     def scored(self) -> np.ndarray:
         return self.top1 >= 0
+
+    @cached_property
+    def groups(self) -> dict[str, np.ndarray]:
+        """Row indices of each config present (file order within a config), configs in registry order."""
+        codes, names = self.subset_codes if self.subset_codes is not None else _codes(self.subsets)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
+        rows = {names[k]: order[bounds[k]:bounds[k + 1]] for k in range(len(names))}
+        return {name: rows[name] for name in SUBSETS if name in rows}
 
     @property
     def configs(self) -> list[str]:
         """Config names present, in registry order."""
-        present = set(self.subsets.tolist())
-        return [name for name in SUBSETS if name in present]
+        return list(self.groups)
 
 
 def _arrow_table(table: PredictionTable):
@@ -113,7 +124,7 @@ def _arrow_table(table: PredictionTable):
         if n else pa.array([], pa.string())
     arrow = pa.table(columns)
     meta = {"format": FORMAT_VERSION, **table.metadata}
-    return arrow.replace_schema_metadata({METADATA_KEY: json.dumps(meta, sort_keys=True, ensure_ascii=False)})
+    return arrow.replace_schema_metadata({METADATA_KEY: json.dumps(meta, ensure_ascii=False)})
 
 
 def predictions_bytes(table: PredictionTable) -> bytes:
@@ -199,13 +210,20 @@ def read_predictions(source: str | os.PathLike | bytes, *, name: str | None = No
         empty = np.flatnonzero((values == None) | (values == ""))  # noqa: E711 (element-wise)
         if empty.size:
             raise _fail(where, f"row {int(empty[0])} has no {column}")
-    for name_ in dict.fromkeys(subsets.tolist()):
+    encoded = pc.dictionary_encode(arrow.column("subset").combine_chunks()) \
+        if not pa.types.is_dictionary(arrow.column("subset").type) else arrow.column("subset").combine_chunks()
+    subset_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    names = encoded.dictionary.to_pylist()
+    for k, name_ in enumerate(names):
         try:
             canonical = resolve(name_).name
         except ValueError as exc:
-            raise _fail(where, f"row {int(np.flatnonzero(subsets == name_)[0])}: {exc}") from None
-        if canonical != name_:
-            subsets[subsets == name_] = canonical
+            raise _fail(where, f"row {int(np.flatnonzero(subset_codes == k)[0])}: {exc}") from None
+        if canonical != name_:  # an alias: spelled as the config name from here on
+            subsets[subset_codes == k] = canonical
+            names[k] = canonical
+    if len(set(names)) != len(names):  # an alias and its config name both used: merge their codes
+        subset_codes = np.asarray([names.index(n) for n in names])[subset_codes]
     label_col = integers("label")
     if label_col.null_count:
         bad = int(pc.index(pc.is_null(label_col), True).as_py())
@@ -241,24 +259,25 @@ def read_predictions(source: str | os.PathLike | bytes, *, name: str | None = No
         if bad.size:
             raise _fail(where, f"{_row(subsets, ids, int(bad[0]))}: top5 starts with {int(top5[bad[0], 0])}, "
                                f"top1 is {int(top1[bad[0]])}")
-    _refuse_duplicates(subsets, ids, where)
-    return PredictionTable(subsets, ids, labels, top1, top5, skipped, metadata)
+    _refuse_duplicates(subset_codes, pc.dictionary_encode(arrow.column("source_id").combine_chunks()).indices,
+                       subsets, ids, where)
+    return PredictionTable(subsets, ids, labels, top1, top5, skipped, metadata, subset_codes=(subset_codes, names))
 
 
-def _codes(values: np.ndarray) -> tuple[np.ndarray, int]:
+def _codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Integer code per row and the distinct values (first-seen order), via Arrow's hash table."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     encoded = pc.dictionary_encode(pa.array(values, pa.string()))
-    return encoded.indices.to_numpy().astype(np.int64), len(encoded.dictionary)
+    return encoded.indices.to_numpy().astype(np.int64), encoded.dictionary.to_pylist()
 
 
-def _refuse_duplicates(subsets: np.ndarray, ids: np.ndarray, where: str) -> None:
+def _refuse_duplicates(subset_codes: np.ndarray, id_codes, subsets: np.ndarray, ids: np.ndarray, where: str) -> None:
     if not len(ids):
         return
-    subset_codes, _ = _codes(subsets)
-    id_codes, n_ids = _codes(ids)
-    key = subset_codes * n_ids + id_codes
+    id_codes = id_codes.to_numpy(zero_copy_only=False).astype(np.int64)
+    key = subset_codes * (int(id_codes.max()) + 1) + id_codes
     order = np.argsort(key, kind="stable")
     repeated = np.flatnonzero(key[order][1:] == key[order][:-1])
     if repeated.size:

@@ -34,7 +34,15 @@ from .data import EncodedImages, available_configs, collate, load_configs, worke
 from .dataset_labels import dataset_revision as _dataset_revision_of
 from .dataset_labels import recorded_dataset_id
 from .models import LabelMappingChoice, LoadedModel, load_model, wrap_model
-from .predictions import TOP_K, PredictionTable, predictions_bytes, predictions_path_for, sha256_bytes, write_predictions
+from .predictions import (
+    TOP_K,
+    PredictionTable,
+    predictions_bytes,
+    predictions_path_for,
+    read_predictions,
+    sha256_bytes,
+    write_predictions,
+)
 from .results_schema import Protocol
 from .scoring import results_from_predictions, write_results  # noqa: F401  (write_results re-exported)
 
@@ -356,8 +364,9 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
                                       time.perf_counter() - started, len(images))
             data = predictions_bytes(table)
             name = Path(predictions).name if predictions is not None else "predictions.parquet"
-            doc = results_from_predictions(table, file_name=name, sha256=sha256_bytes(data),
-                                           source=f"results for {loaded.model_id}")
+            # Scored from the file's own bytes, read back: the results are what the file gives.
+            doc = results_from_predictions(read_predictions(data, name=name), file_name=name,
+                                           sha256=sha256_bytes(data), source=f"results for {loaded.model_id}")
             if predictions is not None:
                 write_predictions(predictions, data)
             if output is not None:
