@@ -65,7 +65,7 @@ def accuracies(original: float, mean_drop: float, configs: tuple[str, ...]) -> d
 def make_submission(dataset: Path, model_id: str, *, original: float, mean_drop: float, loader: str = "transformers",
                     revision: str | None = "main", created_at: str = "2026-11-28T12:00:00Z", link: str | None = None,
                     configs: tuple[str, ...] | None = None, stem: str = "results", n_bootstrap: int = 200,
-                    limit: int | None = None, dataset_id: str = DATASET_NAME,
+                    limit: int | None = None, dataset_id: str = DATASET_NAME, dataset_revision: str | None = None,
                     protocol: str = "all-classes") -> tuple[dict, bytes]:
     """(results document, predictions parquet bytes) of a model right on the first
     round(accuracy * n) source images of each subset (so paired drops are exact)."""
@@ -88,7 +88,7 @@ def make_submission(dataset: Path, model_id: str, *, original: float, mean_drop:
     metadata = {
         "model": {"id": model_id, "revision": revision, "loader": loader, "link": link, "label_mapping": "identity",
                   "num_parameters": 1000, "num_classes": 1000, "label_mapping_notes": []},
-        "dataset": {"id": dataset_id, "revision": folder_revision(dataset), "split": "test"},
+        "dataset": {"id": dataset_id, "revision": dataset_revision or folder_revision(dataset), "split": "test"},
         "preprocessing": {"description": "Resize 256, CenterCrop 224, ImageNet mean/std"},
         "protocol": protocol,
         "environment": {"python": "3.11", "imagenet_e": "0.1.0"},
@@ -113,3 +113,20 @@ def write_submission(folder: Path, stem: str, dataset: Path, model_id: str, **kw
     path.write_text(json.dumps(doc, indent=2), "utf-8")
     path.with_name(name + PREDICTIONS_SUFFIX).write_bytes(data)
     return path
+
+
+_DEFAULT: list[Path] = []
+
+
+def default_dataset() -> Path:
+    """A labels-only dataset (100 sources, every subset) shared by a test session."""
+    if not _DEFAULT:
+        import tempfile
+
+        _DEFAULT.append(write_labels_dataset(Path(tempfile.mkdtemp(prefix="imagenet-e-labels-")) / DATASET_NAME))
+    return _DEFAULT[0]
+
+
+def make_results(model_id: str, **kw) -> dict:
+    """Just the results document of :func:`make_submission` on :func:`default_dataset`."""
+    return make_submission(default_dataset(), model_id, **kw)[0]

@@ -546,3 +546,14 @@ def attribute_drops(board: Board, labels: Sequence[str],
 def default_source() -> str | None:
     """The results source a Space or ``imagenet-e leaderboard`` uses when none is given."""
     return os.environ.get("RESULTS_DIR") or os.environ.get("RESULTS_REPO") or None
+
+
+def default_datasets() -> dict[str, str]:
+    """``RESULTS_DATASETS="name=path;name2=path2"``: where local datasets named in results are
+    (a Space reading Hub datasets needs none)."""
+    out: dict[str, str] = {}
+    for item in os.environ.get("RESULTS_DATASETS", "").split(";"):
+        name, sep, where = item.strip().partition("=")
+        if sep and name and where:
+            out[name] = where
+    return out

@@ -35,6 +35,8 @@ class DatasetResolver:
     """
 
     sources: Mapping[str, str] = field(default_factory=dict)
+    hint: str = "start the board with --dataset {name}=PATH"
+    """What to tell the user when a local dataset is unknown (``{name}`` is its recorded name)."""
     _failures: dict[tuple[str, str | None], str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -46,8 +48,8 @@ class DatasetResolver:
             return dataset_id
         if looks_like_repo_id(dataset_id):
             return dataset_id
-        raise ValueError(f"the dataset {dataset_id!r} is a local folder this board does not know; start the board "
-                         f"with --dataset {dataset_id}=PATH")
+        raise ValueError(f"the dataset {dataset_id!r} is a local folder this board does not know; "
+                         + self.hint.format(name=dataset_id))
 
     def labels(self, dataset_id: str, revision: str | None, configs: list[str]) -> DatasetLabels:
         key = (dataset_id, revision)
