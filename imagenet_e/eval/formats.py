@@ -202,7 +202,7 @@ def format_latex(docs: Sequence[dict[str, Any]]) -> str:
     control = _controls(docs)
     n_tail = 2 if control else 1
     spec = "l" + "".join("c" * len(g) for _, g in groups) + "c" * n_tail
-    top, mid, rules, col = ["Model"], [""], [], 2
+    top, mid, rules, col = [r"\multirow{2}{*}{Model}"], [""], [], 2
     for attribute, group in groups:
         if len(group) == 1 and _single(group[0]):
             top.append(rf"\multirow{{2}}{{*}}{{{latex_escape(_column_label(group[0]))}}}")

@@ -103,7 +103,7 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
     if control:
         ax_drop.legend(handles=[Patch(facecolor="#777777", label="vs original (paper)"),
                                 Patch(facecolor="#777777", alpha=0.55, hatch="//", label=f"vs {control} (control)")],
-                       fontsize=8, frameon=False, loc="lower left")
+                       fontsize=8, frameon=True, framealpha=0.9, loc="lower left")
     ax_drop.axhline(0, color="black", lw=0.8)
     ax_drop.set_xticks(x, labels, rotation=40, ha="right", fontsize=9)
     ax_drop.set_ylabel("accuracy drop (pp)" if control else "accuracy drop vs original (pp)")
@@ -111,7 +111,8 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
     ax_drop.set_ylim(low_lim, high_lim + (high_lim - low_lim) * 0.18)  # room for the attribute labels
     title = f"Drop per edited subset (95% bootstrap CI); mean drop {m['mean_drop'] * 100:+.1f} pp"
     if control:
-        title += f", vs {control} {m['control_mean_drop'] * 100:+.1f} pp"
+        title = (f"Drop per edited subset (95% bootstrap CI)\nmean drop {m['mean_drop'] * 100:+.1f} pp vs original, "
+                 f"{m['control_mean_drop'] * 100:+.1f} pp vs {control}")
     ax_drop.set_title(title, fontsize=10, loc="left")
     for ax in (ax_acc, ax_drop):
         ax.spines[["top", "right"]].set_visible(False)
