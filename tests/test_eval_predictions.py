@@ -19,7 +19,6 @@ from torch import nn
 
 from imagenet_e.eval.predictions import read_predictions
 from imagenet_e.eval.preprocess import ResizeCropNormalize
-from imagenet_e.eval.results_schema import load_results
 from imagenet_e_dataset.hub_layout import HubLayoutWriter
 from imagenet_e_metric import CONTROL_SUBSET
 
@@ -174,7 +173,6 @@ def test_non_finite_logits_are_refused_naming_config_and_images_or_skipped_and_c
     message = str(info.value)
     assert "nan-net produced non-finite logits" in message and "original/ILSVRC2012_val_" in message
     assert "--skip-non-finite" in message and not (tmp_path / "results.json").exists()
-    table = None
     doc = _evaluate(model, dataset, tmp_path, model_name="nan-net", skip_non_finite=True)
     table = read_predictions(tmp_path / "predictions.parquet")
     skipped = int((~table.scored).sum())
@@ -227,3 +225,13 @@ def test_table_formats_follow_the_papers_column_order(run):
     assert markdown.startswith("| Model | Ori | Background 0 |")
     text = format_results(doc, "text")
     assert f"vs {CONTROL_SUBSET.name} pp" in text and "McNemar" in text
+
+
+def test_import_imagenet_e_stays_light_and_evaluate_model_is_lazy():
+    import subprocess
+    import sys
+
+    probe = ("import sys, imagenet_e; light = 'torch' not in sys.modules; "
+             "from imagenet_e import evaluate_model; print(light, evaluate_model.__module__, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.split() == ["True", "imagenet_e.eval.runner", "True"]

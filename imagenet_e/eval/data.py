@@ -20,8 +20,6 @@ from PIL import Image
 
 from imagenet_e_dataset.registry import Subset
 
-from .dataset_labels import dataset_revision  # noqa: F401  (re-exported: the runner's import path)
-
 REQUIRED_COLUMNS = ("image", "label", "source_id")
 
 

@@ -12,7 +12,6 @@ predictions. The recomputed document is what the board shows.
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,7 +106,3 @@ def verify_submission(results: dict[str, Any], results_path: Path, resolver: Dat
                                           validate=False)
     check_results_match(results, recomputed, source=name)
     return recomputed
-
-
-def os_name(path: Path, root: Path) -> str:
-    return os.fspath(path.relative_to(root).as_posix())
