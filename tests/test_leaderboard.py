@@ -592,3 +592,17 @@ def test_submit_refuses_what_the_board_would_not_rank(tmp_path, capsys):
     honest = write_submission(tmp_path, "honest", default_dataset(), "org/honest", original=0.7, mean_drop=0.05)
     assert main(["submit", str(honest), "--repo-id", "ns/results"]) == 1  # a local dataset, not given
     assert "does not know; pass --dataset PATH" in capsys.readouterr().err
+
+
+def test_a_results_file_from_before_a_metric_gained_numbers_still_matches(tmp_path):
+    """Fields a newer metric adds are no disagreement; the board shows the recomputed ones."""
+    path = write_submission(tmp_path, "older", default_dataset(), "org/older", original=0.8, mean_drop=0.1)
+    doc = json.loads(path.read_text())
+    for key in ("mcnemar_p", "top5_accuracy"):
+        doc["metrics"].pop(key)
+    path.write_text(json.dumps(doc))
+    board = load(tmp_path)
+    assert board.skipped == () and board.entries[0].model_id == "org/older"
+    doc["metrics"]["flip_rate"]["background_20"] = 0.5  # but what it does say must be right
+    path.write_text(json.dumps(doc))
+    assert "$.metrics.flip_rate.background_20 is 0.5" in load(tmp_path).skipped[0].reason

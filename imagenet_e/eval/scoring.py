@@ -99,15 +99,21 @@ def results_from_predictions(table: PredictionTable, *, file_name: str, sha256: 
 METRIC_TOLERANCE = 1e-9
 
 
-def first_difference(expected: Any, given: Any, path: str = "$") -> str | None:
-    """Where two JSON values differ (floats within :data:`METRIC_TOLERANCE`), or None."""
+def first_difference(expected: Any, given: Any, path: str = "$", *, allow_missing: bool = False) -> str | None:
+    """Where two JSON values differ (floats within :data:`METRIC_TOLERANCE`), or None.
+
+    ``allow_missing``: keys of ``expected`` absent from ``given`` are no difference (a results
+    file written before a metric gained a number still matches what it does say).
+    """
     if isinstance(expected, dict) and isinstance(given, dict):
         for key in list(expected) + [k for k in given if k not in expected]:
             if key not in given:
+                if allow_missing:
+                    continue
                 return f"{path}.{key} is missing"
             if key not in expected:
                 return f"{path}.{key} is not computed from the predictions"
-            found = first_difference(expected[key], given[key], f"{path}.{key}")
+            found = first_difference(expected[key], given[key], f"{path}.{key}", allow_missing=allow_missing)
             if found:
                 return found
         return None
@@ -115,7 +121,7 @@ def first_difference(expected: Any, given: Any, path: str = "$") -> str | None:
         if len(expected) != len(given):
             return f"{path} has {len(given)} entries, the predictions give {len(expected)}"
         for i, (a, b) in enumerate(zip(expected, given)):
-            found = first_difference(a, b, f"{path}[{i}]")
+            found = first_difference(a, b, f"{path}[{i}]", allow_missing=allow_missing)
             if found:
                 return found
         return None
@@ -130,12 +136,13 @@ def first_difference(expected: Any, given: Any, path: str = "$") -> str | None:
 
 
 def check_results_match(results: dict[str, Any], recomputed: dict[str, Any], *, source: str) -> None:
-    """Refuse a results file that is not, field for field, the one its predictions give (numbers
-    within :data:`METRIC_TOLERANCE`; the predictions' file name may differ: a results repo
-    stores them under its own name)."""
+    """Refuse a results file that says anything its predictions do not give: every field it has
+    must equal the recomputed one (numbers within :data:`METRIC_TOLERANCE`). Fields it lacks that
+    a newer metric computes are no disagreement: the board shows the recomputed document. The
+    predictions' file name may differ (a results repo stores them under its own name)."""
     given = {**results, "predictions": {**results.get("predictions", {}), "file": None}}
     expected = {**recomputed, "predictions": {**recomputed["predictions"], "file": None}}
-    found = first_difference(expected, given)
+    found = first_difference(expected, given, allow_missing=True)
     if found:
         raise ValueError(f"{source}: {found}")
 
