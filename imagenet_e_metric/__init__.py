@@ -5,6 +5,6 @@ The numpy core (:func:`compute_imagenet_e`) needs neither ``evaluate`` nor ``dat
 ``evaluate.load("path/to/imagenet_e_metric")``.
 """
 
-from .core import BootstrapSettings, compute_imagenet_e
+from .core import CONTROL_SUBSET, BootstrapSettings, compute_imagenet_e, mcnemar_exact_p
 
-__all__ = ["BootstrapSettings", "compute_imagenet_e"]
+__all__ = ["BootstrapSettings", "CONTROL_SUBSET", "compute_imagenet_e", "mcnemar_exact_p"]

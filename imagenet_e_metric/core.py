@@ -14,6 +14,14 @@ the resample holds, and those counts are exactly Multinomial(n, (n_plus/n, n_min
 Drawing the counts instead of the image indices gives the identical bootstrap distribution at
 O(n_bootstrap) cost instead of O(n_bootstrap * n). Unpaired, each subset's resampled accuracy is
 Binomial(n_subset, accuracy)/n_subset for the same reason, resampled independently per subset.
+
+Two references. ``accuracy_drop`` is measured against ``original`` (the paper's definition): it
+answers "how much does the edited benchmark image cost the model?", which mixes the edit with
+everything the generation pipeline does to every edited image (resizing to 256x256, diffusion
+regeneration). ``control_drop`` is measured against the control subset (the background
+re-synthesised with no edit strength), which went through that same pipeline: it answers "how
+much does the attribute edit itself cost?". Each comes with its own paired bootstrap interval and
+an exact McNemar p-value (two-sided binomial test on the discordant pairs).
 """
 
 from __future__ import annotations
@@ -21,18 +29,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+import math
+import zlib
+
 import numpy as np
 
 from imagenet_e_dataset.labels import NUM_CLASSES
-from imagenet_e_dataset.registry import ALL_SUBSETS, Subset, edited_attributes, resolve
+from imagenet_e_dataset.registry import ALL_SUBSETS, CONTROL_CONFIG, SUBSETS, Subset, edited_attributes, resolve
 
-__all__ = ["BootstrapSettings", "compute_imagenet_e"]
+__all__ = ["BootstrapSettings", "CONTROL_SUBSET", "check_class_indices", "check_score_rows", "compute_imagenet_e",
+           "mcnemar_exact_p"]
 
-_REGISTRY: tuple[Subset, ...] = tuple(ALL_SUBSETS.values())
-_REGISTRY_INDEX: dict[str, int] = {s.name: i for i, s in enumerate(_REGISTRY)}
-_ORIGINAL_INDEX: int = next(i for i, s in enumerate(_REGISTRY) if s.is_original)
 _TOP_K = 5
 _ROW_CHUNK = 16_384
+
+# The generation-artefact control: the background regenerated with edit strength 0 (the registry
+# names it from the background attribute's spec).
+CONTROL_SUBSET: Subset = ALL_SUBSETS[CONTROL_CONFIG]
+
+
+def _registry() -> tuple[tuple[Subset, ...], dict[str, int], int]:
+    """Every registered subset now (plug-ins and sweep levels join at run time), its index, original's index."""
+    table = tuple(ALL_SUBSETS.values())
+    index = {s.name: i for i, s in enumerate(table)}
+    return table, index, next(i for i, s in enumerate(table) if s.is_original)
+
+
+def _stream_key(subset: Subset) -> int:
+    """A subset's bootstrap stream: its place in the twelve-config table (the key of earlier releases,
+    so their intervals are reproduced), else a stable hash of its name (plug-ins and sweep levels)."""
+    benchmark = list(SUBSETS)
+    if subset.name in benchmark:
+        return benchmark.index(subset.name)
+    return 1000 + zlib.crc32(subset.name.encode("utf-8"))
 
 
 @dataclass(frozen=True)
@@ -57,8 +86,11 @@ class BootstrapSettings:
                 or not 0.0 < float(self.confidence) < 1.0:
             raise ValueError(f"confidence must be a number strictly between 0 and 1, got {self.confidence!r}")
 
-    def rng_for(self, subset: Subset) -> np.random.Generator:
-        return np.random.default_rng([int(self.seed), _REGISTRY_INDEX[subset.name]])
+    def rng_for(self, subset: Subset, stream: int = 0) -> np.random.Generator:
+        # Stream 0 (drops vs original) keeps the seed sequence of earlier releases, so their
+        # intervals are reproduced exactly; the control's drops draw from stream 1.
+        key = [int(self.seed), _stream_key(subset)] + ([stream] if stream else [])
+        return np.random.default_rng(key)
 
     def interval(self, resampled_drops: np.ndarray) -> list[float]:
         tail = (1.0 - float(self.confidence)) / 2.0
@@ -103,7 +135,7 @@ def _first_position(codes: np.ndarray, code: int) -> int:
     return int(np.flatnonzero(codes == code)[0])
 
 
-def _class_indices(values: Any, name: str) -> np.ndarray:
+def check_class_indices(values: Any, name: str) -> np.ndarray:
     """A 1-D int64 array of ImageNet-1k indices, or ValueError naming the first bad entry."""
     try:
         array = np.asarray(values)
@@ -115,7 +147,7 @@ def _class_indices(values: Any, name: str) -> np.ndarray:
         bad = np.flatnonzero(~np.isfinite(array) | (array != np.round(array)))
         if bad.size:
             pos = int(bad[0])
-            raise ValueError(f"{name}[{pos}] = {array[pos]!r} is not an integer class index")
+            raise ValueError(f"{name}[{pos}] = {array[pos].item()!r} is not an integer class index")
         array = array.astype(np.int64)
     elif array.dtype.kind not in "iu":
         pos = next((i for i, v in enumerate(array.tolist())
@@ -128,7 +160,7 @@ def _class_indices(values: Any, name: str) -> np.ndarray:
     return array.astype(np.int64, copy=False)
 
 
-def _score_rows(values: Any) -> np.ndarray | None:
+def check_score_rows(values: Any) -> np.ndarray | None:
     """The (N, 1000) score matrix when ``predictions`` are score rows, else None."""
     if isinstance(values, np.ndarray):
         if values.ndim != 2:
@@ -154,6 +186,24 @@ def _score_rows(values: Any) -> np.ndarray | None:
         if not finite.all():
             raise ValueError(f"predictions score row {start + int(np.flatnonzero(~finite)[0])} holds NaN or infinity")
     return array
+
+
+def _top5_rows(values: Any, top1: np.ndarray) -> np.ndarray:
+    """(N, 5) ranked class indices whose first column is the top-1 prediction."""
+    try:
+        array = np.asarray(values)
+    except ValueError as exc:
+        raise ValueError(f"top5 must be rows of 5 class indices ({exc})") from None
+    if array.ndim != 2 or array.shape != (top1.shape[0], _TOP_K):
+        raise ValueError(f"top5 must have shape ({top1.shape[0]}, {_TOP_K}) (one row of {_TOP_K} ranked classes "
+                         f"per prediction), got shape {array.shape}")
+    flat = check_class_indices(array.reshape(-1), "top5 (flattened)").reshape(array.shape)
+    differs = np.flatnonzero(flat[:, 0] != top1)
+    if differs.size:
+        row = int(differs[0])
+        raise ValueError(f"top5[{row}] starts with class {int(flat[row, 0])} but predictions[{row}] is "
+                         f"{int(top1[row])}: the first of the top-5 is the top-1 prediction")
+    return flat
 
 
 def _in_top_k(scores: np.ndarray, references: np.ndarray, k: int) -> np.ndarray:
@@ -189,12 +239,39 @@ def _attribute_means(edited: list[Subset], drops: np.ndarray) -> dict[str, float
     return means
 
 
+def mcnemar_exact_p(worse: int, better: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant pair counts.
+
+    ``worse``: pairs right on the reference and wrong on the edit; ``better``: the reverse. Under
+    the null hypothesis (the edit changes nothing) each discordant pair goes either way with
+    probability 1/2, so the p-value is twice the smaller binomial tail, capped at 1.
+
+    >>> mcnemar_exact_p(0, 0), mcnemar_exact_p(5, 5)
+    (1.0, 1.0)
+    >>> round(mcnemar_exact_p(9, 1), 6)   # 2 * P(X <= 1), X ~ Binomial(10, 1/2) = 22/1024
+    0.021484
+    """
+    n = int(worse) + int(better)
+    low = min(int(worse), int(better))
+    if n == 0:
+        return 1.0
+    # log C(n, k) for k = 0..low by cumulative sums (exact enough, no factorial overflow).
+    k = np.arange(1, low + 1, dtype=np.float64)
+    log_comb = np.concatenate([[0.0], np.cumsum(np.log((n - k + 1) / k))])
+    log_terms = log_comb - n * math.log(2.0)
+    top = float(log_terms.max())
+    tail = math.exp(top) * float(np.exp(log_terms - top).sum())
+    return float(min(1.0, 2.0 * tail))
+
+
 def compute_imagenet_e(
     predictions: Any,
     references: Any,
     subsets: Sequence[str],
     source_ids: Sequence[str] | None = None,
     *,
+    top5: Any = None,
+    pair_by_position: bool = False,
     n_bootstrap: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
@@ -208,26 +285,35 @@ def compute_imagenet_e(
         subsets: each row's ImageNet-E subset: config name (``background_20``) or official folder
             alias (``20_hard``). Rows of ``original`` are required.
         source_ids: optional source image id per row (``ILSVRC2012_val_00000001``). When given,
-            each drop is computed on the source images the subset shares with ``original``, and
-            ``flip_rate`` is reported.
+            each drop is computed on the source images the subset shares with its reference, and
+            ``flip_rate`` and the McNemar p-values are reported.
+        top5: optional (N, 5) ranked class indices per row (first = the prediction) for
+            ``top5_accuracy`` without a dense score matrix; only with class-index predictions.
+        pair_by_position: without ``source_ids``, pair the k-th row of every subset with the
+            k-th row of every other (each subset must then hold the same number of rows, listed
+            in the same source order).
         n_bootstrap: bootstrap resamples of source images for ``ci95`` (0 skips the intervals).
         seed: seed of the resampling; equal seeds give equal intervals.
         confidence: coverage of the percentile interval reported under ``ci95``.
 
     Returns:
         Plain Python values, subsets in the registry's table order: ``accuracy``
-        {subset: top-1}, [``top5_accuracy`` {subset: top-5} for score rows], ``accuracy_drop``
-        {edited subset: acc(original) - acc(subset)}, ``attribute_drop`` {attribute: mean drop of
-        its subsets present}, ``mean_drop`` (mean over edited subsets present), ``flip_rate``
-        {edited subset: share of paired images whose prediction differs from the original's;
-        empty without source_ids}, ``ci95`` {edited subset: [low, high]}, ``counts``
-        {subset: rows}.
+        {subset: top-1}, [``top5_accuracy`` {subset: top-5} for score rows or ``top5``],
+        ``accuracy_drop`` {edited subset: acc(original) - acc(subset)}, ``attribute_drop``
+        {attribute: mean drop of its subsets present}, ``mean_drop`` (mean over edited subsets
+        present), ``flip_rate`` {edited subset: share of paired images whose prediction differs
+        from the original's; empty unpaired}, ``ci95`` {edited subset: [low, high]},
+        ``mcnemar_p`` {edited subset: exact McNemar p-value vs original; empty unpaired}; when
+        the control subset and another edited subset are present, the same against the control:
+        ``control_subset`` (its name), ``control_drop``, ``control_attribute_drop``,
+        ``control_mean_drop``, ``control_ci95``, ``control_mcnemar_p`` (over the edited subsets
+        other than the control that share a source image with it); and ``counts`` {subset: rows}.
 
     Raises:
         ValueError: naming the problem (length mismatch, unknown subset, no ``original`` rows,
             no edited rows, class index out of range, duplicate (subset, source_id), empty source
             id, score rows of the wrong width, empty input, an edited subset sharing no source
-            image with ``original``).
+            image with ``original``, unequal subset sizes when pairing by position).
 
     >>> result = compute_imagenet_e(
     ...     predictions=[1, 2, 3, 4, 1, 2, 0, 4],
@@ -246,39 +332,46 @@ def compute_imagenet_e(
                "subsets": _length(subsets, "subsets")}
     if source_ids is not None:
         lengths["source_ids"] = _length(source_ids, "source_ids")
+        if pair_by_position:
+            raise ValueError("pair_by_position pairs rows without source_ids; give one or the other")
     if len(set(lengths.values())) > 1:
         raise ValueError("length mismatch: " + ", ".join(f"{k} has {v} rows" for k, v in lengths.items()))
     n_rows = lengths["predictions"]
     if n_rows == 0:
         raise ValueError("empty input: predictions, references and subsets hold no rows")
 
-    refs = _class_indices(references, "references")
-    scores = _score_rows(predictions)
+    refs = check_class_indices(references, "references")
+    scores = check_score_rows(predictions)
     if scores is None:
-        preds = _class_indices(predictions, "predictions")
+        preds = check_class_indices(predictions, "predictions")
     else:
+        if top5 is not None:
+            raise ValueError("top5 goes with class-index predictions; score rows already rank every class")
         preds = scores.argmax(axis=1)
     correct = preds == refs
 
     # Subsets: resolve each distinct spelling once, then map rows to registry positions.
     raw_names, raw_codes = _factorize(subsets, "subsets")
-    registry_of_raw = np.empty(len(raw_names), dtype=np.int64)
+    resolved = []
     for code, raw in enumerate(raw_names):
         try:
-            registry_of_raw[code] = _REGISTRY_INDEX[resolve(raw).name]
+            resolved.append(resolve(raw))
         except ValueError as exc:
             raise ValueError(f"subsets[{_first_position(raw_codes, code)}]: {exc}") from None
+    # After resolving: a sweep level seen for the first time has just joined the registry.
+    registry, registry_index, original_index = _registry()
+    registry_of_raw = np.array([registry_index[sub.name] for sub in resolved], dtype=np.int64)
     registry_codes = registry_of_raw[raw_codes]
-    rows_per_registry = np.bincount(registry_codes, minlength=len(_REGISTRY))
-    if rows_per_registry[_ORIGINAL_INDEX] == 0:
+    rows_per_registry = np.bincount(registry_codes, minlength=len(registry))
+    if rows_per_registry[original_index] == 0:
         raise ValueError("no 'original' rows: every accuracy drop is measured against the unedited "
                          "images, so include the original subset's predictions")
     present_idx = np.flatnonzero(rows_per_registry)
     if present_idx.size < 2:
         raise ValueError("no edited subset rows: give predictions on at least one edited subset "
                          "besides 'original' to measure a drop")
-    present = [_REGISTRY[i] for i in present_idx]
-    compact_of_registry = np.full(len(_REGISTRY), -1, dtype=np.int64)
+    present = [registry[i] for i in present_idx]
+    compact_of_registry = np.full(len(registry), -1, dtype=np.int64)
     compact_of_registry[present_idx] = np.arange(present_idx.size)
     rows = compact_of_registry[registry_codes]
     counts = rows_per_registry[present_idx]
@@ -287,79 +380,140 @@ def compute_imagenet_e(
     accuracy = np.bincount(rows, weights=correct, minlength=len(present)) / counts
     result: dict[str, Any] = {"accuracy": _per_subset(present, accuracy)}
     if scores is not None:
-        top5 = np.bincount(rows, weights=_in_top_k(scores, refs, _TOP_K), minlength=len(present)) / counts
-        result["top5_accuracy"] = _per_subset(present, top5)
-
-    if source_ids is None:
-        drops, flip_rate, ci95 = _unpaired(edited, accuracy, counts, settings)
+        top5_hit = _in_top_k(scores, refs, _TOP_K)
+    elif top5 is not None:
+        top5_hit = (_top5_rows(top5, preds) == refs[:, None]).any(axis=1)
     else:
-        drops, flip_rate, ci95 = _paired(present, rows, source_ids, correct, preds, settings)
+        top5_hit = None
+    if top5_hit is not None:
+        result["top5_accuracy"] = _per_subset(present, np.bincount(rows, weights=top5_hit, minlength=len(present))
+                                              / counts)
 
+    control = present.index(CONTROL_SUBSET) if CONTROL_SUBSET in edited and len(edited) > 1 else None
+    if source_ids is None and not pair_by_position:
+        stats = _Unpaired(present, accuracy, counts, settings)
+    else:
+        if source_ids is None:
+            id_codes, n_sources, ids = _positional_codes(present, rows, counts)
+        else:
+            id_codes, n_sources, ids = _source_codes(source_ids)
+        stats = _Paired(present, rows, id_codes, n_sources, ids, correct, preds, settings)
+
+    drops, flips, ci95, pvalues = stats.versus(0, range(1, len(present)), stream=0)
     result["accuracy_drop"] = _per_subset(edited, drops)
     result["attribute_drop"] = _attribute_means(edited, drops)
     result["mean_drop"] = float(np.mean(drops))
-    result["flip_rate"] = flip_rate
+    result["flip_rate"] = flips
     result["ci95"] = ci95
+    result["mcnemar_p"] = pvalues
+    if control is not None:
+        # The control is an extra view: a subset sharing no source image with it is left out of
+        # the control statistics instead of failing the whole computation.
+        targets = [j for j in range(1, len(present)) if j != control and stats.shares(control, j)]
+    if control is not None and targets:
+        others = [present[j] for j in targets]
+        c_drops, _, c_ci95, c_pvalues = stats.versus(control, targets, stream=1)
+        result["control_subset"] = present[control].name
+        result["control_drop"] = _per_subset(others, c_drops)
+        result["control_attribute_drop"] = _attribute_means(others, c_drops)
+        result["control_mean_drop"] = float(np.mean(c_drops))
+        result["control_ci95"] = c_ci95
+        result["control_mcnemar_p"] = c_pvalues
     result["counts"] = {s.name: int(c) for s, c in zip(present, counts)}
     return result
 
 
-def _unpaired(edited: list[Subset], accuracy: np.ndarray, counts: np.ndarray,
-              settings: BootstrapSettings) -> tuple[np.ndarray, dict, dict]:
-    drops = accuracy[0] - accuracy[1:]
-    ci95: dict[str, list[float]] = {}
-    if settings.n_bootstrap:
-        for j, subset in enumerate(edited, start=1):
-            rng = settings.rng_for(subset)
-            resampled_original = rng.binomial(counts[0], accuracy[0], settings.n_bootstrap) / counts[0]
-            resampled_edited = rng.binomial(counts[j], accuracy[j], settings.n_bootstrap) / counts[j]
-            ci95[subset.name] = settings.interval(resampled_original - resampled_edited)
-    return drops, {}, ci95
-
-
-def _paired(present: list[Subset], rows: np.ndarray, source_ids: Sequence[str], correct: np.ndarray,
-            preds: np.ndarray, settings: BootstrapSettings) -> tuple[np.ndarray, dict, dict]:
+def _source_codes(source_ids: Sequence[str]) -> tuple[np.ndarray, int, list[Any]]:
     ids, id_codes = _factorize(source_ids, "source_ids")
     for code, sid in enumerate(ids):
         if not isinstance(sid, str) or not sid:
             raise ValueError(
                 f"source_ids[{_first_position(id_codes, code)}] is {sid!r}: give every row its source image "
                 f"id (e.g. 'ILSVRC2012_val_00000001'), or source_ids=None for unpaired statistics")
-    n_sources = len(ids)
-    key = rows * n_sources + id_codes
-    per_key = np.bincount(key, minlength=len(present) * n_sources)
-    duplicated = np.flatnonzero(per_key > 1)
-    if duplicated.size:
-        k = int(duplicated[0])
-        where = np.flatnonzero(key == k)[:2].tolist()
-        raise ValueError(f"duplicate row for subset {present[k // n_sources].name!r} and source_id "
-                         f"{ids[k % n_sources]!r} (positions {where[0]} and {where[1]})")
+    return id_codes, len(ids), ids
 
-    # (subset, source) tables; -1 marks a source image the subset does not hold.
-    correct_table = np.full((len(present), n_sources), -1, dtype=np.int8)
-    correct_table[rows, id_codes] = correct
-    pred_table = np.full((len(present), n_sources), -1, dtype=np.int16)
-    pred_table[rows, id_codes] = preds
 
-    original, edits = correct_table[0], correct_table[1:]
-    shared = (original >= 0) & (edits >= 0)
-    n_shared = shared.sum(axis=1)
-    lonely = np.flatnonzero(n_shared == 0)
-    if lonely.size:
-        raise ValueError(f"subset {present[1 + int(lonely[0])].name!r} shares no source_id with 'original'; "
-                         f"paired drops need the same source images in both")
-    n_plus = (shared & (original == 1) & (edits == 0)).sum(axis=1)
-    n_minus = (shared & (original == 0) & (edits == 1)).sum(axis=1)
-    drops = (n_plus - n_minus) / n_shared
-    flips = (shared & (pred_table[0] != pred_table[1:])).sum(axis=1) / n_shared
+def _positional_codes(present: list[Subset], rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, int, list]:
+    """Row k of each subset is source k: the codes are each row's rank within its subset."""
+    if len(set(counts.tolist())) > 1:
+        sizes = ", ".join(f"{s.name} {int(c)}" for s, c in zip(present, counts))
+        raise ValueError(f"pairing by position needs the same number of rows in every subset, got {sizes}; "
+                         "give source_ids to pair by source image")
+    order = np.argsort(rows, kind="stable")
+    codes = np.empty(rows.size, dtype=np.int64)
+    codes[order] = np.arange(rows.size) - np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    n = int(counts[0])
+    return codes, n, [f"row {k} of each subset" for k in range(n)]
 
-    edited = present[1:]
-    ci95: dict[str, list[float]] = {}
-    if settings.n_bootstrap:
-        for j, subset in enumerate(edited):
-            n = int(n_shared[j])
-            shares = np.array([n_plus[j], n_minus[j], n - n_plus[j] - n_minus[j]], dtype=np.float64) / n
-            draws = settings.rng_for(subset).multinomial(n, shares, size=settings.n_bootstrap)
-            ci95[subset.name] = settings.interval((draws[:, 0] - draws[:, 1]) / n)
-    return drops, _per_subset(edited, flips), ci95
 
+class _Unpaired:
+    """Whole-subset comparisons: drops of accuracies, binomial bootstrap, no McNemar."""
+
+    def __init__(self, present: list[Subset], accuracy: np.ndarray, counts: np.ndarray,
+                 settings: BootstrapSettings) -> None:
+        self.present, self.accuracy, self.counts, self.settings = present, accuracy, counts, settings
+
+    def shares(self, ref: int, j: int) -> bool:
+        return True
+
+    def versus(self, ref: int, targets, stream: int) -> tuple[np.ndarray, dict, dict, dict]:
+        targets = list(targets)
+        acc, counts, settings = self.accuracy, self.counts, self.settings
+        drops = acc[ref] - acc[targets]
+        ci95: dict[str, list[float]] = {}
+        if settings.n_bootstrap:
+            for j in targets:
+                rng = settings.rng_for(self.present[j], stream)
+                resampled_ref = rng.binomial(counts[ref], acc[ref], settings.n_bootstrap) / counts[ref]
+                resampled_edit = rng.binomial(counts[j], acc[j], settings.n_bootstrap) / counts[j]
+                ci95[self.present[j].name] = settings.interval(resampled_ref - resampled_edit)
+        return drops, {}, ci95, {}
+
+
+class _Paired:
+    """(subset, source) tables of correctness and prediction; comparisons on shared sources."""
+
+    def __init__(self, present: list[Subset], rows: np.ndarray, id_codes: np.ndarray, n_sources: int,
+                 ids: list[Any], correct: np.ndarray, preds: np.ndarray, settings: BootstrapSettings) -> None:
+        key = rows * n_sources + id_codes
+        per_key = np.bincount(key, minlength=len(present) * n_sources)
+        duplicated = np.flatnonzero(per_key > 1)
+        if duplicated.size:
+            k = int(duplicated[0])
+            where = np.flatnonzero(key == k)[:2].tolist()
+            raise ValueError(f"duplicate row for subset {present[k // n_sources].name!r} and source_id "
+                             f"{ids[k % n_sources]!r} (positions {where[0]} and {where[1]})")
+        # -1 marks a source image the subset does not hold.
+        self.correct = np.full((len(present), n_sources), -1, dtype=np.int8)
+        self.correct[rows, id_codes] = correct
+        self.preds = np.full((len(present), n_sources), -1, dtype=np.int16)
+        self.preds[rows, id_codes] = preds
+        self.present, self.settings = present, settings
+
+    def shares(self, ref: int, j: int) -> bool:
+        return bool(((self.correct[ref] >= 0) & (self.correct[j] >= 0)).any())
+
+    def versus(self, ref: int, targets, stream: int) -> tuple[np.ndarray, dict, dict, dict]:
+        targets = list(targets)
+        reference, edits = self.correct[ref], self.correct[targets]
+        shared = (reference >= 0) & (edits >= 0)
+        n_shared = shared.sum(axis=1)
+        lonely = np.flatnonzero(n_shared == 0)
+        if lonely.size:
+            raise ValueError(f"subset {self.present[targets[int(lonely[0])]].name!r} shares no source_id with "
+                             f"{self.present[ref].name!r}; paired drops need the same source images in both")
+        n_plus = (shared & (reference == 1) & (edits == 0)).sum(axis=1)
+        n_minus = (shared & (reference == 0) & (edits == 1)).sum(axis=1)
+        drops = (n_plus - n_minus) / n_shared
+        flips = (shared & (self.preds[ref] != self.preds[targets])).sum(axis=1) / n_shared
+        names = [self.present[j].name for j in targets]
+        pvalues = {name: mcnemar_exact_p(int(b), int(c)) for name, b, c in zip(names, n_plus, n_minus)}
+        ci95: dict[str, list[float]] = {}
+        settings = self.settings
+        if settings.n_bootstrap:
+            for k, j in enumerate(targets):
+                n = int(n_shared[k])
+                shares = np.array([n_plus[k], n_minus[k], n - n_plus[k] - n_minus[k]], dtype=np.float64) / n
+                draws = settings.rng_for(self.present[j], stream).multinomial(n, shares, size=settings.n_bootstrap)
+                ci95[names[k]] = settings.interval((draws[:, 0] - draws[:, 1]) / n)
+        return drops, dict(zip(names, flips.tolist())), ci95, pvalues

@@ -4,12 +4,18 @@
 imported by absolute name (the "From:" comment makes evaluate's dependency check say
 `pip install imagenet-e`). `imagenet-e publish-metric` generates the Hub Space from this file with
 that import made relative and the core carried beside it, so the Space needs no install.
+
+Inputs are checked by the core's own validators before evaluate's Arrow cast sees them, so the
+two paths refuse exactly the same input (an int64 feature would silently truncate 1.7 to 1), and
+score rows are stored as float64, so both paths compute on the same numbers.
 """
 
 import enum
 
 import datasets
 import evaluate
+from imagenet_e_metric.core import check_class_indices  # From: imagenet-e
+from imagenet_e_metric.core import check_score_rows  # From: imagenet-e
 from imagenet_e_metric.core import compute_imagenet_e  # From: imagenet-e
 
 _CITATION = """\
@@ -29,8 +35,13 @@ direction) and keeps the rest in distribution. This metric reports top-1 accurac
 the accuracy drop each edit causes relative to the unedited `original` subset, averaged per
 attribute and overall. With source image ids (the default configuration) every drop is paired:
 measured on the source images an edited subset shares with `original`, with the share of
-predictions that flip and a bootstrap confidence interval that resamples source images.
-Load the `unpaired` configuration when source ids are unavailable.
+predictions that flip, a bootstrap confidence interval that resamples source images and an exact
+McNemar p-value. When the control subset `background_0` (background regenerated with lambda = 0)
+is present, every drop is also reported against it (`control_*`): the drop the edit itself causes,
+without the resizing and regeneration every edited image shares.
+Without source ids, rows are paired by position (the k-th row of every subset is the same source
+image; every subset must hold the same number of rows in the same order). Load the `unpaired`
+configuration to compare whole subsets instead.
 """
 
 _KWARGS_DESCRIPTION = """
@@ -40,8 +51,10 @@ Args:
     references (`list` of `int`): true ImageNet-1k class, 0..999.
     subsets (`list` of `str`): each image's subset, a config name (`background_20`) or an official
         folder alias (`20_hard`). Rows of `original` are required.
-    source_ids (`list` of `str`): each image's source id (`ILSVRC2012_val_00000001`); default
-        configuration only.
+    source_ids (`list` of `str`, optional): each image's source id (`ILSVRC2012_val_00000001`);
+        default configuration only. Left out, the k-th row of each subset is paired with the k-th
+        row of every other subset (each subset must then have the same number of rows, in the
+        same source order).
     n_bootstrap (`int`, defaults to 1000): resamples for `ci95`; 0 skips the intervals.
     seed (`int`, defaults to 0): seed of the resampling.
     confidence (`float`, defaults to 0.95): coverage of the `ci95` intervals.
@@ -54,6 +67,11 @@ Returns:
     flip_rate (`dict`): {edited subset: share of paired images whose prediction differs from the
         original's, in [0, 1]}; empty in the `unpaired` configuration.
     ci95 (`dict`): {edited subset: [low, high]} percentile bootstrap interval of the drop.
+    mcnemar_p (`dict`): {edited subset: exact McNemar p-value of the paired change vs original};
+        empty in the `unpaired` configuration.
+    control_subset, control_drop, control_attribute_drop, control_mean_drop, control_ci95,
+        control_mcnemar_p: the same against `background_0` (the control), for the other edited
+        subsets; only when the control and another edited subset are present.
     counts (`dict`): {subset: number of rows}.
 Examples:
     >>> import evaluate
@@ -70,6 +88,13 @@ Examples:
     (0.3333, 0.3333)
     >>> result["attribute_drop"]
     {'background': 0.3333333333333333}
+
+    Without source ids the k-th row of each subset is the same source image:
+
+    >>> result = metric.compute(predictions=[3, 7, 1, 3, 2, 1], references=[3, 7, 1, 3, 7, 1],
+    ...                         subsets=["ori"] * 3 + ["20_hard"] * 3)
+    >>> round(result["flip_rate"]["background_20"], 4)
+    0.3333
 
     Batches are collected with `add_batch` and scored once:
 
@@ -90,12 +115,15 @@ class Configuration(str, enum.Enum):
 
 
 def _features(config: Configuration) -> list:
-    """Input variants for one configuration: class indices, or 1000-wide score rows."""
+    """Input variants for one configuration: class indices, or 1000-wide score rows.
+
+    float64 throughout: nothing is truncated on the way to the core, which refuses non-integers.
+    """
     variants = []
-    for prediction in (datasets.Value("int64"), datasets.List(datasets.Value("float32"))):
+    for prediction in (datasets.Value("float64"), datasets.List(datasets.Value("float64"))):
         columns = {
             "predictions": prediction,
-            "references": datasets.Value("int64"),
+            "references": datasets.Value("float64"),
             "subsets": datasets.Value("string"),
         }
         if config is Configuration.PAIRED:
@@ -126,10 +154,47 @@ class ImagenetEMetric(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2303.17096"],
         )
 
-    def _compute(self, predictions, references, subsets, source_ids=None, n_bootstrap=1000, seed=0,
-                 confidence=0.95):
-        if self._configuration() is Configuration.UNPAIRED and source_ids is not None:
+    def _checked(self, predictions, references, kwargs: dict) -> dict:
+        """The core's validation, then a blank source id per row when none were given (paired by position)."""
+        if self._configuration() is Configuration.UNPAIRED and kwargs.get("source_ids") is not None:
             raise ValueError("the 'unpaired' configuration takes no source_ids; load the default "
                              "configuration for paired statistics")
-        return compute_imagenet_e(predictions, references, subsets, source_ids,
-                                  n_bootstrap=n_bootstrap, seed=seed, confidence=confidence)
+        if predictions is not None:
+            if check_score_rows(predictions) is None:
+                check_class_indices(predictions, "predictions")
+        if references is not None:
+            check_class_indices(references, "references")
+        if (self._configuration() is Configuration.PAIRED and predictions is not None
+                and kwargs.get("source_ids") is None):
+            # evaluate needs every declared input; "" is never a valid source id, so a column of
+            # blanks unambiguously means "pair by position" to _compute.
+            kwargs = {**kwargs, "source_ids": [""] * len(predictions)}
+        return kwargs
+
+    def add_batch(self, *, predictions=None, references=None, **kwargs):
+        """Add a batch of rows (checked as the core checks them)."""
+        kwargs = self._checked(predictions, references, kwargs)
+        return super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def add(self, *, prediction=None, reference=None, **kwargs):
+        """Add one row (checked as the core checks it)."""
+        kwargs = self._checked(None if prediction is None else [prediction],
+                               None if reference is None else [reference],
+                               {k: (None if v is None else [v]) for k, v in kwargs.items()})
+        kwargs = {k: (None if v is None else v[0]) for k, v in kwargs.items()}
+        return super().add(prediction=prediction, reference=reference, **kwargs)
+
+    def compute(self, *, predictions=None, references=None, **kwargs):
+        """Score the rows given here and those added before; see the module description."""
+        inputs = {k: v for k, v in kwargs.items() if k in ("subsets", "source_ids")}
+        rest = {k: v for k, v in kwargs.items() if k not in inputs}
+        if predictions is not None or references is not None:
+            inputs = self._checked(predictions, references, inputs)
+        return super().compute(predictions=predictions, references=references, **inputs, **rest)
+
+    def _compute(self, predictions, references, subsets, source_ids=None, n_bootstrap=1000, seed=0,
+                 confidence=0.95):
+        by_position = source_ids is not None and len(source_ids) > 0 and not any(source_ids)
+        return compute_imagenet_e(predictions, references, subsets, None if by_position else source_ids,
+                                  pair_by_position=by_position, n_bootstrap=n_bootstrap, seed=seed,
+                                  confidence=confidence)

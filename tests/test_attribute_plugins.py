@@ -222,7 +222,8 @@ def test_a_plugin_file_goes_through_generate_load_evaluate_and_the_leaderboard(t
         from generation.attributes import load_plugin
         load_plugin({str(EXAMPLE)!r})
         from imagenet_e.leaderboard.table import build_table, load_board_dir
-        board = load_board_dir({str(results.parent)!r})
+        # The board recomputes every number from the predictions against the dataset's own labels.
+        board = load_board_dir({str(results.parent)!r}, datasets={{{out.name!r}: {str(out)!r}}})
         assert not board.skipped, board.skipped
         view = build_table(board)
         print("|".join(view.columns))

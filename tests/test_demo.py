@@ -38,7 +38,17 @@ def test_demo_end_to_end_outputs_agree(tmp_path, capsys):
         row = next(line for line in printed.splitlines() if line.split() and line.split()[0] == config)
         assert f"{100 * doc['metrics']['accuracy'][config]:.1f}" == row.split()[2]
     mean_line = next(line for line in printed.splitlines() if line.startswith("mean drop"))
-    assert f"{100 * doc['metrics']['mean_drop']:+.1f}" == mean_line.split()[-1]
+    assert f"{100 * doc['metrics']['mean_drop']:+.1f}" == mean_line.split()[2]
+    assert f"{100 * doc['metrics']['control_mean_drop']:+.1f}" == mean_line.split()[3]  # vs the control
+
+    # the results are the predictions': `imagenet-e score` recomputes the same file
+    import shutil
+
+    copy = tmp_path / "rescored" / "predictions.parquet"
+    copy.parent.mkdir()
+    shutil.copyfile(out / "predictions.parquet", copy)
+    assert main(["score", str(copy), "--dataset", str(out / "dataset")]) == 0
+    assert (copy.parent / "results.json").read_bytes() == (out / "results.json").read_bytes()
 
     # the pictures exist and are real images: one row of 12 tiles per photo
     sheet = Image.open(out / "contact_sheet.png")

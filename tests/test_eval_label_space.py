@@ -33,12 +33,34 @@ def test_shuffled_names_and_wnids_map_to_their_classes(names):
     assert mapping.indices == tuple(perm.tolist()) and mapping.method is MappingMethod.BY_NAME
 
 
-def test_duplicate_short_names_resolved_by_occurrence_and_recorded():
-    mapping = map_labels(["maillot", "tench", "maillot", "crane", "crane"])
-    assert mapping.indices == (638, 0, 639, 134, 517)
+def test_duplicate_short_names_by_occurrence_only_in_canonical_order():
+    mapping = map_labels(["tench", "crane", "crane", "maillot", "maillot"])
+    assert mapping.indices == (0, 134, 517, 638, 639)
     assert len(mapping.notes) == 4 and all("occurrence" in n for n in mapping.notes)
+    # Out of canonical order the names cannot be told apart: refused, naming every such output.
+    with pytest.raises(ValueError) as info:
+        map_labels(["maillot", "tench", "maillot", "crane", "crane"])
+    message = str(info.value)
+    for output in ("output 0 'maillot'", "output 2 'maillot'", "output 3 'crane'", "output 4 'crane'"):
+        assert output in message
+    assert "--label-map" in message
+    # An explicit mapping settles it (and is recorded).
+    mapping = map_labels(["maillot", "tench", "maillot", "crane", "crane"], overrides={0: 639, 2: 638, 3: 517, 4: 134})
+    assert mapping.indices == (639, 0, 638, 517, 134)
+    assert sum("explicit label map" in n for n in mapping.notes) == 4
     with pytest.raises(ValueError, match="more often"):
         map_labels(["crane", "crane", "crane"])
+    with pytest.raises(ValueError, match="label map names output 7"):
+        map_labels(["tench"], overrides={7: 1})
+
+
+def test_label_map_file(tmp_path):
+    good = tmp_path / "map.json"
+    good.write_text('{"417": 517, "3": 134}')
+    assert label_space.load_label_map(str(good)) == {417: 517, 3: 134}
+    (tmp_path / "bad.json").write_text('{"1": 1000}')
+    with pytest.raises(ValueError, match="maps to 1000"):
+        label_space.load_label_map(str(tmp_path / "bad.json"))
 
 
 def test_unnamed_1000_class_model_needs_an_explicit_identity():
@@ -81,44 +103,45 @@ def test_resize_crop_normalize_matches_a_by_hand_computation():
     assert np.allclose(t(image).numpy().transpose(1, 2, 0), expected, atol=1e-6)
 
 
-def test_shuffled_full_synset_strings_never_give_one_class_to_two_outputs():
-    """A permuted synset list holds "crane" twice; when one copy sits on position 134 or 517 the
-    position rule and the occurrence rule must not both claim that class."""
+def test_shuffled_full_synset_strings_are_placed_only_where_the_order_tells():
+    """A permuted synset list holds "crane" twice. Where one crane output sits among outputs in
+    ImageNet order, its neighbours place it and elimination places the other; a fully permuted
+    list is refused (assigning by occurrence would swap the bird and the machine half the time)."""
     for a, b in ((134, 600), (517, 600), (600, 134), (517, 3)):
         perm = list(range(1000))
         perm[a], perm[b] = perm[b], perm[a]  # output j is ImageNet class perm[j]
         mapping = map_labels({j: synonyms()[perm[j]] for j in range(1000)})
-        assert sorted(mapping.indices) == list(range(1000))
         assert mapping.indices == tuple(perm)  # both cranes land where the model has them
     for seed in range(5):
         perm = np.random.default_rng(seed).permutation(1000)
-        mapping = map_labels({j: synonyms()[perm[j]] for j in range(1000)})
-        wrong = [j for j in range(1000) if mapping.indices[j] != perm[j]]
-        # Identical names cannot be told apart: at most the two crane outputs may be swapped.
-        assert sorted(mapping.indices) == list(range(1000))
-        assert all(perm[j] in (134, 517) for j in wrong) and len(wrong) in (0, 2)
+        labels = {j: synonyms()[perm[j]] for j in range(1000)}
+        cranes = [j for j in range(1000) if perm[j] in (134, 517)]
+        with pytest.raises(ValueError, match="cannot tell apart") as info:
+            map_labels(labels)
+        assert all(f"output {j} " in str(info.value) for j in cranes)
+        mapping = map_labels(labels, overrides={j: int(perm[j]) for j in cranes})
+        assert mapping.indices == tuple(perm.tolist())
 
 
-def test_top5_of_a_model_ranking_fewer_than_five_classes_never_counts_unranked_classes():
-    from imagenet_e.eval.runner import _rank_scores
-    from imagenet_e_metric import compute_imagenet_e
-
-    # A 3-class model (ImageNet 500, 600, 700) ranks only three classes; the truth is class 0 or 1,
-    # which it cannot predict, or 600, which it ranks second.
-    topk = np.array([[500, 600, 700, -1, -1]] * 6)
-    refs = [0, 1, 600, 0, 1, 600]
-    scores = _rank_scores(topk, np.asarray(refs))
-    assert scores.argmax(axis=1).tolist() == [500] * 6  # top-1 is the model's own
-    r = compute_imagenet_e(scores, refs, ["original"] * 3 + ["rp"] * 3, ["a", "b", "c"] * 2, n_bootstrap=0)
-    assert r["accuracy"] == {"original": 0.0, "position_random": 0.0}
-    assert r["top5_accuracy"] == pytest.approx({"original": 1 / 3, "position_random": 1 / 3})
-    full = np.array([[3, 1, 4, 5, 9]])
-    assert np.argsort(-_rank_scores(full, np.array([2]))[0].astype(int), kind="stable")[:5].tolist() == [3, 1, 4, 5, 9]
+def test_lemma_list_with_permuted_outputs_is_refused_not_swapped():
+    """The issue's case: first-lemma names ("crane" twice), outputs permuted; output 417 is the
+    machine crane. Occurrence alone gave it the bird class 134."""
+    perm = list(range(1000))
+    perm[417], perm[517] = 517, 417  # output 417 is the machine crane, output 517 is class 417
+    rest = [j for j in range(1000) if j not in (134, 417, 517)]
+    shuffled = np.random.default_rng(1).permutation(rest)
+    for j, c in zip(rest, shuffled):
+        perm[j] = int(c)
+    lemmas = {j: synonyms()[perm[j]].split(",")[0] for j in range(1000)}
+    with pytest.raises(ValueError, match=r"output 417 'crane'"):
+        map_labels(lemmas)
+    ambiguous = {j: perm[j] for j in range(1000) if perm[j] in (134, 517, 638, 639)}  # crane, maillot
+    assert map_labels(lemmas, overrides=ambiguous).indices == tuple(perm)
 
 
 def test_results_plot_draws_a_model_id_with_dollar_signs(tmp_path):
     from imagenet_e.eval.report import plot_results
-    from helpers.results import make_results
+    from helpers.leaderboard import make_results
 
     doc = make_results("models/a$\\frac{$b", original=0.8, mean_drop=0.1)
     plot_results(doc, tmp_path / "plot.png")  # mathtext would raise on the title

@@ -156,6 +156,9 @@ def test_accuracies_equal_running_the_model_by_hand(assets, ordered_result):
     assert load_results(out) == json.loads(json.dumps(doc))
     assert doc["model"]["loader"] == "transformers" and doc["model"]["label_mapping"] == "identity"
     assert doc["model"]["revision"].startswith("sha256:")
+    # Privacy: local folders are recorded by name (their content hash is the revision), not by path.
+    assert doc["model"]["id"] == "ordered" and doc["dataset"]["id"] == "dataset"
+    assert str(assets["root"]) not in json.dumps(doc)
     assert doc["model"]["num_parameters"] == sum(p.numel() for p in assets["ordered"].parameters())
     assert doc["dataset"]["configs"] == list(CONFIGS)  # "all" = the configs the folder holds
     assert doc["dataset"]["revision"].startswith("sha256:")
@@ -367,3 +370,28 @@ def test_model_and_dataset_from_the_hub_record_commit_shas(assets, hub_server):
     assert doc["model"]["link"].endswith(model_repo)
     local = _independent(assets["ordered"], assets["dataset"])["accuracy"]
     assert doc["metrics"]["accuracy"] == pytest.approx({c: local[c] for c in ("original", "background_20")})
+
+
+def test_permuted_lemma_labels_are_refused_until_an_explicit_label_map_places_the_duplicates(assets, tmp_path, capsys):
+    """The issue's case: first-lemma id2label ("crane" twice, "maillot" twice), outputs permuted.
+    Assigning by occurrence would give the machine crane's output the bird's class; the runner
+    refuses naming the outputs, and --label-map places them."""
+    from imagenet_e.cli import main
+
+    perm = np.random.default_rng(8).permutation(1000)
+    lemmas = {j: synonyms()[perm[j]].split(",")[0] for j in range(1000)}
+    folder = _save(_tiny_resnet(lemmas), tmp_path / "lemmas")
+    out = tmp_path / "lemmas.json"
+    args = ["evaluate", "--model", str(folder), "--dataset", str(assets["dataset"]), "--configs", "20_hard",
+            "--limit", "2", "--num-workers", "0", "--n-bootstrap", "20", "--output", str(out), "--no-progress"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    ambiguous = {j: int(perm[j]) for j in range(1000) if perm[j] in (134, 517, 638, 639)}
+    assert "cannot tell apart" in err and all(f"output {j} " in err for j in ambiguous) and "--label-map" in err
+    assert not out.exists()
+    label_map = tmp_path / "map.json"
+    label_map.write_text(json.dumps({str(j): c for j, c in ambiguous.items()}))
+    assert main(args + ["--label-map", str(label_map)]) == 0
+    doc = load_results(out)
+    assert doc["model"]["label_mapping"] == "id2label-names"
+    assert sum("explicit label map" in note for note in doc["model"]["label_mapping_notes"]) == len(ambiguous)

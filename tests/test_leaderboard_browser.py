@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.results import BOARD_MODELS, XSS_NAME, make_results, populate_board, write_results
+from helpers.leaderboard import DATASET_NAME, default_dataset, write_submission
+from helpers.leaderboard import BOARD_MODELS, XSS_NAME, populate_board, write_results
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [
@@ -50,7 +51,7 @@ def served_board(tmp_path_factory):
     results = tmp_path_factory.mktemp("results")
     populate_board(results)
     write_results(results, "bad/broken.json", "{not json")
-    demo = build_app(str(results))
+    demo = build_app(str(results), datasets={DATASET_NAME: str(default_dataset())})
     port = _free_port()
     launch(demo, host="127.0.0.1", port=port, block=False, quiet=True)
     try:
@@ -80,8 +81,9 @@ def test_browser_shows_ranked_rows_and_escapes_submitted_text(served_board, tmp_
     assert "&lt;img src=x onerror=alert(1)&gt;" in dom
     assert not re.search(r"<img[^>]*onerror", dom, flags=re.I)
     assert 'src="x"' not in dom
-    # The refused file is listed with its reason.
+    # The refused file is listed with its reason; the benchmark selector shows n.
     assert "bad/broken.json" in dom and "not valid JSON" in dom
+    assert "n = 100 images/subset" in dom
 
 
 def test_screenshot_of_the_board(served_board, tmp_path):
@@ -106,20 +108,25 @@ def test_app_endpoints_filter_and_refresh(served_board):
     _, url, results = served_board
     client = Client(url, verbose=False)
     table = client.predict("Original accuracy (highest first)", "net", ["torch", "transformers"], ["size"], "drop",
-                           False, api_name="/ranking")["value"]
+                           False, None, "original (paper)", api_name="/ranking")["value"]
     models = [row[table["headers"].index("Model")] for row in table["data"]]
     assert models == ["org/accurate-net", "other/middle-net", "org/robust-net"]
     assert "size drop (pp)" in table["headers"] and "background drop (pp)" not in table["headers"]
+    # The toggle: the same table with drops against the control subset.
+    control = client.predict("Mean drop (most robust first)", "", ["torch", "transformers"], ["size"], "drop",
+                             False, None, "background_0 (control)", api_name="/ranking")["value"]
+    assert "Mean drop vs background_0 (pp)" in control["headers"] and "size drop vs background_0 (pp)" in control["headers"]
 
-    # A new results file appears after Refresh, ranked first by mean drop.
-    write_results(results, "results/new/main.json", make_results("org/new-net", original=0.9, mean_drop=0.01,
-                                                                 loader="onnx"))
+    # A new submission appears after Refresh, ranked first by mean drop.
+    new = write_submission(results, "results/new/main", default_dataset(), "org/new-net", original=0.9,
+                           mean_drop=0.01, loader="onnx")
     try:
-        header, notice, loaders, refreshed, _models, _plot = client.predict(
+        header, notice, loaders, _benchmark, refreshed, _models, _plot = client.predict(
             "Mean drop (most robust first)", "", ["torch", "transformers"], ["background"], "accuracy", False,
-            api_name="/refresh")
+            None, "original (paper)", api_name="/refresh")
         assert "5 model(s)" in header and "broken.json" in notice["value"] and notice["visible"]
         assert refreshed["value"]["data"][0][1] == "org/new-net"
         assert "onnx" in loaders["value"]
     finally:
-        (results / "results" / "new" / "main.json").unlink()
+        new.unlink()
+        new.with_name("main.predictions.parquet").unlink()

@@ -52,7 +52,10 @@ def test_paired_outputs_match_hand_computed_values():
         assert -1 <= low <= r["accuracy_drop"][name] <= high <= 1
     assert r["ci95"]["size_0.05"] == [0.0, 0.0]  # no image differs: every resample has drop 0
     assert "top5_accuracy" not in r
-    assert list(r) == ["accuracy", "accuracy_drop", "attribute_drop", "mean_drop", "flip_rate", "ci95", "counts"]
+    # Discordant pairs: 20_hard 2 worse / 1 better, full 1 / 0, size_0.05 none: no evidence of change.
+    assert r["mcnemar_p"] == {"background_20": 1.0, "size_full": 1.0, "size_0.05": 1.0}
+    assert list(r) == ["accuracy", "accuracy_drop", "attribute_drop", "mean_drop", "flip_rate", "ci95", "mcnemar_p",
+                       "counts"]  # no control subset in the input: no control_* keys
 
 
 def test_plain_python_types():

@@ -70,9 +70,51 @@ def test_unpaired_configuration():
         metric.compute(predictions=preds, references=refs, subsets=subsets, source_ids=["x"] * len(preds))
 
 
-def test_default_configuration_requires_source_ids(paired_metric):
-    with pytest.raises(ValueError, match=r"source_ids"):
-        paired_metric.compute(predictions=[1, 2], references=[1, 2], subsets=["ori", "rp"])
+def test_default_configuration_without_source_ids_pairs_rows_by_position(paired_metric):
+    preds, refs, subsets, _ = _data(seed=5)
+    n = 40  # every subset holds the same 40 sources, listed in the same order
+    by_position = {"predictions": [], "references": [], "subsets": [], "ids": []}
+    for k, subset in enumerate(SUBSETS):
+        rng = np.random.default_rng(k)
+        truth = np.random.default_rng(99).integers(0, 1000, n)
+        by_position["predictions"] += np.where(rng.random(n) < 0.7, truth, 0).tolist()
+        by_position["references"] += truth.tolist()
+        by_position["subsets"] += [subset] * n
+        by_position["ids"] += [f"s{i}" for i in range(n)]
+    got = paired_metric.compute(predictions=by_position["predictions"], references=by_position["references"],
+                                subsets=by_position["subsets"], seed=4)
+    assert got == compute_imagenet_e(by_position["predictions"], by_position["references"], by_position["subsets"],
+                                     by_position["ids"], seed=4)
+    assert got["flip_rate"] and got["control_drop"]
+    with pytest.raises(ValueError, match="same number of rows in every subset"):
+        paired_metric.compute(predictions=[1, 2, 3], references=[1, 2, 3], subsets=["ori", "rp", "rp"])
+
+
+@pytest.mark.parametrize(("bad", "message"), [
+    ([1.7, 2], r"predictions\[0\] = 1.7 is not an integer class index"),
+    (["3", 2], r"predictions\[0\] = '3' is not an integer class index"),
+    ([1, None], r"predictions\[1\] = None is not an integer class index"),
+])
+def test_non_integer_predictions_are_refused_exactly_as_the_core_refuses_them(paired_metric, bad, message):
+    args = dict(references=[1, 2], subsets=["ori", "rp"], source_ids=["a", "a"])
+    with pytest.raises(ValueError, match=message):
+        compute_imagenet_e(bad, **args)
+    with pytest.raises(ValueError, match=message):
+        paired_metric.compute(predictions=bad, **args)
+    with pytest.raises(ValueError, match=message.replace("predictions", "references")):
+        paired_metric.compute(predictions=[1, 2], references=bad, subsets=["ori", "rp"], source_ids=["a", "a"])
+    with pytest.raises(ValueError, match=r"predictions\[0\] = 1.5"):
+        paired_metric.add(prediction=1.5, reference=1, subsets="ori", source_ids="a")
+    # Whole floats are class indices in both paths.
+    assert paired_metric.compute(predictions=[1.0, 2.0], **args) == compute_imagenet_e([1.0, 2.0], **args)
+
+
+def test_score_rows_keep_float64_through_evaluate(paired_metric):
+    rows = np.zeros((2, 1000))
+    rows[:, 5], rows[:, 6] = 1.0, 1.0 + 1e-12  # equal in float32, 6 wins in float64
+    args = dict(references=[6, 5], subsets=["ori", "rp"], source_ids=["a", "a"], n_bootstrap=10)
+    assert paired_metric.compute(predictions=rows.tolist(), **args) == compute_imagenet_e(rows, **args)
+    assert compute_imagenet_e(rows, **args)["accuracy"] == {"original": 1.0, "position_random": 0.0}
 
 
 def test_unknown_configuration_is_refused():

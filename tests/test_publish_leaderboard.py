@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from test_leaderboard import make_results
+from helpers.leaderboard import default_dataset, write_submission
 
 import imagenet_e
 from imagenet_e.publish.leaderboard_space import space_requirements
@@ -84,10 +84,15 @@ def test_published_space_starts_from_the_hub_alone(hub, hub_server, tmp_path, ca
     from imagenet_e.cli import main
 
     results, space = f"{NS}/results", f"{NS}/leaderboard"
+    # The board recomputes every number from the predictions against the labels of the dataset the
+    # results name, fetched from the Hub: the dataset is on the (local) Hub too.
+    hub.create_repo(f"{NS}/data", repo_type="dataset", exist_ok=True)
+    hub.upload_folder(folder_path=str(default_dataset()), repo_id=f"{NS}/data", repo_type="dataset")
+    hub_dataset = dict(dataset_id=f"{NS}/data", dataset_revision=hub.dataset_info(f"{NS}/data").sha)
     models = [("org/robust-net", 0.70, 0.05), ("org/accurate-net", 0.85, 0.15), ("other/middle-net", 0.80, 0.10)]
     for model, original, drop in models:
-        path = tmp_path / f"{model.replace('/', '_')}.json"
-        path.write_text(json.dumps(make_results(model, original=original, mean_drop=drop)))
+        path = write_submission(tmp_path, model.replace("/", "_"), default_dataset(), model, original=original,
+                                mean_drop=drop, **hub_dataset)
         assert main(["submit", str(path), "--repo-id", results]) == 0
     capsys.readouterr()
 
@@ -212,7 +217,15 @@ def test_the_four_commands_of_the_publishing_guide(hub_server, tmp_path, monkeyp
     assert len(commands) == 4 and all(line.startswith("imagenet-e ") for line in commands)
     monkeypatch.chdir(tmp_path)
     build_layout(tmp_path / "imagenet-e")
-    (tmp_path / "results.json").write_text(json.dumps(make_results("org/robust-net", original=0.7, mean_drop=0.05)))
+    # The results to submit name a dataset on the Hub whose labels the board checks them against.
+    from huggingface_hub import HfApi
+
+    hub = HfApi()
+    hub.create_repo("guide-org/imagenet-e-labels", repo_type="dataset", exist_ok=True)
+    hub.upload_folder(folder_path=str(default_dataset()), repo_id="guide-org/imagenet-e-labels", repo_type="dataset")
+    write_submission(tmp_path, "results", default_dataset(), "org/robust-net", original=0.7, mean_drop=0.05,
+                     dataset_id="guide-org/imagenet-e-labels",
+                     dataset_revision=hub.dataset_info("guide-org/imagenet-e-labels").sha)
     for line in commands:
         assert main(shlex.split(line.replace("ORG", "guide-org"))[1:]) == 0, line
     capsys.readouterr()

@@ -76,10 +76,12 @@ def test_check_label_rejects_out_of_range(bad):
 
 def _valid_results() -> dict:
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "model": {"id": "org/model", "revision": "abc", "loader": "transformers"},
         "dataset": {"id": "org/imagenet-e", "revision": "def", "configs": ["original", "background_20"]},
         "preprocessing": {"description": "Resize 256, CenterCrop 224"},
+        "protocol": "all-classes",
+        "predictions": {"file": "predictions.parquet", "sha256": "0" * 64, "rows": 20, "skipped": 0},
         "metrics": {
             "accuracy": {"original": 0.8, "background_20": 0.6},
             "accuracy_drop": {"background_20": 0.2},
@@ -107,6 +109,9 @@ def test_results_contract_accepts_a_valid_file():
         (lambda d: d.pop("model"), "'model' is a required property"),
         (lambda d: d["metrics"]["ci95"].update(background_20=[0.3, 0.1]), "low 0.3 > high 0.1"),
         (lambda d: d["dataset"].update(configs=["original", "size_0.1"]), "dataset.configs"),
+        (lambda d: d.update(schema_version=1), "carry no per-image predictions"),
+        (lambda d: d["predictions"].update(file="../elsewhere.parquet"), "does not match"),
+        (lambda d: d.update(protocol="top-3"), "'top-3' is not one of"),
     ],
 )
 def test_results_contract_refuses_bad_files(mutate, message):

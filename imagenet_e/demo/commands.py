@@ -43,6 +43,9 @@ def _run(args: argparse.Namespace) -> int:
     print(f"dataset (Hub layout): {report.dataset}")
     print(f"rows per config:      {report.rows}")
     print(f"results file:         {report.results}")
+    from imagenet_e.eval.predictions import predictions_path_for
+
+    print(f"predictions:          {predictions_path_for(report.results)}")
     print(f"drop plot:            {report.plot}")
     print(f"contact sheet:        {report.contact_sheet}")
     for note in report.notes:

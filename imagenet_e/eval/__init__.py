@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["evaluate_model", "load_model", "LoadedModel", "register_loader"]
+__all__ = ["evaluate_model", "load_model", "wrap_model", "LoadedModel", "register_loader", "read_predictions",
+           "score_predictions"]
 
 _LAZY = {
     "evaluate_model": "runner",
+    "read_predictions": "predictions",
+    "score_predictions": "score",
     "load_model": "models",
+    "wrap_model": "models",
     "LoadedModel": "models",
     "register_loader": "models",
 }

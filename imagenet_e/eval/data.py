@@ -7,7 +7,6 @@ once, by PIL, inside a DataLoader worker, and goes straight into the model's pre
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 from collections.abc import Callable, Sequence
@@ -108,29 +107,6 @@ def load_configs(source: str | os.PathLike, subsets: Sequence[Subset], *, revisi
         rows = np.arange(len(labels)) if keep is None else np.flatnonzero([s in keep for s in source_ids])
         tables.append(ConfigTable(subset, images, labels, source_ids, rows))
     return tables
-
-
-def dataset_revision(source: str | os.PathLike, revision: str | None = None) -> str | None:
-    """Hub commit sha for a repo id; for a local folder a content hash.
-
-    The folder hash covers README.md (whose YAML lists every config and split size) and each
-    parquet file's relative path and size: cheap, and any re-generated shard changes it.
-    """
-    path = Path(source)
-    if path.is_dir():
-        digest = hashlib.sha256()
-        readme = path / "README.md"
-        if readme.is_file():
-            digest.update(readme.read_bytes())
-        for file in sorted(path.rglob("*.parquet")):
-            digest.update(f"\0{file.relative_to(path).as_posix()}\0{file.stat().st_size}".encode())
-        return "sha256:" + digest.hexdigest()[:32]
-    try:
-        from huggingface_hub import HfApi
-
-        return HfApi().dataset_info(os.fspath(source), revision=revision).sha or revision
-    except Exception:  # offline or private: the run is still valid, the revision just stays unknown
-        return revision
 
 
 @dataclass(frozen=True)

@@ -7,17 +7,25 @@ offending labels named, anything it cannot place. Models with fewer than 1000 cl
 long as each class is an ImageNet class: their argmax simply ranges over the classes they have.
 
 Duplicates: the full synset strings repeat ``"crane"`` (134 bird, 517 machine) and short-name
-lists repeat ``"crane"``, ``"maillot"`` and ``"cardigan"``. Such a name is resolved by position:
-for a 1000-output model whose output ``j`` carries an ambiguous name, ``j`` itself is taken when it
-is one of the candidates and no other output claims it (the model is in ImageNet order);
-otherwise the occurrences of the name, in the model's label order, take the candidates not yet
-claimed in ImageNet order, which is how every published ImageNet label list orders them. No
-ImageNet class is ever given to two outputs.
+lists repeat ``"crane"``, ``"maillot"`` and ``"cardigan"``. A name cannot tell such classes apart,
+only the order of the outputs can, so a duplicate is resolved only where that order is evidence:
+
+1. the model is in ImageNet-1k's canonical order (possibly a subset of it): assigning the
+   duplicates by occurrence makes every output's class strictly increasing; or
+2. the outputs around one (up to three unambiguous neighbours each side, at least two in all)
+   are increasing with exactly one of its candidate classes in between; or
+3. every other output of that name is placed, and one candidate class is left (elimination).
+
+Otherwise the mapping is refused, naming the labels and outputs, unless the user gives those
+outputs' classes explicitly (``overrides``, ``--label-map FILE.json``). A permuted model whose
+"crane" outputs sit among unrelated classes is therefore refused instead of being silently
+swapped. No ImageNet class is ever given to two outputs.
 """
 
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -166,15 +174,122 @@ def _ordered_labels(id2label: Mapping[int, str] | Sequence[str]) -> list[str]:
     return [str(v) for v in id2label]
 
 
-def map_labels(id2label: Mapping[int, str] | Sequence[str], *, model_name: str = "model") -> LabelMapping:
+_WINDOW = 3
+
+
+def _increasing(values: list[int]) -> bool:
+    return all(a < b for a, b in zip(values, values[1:]))
+
+
+def _neighbours(j: int, fixed: dict[int, int], positions: list[int]) -> tuple[list[int], list[int]]:
+    """Classes of up to ``_WINDOW`` fixed outputs before and after output ``j``, in output order."""
+    import bisect
+
+    at = bisect.bisect_left(positions, j)
+    before = [fixed[p] for p in positions[max(0, at - _WINDOW):at]]
+    after = [fixed[p] for p in positions[at:at + _WINDOW] if p != j]
+    return before, after
+
+
+def _resolve_duplicates(labels: list[str], candidates: list[tuple[int, ...]], fixed: dict[int, int],
+                        model_name: str) -> dict[int, tuple[int, str]]:
+    """Classes of the ambiguous outputs (see the module docstring's three rules), or ValueError."""
+    ambiguous = [j for j in range(len(labels)) if j not in fixed]
+    if not ambiguous:
+        return {}
+    taken = set(fixed.values())
+    # Rule 1: canonical order. Occurrence k of a name takes its k-th free candidate.
+    by_occurrence: dict[int, int] = {}
+    next_free: dict[tuple[int, ...], list[int]] = {}
+    for j in ambiguous:
+        free = next_free.setdefault(candidates[j], [c for c in candidates[j] if c not in taken])
+        if not free:
+            raise ValueError(f"{model_name} names {labels[j]!r} more often than ImageNet-1k has free classes of that "
+                             f"name ({list(candidates[j])})")
+        by_occurrence[j] = free.pop(0)
+    sequence = [fixed.get(j, by_occurrence.get(j)) for j in range(len(labels))]
+    if _increasing(sequence):
+        return {j: (c, "occurrence (the outputs follow ImageNet-1k's order)") for j, c in by_occurrence.items()}
+    # Rule 2: local order around each ambiguous output.
+    positions = sorted(fixed)
+    chosen: dict[int, tuple[int, str]] = {}
+    for j in ambiguous:
+        before, after = _neighbours(j, fixed, positions)
+        if len(before) + len(after) < 2:
+            continue
+        fits = [c for c in candidates[j] if c not in taken and _increasing(before + [c] + after)]
+        if len(fits) == 1:
+            chosen[j] = (fits[0], "the order of the outputs around it")
+    claimed = [c for c, _ in chosen.values()]
+    chosen = {j: v for j, v in chosen.items() if claimed.count(v[0]) == 1}
+    # Rule 3: elimination within each name.
+    for options in dict.fromkeys(candidates[j] for j in ambiguous):
+        open_outputs = [j for j in ambiguous if candidates[j] == options and j not in chosen]
+        left = [c for c in options if c not in taken and c not in {v[0] for v in chosen.values()}]
+        if len(open_outputs) == 1 and len(left) == 1:
+            chosen[open_outputs[0]] = (left[0], "elimination (the other outputs of that name are placed)")
+    unresolved = [j for j in ambiguous if j not in chosen]
+    if unresolved:
+        shown = ", ".join(f"output {j} {labels[j]!r} (ImageNet {list(candidates[j])})" for j in unresolved[:6])
+        raise ValueError(
+            f"{model_name}: cannot tell apart classes that share a name: {shown}. Its outputs are not in "
+            "ImageNet-1k's order around them, so assigning by occurrence could swap them; give their ImageNet "
+            "indices explicitly (--label-map FILE.json with e.g. {\"%d\": %d}, or overrides= in Python)"
+            % (unresolved[0], candidates[unresolved[0]][0]))
+    return chosen
+
+
+def load_label_map(path: str) -> dict[int, int]:
+    """Read ``--label-map``: a JSON object {model output: ImageNet-1k index} or a list of N indices."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"label map not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from None
+    items = enumerate(data) if isinstance(data, list) else data.items() if isinstance(data, dict) else None
+    if items is None:
+        raise ValueError(f"{path}: a label map is a JSON object {{output: ImageNet index}} or a list of indices")
+    out: dict[int, int] = {}
+    for key, value in items:
+        try:
+            output = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: key {key!r} is not a model output number") from None
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < NUM_CLASSES:
+            raise ValueError(f"{path}: output {output} maps to {value!r}, not an ImageNet-1k index 0..{NUM_CLASSES - 1}")
+        out[output] = value
+    return out
+
+
+def _checked_overrides(overrides: Mapping[int, int] | None, num_outputs: int, model_name: str) -> dict[int, int]:
+    out = {int(k): int(v) for k, v in (overrides or {}).items()}
+    bad = [k for k in out if not 0 <= k < num_outputs]
+    if bad:
+        raise ValueError(f"label map names output {bad[0]}, but {model_name} has outputs 0..{num_outputs - 1}")
+    return out
+
+
+def map_labels(id2label: Mapping[int, str] | Sequence[str], *, model_name: str = "model",
+               overrides: Mapping[int, int] | None = None) -> LabelMapping:
     """Place each model output in ImageNet-1k by its name (or wnid); refuse what cannot be placed.
+
+    ``overrides`` {output: ImageNet index} fixes outputs explicitly (names are then not consulted
+    for them): the way to place duplicate names the output order cannot settle.
 
     >>> from imagenet_e_dataset.labels import synonyms
     >>> map_labels(dict(enumerate(synonyms()))).method.value
     'identity'
-    >>> m = map_labels({0: "Egyptian cat", 1: "n01440764", 2: "crane", 3: "crane"})
+    >>> m = map_labels({0: "n01440764", 1: "crane", 2: "Egyptian cat", 3: "crane"})  # canonical order
     >>> m.indices, m.method.value
-    ((285, 0, 134, 517), 'id2label-names')
+    ((0, 134, 285, 517), 'id2label-names')
+    >>> map_labels({0: "Egyptian cat", 1: "crane", 2: "n01440764", 3: "crane"})  # permuted: refused
+    Traceback (most recent call last):
+    ...
+    ValueError: model: cannot tell apart classes that share a name: output 1 'crane' (ImageNet [134, 517]), ...
+    >>> map_labels({0: "Egyptian cat", 1: "crane", 2: "n01440764", 3: "crane"}, overrides={1: 517, 3: 134}).indices
+    (285, 517, 0, 134)
     >>> map_labels({0: "tench", 1: "spaceship"})
     Traceback (most recent call last):
     ...
@@ -183,57 +298,47 @@ def map_labels(id2label: Mapping[int, str] | Sequence[str], *, model_name: str =
     labels = _ordered_labels(id2label)
     if not labels:
         raise ValueError(f"{model_name} declares no classes (empty id2label)")
-    if len(labels) == NUM_CLASSES and all(_GENERIC_LABEL.match(_normalise(x).replace(" ", "_")) for x in labels):
+    forced = _checked_overrides(overrides, len(labels), model_name)
+    if len(labels) == NUM_CLASSES and not forced and all(
+            _GENERIC_LABEL.match(_normalise(x).replace(" ", "_")) for x in labels):
         raise ValueError(
             f"{model_name} has 1000 unnamed classes (LABEL_0 … LABEL_999), so its label order cannot be "
             "checked; if its outputs are in ImageNet-1k order, say so with --label-mapping identity"
         )
-    repeats = Counter(_normalise(label) for label in labels)
-    candidates = [_candidates(label, repeats[_normalise(label)]) for label in labels]
+    # Exact spellings count: "Cardigan" (the corgi) and "cardigan" (the sweater) are two names.
+    repeats = Counter(_exact(label) for label in labels)
+    candidates = [(forced[j],) if j in forced else _candidates(label, repeats[_exact(label)])
+                  for j, label in enumerate(labels)]
     unmatched = [(j, label) for j, (label, c) in enumerate(zip(labels, candidates)) if not c]
     if unmatched:
         examples = ", ".join(f"output {j} {label!r}" for j, label in unmatched[:5])
         raise ValueError(
             f"cannot map {len(unmatched)} of {model_name}'s {len(labels)} classes to ImageNet-1k, e.g. {examples}; "
             "labels must be ImageNet-1k synset strings, class names or WordNet ids "
-            "(see imagenet_e_dataset.labels)"
+            "(see imagenet_e_dataset.labels), or placed with an explicit label map"
         )
-    # Two passes, so no class is handed out twice: outputs with one candidate first, then a
-    # 1000-output model's ambiguous outputs that sit on one of their candidates' positions, then
-    # the remaining ambiguous outputs, each taking the lowest candidate still free. A shuffled
-    # id2label can put "crane" on position 517 and again elsewhere; handing out candidates by
-    # occurrence alone would then give 517 twice.
-    chosen: dict[int, tuple[int, str]] = {}
-    taken: set[int] = set()
-    for j, options in enumerate(candidates):
-        if len(options) == 1:
-            chosen[j] = (options[0], "")
-            taken.add(options[0])
-    ambiguous = [j for j, options in enumerate(candidates) if len(options) > 1]
-    if len(labels) == NUM_CLASSES:
-        for j in ambiguous:
-            if j in candidates[j] and j not in taken:
-                chosen[j] = (j, "its output position")
-                taken.add(j)
-    occurrence: dict[tuple[int, ...], int] = defaultdict(int)
-    for j in ambiguous:
-        options = candidates[j]
-        occurrence[options] += 1
-        if j in chosen:
-            continue
-        free = [c for c in options if c not in taken]
-        if not free:
-            raise ValueError(
-                f"{model_name} names {labels[j]!r} more often than ImageNet-1k has classes of that name ({list(options)})"
-            )
-        chosen[j] = (free[0], f"occurrence {occurrence[options]} of the name")
-        taken.add(free[0])
-    indices = [chosen[j][0] for j in range(len(labels))]
-    notes = [f"ambiguous label {labels[j]!r} (output {j}) -> ImageNet class {chosen[j][0]} by {chosen[j][1]}"
-             for j in ambiguous]
-    if indices == list(range(NUM_CLASSES)):
-        return identity_mapping()  # duplicate names resolved by position are then nothing to report
+    fixed = {j: options[0] for j, options in enumerate(candidates) if len(options) == 1}
+    duplicates = _resolve_duplicates(labels, candidates, fixed, model_name)
+    indices = [fixed[j] if j in fixed else duplicates[j][0] for j in range(len(labels))]
+    notes = [f"ambiguous label {labels[j]!r} (output {j}) -> ImageNet class {c} by {how}"
+             for j, (c, how) in sorted(duplicates.items())]
+    notes += [f"output {j} ({labels[j]!r}) -> ImageNet class {c} by the explicit label map"
+              for j, c in sorted(forced.items())]
+    if indices == list(range(NUM_CLASSES)) and not forced:
+        return identity_mapping()  # duplicate names in canonical order are then nothing to report
     return LabelMapping(tuple(indices), MappingMethod.BY_NAME, tuple(notes))
+
+
+def apply_overrides(mapping: LabelMapping, overrides: Mapping[int, int] | None, *, model_name: str = "model") -> LabelMapping:
+    """``mapping`` with the outputs named in ``overrides`` moved to the given ImageNet classes."""
+    forced = _checked_overrides(overrides, mapping.num_outputs, model_name)
+    if not forced:
+        return mapping
+    indices = list(mapping.indices)
+    for j, c in forced.items():
+        indices[j] = c
+    notes = mapping.notes + tuple(f"output {j} -> ImageNet class {c} by the explicit label map" for j, c in sorted(forced.items()))
+    return LabelMapping(tuple(indices), mapping.method, notes)
 
 
 def mapping_from_declaration(
@@ -241,6 +346,7 @@ def mapping_from_declaration(
     num_outputs: int,
     *,
     model_name: str = "model",
+    overrides: Mapping[int, int] | None = None,
 ) -> LabelMapping:
     """Turn what a ``module:function`` loader returns as its label space into a :class:`LabelMapping`.
 
@@ -254,7 +360,8 @@ def mapping_from_declaration(
     elif isinstance(declared, str):
         raise ValueError(f"{model_name}: unknown label space {declared!r}; use 'imagenet', indices or names")
     elif isinstance(declared, Mapping) or all(isinstance(x, str) for x in declared):
-        mapping = map_labels(declared, model_name=model_name)
+        mapping = map_labels(declared, model_name=model_name, overrides=overrides)
+        overrides = None
     else:
         try:
             indices = tuple(int(x) for x in declared)
@@ -265,4 +372,4 @@ def mapping_from_declaration(
         raise ValueError(
             f"{model_name} has {num_outputs} outputs but its label space names {mapping.num_outputs} classes"
         )
-    return mapping
+    return apply_overrides(mapping, overrides, model_name=model_name)

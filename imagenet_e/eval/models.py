@@ -10,6 +10,12 @@ spec's shape when the caller says ``auto``:
   returns ``(model, preprocess, label_space)`` or a :class:`LoadedModel`;
 * anything else: a ``transformers`` image classifier, local folder or Hub id, with its own
   ``AutoImageProcessor``.
+
+:func:`wrap_model` turns a model object (an ``nn.Module`` or any callable returning logits) plus
+its transform and declared label space into the same :class:`LoadedModel`.
+
+Privacy: a local folder or file is recorded by its name (its content hash is the revision), never
+by its absolute path, unless ``record_paths``.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import importlib
 import importlib.util
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +37,14 @@ from torch import nn
 from imagenet_e_dataset.named_registry import NamedRegistry
 
 from . import efficientnet_lite0
-from .label_space import LabelMapping, MappingMethod, identity_mapping, map_labels, mapping_from_declaration
+from .label_space import (
+    LabelMapping,
+    MappingMethod,
+    apply_overrides,
+    identity_mapping,
+    map_labels,
+    mapping_from_declaration,
+)
 from .preprocess import CallableTransform, ProcessorTransform, ResizeCropNormalize
 
 
@@ -71,10 +85,12 @@ class LoadedModel:
             object.__setattr__(self, "preprocessing", {**derived, **self.preprocessing})
 
 
-ModelLoader = Callable[[str, "str | None", LabelMappingChoice], LoadedModel]
+Overrides = "Mapping[int, int] | None"
+ModelLoader = Callable[[str, "str | None", LabelMappingChoice, Overrides], LoadedModel]
 _LOADERS: NamedRegistry[ModelLoader] = NamedRegistry("model loader")
 register_loader = _LOADERS.register
-"""Register ``fn(spec, revision, label_mapping_choice) -> LoadedModel`` under a name."""
+"""Register ``fn(spec, revision, label_mapping_choice, overrides) -> LoadedModel`` under a name;
+``overrides`` {output: ImageNet index} is the user's explicit label map (or None)."""
 
 
 def available_loaders() -> tuple[str, ...]:
@@ -111,14 +127,34 @@ def detect_loader(spec: str) -> str:
     return "transformers"
 
 
+def public_model_id(model_id: str, *, record_paths: bool = False) -> str:
+    """A model id fit to publish: a local folder or file by its name, a ``file.py:fn`` spec by the
+    file's name; Hub ids, module paths and built-in names as given."""
+    if record_paths:
+        return model_id
+    match = _CALLABLE_SPEC.match(model_id)
+    if match and match["module"].endswith(".py"):
+        return f"{Path(match['module']).name}:{match['attr']}"
+    path = Path(model_id).expanduser()
+    if path.exists() and (path.is_absolute() or model_id.startswith((".", "~")) or "/" in model_id):
+        return path.resolve().name
+    return model_id
+
+
 def load_model(
     spec: str,
     *,
     loader: str = "auto",
     revision: str | None = None,
     label_mapping: LabelMappingChoice | str = LabelMappingChoice.AUTO,
+    label_map: Mapping[int, int] | None = None,
+    record_paths: bool = False,
 ) -> LoadedModel:
-    """Load ``spec`` with the named loader (``auto`` = :func:`detect_loader`), in eval mode on CPU."""
+    """Load ``spec`` with the named loader (``auto`` = :func:`detect_loader`), in eval mode on CPU.
+
+    ``label_map`` {output: ImageNet index} places outputs explicitly (duplicate names the output
+    order cannot settle). The model id is made public with :func:`public_model_id`.
+    """
     if not isinstance(spec, str) or not spec.strip():
         raise ValueError("model must be a non-empty string: a Hub id, a folder, module:function or a built-in name")
     try:
@@ -126,17 +162,18 @@ def load_model(
     except ValueError:
         raise ValueError(f"label_mapping must be one of {[c.value for c in LabelMappingChoice]}, got {label_mapping!r}") from None
     name = detect_loader(spec) if loader == "auto" else loader
-    loaded = _LOADERS.get(name, hint=f"auto, {', '.join(_LOADERS.names())}")(spec, revision, choice)
+    loaded = _LOADERS.get(name, hint=f"auto, {', '.join(_LOADERS.names())}")(spec, revision, choice, label_map)
     loaded.module.eval()
-    return loaded
+    public = public_model_id(loaded.model_id, record_paths=record_paths)
+    return loaded if public == loaded.model_id else replace(loaded, model_id=public)
 
 
 def _apply_choice(mapping_fn: Callable[[], LabelMapping], num_outputs: int, choice: LabelMappingChoice,
-                  model_id: str) -> LabelMapping:
+                  model_id: str, overrides: Mapping[int, int] | None = None) -> LabelMapping:
     if choice is LabelMappingChoice.IDENTITY:
         if num_outputs != 1000:
             raise ValueError(f"--label-mapping identity needs 1000 outputs, {model_id} has {num_outputs}")
-        return identity_mapping(MappingMethod.ASSUMED_IDENTITY)
+        return apply_overrides(identity_mapping(MappingMethod.ASSUMED_IDENTITY), overrides, model_name=model_id)
     return mapping_fn()
 
 
@@ -180,7 +217,8 @@ def _hub_link(repo_id: str) -> str:
 
 
 @register_loader("transformers")
-def _load_transformers(spec: str, revision: str | None, choice: LabelMappingChoice) -> LoadedModel:
+def _load_transformers(spec: str, revision: str | None, choice: LabelMappingChoice,
+                       overrides: Mapping[int, int] | None = None) -> LoadedModel:
     import transformers
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
@@ -198,7 +236,8 @@ def _load_transformers(spec: str, revision: str | None, choice: LabelMappingChoi
     finally:
         transformers.logging.set_verbosity(verbosity)
     id2label = dict(model.config.id2label or {})
-    mapping = _apply_choice(lambda: map_labels(id2label, model_name=spec), len(id2label), choice, spec)
+    mapping = _apply_choice(lambda: map_labels(id2label, model_name=spec, overrides=overrides), len(id2label), choice,
+                            spec, overrides)
     transform = ProcessorTransform(processor)
     if is_local:
         rev, link, model_id = _folder_revision(folder), None, str(folder)
@@ -274,7 +313,8 @@ class _LogitsAttr(nn.Module):
 
 
 @register_loader("callable")
-def _load_callable(spec: str, revision: str | None, choice: LabelMappingChoice) -> LoadedModel:
+def _load_callable(spec: str, revision: str | None, choice: LabelMappingChoice,
+                   overrides: Mapping[int, int] | None = None) -> LoadedModel:
     result = _import_callable(spec)()
     if isinstance(result, LoadedModel):
         return result
@@ -286,8 +326,12 @@ def _load_callable(spec: str, revision: str | None, choice: LabelMappingChoice) 
         raise ValueError(f"{spec} returned a {type(model).__name__} as model; expected a torch.nn.Module")
     transform = CallableTransform(preprocess)
     num_outputs = _probe_outputs(model, transform)
-    mapping = _apply_choice(lambda: mapping_from_declaration(label_space, num_outputs, model_name=spec),
-                            num_outputs, choice, spec)
+    mapping = _apply_choice(lambda: mapping_from_declaration(label_space, num_outputs, model_name=spec,
+                                                             overrides=overrides),
+                            num_outputs, choice, spec, overrides)
+    file = Path(spec.rsplit(":", 1)[0])
+    if revision is None and file.suffix == ".py" and file.is_file():
+        revision = "sha256:" + hashlib.sha256(file.read_bytes()).hexdigest()[:32]  # the code is the model's id
     return LoadedModel(
         module=_LogitsAttr(model),
         preprocess=transform,
@@ -321,7 +365,8 @@ class _TimmTransform:
 
 
 @register_loader("timm")
-def _load_timm(spec: str, revision: str | None, choice: LabelMappingChoice) -> LoadedModel:
+def _load_timm(spec: str, revision: str | None, choice: LabelMappingChoice,
+               overrides: Mapping[int, int] | None = None) -> LoadedModel:
     try:
         import timm
         import timm.data
@@ -338,9 +383,9 @@ def _load_timm(spec: str, revision: str | None, choice: LabelMappingChoice) -> L
     num_classes = int(getattr(model, "num_classes", 0))
     label_names = getattr(getattr(model, "pretrained_cfg", {}), "get", lambda *_: None)("label_names")
     mapping = _apply_choice(
-        lambda: map_labels(list(label_names), model_name=spec) if label_names
-        else mapping_from_declaration("imagenet", num_classes, model_name=spec),
-        num_classes, choice, spec)
+        lambda: map_labels(list(label_names), model_name=spec, overrides=overrides) if label_names
+        else mapping_from_declaration("imagenet", num_classes, model_name=spec, overrides=overrides),
+        num_classes, choice, spec, overrides)
     return LoadedModel(module=model, preprocess=transform, label_mapping=mapping, model_id=f"timm/{name}",
                        loader="timm", revision=revision, num_parameters=count_parameters(model),
                        link=f"https://huggingface.co/timm/{name}")
@@ -355,17 +400,91 @@ EFFICIENTNET_LITE_PREPROCESS = ResizeCropNormalize(
 
 
 @register_loader("builtin")
-def _load_builtin(spec: str, revision: str | None, choice: LabelMappingChoice) -> LoadedModel:
+def _load_builtin(spec: str, revision: str | None, choice: LabelMappingChoice,
+                  overrides: Mapping[int, int] | None = None) -> LoadedModel:
     if spec != "efficientnet-lite0":
         raise ValueError(f"unknown built-in model {spec!r}; built in: {', '.join(BUILTIN_MODELS)}")
     model = efficientnet_lite0.build()
     return LoadedModel(
         module=model,
         preprocess=EFFICIENTNET_LITE_PREPROCESS,
-        label_mapping=identity_mapping(MappingMethod.DECLARED),
+        label_mapping=apply_overrides(identity_mapping(MappingMethod.DECLARED), overrides, model_name=spec),
         model_id="efficientnet-lite0",
         loader="builtin",
         revision=efficientnet_lite0.weights_version(),
         num_parameters=count_parameters(model),
         link="https://github.com/ml-illustrated/EfficientNet-Lite-PyTorch",
+    )
+
+
+# --- model objects --------------------------------------------------------------------------------
+
+
+class _CallableLogits(nn.Module):
+    """Any callable ``batch -> logits`` (or an object with ``.logits``) as a parameter-free module."""
+
+    def __init__(self, fn: Callable[[torch.Tensor], Any]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.fn(x)
+        return getattr(out, "logits", out)
+
+
+def _parameter_hash(module: nn.Module) -> str | None:
+    """Content hash of a module's weights: the revision of a model that has no file."""
+    digest = hashlib.sha256()
+    tensors = list(module.state_dict().items())
+    if not tensors:
+        return None
+    for name, tensor in tensors:
+        digest.update(name.encode() + b"\0" + tensor.detach().cpu().contiguous().numpy().tobytes())
+    return "params-sha256:" + digest.hexdigest()[:32]
+
+
+def wrap_model(
+    model: Any,
+    preprocess: Callable[[Any], torch.Tensor] | None,
+    *,
+    label_space: Any = "imagenet",
+    name: str | None = None,
+    label_mapping: LabelMappingChoice | str = LabelMappingChoice.AUTO,
+    label_map: Mapping[int, int] | None = None,
+) -> LoadedModel:
+    """A :class:`LoadedModel` from a model object: an ``nn.Module`` or any callable taking a batch
+    (B, C, H, W) and returning (B, classes) logits (or an output with ``.logits``).
+
+    ``preprocess``: PIL image -> (C, H, W) tensor (required: the runner cannot guess a model
+    object's input). ``label_space``: what its outputs are, as :func:`mapping_from_declaration`
+    takes it (default ``"imagenet"``: 1000 outputs in ImageNet-1k order). ``name``: the model id
+    recorded (default: the object's class or function name).
+    """
+    if isinstance(model, LoadedModel):
+        return model
+    if not callable(model):
+        raise ValueError(f"model must be a string spec, an nn.Module or a callable returning logits, "
+                         f"got {type(model).__name__}")
+    if preprocess is None:
+        raise ValueError("a model object needs preprocess=: the transform from a PIL image to the (C, H, W) tensor "
+                         "the model takes (e.g. imagenet_e.eval.preprocess.ResizeCropNormalize())")
+    choice = LabelMappingChoice(label_mapping)
+    is_module = isinstance(model, nn.Module)
+    if name is None:
+        target = model if not is_module else type(model)
+        name = getattr(target, "__qualname__", None) or type(model).__qualname__
+    module = _LogitsAttr(model) if is_module else _CallableLogits(model)
+    transform = preprocess if callable(getattr(preprocess, "describe", None)) else CallableTransform(preprocess)
+    num_outputs = _probe_outputs(module, transform)
+    mapping = _apply_choice(lambda: mapping_from_declaration(label_space, num_outputs, model_name=name,
+                                                             overrides=label_map),
+                            num_outputs, choice, name, label_map)
+    return LoadedModel(
+        module=module,
+        preprocess=transform,
+        label_mapping=mapping,
+        model_id=name,
+        loader="object",
+        revision=_parameter_hash(model) if is_module else None,
+        num_parameters=count_parameters(model) if is_module else None,
     )

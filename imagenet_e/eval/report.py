@@ -1,4 +1,4 @@
-"""Human-facing views of a results document: a text table and a two-panel matplotlib figure."""
+"""Human-facing views of a results document: tables (:mod:`.formats`) and a two-panel matplotlib figure."""
 
 from __future__ import annotations
 
@@ -10,46 +10,12 @@ from imagenet_e_dataset.atomic import atomic_path
 from imagenet_e_dataset.registry import ALL_SUBSETS, attributes, edited_attributes
 
 
-def _pct(value: float | None, signed: bool = False) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 100:+.1f}" if signed else f"{value * 100:.1f}"
+def format_table(doc: dict[str, Any], fmt: str = "text") -> str:
+    """The results as a table: ``text`` (detailed, per subset) or the paper's table in ``csv``,
+    ``markdown`` or ``latex`` (see :mod:`imagenet_e.eval.formats`)."""
+    from .formats import format_results
 
-
-def format_table(doc: dict[str, Any]) -> str:
-    """Per subset (n, top-1, [top-5], drop, 95% CI, flip rate), then per attribute, then the mean drop.
-
-    Percentages; drops are accuracy(original) - accuracy(subset) on paired source images.
-    """
-    m = doc["metrics"]
-    top5 = m.get("top5_accuracy")
-    header = ["subset", "n", "top-1 %", *(["top-5 %"] if top5 else []), "drop pp", "95% CI (pp)", "flip %"]
-    rows = []
-    for name in doc["dataset"]["configs"]:
-        ci = m["ci95"].get(name)
-        rows.append([
-            name,
-            str(doc["counts"].get(name, "")),
-            _pct(m["accuracy"][name]),
-            *([_pct(top5.get(name))] if top5 else []),
-            _pct(m["accuracy_drop"].get(name), signed=True) if name in m["accuracy_drop"] else "",
-            f"[{_pct(ci[0], True)}, {_pct(ci[1], True)}]" if ci else "",
-            _pct(m["flip_rate"][name]) if name in m["flip_rate"] else "",
-        ])
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-
-    model = doc["model"]
-    out = [f"ImageNet-E: {model['id']} ({model['loader']}, labels {model.get('label_mapping', '?')}) "
-           f"on {doc['dataset']['id']}",
-           line(header), line(["-" * w for w in widths]), *(line(r) for r in rows), ""]
-    out.append("attribute    drop pp")
-    for attribute, drop in m["attribute_drop"].items():
-        out.append(f"{attribute:<12} {_pct(drop, True):>7}")
-    out.append(f"{'mean drop':<12} {_pct(m['mean_drop'], True):>7}")
-    return "\n".join(out)
+    return format_results(doc, fmt)
 
 
 def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
@@ -90,37 +56,55 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
     ax_acc.legend(handles=[Patch(facecolor=a.plot_colour, label=a.name) for a in present],
                   fontsize=8, frameon=False, loc="upper right", ncol=len(present))
 
-    # Drop per edited subset, grouped by attribute, CI error bars, attribute mean as a line.
+    # Drop per edited subset, grouped by attribute, CI error bars, attribute mean as a line. With
+    # the control present, each subset gets a second, hatched bar: its drop against the control.
+    control = m.get("control_subset")
+    width = 0.42 if control else 0.8
     x, labels, pos = [], [], 0.0
+
+    def bar(position: float, drop: float, interval, colour: str, hatch: str | None) -> None:
+        low, high = (v * 100 for v in (interval or (drop / 100, drop / 100)))
+        ax_drop.bar(position, drop, color=colour, width=width, edgecolor="white", hatch=hatch,
+                    alpha=0.55 if hatch else 1.0)
+        ax_drop.errorbar(position, drop, yerr=[[max(0.0, drop - low)], [max(0.0, high - drop)]], fmt="none",
+                         ecolor="black", elinewidth=1.1, capsize=3)
+
     for attribute in edited_attributes():
         group = [s for s in subsets if s.attribute is attribute]
         if not group:
             continue
         start = pos
         for s in group:
-            drop = m["accuracy_drop"][s.name] * 100
-            low, high = (v * 100 for v in m["ci95"].get(s.name, (drop / 100, drop / 100)))
-            ax_drop.bar(pos, drop, color=attribute.plot_colour, width=0.8, edgecolor="white")
-            ax_drop.errorbar(pos, drop, yerr=[[max(0.0, drop - low)], [max(0.0, high - drop)]], fmt="none",
-                             ecolor="black", elinewidth=1.1, capsize=3)
+            offset = -width / 2 if control else 0.0
+            bar(pos + offset, m["accuracy_drop"][s.name] * 100, m["ci95"].get(s.name), attribute.plot_colour, None)
+            if control and s.name in m["control_drop"]:
+                bar(pos + width / 2, m["control_drop"][s.name] * 100, m["control_ci95"].get(s.name),
+                    attribute.plot_colour, "//")
             x.append(pos)
             labels.append(s.name)
             pos += 1
-        mean = m["attribute_drop"].get(attribute.value)
+        mean = m["attribute_drop"].get(attribute.name)
         if mean is not None:
             ax_drop.hlines(mean * 100, start - 0.45, pos - 0.55, colors=attribute.plot_colour, lw=2.5,
                            linestyles=":", zorder=3)
-            ax_drop.annotate(f"{attribute.value}\nmean {mean * 100:+.1f}", ((start + pos - 1) / 2, 1.0),
+            ax_drop.annotate(f"{attribute.name}\nmean {mean * 100:+.1f}", ((start + pos - 1) / 2, 1.0),
                              xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8,
                              color=attribute.plot_colour, fontweight="bold")
         pos += 0.6
+    if control:
+        ax_drop.legend(handles=[Patch(facecolor="#777777", label="vs original (paper)"),
+                                Patch(facecolor="#777777", alpha=0.55, hatch="//", label=f"vs {control} (control)")],
+                       fontsize=8, frameon=True, framealpha=0.9, loc="lower left")
     ax_drop.axhline(0, color="black", lw=0.8)
     ax_drop.set_xticks(x, labels, rotation=40, ha="right", fontsize=9)
-    ax_drop.set_ylabel("accuracy drop vs original (pp)")
+    ax_drop.set_ylabel("accuracy drop (pp)" if control else "accuracy drop vs original (pp)")
     low_lim, high_lim = ax_drop.get_ylim()
     ax_drop.set_ylim(low_lim, high_lim + (high_lim - low_lim) * 0.18)  # room for the attribute labels
-    ax_drop.set_title(f"Drop per edited subset (95% bootstrap CI); mean drop {m['mean_drop'] * 100:+.1f} pp",
-                      fontsize=11, loc="left")
+    title = f"Drop per edited subset (95% bootstrap CI); mean drop {m['mean_drop'] * 100:+.1f} pp"
+    if control:
+        title = (f"Drop per edited subset (95% bootstrap CI)\nmean drop {m['mean_drop'] * 100:+.1f} pp vs original, "
+                 f"{m['control_mean_drop'] * 100:+.1f} pp vs {control}")
+    ax_drop.set_title(title, fontsize=10, loc="left")
     for ax in (ax_acc, ax_drop):
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", alpha=0.25)

@@ -1,24 +1,47 @@
 """The results-file contract between the evaluation runner, ``imagenet-e submit`` and the leaderboard.
 
-One results file = one (model, dataset revision) run. The JSON schema is built from the subset
+One results file = one (model, dataset revision) run, derived from the per-image predictions
+file it names (``predictions``: file name, sha256, rows). The JSON schema is built from the subset
 registry so the set of valid subset names is never spelled out twice. :func:`validate_results`
 is the gate every consumer uses: it applies the schema and the checks JSON Schema cannot express
-(no NaN/inf; per-subset keys match ``dataset.configs``; ``mean_drop`` and ``attribute_drop`` are the
-means of ``accuracy_drop`` over the edited subsets, so a hand-edited summary cannot move a model up
-the leaderboard).
+(no NaN/inf; no NUL, control or bidi-override characters in any text; ``created_at`` an RFC 3339
+date-time; per-subset keys match ``dataset.configs``; counts add up to the predictions' rows;
+``mean_drop`` and ``attribute_drop`` (and their control counterparts) are the means of the drops
+as the metric defines them). Internal consistency is necessary, not sufficient: the leaderboard also
+recomputes every number from the predictions (:mod:`imagenet_e.leaderboard.verify`).
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import enum
+import functools
 import json
 import math
+import re
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 from imagenet_e_dataset.registry import ALL_SUBSETS, edited_attributes
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SUMMARY_TOLERANCE = 1e-6
+
+
+class Protocol(str, enum.Enum):
+    """Over which classes the top-1 prediction is taken (results of different protocols are never ranked together)."""
+
+    ALL_CLASSES = "all-classes"
+    """Argmax over every class the model has (mapped to ImageNet-1k): the paper's protocol."""
+    DATASET_CLASSES = "dataset-classes"
+    """Argmax only over the classes that occur in the dataset's labels (``--restrict-to-dataset-classes``)."""
+
+
+# RFC 3339 date-time (section 5.6): full date, "T" (or space, lower-case t), time, Z or offset.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+# Bidirectional overrides / isolates / marks: text that displays differently from what it is.
+_BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 _FRACTION = {"type": "number", "minimum": 0, "maximum": 1}
 _DROP = {"type": "number", "minimum": -1, "maximum": 1}
@@ -36,14 +59,18 @@ def _per_subset(value_schema: dict, names: tuple[str, ...]) -> dict:
 def results_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of a results file."""
     attributes = [a.name for a in edited_attributes()]
-    config_names = list(ALL_SUBSETS)
-    edited_config_names = [s.name for s in ALL_SUBSETS.values() if s.is_edited]
+    # Every registered config: the twelve, extras, plug-ins and sweep levels the process knows.
+    CONFIG_NAMES = list(ALL_SUBSETS)
+    EDITED_CONFIG_NAMES = [s.name for s in ALL_SUBSETS.values() if s.is_edited]
+    attribute_drops = {"type": "object", "propertyNames": {"enum": attributes}, "additionalProperties": _DROP}
+    interval = {"type": "array", "items": _DROP, "minItems": 2, "maxItems": 2}
+    p_value = {"type": "number", "minimum": 0, "maximum": 1}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "ImageNet-E results file",
         "type": "object",
-        "required": ["schema_version", "model", "dataset", "preprocessing", "metrics", "counts",
-                     "environment", "created_at"],
+        "required": ["schema_version", "model", "dataset", "preprocessing", "protocol", "metrics", "counts",
+                     "environment", "created_at", "predictions"],
         "properties": {
             "schema_version": {"const": SCHEMA_VERSION},
             "model": {
@@ -64,7 +91,7 @@ def results_schema() -> dict[str, Any]:
                 "properties": {
                     "id": {"type": "string", "minLength": 1, "maxLength": 500},
                     "revision": {"type": ["string", "null"], "maxLength": 100},
-                    "configs": {"type": "array", "items": {"enum": config_names}, "minItems": 2,
+                    "configs": {"type": "array", "items": {"enum": list(CONFIG_NAMES)}, "minItems": 2,
                                 "uniqueItems": True},
                 },
             },
@@ -73,12 +100,25 @@ def results_schema() -> dict[str, Any]:
                 "required": ["description"],
                 "properties": {"description": {"type": "string", "maxLength": 2000}},
             },
+            "protocol": {"enum": [p.value for p in Protocol]},
+            "predictions": {
+                "type": "object",
+                "required": ["file", "sha256", "rows", "skipped"],
+                "additionalProperties": False,
+                "properties": {
+                    # a bare file name beside the results file: never a path that could point elsewhere
+                    "file": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*\.parquet$", "maxLength": 200},
+                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "rows": {"type": "integer", "minimum": 1},
+                    "skipped": {"type": "integer", "minimum": 0},
+                },
+            },
             "metrics": {
                 "type": "object",
                 "required": ["accuracy", "accuracy_drop", "attribute_drop", "mean_drop", "flip_rate", "ci95"],
                 "properties": {
-                    "accuracy": _per_subset(_FRACTION, config_names),
-                    "accuracy_drop": _per_subset(_DROP, edited_config_names),
+                    "accuracy": _per_subset(_FRACTION, CONFIG_NAMES),
+                    "accuracy_drop": _per_subset(_DROP, EDITED_CONFIG_NAMES),
                     "attribute_drop": {
                         "type": "object",
                         "propertyNames": {"enum": attributes},
@@ -86,18 +126,70 @@ def results_schema() -> dict[str, Any]:
                         "minProperties": 1,
                     },
                     "mean_drop": _DROP,
-                    "flip_rate": _per_subset(_FRACTION, edited_config_names),
-                    "ci95": _per_subset(
-                        {"type": "array", "items": _DROP, "minItems": 2, "maxItems": 2}, edited_config_names
-                    ),
-                    "top5_accuracy": _per_subset(_FRACTION, config_names),
+                    "flip_rate": _per_subset(_FRACTION, EDITED_CONFIG_NAMES),
+                    "ci95": _per_subset(interval, EDITED_CONFIG_NAMES),
+                    "mcnemar_p": {**_per_subset(p_value, EDITED_CONFIG_NAMES), "minProperties": 0},
+                    "top5_accuracy": _per_subset(_FRACTION, CONFIG_NAMES),
+                    "control_subset": {"enum": list(EDITED_CONFIG_NAMES)},
+                    "control_drop": _per_subset(_DROP, EDITED_CONFIG_NAMES),
+                    "control_attribute_drop": {**attribute_drops, "minProperties": 1},
+                    "control_mean_drop": _DROP,
+                    "control_ci95": {**_per_subset(interval, EDITED_CONFIG_NAMES), "minProperties": 0},
+                    "control_mcnemar_p": {**_per_subset(p_value, EDITED_CONFIG_NAMES), "minProperties": 0},
+                },
+                "dependentRequired": {
+                    "control_subset": ["control_drop", "control_attribute_drop", "control_mean_drop",
+                                       "control_ci95", "control_mcnemar_p"],
+                    "control_drop": ["control_subset"],
                 },
             },
-            "counts": _per_subset({"type": "integer", "minimum": 0}, config_names),
+            "counts": _per_subset({"type": "integer", "minimum": 1}, CONFIG_NAMES),
             "environment": {"type": "object", "additionalProperties": {"type": ["string", "null"]}},
             "created_at": {"type": "string", "format": "date-time", "maxLength": 40},
         },
     }
+
+
+@functools.cache
+def _validator():
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(results_schema())
+
+
+def _walk_text(value: Any, path: str):
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield f"{path}.<key>", str(key)
+            yield from _walk_text(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk_text(item, f"{path}[{i}]")
+
+
+_ID_FIELDS = (("model", "id"), ("model", "revision"), ("model", "loader"), ("dataset", "id"), ("dataset", "revision"))
+
+
+def check_text(value: str, where: str, *, identifier: bool = False) -> None:
+    """Refuse NUL, other control characters and bidirectional controls: they hide or reorder what a
+    reader of the leaderboard sees. Free text may hold tabs and newlines; an identifier
+    (``identifier=True``) holds neither, nor any invisible format character."""
+    for ch in value:
+        category = unicodedata.category(ch)
+        if ch in _BIDI or (category == "Cc" and (identifier or ch not in "\t\n")) or (identifier and category == "Cf"):
+            raise ValueError(f"{where} contains the control character U+{ord(ch):04X}; ids and text must be plain")
+
+
+def check_rfc3339(value: Any, where: str) -> _dt.datetime:
+    """Parse an RFC 3339 date-time (``2026-11-28T12:00:00Z``) or raise naming ``where``."""
+    if not isinstance(value, str) or not _RFC3339.match(value):
+        raise ValueError(f"{where} is {value!r}, not an RFC 3339 date-time such as 2026-11-28T12:00:00Z")
+    try:
+        return _dt.datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00").replace("t", "T"))
+    except ValueError:
+        raise ValueError(f"{where} is {value!r}, not a valid date-time (month, day or hour out of range)") from None
 
 
 def _walk_numbers(value: Any, path: str):
@@ -118,15 +210,21 @@ def validate_results(doc: Any, *, source: str = "results") -> dict[str, Any]:
 
     Returns the document unchanged when it is valid.
     """
-    import jsonschema
-
     if not isinstance(doc, dict):
         raise ValueError(f"{source}: a results file must be a JSON object, got {type(doc).__name__}")
+    if doc.get("schema_version") == 1:
+        raise ValueError(f"{source}: schema version 1 results carry no per-image predictions; re-run "
+                         "`imagenet-e evaluate` to get results.json with its predictions.parquet")
+    for path, text in _walk_text(doc, "$"):
+        check_text(text, f"{source}: {path}")
+    for section, key in _ID_FIELDS:
+        value = doc.get(section, {}).get(key) if isinstance(doc.get(section), dict) else None
+        if isinstance(value, str):
+            check_text(value, f"{source}: $.{section}.{key}", identifier=True)
     for path, number in _walk_numbers(doc, "$"):
         if isinstance(number, float) and not math.isfinite(number):
             raise ValueError(f"{source}: {path} is {number}, numbers must be finite")
-    validator = jsonschema.Draft202012Validator(results_schema())
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         where = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
@@ -141,31 +239,53 @@ def validate_results(doc: Any, *, source: str = "results") -> dict[str, Any]:
             raise ValueError(f"{source}: metrics.ci95 has an interval with low {low} > high {high}")
     if set(doc["counts"]) != configs:
         raise ValueError(f"{source}: counts covers {sorted(doc['counts'])} but dataset.configs is {sorted(configs)}")
+    predictions = doc["predictions"]
+    scored = sum(doc["counts"].values())
+    if scored + predictions["skipped"] != predictions["rows"]:
+        raise ValueError(f"{source}: counts add up to {scored} scored rows and predictions.skipped is "
+                         f"{predictions['skipped']}, but predictions.rows is {predictions['rows']}")
+    check_rfc3339(doc["created_at"], f"{source}: $.created_at")
     _check_summaries(metrics, configs, source)
     return doc
 
 
-def _check_summaries(metrics: dict[str, Any], configs: set[str], source: str) -> None:
-    drops = metrics["accuracy_drop"]
-    edited = {name for name in configs if ALL_SUBSETS[name].is_edited}
-    if set(drops) != edited:
-        raise ValueError(f"{source}: metrics.accuracy_drop covers {sorted(drops)} but the edited configs are {sorted(edited)}")
+def _check_means(metrics: dict[str, Any], prefix: str, edited: set[str], source: str) -> None:
+    drop_key = "control_drop" if prefix else "accuracy_drop"
+    drops = metrics[drop_key]
+    # Against the control, a subset sharing no source image with it is left out; never one that is not edited.
+    if set(drops) != edited if not prefix else not set(drops) <= edited:
+        raise ValueError(f"{source}: metrics.{drop_key} covers {sorted(drops)} but the edited configs are {sorted(edited)}")
+    for key in (f"{prefix}ci95", f"{prefix}mcnemar_p", "flip_rate" if not prefix else None):
+        if key and metrics.get(key) and set(metrics[key]) != set(drops):
+            raise ValueError(f"{source}: metrics.{key} covers {sorted(metrics[key])} but metrics.{drop_key} covers "
+                             f"{sorted(drops)}")
     mean = sum(drops.values()) / len(drops)
-    if abs(metrics["mean_drop"] - mean) > SUMMARY_TOLERANCE:
-        raise ValueError(f"{source}: metrics.mean_drop is {metrics['mean_drop']} but the mean of metrics.accuracy_drop is {mean}")
+    if abs(metrics[f"{prefix}mean_drop"] - mean) > SUMMARY_TOLERANCE:
+        raise ValueError(f"{source}: metrics.{prefix}mean_drop is {metrics[f'{prefix}mean_drop']} but the mean of "
+                         f"metrics.{drop_key} is {mean}")
     expected: dict[str, float] = {}
     for attribute in edited_attributes():
         mine = [value for name, value in drops.items() if ALL_SUBSETS[name].attribute is attribute]
         if mine:
-            expected[attribute.value] = sum(mine) / len(mine)
-    given = metrics["attribute_drop"]
+            expected[attribute.name] = sum(mine) / len(mine)
+    given = metrics[f"{prefix}attribute_drop"]
     if set(given) != set(expected):
-        raise ValueError(f"{source}: metrics.attribute_drop covers {sorted(given)} but the drops present are of "
-                         f"{sorted(expected)}")
+        raise ValueError(f"{source}: metrics.{prefix}attribute_drop covers {sorted(given)} but the drops present are "
+                         f"of {sorted(expected)}")
     for attribute, value in expected.items():
         if abs(given[attribute] - value) > SUMMARY_TOLERANCE:
-            raise ValueError(f"{source}: metrics.attribute_drop.{attribute} is {given[attribute]} but the mean of its "
-                             f"subsets' drops is {value}")
+            raise ValueError(f"{source}: metrics.{prefix}attribute_drop.{attribute} is {given[attribute]} but the mean "
+                             f"of its subsets' drops is {value}")
+
+
+def _check_summaries(metrics: dict[str, Any], configs: set[str], source: str) -> None:
+    edited = {name for name in configs if ALL_SUBSETS[name].is_edited}
+    _check_means(metrics, "", edited, source)
+    control = metrics.get("control_subset")
+    if control is not None:
+        if control not in configs:
+            raise ValueError(f"{source}: metrics.control_subset {control!r} is not among dataset.configs")
+        _check_means(metrics, "control_", edited - {control}, source)
 
 
 def load_results(path: str | Path) -> dict[str, Any]:

@@ -1,18 +1,20 @@
 """Score a classifier on ImageNet-E end to end: load, predict all configs in one pass, score, write.
 
 :func:`evaluate_model` is the Python entry point behind ``imagenet-e evaluate``. The pipeline:
-model loader (:mod:`.models`) -> undecoded configs (:mod:`.data`) -> one DataLoader over every
-config, PIL decoding + the model's preprocessing in workers -> batched ``inference_mode`` forward
-(autocast on GPU) -> top-5 ImageNet-1k indices through the label mapping -> (across ranks, when
-launched by torchrun / accelerate) -> :func:`imagenet_e_metric.core.compute_imagenet_e`, paired by
-source id -> results document validated by :func:`.results_schema.validate_results` -> atomic write.
+model loader (:mod:`.models`) or a model object (:func:`.models.wrap_model`) -> undecoded configs
+(:mod:`.data`) -> one DataLoader over every config, PIL decoding + the model's preprocessing in
+workers -> batched ``inference_mode`` forward (autocast on GPU) -> non-finite logits refused (or
+skipped and counted) -> top-5 ImageNet-1k indices through the label mapping (memory: 5 small ints
+per image, never a dense N x 1000 matrix) -> (across ranks, when launched by torchrun / accelerate)
+-> the per-image predictions file (:mod:`.predictions`) -> the results document computed from
+that file alone (:func:`.scoring.results_from_predictions`, the same code ``imagenet-e score``
+runs) -> atomic writes.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import enum
-import json
 import logging
 import os
 import platform
@@ -26,18 +28,28 @@ import numpy as np
 import torch
 
 from imagenet_e import __version__
-from imagenet_e_dataset.atomic import atomic_write_text
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
 from imagenet_e_dataset.runtime import choose_device, choose_dtype
 
 from . import distributed
 from .data import EncodedImages, available_configs, collate, load_configs, worker_init
-from .data import dataset_revision as _dataset_revision_of
-from .models import LabelMappingChoice, LoadedModel, load_model
-from .results_schema import SCHEMA_VERSION, validate_results
+from .dataset_labels import dataset_revision as _dataset_revision_of
+from .dataset_labels import recorded_dataset_id
+from .models import LabelMappingChoice, LoadedModel, load_model, wrap_model
+from .predictions import (
+    TOP_K,
+    PredictionTable,
+    predictions_bytes,
+    predictions_path_for,
+    read_predictions,
+    sha256_bytes,
+    write_predictions,
+)
+from .results_schema import Protocol
+from .scoring import results_from_predictions, write_results  # noqa: F401  (write_results re-exported)
 
-TOP_K = 5
 logger = logging.getLogger(__name__)
+NON_FINITE = "non-finite logits (NaN or infinity)"
 
 
 class DeviceChoice(str, enum.Enum):
@@ -83,6 +95,12 @@ class EvalSettings:
     n_bootstrap: int = 1000
     seed: int = 0
     progress: bool = True
+    skip_non_finite: bool = False
+    record_paths: bool = False
+
+    @property
+    def protocol(self) -> Protocol:
+        return Protocol.DATASET_CLASSES if self.restrict_to_dataset_classes else Protocol.ALL_CLASSES
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -151,10 +169,11 @@ def _environment(device: torch.device, dtype: DtypeChoice, world_size: int) -> d
 
 @dataclass(frozen=True)
 class Predictions:
-    """What one rank predicted: flat positions and their top-k ImageNet indices (-1 = no such rank)."""
+    """What one rank predicted: flat positions, their top-k ImageNet indices, what could not be scored."""
 
     positions: np.ndarray
     topk: np.ndarray
+    """(n, k) int16, best first; k = min(5, classes the model can rank)."""
     failures: tuple[tuple[int, str], ...]
 
 
@@ -207,54 +226,32 @@ def _predict(loaded: LoadedModel, images: EncodedImages, positions: np.ndarray, 
                     raise ValueError(f"{loaded.model_id} returned logits of shape {tuple(logits.shape)}, "
                                      f"expected (batch, {mapping.num_outputs})")
                 logits = logits.float()
+                # NaN wins topk, so a broken model would otherwise score as a confident one.
+                finite = torch.isfinite(logits).all(dim=1)
+                batch_positions = batch.positions.numpy()
+                if not bool(finite.all()):
+                    bad = (~finite).cpu().numpy()
+                    failures.extend((int(p), NON_FINITE) for p in batch_positions[bad])
+                    logits, batch_positions = logits[finite], batch_positions[~bad]
                 if blocked is not None:
                     logits = logits.masked_fill(blocked, float("-inf"))
                 top = to_imagenet[logits.topk(k, dim=1).indices]
-                out_positions.append(batch.positions.numpy())
-                out_topk.append(top.cpu().numpy())
+                out_positions.append(batch_positions)
+                out_topk.append(top.to(torch.int16).cpu().numpy())
             bar.update(len(batch.positions) + len(batch.failures))
     bar.close()
-    topk = np.full((sum(len(p) for p in out_positions), TOP_K), -1, dtype=np.int64)
-    if out_topk:
-        topk[:, :k] = np.concatenate(out_topk)
+    topk = np.concatenate(out_topk) if out_topk else np.zeros((0, k), dtype=np.int16)
     flat = np.concatenate(out_positions) if out_positions else np.zeros(0, dtype=np.int64)
     return Predictions(flat, topk, tuple(failures))
 
 
-def _rank_scores(topk: np.ndarray, references: np.ndarray) -> np.ndarray:
-    """(N, 1000) uint8 scores that rank each row's top-k classes first (k..1) and all others 0.
-
-    The metric takes score rows to report top-5 next to top-1 (argmax = top-1, ties to the lower
-    index); these rows give exactly the model's own top-1 and top-5, at a byte per entry instead
-    of the 8 of float64 logits. A model that ranks fewer than 5 classes (fewer outputs, or
-    ``--restrict`` to few classes) leaves rank slots empty (-1); the metric would fill them with
-    the lowest-index unranked classes, the true class among them, so they are filled here with
-    classes that are neither ranked nor the row's true class: an unranked class is never top-5.
-    """
-    topk = topk.copy()
-    rows = np.arange(topk.shape[0])
-    for r in np.flatnonzero((topk < 0).any(axis=1)):
-        used = set(topk[r][topk[r] >= 0].tolist()) | {int(references[r])}
-        fillers = (c for c in range(1000) if c not in used)
-        topk[r] = [c if c >= 0 else next(fillers) for c in topk[r].tolist()]
-    scores = np.zeros((topk.shape[0], 1000), dtype=np.uint8)
-    for rank in range(topk.shape[1]):
-        scores[rows, topk[:, rank]] = topk.shape[1] - rank
-    return scores
-
-
-def write_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Validate ``doc`` and write it as JSON, atomically (a crash never leaves a half file)."""
-    path = Path(path)
-    validate_results(doc, source=str(path))
-    atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n")
-    return path
-
-
 def evaluate_model(
-    model: str,
+    model: Any,
     dataset: str | os.PathLike,
     *,
+    preprocess: Any = None,
+    label_space: Any = "imagenet",
+    model_name: str | None = None,
     configs: str | list[str] | tuple[str, ...] = "all",
     batch_size: int = 64,
     num_workers: int | None = None,
@@ -263,55 +260,79 @@ def evaluate_model(
     limit: int | None = None,
     restrict_to_dataset_classes: bool = False,
     output: str | os.PathLike | None = None,
+    predictions: str | os.PathLike | None = None,
     plot: str | os.PathLike | None = None,
     loader: str = "auto",
     label_mapping: str = "auto",
+    label_map: dict[int, int] | None = None,
     model_revision: str | None = None,
     dataset_revision: str | None = None,
     n_bootstrap: int = 1000,
     seed: int = 0,
     progress: bool = True,
+    skip_non_finite: bool = False,
+    record_paths: bool = False,
     loaded_model: LoadedModel | None = None,
 ) -> dict[str, Any]:
     """Score ``model`` on the ImageNet-E ``dataset`` and return the results document.
 
     ``model``: a transformers folder or Hub id, ``package.module:function``, ``timm/NAME`` or
-    ``efficientnet-lite0`` (see :mod:`imagenet_e.eval.models`); ``loaded_model`` skips loading.
+    ``efficientnet-lite0`` (see :mod:`imagenet_e.eval.models`); or a model object, an
+    ``nn.Module`` or any callable taking a (B, C, H, W) batch and returning logits, with
+    ``preprocess`` (PIL image -> (C, H, W) tensor), ``label_space`` (what its outputs are; default
+    ImageNet-1k in order) and optionally ``model_name``::
+
+        from imagenet_e import evaluate_model
+        doc = evaluate_model(my_module, "org/imagenet-e", preprocess=my_transform)
+        print(doc["metrics"]["mean_drop"], doc["metrics"].get("control_mean_drop"))
+
     ``dataset``: a folder in the Hub layout or a Hub dataset repo id. ``configs``: ``"all"``, a
     comma-separated string or a list of config names / official aliases (``original`` is always
     included). ``limit``: score only the first N source images of every config (kept paired).
     ``restrict_to_dataset_classes``: the argmax ranges only over classes that occur in the
-    selected configs' labels. ``output`` / ``plot``: where rank 0 writes the JSON / PNG.
+    selected configs' labels. ``label_map`` {output: ImageNet index}: explicit placement of
+    outputs (duplicate label names). ``skip_non_finite``: images whose logits hold NaN/inf are
+    skipped and counted instead of refusing the run. ``record_paths``: record local dataset and
+    model paths instead of their names. ``output`` / ``predictions`` / ``plot``: where rank 0
+    writes the results JSON, the predictions parquet (default: beside ``output``) and the PNG.
 
     Under torchrun / accelerate (``WORLD_SIZE`` > 1) every rank must call this; each scores a
     strided share and every rank returns the same document.
     """
+    if loaded_model is None and not isinstance(model, str):
+        loaded_model = wrap_model(model, preprocess, label_space=label_space, name=model_name,
+                                  label_mapping=label_mapping, label_map=label_map)
+    spec = loaded_model.model_id if loaded_model is not None else model
     settings = EvalSettings(
-        model=model, dataset=os.fspath(dataset),
+        model=spec, dataset=os.fspath(dataset),
         configs=tuple(s.name for s in _select_subsets(configs, available_configs(dataset, dataset_revision))),
         batch_size=batch_size, num_workers=num_workers,
         device=_enum(DeviceChoice, device, "device"), dtype=_enum(DtypeChoice, dtype, "dtype"),
         limit=limit, restrict_to_dataset_classes=restrict_to_dataset_classes, loader=loader,
         label_mapping=_enum(LabelMappingChoice, label_mapping, "label_mapping"),
         model_revision=model_revision, dataset_revision=dataset_revision, n_bootstrap=n_bootstrap, seed=seed,
-        progress=progress,
+        progress=progress, skip_non_finite=skip_non_finite, record_paths=record_paths,
     )
+    if predictions is None and output is not None:
+        predictions = predictions_path_for(output)
     ctx = distributed.setup(torch.device(choose_device(settings.device.value)).type)
     try:
-        return _run(settings, ctx, loaded_model, output, plot)
+        return _run(settings, ctx, loaded_model, label_map, output, predictions, plot)
     finally:
         distributed.teardown(ctx)
 
 
 def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedModel | None,
-         output: str | os.PathLike | None, plot: str | os.PathLike | None) -> dict[str, Any]:
+         label_map: dict[int, int] | None, output: str | os.PathLike | None,
+         predictions: str | os.PathLike | None, plot: str | os.PathLike | None) -> dict[str, Any]:
     started = time.perf_counter()
     device = torch.device(choose_device(settings.device.value, local_rank=ctx.local_rank))
     dtype = DtypeChoice(choose_dtype(settings.dtype.value, device))
     subsets = [ALL_SUBSETS[name] for name in settings.configs]
     if loaded is None:
         loaded = load_model(settings.model, loader=settings.loader, revision=settings.model_revision,
-                            label_mapping=settings.label_mapping)
+                            label_mapping=settings.label_mapping, label_map=label_map,
+                            record_paths=settings.record_paths)
     tables = load_configs(settings.dataset, subsets, revision=settings.dataset_revision, limit=settings.limit)
     images = EncodedImages(tables, loaded.preprocess)
     allowed = None
@@ -324,11 +345,17 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
     gathered = distributed.gather_to_main(ctx, mine)
 
     doc: dict[str, Any] | None = None
-    error: str | None = None
     if ctx.is_main:
         try:
-            doc = _score(settings, loaded, tables, gathered, device, dtype, ctx.world_size,
-                         time.perf_counter() - started, len(images))
+            table = _prediction_table(settings, loaded, tables, gathered, device, dtype, ctx.world_size,
+                                      time.perf_counter() - started, len(images))
+            data = predictions_bytes(table)
+            name = Path(predictions).name if predictions is not None else "predictions.parquet"
+            # Scored from the file's own bytes, read back: the results are what the file gives.
+            doc = results_from_predictions(read_predictions(data, name=name), file_name=name,
+                                           sha256=sha256_bytes(data), source=f"results for {loaded.model_id}")
+            if predictions is not None:
+                write_predictions(predictions, data)
             if output is not None:
                 write_results(doc, output)
             if plot is not None:
@@ -337,8 +364,7 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
                 plot_results(doc, plot)
         except Exception as exc:
             # Tell the other ranks before raising, or they would wait for the document forever.
-            error = f"{type(exc).__name__}: {exc}"
-            distributed.broadcast_from_main(ctx, {"__error__": error})
+            distributed.broadcast_from_main(ctx, {"__error__": f"{type(exc).__name__}: {exc}"})
             raise
     doc = distributed.broadcast_from_main(ctx, doc)
     if isinstance(doc, dict) and "__error__" in doc:
@@ -346,43 +372,35 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
     return doc
 
 
-def _score(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[Predictions],
-           device: torch.device, dtype: DtypeChoice, world_size: int, seconds: float, n_images: int) -> dict[str, Any]:
-    from imagenet_e_metric.core import compute_imagenet_e
-
+def _prediction_table(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[Predictions],
+                      device: torch.device, dtype: DtypeChoice, world_size: int, seconds: float,
+                      n_images: int) -> PredictionTable:
+    """Every requested (config, source) as one row: the model's top-k, or why it has none."""
     positions = np.concatenate([g.positions for g in gathered])
     topk = np.concatenate([g.topk for g in gathered])
-    failures = sorted(f for g in gathered for f in g.failures)
-    order = np.argsort(positions, kind="stable")
-    positions, topk = positions[order], topk[order]
-
-    table_of = np.concatenate([np.full(len(t.rows), i) for i, t in enumerate(tables)])
-    row_of = np.concatenate([t.rows for t in tables])
+    failures = dict(sorted(f for g in gathered for f in g.failures))
     subset_names = np.asarray([t.subset.name for t in tables], dtype=object)
-    references = np.concatenate([t.labels[t.rows] for t in tables])
+    table_of = np.concatenate([np.full(len(t.rows), i) for i, t in enumerate(tables)])
+    references = np.concatenate([t.labels[t.rows] for t in tables]).astype(np.int64)
     source_ids = np.concatenate([t.source_ids[t.rows] for t in tables])
+    n, k = len(references), topk.shape[1]
 
-    scored_subsets = set(subset_names[table_of[positions]].tolist())
-    missing = [t.subset.name for t in tables if t.subset.name not in scored_subsets]
-    if missing:
-        raise ValueError(f"no image of config(s) {missing} could be scored; see the skipped items")
-    metrics = compute_imagenet_e(
-        _rank_scores(topk, references[positions]),
-        references[positions],
-        subset_names[table_of[positions]].tolist(),
-        source_ids[positions].tolist(),
-        n_bootstrap=settings.n_bootstrap,
-        seed=settings.seed,
-    )
-    counts = metrics.pop("counts")
-    skipped = [
-        {"config": tables[table_of[p]].subset.name, "source_id": str(source_ids[p]), "row": int(row_of[p]),
-         "error": err[:300]}
-        for p, err in failures
-    ]
+    non_finite = [p for p, err in failures.items() if err == NON_FINITE]
+    if non_finite and not settings.skip_non_finite:
+        shown = ", ".join(f"{subset_names[table_of[p]]}/{source_ids[p]}" for p in non_finite[:5])
+        raise ValueError(
+            f"{loaded.model_id} produced non-finite logits (NaN or infinity) for {len(non_finite)} of {n} images, "
+            f"first: {shown}; fix the model (dtype overflow? --dtype fp32) or pass --skip-non-finite to skip "
+            "such images (they are then recorded and counted as skipped)")
+    top1 = np.full(n, -1, dtype=np.int64)
+    ranked = np.full((n, TOP_K), -1, dtype=np.int64)
+    top1[positions] = topk[:, 0]
+    ranked[positions, :k] = topk
+    skipped = np.full(n, None, dtype=object)
+    for p, err in failures.items():
+        skipped[p] = err[:300]
     mapping = loaded.label_mapping
-    doc: dict[str, Any] = {
-        "schema_version": SCHEMA_VERSION,
+    metadata = {
         "model": {
             "id": loaded.model_id,
             "revision": loaded.revision,
@@ -394,9 +412,8 @@ def _score(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[P
             "label_mapping_notes": list(mapping.notes),
         },
         "dataset": {
-            "id": settings.dataset if not Path(settings.dataset).is_dir() else str(Path(settings.dataset).resolve()),
+            "id": recorded_dataset_id(settings.dataset, record_paths=settings.record_paths),
             "revision": _dataset_revision_of(settings.dataset, settings.dataset_revision),
-            "configs": [t.subset.name for t in tables],
             "split": "test",
         },
         "preprocessing": {
@@ -404,8 +421,7 @@ def _score(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[P
             "restrict_to_dataset_classes": settings.restrict_to_dataset_classes,
             "dtype": dtype.value,
         },
-        "metrics": metrics,
-        "counts": counts,
+        "protocol": settings.protocol.value,
         "environment": _environment(device, dtype, world_size),
         "created_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "run": {
@@ -417,10 +433,12 @@ def _score(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[P
             "limit": settings.limit,
             "n_bootstrap": settings.n_bootstrap,
             "seed": settings.seed,
-            "skipped": skipped,
+            "non_finite": "skip" if settings.skip_non_finite else "error",
         },
     }
-    if skipped:
-        logger.warning("imagenet-e evaluate: skipped %d unreadable image(s), e.g. %s/%s: %s", len(skipped),
-                       skipped[0]["config"], skipped[0]["source_id"], skipped[0]["error"])
-    return validate_results(doc, source=f"results for {loaded.model_id}")
+    if failures:
+        first = next(iter(failures))
+        logger.warning("imagenet-e evaluate: skipped %d image(s), e.g. %s/%s: %s", len(failures),
+                       subset_names[table_of[first]], source_ids[first], failures[first])
+    return PredictionTable(subset_names[table_of], source_ids, references, top1,
+                           ranked if k == TOP_K else None, skipped, metadata)

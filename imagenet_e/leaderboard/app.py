@@ -1,10 +1,13 @@
 """The ImageNet-E leaderboard: a Gradio 6 app (Hugging Face Space or ``imagenet-e leaderboard``).
 
 Results come from a Hub dataset repo (``RESULTS_REPO=ns/name``) or a local folder
-(``RESULTS_DIR=path``); every file is validated and bad ones are listed, never fatal. All text a
-submission carries (model ids, loaders, links, file names, refusal reasons) reaches the browser
-as text: table cells are ``str`` columns and everything rendered as HTML here goes through
-:func:`html.escape`.
+(``RESULTS_DIR=path``), each results file with its per-image predictions; every number is
+recomputed from the predictions against the labels of the dataset revision they name, and a
+submission that fails is listed with the reason, never ranked, never fatal. One table per
+benchmark (dataset + revision + protocol + subsets, chosen in a selector that shows n), drops
+against ``original`` or the control (a toggle). All text a submission carries (model ids,
+loaders, links, file names, refusal reasons) reaches the browser as text: table cells are ``str``
+columns and everything rendered as HTML here goes through :func:`html.escape`.
 """
 
 from __future__ import annotations
@@ -16,9 +19,22 @@ from typing import Any
 import gradio as gr
 
 from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS
+from imagenet_e_metric.core import CONTROL_SUBSET
 
 from .table import (
-    RANK_COLUMN, Board, SortKey, SubsetMetric, board_attributes, build_table, default_source, load_board, rank_entries,
+    board_attributes,
+    RANK_COLUMN,
+    Board,
+    BoardKey,
+    DropReference,
+    SortKey,
+    SubsetMetric,
+    build_table,
+    default_datasets,
+    default_source,
+    load_board,
+    parse_reference,
+    rank_entries,
 )
 
 TITLE = "ImageNet-E robustness leaderboard"
@@ -43,36 +59,42 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def header_html(board: Board) -> str:
+def header_html(board: Board, key: BoardKey | None = None) -> str:
     n_files = len(board.entries)
     n_models = len({e.model_id for e in board.entries})
+    keys = board.keys()
+    shown = key if key in keys else (keys[0] if keys else None)
+    benchmark = (f"<p>Benchmark shown: <code>{_e(board.key_label(shown))}</code>"
+                 f"{f' (one of {len(keys)})' if len(keys) > 1 else ''}</p>") if shown else ""
     return (
         f"<div id='ie-header'><h1>{_e(TITLE)}</h1>"
         "<p>How much top-1 accuracy do ImageNet classifiers lose when one object attribute "
         "(background, size, position, direction) of an ImageNet validation image is edited? "
-        "Lower drop = more robust.</p>"
-        f"<p>{n_models} model(s) from {n_files} results file(s) · source: <code>{_e(board.source)}</code></p></div>"
+        "Lower drop = more robust. Every number is recomputed from the submitted per-image predictions.</p>"
+        f"<p>{n_models} model(s) from {n_files} verified results file(s) · source: <code>{_e(board.source)}</code></p>"
+        f"{benchmark}</div>"
     )
 
 
 def notice_html(board: Board, error: str | None = None) -> str:
-    """The list of refused results files (and a load error, if any); empty when all is well."""
+    """The submissions not ranked, with the reason (and a load error, if any); empty when all is well."""
     items = []
     if error:
         items.append(f"<li>{_e(error)}</li>")
     items += [f"<li><code>{_e(s.source)}</code>: {_e(s.reason)}</li>" for s in board.skipped]
     if not items:
         return ""
-    what = "Could not load the results source." if error else f"{len(board.skipped)} results file(s) not shown:"
+    what = "Could not load the results source." if error else f"{len(board.skipped)} results file(s) not ranked:"
     return f"<div class='ie-notice'><strong>{_e(what)}</strong><ul>{''.join(items)}</ul></div>"
 
 
 def about_markdown() -> str:
-    """Metric definitions, the subset table (from the registry) and how to submit."""
+    """Metric definitions, the subset table (from the registry), how numbers are verified, how to submit."""
     rows = "\n".join(
         f"| `{s.name}` | `{s.alias or '-'}` | {s.attribute.name} | {s.description} |" for s in SUBSETS.values()
     )
     attributes = ", ".join(f"**{a.name}**" for a in EDITED_ATTRIBUTES)
+    control = CONTROL_SUBSET.name if CONTROL_SUBSET else "control"
     return f"""
 ## What is measured
 
@@ -84,14 +106,27 @@ edited prediction is paired with the prediction on the original image.
 | metric | definition |
 |---|---|
 | **Accuracy** | top-1 accuracy on a subset (shown in %). |
-| **Drop** | accuracy(`original`) − accuracy(subset), on the source images both share (percentage points, pp). Positive = the edit hurts. |
+| **Drop** | accuracy(`original`) − accuracy(subset), on the source images both share (percentage points, pp). Positive = the edit hurts. The paper's definition: it answers "how much accuracy does the benchmark's edited image cost?" |
+| **Drop vs `{control}`** | accuracy(`{control}`) − accuracy(subset): `{control}` is regenerated with no edit but went through the same resizing to 256×256 and diffusion as every edited subset, so this answers "how much does the attribute edit itself cost?" (toggle *Drops against*). |
 | **Attribute drop** | mean drop over that attribute's subsets present in the results file. |
 | **Mean drop** | mean drop over every edited subset present — the default ranking key, **lower is more robust**. |
 | **Flip rate** | share of paired images whose prediction on the edited image differs from the prediction on the original. |
-| **CI (95 %)** | bootstrap interval of a subset's drop, resampling source images; stored in every results file. |
+| **CI (95 %)** | bootstrap interval of a subset's drop, resampling source images; stored in every results file with an exact McNemar p-value of the paired change. |
 
-Ranks use competition ranking (tied models share a rank). Models evaluated on fewer subsets average
-over fewer drops, so compare models scored on the same subsets.
+Ranks use competition ranking (tied models share a rank). Results are only ranked against results
+on the same benchmark: the same dataset and revision, the same protocol (argmax over all classes,
+or over the dataset's classes) and the same subsets. The selector above the table chooses the
+benchmark and shows its n (images per subset).
+
+## How a number gets here
+
+A submission is a results file plus its `predictions.parquet` (one row per subset and source
+image: the model's top-1 and top-5 and the dataset label). The board recomputes every number from
+the predictions against the labels of the dataset revision the file names, read from the dataset
+itself, never from the submission. A submission is not ranked, and is listed with the reason,
+when its predictions are missing, do not match the sha256 the results record, leave out or repeat
+an image, carry labels that differ from the dataset's, skipped images, or give numbers that differ
+from its results file.
 
 ## Subsets
 
@@ -102,21 +137,22 @@ over fewer drops, so compare models scored on the same subsets.
 ## How to submit
 
 1. Score a model: `imagenet-e evaluate ...` writes one results file per (model, dataset revision).
-2. Submit it: `imagenet-e submit results.json --repo-id NS/RESULTS --pr` validates the file
-   (malformed JSON, missing fields, NaN or out-of-range numbers and unknown subsets are refused) and opens a
-   pull request on the results dataset; once merged, it appears here after **Refresh**.
+2. Submit it: `imagenet-e submit results.json --repo-id NS/RESULTS --pr` runs the board's own checks on
+   the results and the predictions beside them and opens a pull request on the results dataset with both;
+   once merged, it appears here after **Refresh**.
 3. Optionally add `--model-repo NS/MODEL` to also write the Hub-native `.eval_results/imagenet-e.yaml`
    entry (per-subset accuracy) to the model repo, which feeds the Hub's own benchmark leaderboard.
 
-Every number on this page is read from a validated results file.
+Every number on this page is recomputed from per-image predictions.
 """
 
 
 # ------------------------------------------------------------------------------------------------
 # The compare plot
 
-def drops_figure(board: Board, labels: list[str]):
-    """Grouped bars: attribute drop (pp) of each chosen model."""
+def drops_figure(board: Board, labels: list[str], reference: DropReference | str = DropReference.ORIGINAL):
+    """Grouped bars: attribute drop (pp) of each chosen model, against ``reference``."""
+    reference = parse_reference(reference)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -135,8 +171,8 @@ def drops_figure(board: Board, labels: list[str]):
     x = np.arange(len(attributes))
     colors = plt.get_cmap("tab10").colors
     for i, label in enumerate(known):
-        e = board.entry(label)
-        values = [100.0 * e.attribute_drop[a] if a in e.attribute_drop else np.nan for a in attributes]
+        per_attribute = board.entry(label).drops(reference)[1]
+        values = [100.0 * per_attribute[a] if a in per_attribute else np.nan for a in attributes]
         # Matplotlib reads text between two '$' as mathtext: a model id like "a$\frac{$" would make
         # the figure raise when drawn, taking the compare plot down for every visitor.
         bars = ax.bar(x - 0.4 + width * (i + 0.5), values, width * 0.92, label=label.replace("$", r"\$"),
@@ -145,7 +181,7 @@ def drops_figure(board: Board, labels: list[str]):
     ax.axhline(0, color="#334155", linewidth=0.8)
     ax.set_xticks(x, attributes)
     ax.set_ylabel("accuracy drop (pp)")
-    ax.set_title("Attribute drop per model (lower = more robust)", fontsize=11)
+    ax.set_title(f"Attribute drop per model vs {reference.label} (lower = more robust)", fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
@@ -159,8 +195,9 @@ def drops_figure(board: Board, labels: list[str]):
 class _BoardHolder:
     """The board shared by every browser session; Refresh replaces it for all of them."""
 
-    def __init__(self, source: str | None):
+    def __init__(self, source: str | None, datasets: dict[str, str] | None = None):
         self.source = source
+        self.datasets = dict(datasets) if datasets is not None else default_datasets()
         self._lock = threading.Lock()
         self.board, self.error = self._load()
 
@@ -170,7 +207,7 @@ class _BoardHolder:
                 "No results source configured: set RESULTS_REPO=ns/name (a Hub dataset repo) "
                 "or RESULTS_DIR=folder, or pass --results to `imagenet-e leaderboard`.")
         try:
-            return load_board(self.source), None
+            return load_board(self.source, datasets=self.datasets), None
         except Exception as exc:  # a Space must come up even when the Hub or the folder is unreachable
             return Board(source=self.source, entries=()), f"{type(exc).__name__}: {exc}"
 
@@ -181,9 +218,11 @@ class _BoardHolder:
 
 
 def _table_update(board: Board, sort_label: str, search: str, loaders: list[str], attributes: list[str],
-                  metric_label: str, details: bool) -> gr.Dataframe:
-    view = build_table(board, sort_by=sort_label, search=search or "", loaders=loaders,
-                       attributes=attributes, subset_metric=metric_label, show_details=details)
+                  metric_label: str, details: bool, benchmark: str | None = None,
+                  reference: str = DropReference.ORIGINAL.label) -> gr.Dataframe:
+    view = build_table(board, key=board.key_by_label(benchmark), reference=reference, sort_by=sort_label,
+                       search=search or "", loaders=loaders, attributes=attributes, subset_metric=metric_label,
+                       show_details=details)
     return gr.Dataframe(value=_styled(view), datatype=view.datatypes)
 
 
@@ -194,18 +233,27 @@ def _styled(view):
     return frame.style.format("{:.2f}", subset=numeric, na_rep="–")
 
 
-def _top_labels(board: Board, sort_label: str, n: int = DEFAULT_COMPARED) -> list[str]:
-    return [e.label for _, e in rank_entries(board.entries, sort_label)[:n]]
+def _top_labels(board: Board, sort_label: str, n: int = DEFAULT_COMPARED, benchmark: str | None = None,
+                reference: str = DropReference.ORIGINAL.label) -> list[str]:
+    entries = board.entries_for(board.key_by_label(benchmark))
+    return [e.label for _, e in rank_entries(entries, sort_label, reference)[:n]]
 
 
-def build_app(results_source: str | None) -> gr.Blocks:
+def _benchmarks(board: Board) -> list[str]:
+    return [board.key_label(k) for k in board.keys()]
+
+
+def build_app(results_source: str | None, *, datasets: dict[str, str] | None = None) -> gr.Blocks:
     """The leaderboard app for a results folder or Hub dataset repo id (``None``: nothing configured).
 
-    Launch it with :func:`launch` (which applies the theme) or ``demo.launch(...)``.
+    ``datasets`` maps local dataset names that results name to their folders (Hub datasets need
+    nothing). Launch it with :func:`launch` (which applies the theme) or ``demo.launch(...)``.
     """
-    holder = _BoardHolder(results_source)
+    holder = _BoardHolder(results_source, datasets)
     board = holder.board
     sort_default = SortKey.MEAN_DROP.label
+    reference_default = DropReference.ORIGINAL.label
+    benchmarks = _benchmarks(board)
     initial = build_table(board, sort_by=sort_default)
     attribute_names = [a.name for a in board_attributes(board)]
 
@@ -214,6 +262,12 @@ def build_app(results_source: str | None) -> gr.Blocks:
         notice = gr.HTML(notice_html(board, holder.error), visible=bool(notice_html(board, holder.error)))
         with gr.Tabs():
             with gr.Tab("Leaderboard", id="board"):
+                with gr.Row(equal_height=True):
+                    benchmark = gr.Dropdown(benchmarks, value=benchmarks[0] if benchmarks else None,
+                                            label="Benchmark (dataset @ revision · protocol · subsets · n)", scale=4,
+                                            elem_id="ie-benchmark")
+                    reference = gr.Radio([r.label for r in DropReference], value=reference_default,
+                                         label="Drops against", scale=2, elem_id="ie-reference")
                 with gr.Row(equal_height=True):
                     search = gr.Textbox(label="Search models", placeholder="model id or loader, e.g. resnet",
                                         scale=2, elem_id="ie-search")
@@ -233,38 +287,57 @@ def build_app(results_source: str | None) -> gr.Blocks:
                 )
                 gr.Markdown("### Compare attribute drops")
                 with gr.Row():
-                    models = gr.Dropdown([e.label for e in board.entries], value=_top_labels(board, sort_default),
+                    models = gr.Dropdown([e.label for e in board.entries_for(None)],
+                                         value=_top_labels(board, sort_default),
                                          multiselect=True, label="Models to compare", elem_id="ie-models", scale=1)
                     plot = gr.Plot(drops_figure(board, _top_labels(board, sort_default)), show_label=False, scale=3)
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_markdown())
 
-        controls = [sort, search, loaders, attributes, metric, details]
+        controls = [sort, search, loaders, attributes, metric, details, benchmark, reference]
 
-        def on_filter(sort_label, query, loader_values, attribute_values, metric_label, show_details):
+        def on_filter(sort_label, query, loader_values, attribute_values, metric_label, show_details,
+                      benchmark_label, reference_label):
             return _table_update(holder.board, sort_label, query, loader_values, attribute_values,
-                                 metric_label, show_details)
+                                 metric_label, show_details, benchmark_label, reference_label)
 
         gr.on([c.change for c in controls], on_filter, controls, table, api_name="ranking")
 
-        def on_compare(labels):
-            return drops_figure(holder.board, labels or [])
+        def on_benchmark(sort_label, benchmark_label, reference_label):
+            b = holder.board
+            top = _top_labels(b, sort_label, benchmark=benchmark_label, reference=reference_label)
+            labels = [e.label for e in b.entries_for(b.key_by_label(benchmark_label))]
+            return (header_html(b, b.key_by_label(benchmark_label)), gr.Dropdown(choices=labels, value=top),
+                    drops_figure(b, top, reference_label))
 
-        models.change(on_compare, models, plot, api_name="compare")
+        gr.on([benchmark.change, reference.change], on_benchmark, [sort, benchmark, reference],
+              [header, models, plot], api_name="benchmark")
 
-        def on_refresh(sort_label, query, _loaders, attribute_values, metric_label, show_details):
+        def on_compare(labels, reference_label):
+            return drops_figure(holder.board, labels or [], reference_label)
+
+        models.change(on_compare, [models, reference], plot, api_name="compare")
+
+        def on_refresh(sort_label, query, _loaders, attribute_values, metric_label, show_details, benchmark_label,
+                       reference_label):
             holder.reload()
             b = holder.board
-            top = _top_labels(b, sort_label)
+            choices = _benchmarks(b)
+            chosen = benchmark_label if benchmark_label in choices else (choices[0] if choices else None)
+            top = _top_labels(b, sort_label, benchmark=chosen, reference=reference_label)
             return (
-                header_html(b), gr.HTML(notice_html(b, holder.error), visible=bool(notice_html(b, holder.error))),
+                header_html(b, b.key_by_label(chosen)),
+                gr.HTML(notice_html(b, holder.error), visible=bool(notice_html(b, holder.error))),
                 gr.CheckboxGroup(choices=b.loaders, value=b.loaders),
-                _table_update(b, sort_label, query, b.loaders, attribute_values, metric_label, show_details),
-                gr.Dropdown(choices=[e.label for e in b.entries], value=top),
-                drops_figure(b, top),
+                gr.Dropdown(choices=choices, value=chosen),
+                _table_update(b, sort_label, query, b.loaders, attribute_values, metric_label, show_details, chosen,
+                              reference_label),
+                gr.Dropdown(choices=[e.label for e in b.entries_for(b.key_by_label(chosen))], value=top),
+                drops_figure(b, top, reference_label),
             )
 
-        refresh.click(on_refresh, controls, [header, notice, loaders, table, models, plot], api_name="refresh")
+        refresh.click(on_refresh, controls, [header, notice, loaders, benchmark, table, models, plot],
+                      api_name="refresh")
     return demo
 
 

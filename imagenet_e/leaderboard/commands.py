@@ -10,12 +10,30 @@ import argparse
 from generation.commands import add_plugin_argument
 
 
+def _dataset_sources(values: list[str] | None) -> dict[str, str]:
+    """``--dataset NAME=PATH`` (or a bare PATH, known by its folder name) -> {name: location}."""
+    from pathlib import Path
+
+    out: dict[str, str] = {}
+    for value in values or []:
+        name, sep, where = value.partition("=")
+        if not sep:
+            path = Path(value).expanduser()
+            if not path.is_dir():
+                raise ValueError(f"--dataset {value!r}: not a folder; give NAME=PATH or an existing dataset folder")
+            name, where = path.resolve().name, str(path)
+        if not name or not where:
+            raise ValueError(f"--dataset {value!r}: expected NAME=PATH")
+        out[name] = where
+    return out
+
+
 def _serve(args: argparse.Namespace) -> int:
     from imagenet_e.leaderboard.app import build_app, launch
     from imagenet_e.leaderboard.table import default_source
 
     source = args.results or default_source()
-    demo = build_app(source)
+    demo = build_app(source, datasets=_dataset_sources(args.dataset))
     print(f"Serving the ImageNet-E leaderboard for {source or '(no results source)'} on http://{args.host}:{args.port}")
     launch(demo, host=args.host, port=args.port, block=True)
     return 0
@@ -25,7 +43,7 @@ def _submit(args: argparse.Namespace) -> int:
     from imagenet_e.leaderboard.submit import submit_results
 
     result = submit_results(args.results_file, args.repo_id, create_pr=args.pr, model_repo=args.model_repo,
-                            dataset_id=args.dataset_id)
+                            dataset_id=args.dataset_id, dataset=args.dataset)
     kind = "Pull request" if args.pr else "Commit"
     print(f"{kind} ({result.path_in_repo}): {result.url}")
     if result.model_repo_url:
@@ -40,16 +58,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     serve.add_argument("--results", metavar="DIR_OR_REPO", default=None,
                        help="folder of results JSON files or Hub dataset repo id (default: $RESULTS_DIR or $RESULTS_REPO)")
+    serve.add_argument("--dataset", action="append", metavar="NAME=PATH",
+                       help="where a local benchmark dataset named in results is (results name local folders by "
+                            "name only); repeatable; a bare folder is known by its name. Hub datasets need nothing")
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--host", default="127.0.0.1")
     add_plugin_argument(serve)
     serve.set_defaults(func=_serve)
 
     submit = subparsers.add_parser(
-        "submit", help="validate a results file and commit it to the leaderboard's results repo",
-        description="Validate a results file against the schema and commit it (or open a PR) to a Hub dataset repo.",
+        "submit", help="check a results file against its predictions and commit both to the results repo",
+        description="Check a results file and the predictions.parquet beside it exactly as the leaderboard does "
+                    "(recomputing every number against the dataset's labels) and commit both (or open a PR) "
+                    "to a Hub dataset repo.",
     )
     submit.add_argument("results_file", metavar="results.json")
+    submit.add_argument("--dataset", metavar="PATH_OR_ID", default=None,
+                        help="the benchmark dataset to check labels against (default: the Hub id the results name)")
     submit.add_argument("--repo-id", required=True, metavar="NS/RESULTS", help="the results dataset repo")
     submit.add_argument("--pr", action="store_true", help="open a pull request instead of committing to main")
     submit.add_argument("--model-repo", metavar="NS/MODEL", default=None,

@@ -1,21 +1,26 @@
-"""``imagenet-e submit``: validate a results file and commit it to the leaderboard's results repo.
+"""``imagenet-e submit``: check a results file against its predictions and commit both to the
+leaderboard's results repo.
 
-The file must pass :func:`imagenet_e.eval.results_schema.load_results` (malformed JSON, missing
-fields, NaN/inf, out-of-range numbers and unknown subsets are refused with the reason) before
-anything is sent. It is committed under a deterministic path, so re-submitting the same (model,
-dataset revision) replaces the earlier file instead of adding a duplicate. Optionally the same
-numbers go to the model repo as a Hub-native ``.eval_results/`` entry.
+Before anything is sent, the submission passes exactly the checks the board applies
+(:func:`imagenet_e.leaderboard.verify.verify_submission`): the results file's schema (malformed
+JSON, missing fields, NaN/inf, out-of-range numbers, unknown subsets, bad dates, control
+characters in ids), the predictions file beside it with the sha256 the results record, every
+(subset, source) of the dataset revision once with the dataset's labels, nothing skipped, no
+``--limit``, and every number equal to the one recomputed from the predictions. Both files are
+committed in one commit under a deterministic path, so re-submitting the same (model, dataset
+revision) replaces the earlier files. Optionally the numbers go to the model repo as a Hub-native
+``.eval_results/`` entry.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from imagenet_e.eval.predictions import PREDICTIONS_SUFFIX
 from imagenet_e.eval.results_schema import load_results
 
 RESULTS_FOLDER = "results"
@@ -48,6 +53,11 @@ def results_path_in_repo(results: dict[str, Any]) -> str:
     return f"{RESULTS_FOLDER}/{model}/{sanitise_path_component(revision)}.json"
 
 
+def predictions_path_in_repo(results_path: str) -> str:
+    """``results/<model>/<rev>.json`` -> ``results/<model>/<rev>.predictions.parquet``."""
+    return results_path[: -len(".json")] + PREDICTIONS_SUFFIX
+
+
 def _one_line(text: str, limit: int = 120) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -75,9 +85,14 @@ def submit_results(
     create_pr: bool = False,
     model_repo: str | None = None,
     dataset_id: str | None = None,
+    dataset: str | None = None,
     token: str | bool | None = None,
 ) -> SubmitResult:
-    """Validate ``results_file`` and commit it to the Hub dataset repo ``repo_id``.
+    """Check ``results_file`` and its predictions and commit both to the Hub dataset repo ``repo_id``.
+
+    ``dataset``: where the benchmark dataset is, to check the predictions' labels against it
+    (default: the dataset the results name, which must then be a Hub id; results name a local
+    folder by its name only).
 
     With ``create_pr`` the file goes in as a pull request (for repos you cannot write to) and the
     repo must already exist; otherwise the repo is created when missing. With ``model_repo`` the
@@ -90,7 +105,17 @@ def submit_results(
 
     from imagenet_e_dataset.eval_yaml import EVAL_RESULTS_PATH, eval_results_yaml_text, resolve_dataset_id
 
+    from imagenet_e.leaderboard.verify import DatasetResolver, predictions_for, verify_submission
+
     results = load_results(results_file)
+    results_path = Path(results_file)
+    predictions = predictions_for(results_path, results)
+    if predictions is None:
+        raise ValueError(f"{results_file}: no predictions file beside it ({results['predictions']['file']}); the "
+                         "leaderboard recomputes every number from the per-image predictions")
+    resolver = DatasetResolver({results["dataset"]["id"]: dataset} if dataset else {},
+                               hint="pass --dataset PATH (the folder the results were computed on)")
+    verify_submission(results, results_path, resolver, name=str(results_file))
     if model_repo is not None:
         resolve_dataset_id(results, dataset_id)  # refuse before committing anything
     api = HfApi(token=token)
@@ -102,12 +127,14 @@ def submit_results(
         api.create_repo(repo_id, repo_type="dataset", exist_ok=True)
 
     path_in_repo = results_path_in_repo(results)
-    payload = (json.dumps(results, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    payload = results_path.read_bytes()  # byte for byte what was checked
     model_id = _one_line(results["model"]["id"])
     info = api.create_commit(
         repo_id=repo_id,
         repo_type="dataset",
-        operations=[CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=payload)],
+        operations=[CommitOperationAdd(path_in_repo=path_in_repo, path_or_fileobj=payload),
+                    CommitOperationAdd(path_in_repo=predictions_path_in_repo(path_in_repo),
+                                       path_or_fileobj=predictions.read_bytes())],
         commit_message=f"Add ImageNet-E results for {model_id}",
         commit_description=f"dataset {results['dataset']['id']} revision {results['dataset'].get('revision')}",
         create_pr=create_pr,

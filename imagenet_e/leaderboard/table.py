@@ -1,10 +1,13 @@
-"""Results files -> a ranked leaderboard table.
+"""Submissions -> ranked leaderboard tables, one per benchmark.
 
-Everything the board shows comes from results files that passed
-:func:`imagenet_e.eval.results_schema.validate_results`; a file that fails is kept out of the table
-and reported (name + reason) instead of taking the board down. Subset and attribute names come
-from :mod:`imagenet_e_dataset.registry`. Text from submissions (model ids, links) is carried as
-plain strings; the app is responsible for showing it as text.
+Everything the board shows is recomputed from each submission's per-image predictions against
+the labels of the dataset revision it names (:mod:`.verify`); a submission that fails any check
+is not ranked and is reported (name + reason) instead of taking the board down. Results are
+ranked only against results of the same benchmark: one :class:`BoardKey` = dataset id + revision
++ protocol + config set, each its own table. Drops are shown against ``original`` (the paper's)
+or against the control subset (:class:`DropReference`). Subset and attribute names come from
+:mod:`imagenet_e_dataset.registry`. Text from submissions (model ids, links) is carried as plain
+strings; the app is responsible for showing it as text.
 """
 
 from __future__ import annotations
@@ -16,11 +19,16 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from imagenet_e_dataset.registry import ALL_SUBSETS, EDITED_ATTRIBUTES, ORIGINAL_CONFIG, Attribute, edited_attributes, get_attribute
+from imagenet_e_dataset.registry import (
+    ALL_SUBSETS, EDITED_ATTRIBUTES, ORIGINAL_CONFIG, Attribute, edited_attributes, get_attribute, resolve,
+)
 from imagenet_e.eval.results_schema import validate_results
+from imagenet_e_metric.core import CONTROL_SUBSET
+
+from .verify import DatasetResolver, verify_submission
 
 
 class SortKey(str, enum.Enum):
@@ -52,6 +60,46 @@ class SubsetMetric(str, enum.Enum):
     @property
     def label(self) -> str:
         return {"accuracy": "accuracy", "accuracy_drop": "drop", "flip_rate": "flip rate"}[self.value]
+
+
+class DropReference(str, enum.Enum):
+    """What the drop columns are measured against."""
+
+    ORIGINAL = "original"
+    """accuracy(original) - accuracy(subset): the paper's drop (the edit plus the generation pipeline)."""
+    CONTROL = "control"
+    """accuracy(control) - accuracy(subset): the edit alone (the control shares the pipeline)."""
+
+    @property
+    def label(self) -> str:
+        control = CONTROL_SUBSET.name if CONTROL_SUBSET else "control"
+        return "original (paper)" if self is DropReference.ORIGINAL else f"{control} (control)"
+
+
+def parse_reference(value: str | DropReference) -> DropReference:
+    for ref in DropReference:
+        if value in (ref, ref.value, ref.label):
+            return ref
+    raise ValueError(f"unknown drop reference {value!r}; valid: {', '.join(r.value for r in DropReference)}")
+
+
+@dataclass(frozen=True)
+class BoardKey:
+    """One benchmark: results are ranked only against results with the same key."""
+
+    dataset_id: str
+    dataset_revision: str | None
+    protocol: str
+    configs: tuple[str, ...]
+
+    def label(self, n_images: int | None = None, n_models: int | None = None) -> str:
+        revision = (self.dataset_revision or "unversioned")[:19]
+        parts = [f"{self.dataset_id} @ {revision}", self.protocol, f"{len(self.configs)} subsets"]
+        if n_images is not None:
+            parts.append(f"n = {n_images} images/subset")
+        if n_models is not None:
+            parts.append(f"{n_models} model(s)")
+        return " · ".join(parts)
 
 
 def parse_sort_key(value: str | SortKey) -> SortKey:
@@ -105,10 +153,26 @@ class Entry:
     mean_drop: float = 0.0
     label: str = ""
     """Unique display name on this board (the model id, disambiguated when one model appears twice)."""
+    protocol: str = ""
+    n_images: int = 0
+    """Images of ``original`` the model was scored on."""
+    control_drop: dict[str, float] = field(default_factory=dict, hash=False)
+    control_attribute_drop: dict[str, float] = field(default_factory=dict, hash=False)
+    control_mean_drop: float | None = None
 
     @property
     def original_accuracy(self) -> float | None:
         return self.accuracy.get(ORIGINAL_CONFIG)
+
+    @property
+    def key(self) -> BoardKey:
+        return BoardKey(self.dataset_id, self.dataset_revision, self.protocol, self.configs)
+
+    def drops(self, reference: DropReference) -> tuple[dict[str, float], dict[str, float], float | None]:
+        """(per subset, per attribute, mean) drops against ``reference``."""
+        if reference is DropReference.CONTROL:
+            return self.control_drop, self.control_attribute_drop, self.control_mean_drop
+        return self.accuracy_drop, self.attribute_drop, self.mean_drop
 
     @classmethod
     def from_results(cls, doc: dict[str, Any], source: str) -> "Entry":
@@ -124,13 +188,18 @@ class Entry:
             dataset_id=dataset["id"],
             dataset_revision=dataset.get("revision"),
             created_at=doc["created_at"],
-            configs=tuple(name for name in ALL_SUBSETS if name in dataset["configs"]),
+            configs=tuple(name for name in ALL_SUBSETS if name in {resolve(c).name for c in dataset["configs"]}),
             accuracy=dict(metrics["accuracy"]),
             accuracy_drop=dict(metrics["accuracy_drop"]),
             flip_rate=dict(metrics["flip_rate"]),
             attribute_drop=dict(metrics["attribute_drop"]),
             mean_drop=float(metrics["mean_drop"]),
             label=model["id"],
+            protocol=doc.get("protocol", ""),
+            n_images=int(doc["counts"].get(ORIGINAL_CONFIG, 0)),
+            control_drop=dict(metrics.get("control_drop", {})),
+            control_attribute_drop=dict(metrics.get("control_attribute_drop", {})),
+            control_mean_drop=metrics.get("control_mean_drop"),
         )
 
 
@@ -144,7 +213,7 @@ class SkippedFile:
 
 @dataclass(frozen=True)
 class Board:
-    """All entries of one results source plus the files that were refused."""
+    """All ranked entries of one results source (every benchmark) plus the submissions not ranked."""
 
     source: str
     entries: tuple[Entry, ...]
@@ -153,6 +222,32 @@ class Board:
     @property
     def loaders(self) -> list[str]:
         return sorted({e.loader for e in self.entries})
+
+    def keys(self) -> list[BoardKey]:
+        """The benchmarks present, the one with most entries first."""
+        counts: dict[BoardKey, int] = {}
+        for e in self.entries:
+            counts[e.key] = counts.get(e.key, 0) + 1
+        return sorted(counts, key=lambda k: (-counts[k], k.label()))
+
+    def entries_for(self, key: BoardKey | None) -> tuple[Entry, ...]:
+        if key is None:
+            keys = self.keys()
+            if not keys:
+                return ()
+            key = keys[0]
+        return tuple(e for e in self.entries if e.key == key)
+
+    def key_label(self, key: BoardKey) -> str:
+        entries = self.entries_for(key)
+        sizes = sorted({e.n_images for e in entries})
+        return key.label(sizes[0] if len(sizes) == 1 else None, len(entries))
+
+    def key_by_label(self, label: str | None) -> BoardKey | None:
+        for key in self.keys():
+            if label in (self.key_label(key), key.label()):
+                return key
+        return self.keys()[0] if self.keys() else None
 
     def entry(self, label: str) -> Entry:
         for e in self.entries:
@@ -174,35 +269,44 @@ def _read_json(path: Path) -> Any:
 
 
 def _identity(e: Entry) -> tuple:
-    return (e.model_id, e.model_revision, e.loader, e.dataset_id, e.dataset_revision)
+    return (e.model_id, e.model_revision, e.loader, e.dataset_id, e.dataset_revision, e.protocol, e.configs)
 
 
-def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "results") -> Board:
-    """Validate ``(name, parsed JSON)`` pairs and build a board; refused documents go to ``skipped``.
+def _reason(exc: Exception, name: str) -> str:
+    reason = str(exc)
+    prefix = f"{name}: "
+    return reason[len(prefix):] if reason.startswith(prefix) else reason
 
-    When two files describe the same run identity (model, revisions, loader, dataset) the newest
+
+def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "results",
+                         skipped: Iterable[SkippedFile] = (), validated: bool = False) -> Board:
+    """A board from ``(name, results document)`` pairs that were recomputed from their predictions
+    (:func:`load_board_dir` does that); documents failing the schema go to ``skipped``.
+
+    When two files describe the same run identity (model, revisions, loader, benchmark) the newest
     ``created_at`` wins and the older file is reported as superseded, so re-submissions don't
     produce duplicate rows.
     """
+    from imagenet_e.eval.results_schema import check_rfc3339
+
     entries: dict[tuple, Entry] = {}
-    skipped: list[SkippedFile] = []
+    refused: list[SkippedFile] = list(skipped)
     for name, doc in docs:
         try:
-            validate_results(doc, source=name)
+            if not validated:
+                validate_results(doc, source=name)
             entry = Entry.from_results(doc, name)
         except ValueError as exc:
-            reason = str(exc)
-            prefix = f"{name}: "
-            skipped.append(SkippedFile(name, reason[len(prefix):] if reason.startswith(prefix) else reason))
+            refused.append(SkippedFile(name, _reason(exc, name)))
             continue
         key = _identity(entry)
         previous = entries.get(key)
         if previous is not None:
-            older, newer = sorted((previous, entry), key=lambda e: (e.created_at, e.source))
-            skipped.append(SkippedFile(older.source, f"superseded by the newer results file {newer.source}"))
+            older, newer = sorted((previous, entry), key=lambda e: (check_rfc3339(e.created_at, e.source), e.source))
+            refused.append(SkippedFile(older.source, f"superseded by the newer results file {newer.source}"))
             entry = newer
         entries[key] = entry
-    return Board(source=source, entries=_with_unique_labels(list(entries.values())), skipped=tuple(skipped))
+    return Board(source=source, entries=_with_unique_labels(list(entries.values())), skipped=tuple(refused))
 
 
 def _with_unique_labels(entries: list[Entry]) -> tuple[Entry, ...]:
@@ -227,23 +331,33 @@ def _with_unique_labels(entries: list[Entry]) -> tuple[Entry, ...]:
     return tuple(out)
 
 
-def load_board_dir(folder: str | Path, *, source: str | None = None) -> Board:
-    """Read every ``*.json`` under ``folder`` (recursively, in path order) into a board."""
+def _as_resolver(datasets: DatasetResolver | Mapping[str, str] | None) -> DatasetResolver:
+    if isinstance(datasets, DatasetResolver):
+        return datasets
+    return DatasetResolver(dict(datasets or {}))
+
+
+def load_board_dir(folder: str | Path, *, source: str | None = None,
+                   datasets: DatasetResolver | Mapping[str, str] | None = None) -> Board:
+    """Read every ``*.json`` under ``folder`` (recursively, in path order), recompute each from its
+    predictions against its dataset's labels (``datasets`` maps local dataset names to folders),
+    and build the board; submissions that fail are listed with the reason."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"results folder not found: {folder}")
+    resolver = _as_resolver(datasets)
     docs: list[tuple[str, Any]] = []
-    unreadable: list[SkippedFile] = []
+    refused: list[SkippedFile] = []
     for path in sorted(folder.rglob("*.json")):
         if any(part.startswith(".") for part in path.relative_to(folder).parts):
             continue  # .cache/ of hub downloads and other hidden files are not submissions
         name = path.relative_to(folder).as_posix()
         try:
-            docs.append((name, _read_json(path)))
+            doc = validate_results(_read_json(path), source=name)
+            docs.append((name, verify_submission(doc, path, resolver, name=name)))
         except (ValueError, OSError) as exc:
-            unreadable.append(SkippedFile(name, str(exc)))
-    board = board_from_documents(docs, source=source or str(folder))
-    return Board(board.source, board.entries, tuple(unreadable) + board.skipped)
+            refused.append(SkippedFile(name, _reason(exc, name)))
+    return board_from_documents(docs, source=source or str(folder), skipped=refused, validated=True)
 
 
 def looks_like_repo_id(value: str) -> bool:
@@ -262,12 +376,13 @@ def fetch_results(source: str, *, revision: str | None = None, token: str | bool
     from huggingface_hub import snapshot_download
 
     return Path(snapshot_download(repo_id=source, repo_type="dataset", revision=revision,
-                                  allow_patterns=["*.json"], token=token))
+                                  allow_patterns=["*.json", "*.parquet"], token=token))
 
 
-def load_board(source: str, *, revision: str | None = None, token: str | bool | None = None) -> Board:
-    """Load a board from a results folder or a Hub dataset repo id."""
-    return load_board_dir(fetch_results(source, revision=revision, token=token), source=source)
+def load_board(source: str, *, revision: str | None = None, token: str | bool | None = None,
+               datasets: DatasetResolver | Mapping[str, str] | None = None) -> Board:
+    """Load a board from a results folder or a Hub dataset repo id (results with their predictions)."""
+    return load_board_dir(fetch_results(source, revision=revision, token=token), source=source, datasets=datasets)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -280,8 +395,17 @@ ORIGINAL_COLUMN = "Original acc. (%)"
 TEXT_COLUMNS = (MODEL_COLUMN, "Revision", "Loader", "Dataset revision", "Link", "Results file")
 
 
-def attribute_column(attribute: Attribute | str) -> str:
-    return f"{get_attribute(attribute).name} drop (pp)"
+def _versus(reference: DropReference) -> str:
+    return "" if reference is DropReference.ORIGINAL else f" vs {CONTROL_SUBSET.name if CONTROL_SUBSET else 'control'}"
+
+
+def mean_drop_column(reference: DropReference | str = DropReference.ORIGINAL) -> str:
+    reference = parse_reference(reference)
+    return MEAN_DROP_COLUMN if reference is DropReference.ORIGINAL else f"Mean drop{_versus(reference)} (pp)"
+
+
+def attribute_column(attribute: Attribute | str, reference: DropReference | str = DropReference.ORIGINAL) -> str:
+    return f"{get_attribute(attribute).name} drop{_versus(parse_reference(reference))} (pp)"
 
 
 def board_attributes(board: "Board") -> list[Attribute]:
@@ -291,30 +415,34 @@ def board_attributes(board: "Board") -> list[Attribute]:
     return present or list(EDITED_ATTRIBUTES)
 
 
-def subset_column(name: str, metric: SubsetMetric) -> str:
-    return f"{name} {metric.label} ({'%' if metric is not SubsetMetric.DROP else 'pp'})"
+def subset_column(name: str, metric: SubsetMetric, reference: DropReference | str = DropReference.ORIGINAL) -> str:
+    versus = _versus(parse_reference(reference)) if metric is SubsetMetric.DROP else ""
+    return f"{name} {metric.label}{versus} ({'%' if metric is not SubsetMetric.DROP else 'pp'})"
 
 
-def _sort_value(e: Entry, key: SortKey) -> float:
+def _sort_value(e: Entry, key: SortKey, reference: DropReference = DropReference.ORIGINAL) -> float:
     if key is SortKey.MEAN_DROP:
-        return e.mean_drop
+        mean = e.drops(reference)[2]
+        return mean if mean is not None else math.inf  # no control in the file: ranks last on that view
     acc = e.original_accuracy
     # Descending accuracy = ascending negative; a file without an original row ranks last.
     return -acc if acc is not None else math.inf
 
 
-def rank_entries(entries: Sequence[Entry], key: SortKey | str) -> list[tuple[int, Entry]]:
+def rank_entries(entries: Sequence[Entry], key: SortKey | str,
+                 reference: DropReference | str = DropReference.ORIGINAL) -> list[tuple[int, Entry]]:
     """Sort entries and number them with competition ranking (ties share a rank: 1, 1, 3).
 
     Ties on the ranking key are ordered by the other key, then by model label, so the order is
-    deterministic.
+    deterministic. ``reference`` chooses which mean drop ranks (against original or the control).
     """
     key = parse_sort_key(key)
+    reference = parse_reference(reference)
     other = SortKey.ORIGINAL_ACCURACY if key is SortKey.MEAN_DROP else SortKey.MEAN_DROP
-    ordered = sorted(entries, key=lambda e: (_sort_value(e, key), _sort_value(e, other), e.label))
+    ordered = sorted(entries, key=lambda e: (_sort_value(e, key, reference), _sort_value(e, other, reference), e.label))
     ranked: list[tuple[int, Entry]] = []
     for position, e in enumerate(ordered, start=1):
-        if ranked and _sort_value(ranked[-1][1], key) == _sort_value(e, key):
+        if ranked and _sort_value(ranked[-1][1], key, reference) == _sort_value(e, key, reference):
             ranked.append((ranked[-1][0], e))
         else:
             ranked.append((position, e))
@@ -356,6 +484,8 @@ class TableView:
 def build_table(
     board: Board,
     *,
+    key: BoardKey | None = None,
+    reference: DropReference | str = DropReference.ORIGINAL,
     sort_by: SortKey | str = SortKey.MEAN_DROP,
     search: str = "",
     loaders: Sequence[str] | None = None,
@@ -364,38 +494,45 @@ def build_table(
     show_subsets: bool = True,
     show_details: bool = False,
 ) -> TableView:
-    """The ranked table for ``board``.
+    """The ranked table of one benchmark of ``board`` (``key``; default: the one with most entries).
 
-    ``loaders`` keeps only those loader types (``None`` = all); ``attributes`` chooses which
-    attribute drop columns (and, with ``show_subsets``, which subsets' columns) appear
-    (``None`` = every attribute the board's entries have). Percentages are rounded to 2 decimals; drops are percentage points.
-    Ranks are computed over the whole board before filtering, so a search doesn't renumber models.
+    ``reference``: drops against ``original`` (the paper's) or the control subset. ``loaders``
+    keeps only those loader types (``None`` = all); ``attributes`` chooses which attribute drop
+    columns (and, with ``show_subsets``, which subsets' columns) appear (``None`` = all four).
+    Percentages are rounded to 2 decimals; drops are percentage points. Ranks are computed over
+    the whole benchmark before filtering, so a search doesn't renumber models.
     """
     metric = parse_subset_metric(subset_metric)
+    reference = parse_reference(reference)
+    entries = board.entries_for(key)
     chosen = [get_attribute(a) for a in (attributes if attributes is not None else board_attributes(board))]
     chosen = [a for a in edited_attributes() if a in chosen]
     # Only edited subsets get columns: the original's accuracy is its own column, and it has no
     # drop or flip rate.
-    subset_names = [s.name for s in ALL_SUBSETS.values() if s.attribute in chosen and (s.benchmark or any(s.name in e.configs for e in board.entries))]
+    subset_names = [s.name for s in ALL_SUBSETS.values()
+                    if s.attribute in chosen and (s.benchmark or any(s.name in e.configs for e in board.entries))]
 
-    columns = [RANK_COLUMN, MODEL_COLUMN, MEAN_DROP_COLUMN, ORIGINAL_COLUMN]
-    columns += [attribute_column(a) for a in chosen]
+    if reference is DropReference.CONTROL:
+        subset_names = [n for n in subset_names if CONTROL_SUBSET is None or n != CONTROL_SUBSET.name]
+    columns = [RANK_COLUMN, MODEL_COLUMN, mean_drop_column(reference), ORIGINAL_COLUMN]
+    columns += [attribute_column(a, reference) for a in chosen]
     if show_subsets:
-        columns += [subset_column(n, metric) for n in subset_names]
+        columns += [subset_column(n, metric, reference) for n in subset_names]
     columns += ["Loader", "Revision", "Link"]
     if show_details:
         columns += ["Dataset revision", "Results file"]
 
     loader_set = set(loaders) if loaders is not None else None
     rows: list[list[Any]] = []
-    for rank, e in rank_entries(board.entries, sort_by):
+    for rank, e in rank_entries(entries, sort_by, reference):
         if loader_set is not None and e.loader not in loader_set:
             continue
         if search.strip() and not matches_search(e, search):
             continue
-        per_subset = getattr(e, metric.value)
-        row: list[Any] = [rank, e.label, _pct(e.mean_drop), _pct(e.original_accuracy)]
-        row += [_pct(e.attribute_drop.get(a.value)) for a in chosen]
+        subset_drops, attribute_drops_, mean = e.drops(reference)
+        per_subset = subset_drops if metric is SubsetMetric.DROP else getattr(e, metric.value)
+        row: list[Any] = [rank, e.label, _pct(mean), _pct(e.original_accuracy)]
+        row += [_pct(attribute_drops_.get(a.name)) for a in chosen]
         if show_subsets:
             row += [_pct(per_subset.get(n)) for n in subset_names]
         row += [e.loader, e.model_revision or "", e.link or ""]
@@ -405,15 +542,28 @@ def build_table(
     return TableView(columns=columns, rows=rows)
 
 
-def attribute_drops(board: Board, labels: Sequence[str]) -> list[tuple[str, dict[str, float | None]]]:
+def attribute_drops(board: Board, labels: Sequence[str],
+                    reference: DropReference | str = DropReference.ORIGINAL) -> list[tuple[str, dict[str, float | None]]]:
     """``[(label, {attribute: drop in pp or None})]`` for the chosen models, in the given order."""
+    reference = parse_reference(reference)
     out = []
     for label in labels:
-        e = board.entry(label)
-        out.append((label, {a.name: _pct(e.attribute_drop.get(a.name)) for a in board_attributes(board)}))
+        per_attribute = board.entry(label).drops(reference)[1]
+        out.append((label, {a.name: _pct(per_attribute.get(a.name)) for a in board_attributes(board)}))
     return out
 
 
 def default_source() -> str | None:
     """The results source a Space or ``imagenet-e leaderboard`` uses when none is given."""
     return os.environ.get("RESULTS_DIR") or os.environ.get("RESULTS_REPO") or None
+
+
+def default_datasets() -> dict[str, str]:
+    """``RESULTS_DATASETS="name=path;name2=path2"``: where local datasets named in results are
+    (a Space reading Hub datasets needs none)."""
+    out: dict[str, str] = {}
+    for item in os.environ.get("RESULTS_DATASETS", "").split(";"):
+        name, sep, where = item.strip().partition("=")
+        if sep and name and where:
+            out[name] = where
+    return out
