@@ -37,6 +37,8 @@ import numpy as np
 from imagenet_e_dataset.labels import NUM_CLASSES
 from imagenet_e_dataset.registry import ALL_SUBSETS, CONTROL_CONFIG, SUBSETS, Subset, edited_attributes, resolve
 
+from .sweeps import compute_sweeps
+
 __all__ = ["BootstrapSettings", "CONTROL_SUBSET", "check_class_indices", "check_score_rows", "compute_imagenet_e",
            "mcnemar_exact_p"]
 
@@ -420,6 +422,13 @@ def compute_imagenet_e(
         result["control_ci95"] = c_ci95
         result["control_mcnemar_p"] = c_pvalues
     result["counts"] = {s.name: int(c) for s, c in zip(present, counts)}
+    if source_ids is not None or pair_by_position:
+        # Attributes edited at several severities (sweeps): accuracy curves and per-image failure points.
+        row_names = np.asarray([s.name for s in present], dtype=object)[rows]
+        row_ids = np.asarray(ids, dtype=object)[id_codes]
+        swept = compute_sweeps(preds, refs, row_names, row_ids, n_bootstrap=settings.n_bootstrap, seed=settings.seed)
+        if swept:
+            result["sweeps"] = swept
     return result
 
 

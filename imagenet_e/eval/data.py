@@ -7,6 +7,8 @@ once, by PIL, inside a DataLoader worker, and goes straight into the model's pre
 
 from __future__ import annotations
 
+import logging
+
 import io
 import os
 from collections.abc import Callable, Sequence
@@ -21,6 +23,8 @@ from PIL import Image
 from imagenet_e_dataset.registry import Subset
 
 REQUIRED_COLUMNS = ("image", "label", "source_id")
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,20 +70,35 @@ def available_configs(source: str | os.PathLike, revision: str | None = None) ->
     ``--configs all`` means every subset the dataset holds: a partial build (only some subsets
     generated yet) is still scorable.
     """
-    from imagenet_e_dataset.registry import ALL_SUBSETS
-
     path = Path(source)
     if path.is_dir():
         if (path / "README.md").is_file():
-            return [name for name in ALL_SUBSETS if any((path / name).glob("*.parquet"))]
+            return _known([p.name for p in path.iterdir() if p.is_dir() and any(p.glob("*.parquet"))])
         return None  # e.g. the authors' release folder: the reader knows how to read it
     try:
         import datasets
 
-        names = set(datasets.get_dataset_config_names(os.fspath(source), revision=revision))
+        names = datasets.get_dataset_config_names(os.fspath(source), revision=revision)
     except Exception:
         return None
-    return [name for name in ALL_SUBSETS if name in names]
+    return _known(names)
+
+
+def _known(names: Sequence[str]) -> list[str]:
+    """The configs among ``names`` the registry knows, in its order. Sweep levels (``size_0.02``) are
+    recognised from their names; a config of an attribute no loaded plug-in provides is reported."""
+    from imagenet_e_dataset.registry import ALL_SUBSETS, resolve
+
+    unknown = []
+    for name in names:
+        try:
+            resolve(name)
+        except ValueError:
+            unknown.append(name)
+    if unknown:
+        logger.warning("the dataset's config(s) %s belong to no registered attribute and are not scored; "
+                       "load their plug-in with --plugin", ", ".join(sorted(unknown)))
+    return [name for name in ALL_SUBSETS if name in set(names)]
 
 
 def load_configs(source: str | os.PathLike, subsets: Sequence[Subset], *, revision: str | None = None,

@@ -90,6 +90,7 @@ def format_text(doc: dict[str, Any]) -> str:
         out.append(f"{attribute:<12} {_pct(drop, True):>7}{extra}")
     extra = f"  {_pct(m['control_mean_drop'], True):>{len(control) + 6}}" if control else ""
     out.append(f"{'mean drop':<12} {_pct(m['mean_drop'], True):>7}{extra}")
+    out += sweep_lines(m.get("sweeps") or {})
     skipped = doc.get("predictions", {}).get("skipped")
     if skipped:
         out.append(f"skipped images: {skipped} (listed under run.skipped)")
@@ -236,3 +237,22 @@ def format_results(docs: dict[str, Any] | Sequence[dict[str, Any]], fmt: str | T
         return "\n\n".join(format_text(doc) for doc in docs)
     return {TableFormat.CSV: format_csv, TableFormat.MARKDOWN: format_markdown,
             TableFormat.LATEX: format_latex}[fmt](docs)
+
+
+def sweep_lines(sweeps: dict[str, Any]) -> list[str]:
+    """Text lines of the severity sweeps: accuracy per level and the per-image failure point."""
+    out: list[str] = []
+    for attribute, sweep in sweeps.items():
+        failure = sweep["failure"]
+        levels = "  ".join(f"{level:>7}" for level in sweep["levels"])
+        accuracy = "  ".join(f"{_pct(a):>7}" for a in sweep["accuracy"])
+        out += ["", f"{attribute} sweep (level, in increasing severity)",
+                f"  level     {levels}", f"  top-1 %   {accuracy}"]
+        if failure["images"]:
+            median = failure["median_level"] if failure["median_level"] is not None else "never (most images never flip)"
+            out.append(f"  failure point (first level where a correct original prediction is wrong), "
+                       f"{failure['images']} images: median {median}; never flips {_pct(failure['never_flip'])} %")
+        else:
+            out.append("  failure point: no image is classified correctly in original")
+    return out
+

@@ -120,3 +120,57 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
     finally:
         plt.close(fig)
     return path
+
+
+def plot_sweeps(doc: dict[str, Any], path: str | os.PathLike) -> Path | None:
+    """Accuracy vs severity per swept attribute (95 % bootstrap band, the original accuracy as a
+    dashed line, the median failure point marked); None when the results hold no sweep."""
+    sweeps = doc["metrics"].get("sweeps") or {}
+    if not sweeps:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from imagenet_e_dataset.registry import ORIGINAL_CONFIG, get_attribute
+
+    original = doc["metrics"]["accuracy"].get(ORIGINAL_CONFIG)
+    fig, axes = plt.subplots(1, len(sweeps), figsize=(4.6 * len(sweeps), 4.0), squeeze=False, constrained_layout=True)
+    for ax, (attribute, sweep) in zip(axes[0], sweeps.items()):
+        colour = get_attribute(attribute).plot_colour
+        x = list(range(len(sweep["levels"])))
+        acc = [a * 100 for a in sweep["accuracy"]]
+        low = [c[0] * 100 for c in sweep["ci95"]]
+        high = [c[1] * 100 for c in sweep["ci95"]]
+        ax.fill_between(x, low, high, color=colour, alpha=0.2, linewidth=0)
+        ax.plot(x, acc, "o-", color=colour, lw=2)
+        if original is not None:
+            ax.axhline(original * 100, color="black", ls="--", lw=1, alpha=0.6, label="original")
+        median = sweep["failure"]["median_level"]
+        if median is not None:
+            ax.axvline(sweep["levels"].index(median), color=colour, ls=":", lw=1.5, label=f"median failure {median}")
+        ax.set_xticks(x, sweep["levels"])
+        ax.set_xlabel(f"{attribute} level (increasing severity)")
+        ax.set_ylabel("top-1 accuracy (%)")
+        ax.set_ylim(0, 100)
+        ax.set_title(attribute, fontsize=11, loc="left")
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.grid(axis="y", alpha=0.25)
+        ax.legend(fontsize=8, frameon=False)
+    fig.suptitle(f"ImageNet-E sweeps — {doc['model']['id']}".replace("$", r"\$"), fontsize=12, fontweight="bold")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=130, format="png")
+    finally:
+        plt.close(fig)
+    return path
+
+
+def sweeps_plot_path(plot: str | os.PathLike) -> Path:
+    """``drops.png`` -> ``drops_sweeps.png`` (the curves beside the main figure)."""
+    plot = Path(plot)
+    return plot.with_name(f"{plot.stem}_sweeps{plot.suffix or '.png'}")
+

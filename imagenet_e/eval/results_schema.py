@@ -150,8 +150,30 @@ def results_schema() -> dict[str, Any]:
     }
 
 
-@functools.cache
+def _recognise_levels(doc: dict[str, Any]) -> None:
+    """Let the registry recognise sweep levels the file names (``size_0.02``), so the schema built
+    from the registry accepts them; a name that is no attribute's level stays unknown (and is refused)."""
+    from imagenet_e_dataset.registry import resolve
+
+    dataset = doc.get("dataset")
+    configs = dataset.get("configs") if isinstance(dataset, dict) else None
+    for name in configs if isinstance(configs, list) else ():
+        if isinstance(name, str):
+            try:
+                resolve(name)
+            except ValueError:
+                pass
+
+
 def _validator():
+    from imagenet_e_dataset.registry import ALL_SUBSETS
+
+    # The schema lists the registered configs: rebuild it when a plug-in or sweep level joins.
+    return _validator_for(tuple(ALL_SUBSETS))
+
+
+@functools.cache
+def _validator_for(config_names: tuple[str, ...]):
     import jsonschema
 
     return jsonschema.Draft202012Validator(results_schema())
@@ -224,6 +246,7 @@ def validate_results(doc: Any, *, source: str = "results") -> dict[str, Any]:
     for path, number in _walk_numbers(doc, "$"):
         if isinstance(number, float) and not math.isfinite(number):
             raise ValueError(f"{source}: {path} is {number}, numbers must be finite")
+    _recognise_levels(doc)
     errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]

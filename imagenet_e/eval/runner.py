@@ -359,9 +359,10 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
             if output is not None:
                 write_results(doc, output)
             if plot is not None:
-                from .report import plot_results
+                from .report import plot_results, plot_sweeps, sweeps_plot_path
 
                 plot_results(doc, plot)
+                plot_sweeps(doc, sweeps_plot_path(plot))
         except Exception as exc:
             # Tell the other ranks before raising, or they would wait for the document forever.
             distributed.broadcast_from_main(ctx, {"__error__": f"{type(exc).__name__}: {exc}"})

@@ -159,6 +159,8 @@ class Entry:
     control_drop: dict[str, float] = field(default_factory=dict, hash=False)
     control_attribute_drop: dict[str, float] = field(default_factory=dict, hash=False)
     control_mean_drop: float | None = None
+    failure_point: dict[str, str | None] = field(default_factory=dict, hash=False)
+    """{swept attribute: median failure level (None: most images never flip)} when the dataset has sweeps."""
 
     @property
     def original_accuracy(self) -> float | None:
@@ -200,6 +202,7 @@ class Entry:
             control_drop=dict(metrics.get("control_drop", {})),
             control_attribute_drop=dict(metrics.get("control_attribute_drop", {})),
             control_mean_drop=metrics.get("control_mean_drop"),
+            failure_point={a: sweep["failure"]["median_level"] for a, sweep in (metrics.get("sweeps") or {}).items()},
         )
 
 
@@ -408,6 +411,17 @@ def attribute_column(attribute: Attribute | str, reference: DropReference | str 
     return f"{get_attribute(attribute).name} drop{_versus(parse_reference(reference))} (pp)"
 
 
+def failure_column(attribute: Attribute | str) -> str:
+    return f"{get_attribute(attribute).name} median failure level"
+
+
+def _failure_cell(e: "Entry", attribute: str) -> str:
+    if attribute not in e.failure_point:
+        return ""
+    level = e.failure_point[attribute]
+    return "never" if level is None else level
+
+
 def board_attributes(board: "Board") -> list[Attribute]:
     """The edited attributes that at least one entry on the board has a drop for, in registry order
     (those of the ImageNet-E configs while the board is empty)."""
@@ -516,6 +530,8 @@ def build_table(
         subset_names = [n for n in subset_names if CONTROL_SUBSET is None or n != CONTROL_SUBSET.name]
     columns = [RANK_COLUMN, MODEL_COLUMN, mean_drop_column(reference), ORIGINAL_COLUMN]
     columns += [attribute_column(a, reference) for a in chosen]
+    swept = [a for a in chosen if any(a.name in e.failure_point for e in entries)]
+    columns += [failure_column(a) for a in swept]
     if show_subsets:
         columns += [subset_column(n, metric, reference) for n in subset_names]
     columns += ["Loader", "Revision", "Link"]
@@ -533,6 +549,7 @@ def build_table(
         per_subset = subset_drops if metric is SubsetMetric.DROP else getattr(e, metric.value)
         row: list[Any] = [rank, e.label, _pct(mean), _pct(e.original_accuracy)]
         row += [_pct(attribute_drops_.get(a.name)) for a in chosen]
+        row += [_failure_cell(e, a.name) for a in swept]
         if show_subsets:
             row += [_pct(per_subset.get(n)) for n in subset_names]
         row += [e.loader, e.model_revision or "", e.link or ""]
