@@ -28,7 +28,7 @@ import numpy as np
 
 from imagenet_e_dataset.labels import NUM_CLASSES, class_names, synonyms, wnids
 
-_GENERIC_LABEL = re.compile(r"^label_\d+$")
+_GENERIC_LABEL = re.compile(r"label_[0-9]+")  # ASCII digits, used with fullmatch
 
 
 class MappingMethod(str, enum.Enum):
@@ -183,7 +183,7 @@ def map_labels(id2label: Mapping[int, str] | Sequence[str], *, model_name: str =
     labels = _ordered_labels(id2label)
     if not labels:
         raise ValueError(f"{model_name} declares no classes (empty id2label)")
-    if len(labels) == NUM_CLASSES and all(_GENERIC_LABEL.match(_normalise(x).replace(" ", "_")) for x in labels):
+    if len(labels) == NUM_CLASSES and all(_GENERIC_LABEL.fullmatch(_normalise(x).replace(" ", "_")) for x in labels):
         raise ValueError(
             f"{model_name} has 1000 unnamed classes (LABEL_0 … LABEL_999), so its label order cannot be "
             "checked; if its outputs are in ImageNet-1k order, say so with --label-mapping identity"
