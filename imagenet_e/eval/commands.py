@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default="results.json", help="results JSON path (default: results.json)")
     p.add_argument("--plot", default=None, help="also write a PNG figure of accuracies and drops")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--rank-timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="under torchrun / accelerate launch: how long ranks wait for each other before naming the "
+                        "missing rank (default 1800)")
     add_plugin_argument(p)
     p.set_defaults(func=_evaluate)
 
@@ -91,6 +94,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         n_bootstrap=args.n_bootstrap,
         seed=args.seed,
         progress=not args.no_progress,
+        rank_timeout=args.rank_timeout,
     )
     if launch_environment().rank == 0:
         print(format_table(doc))

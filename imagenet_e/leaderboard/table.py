@@ -171,6 +171,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(text, parse_constant=float)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc})") from None
+    except RecursionError:  # ~1000 nested levels: one bad file, not a board taken down
+        raise ValueError("nested too deeply to be a results file") from None
 
 
 def _identity(e: Entry) -> tuple:
@@ -190,6 +192,9 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
         try:
             validate_results(doc, source=name)
             entry = Entry.from_results(doc, name)
+        except RecursionError:
+            skipped.append(SkippedFile(name, "nested too deeply to be a results file"))
+            continue
         except ValueError as exc:
             reason = str(exc)
             prefix = f"{name}: "
