@@ -70,7 +70,7 @@ def _load_unet(unet: "str | os.PathLike[str] | Any") -> tuple[Any, str]:
         from imagenet_e_dataset.reader import looks_like_local_path
 
         if not os.path.isdir(source) and looks_like_local_path(source):
-            raise FileNotFoundError(f"UNet folder not found: {source} (it looks like a local path, so the Hub was not asked)")
+            raise FileNotFoundError(f"cannot load a diffusers UNet2DModel from {source!r}: no such folder (it looks like a local path, so the Hub was not asked)")
         try:
             return UNet2DModel.from_pretrained(source), source
         except OSError as exc:
