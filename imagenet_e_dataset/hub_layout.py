@@ -68,7 +68,11 @@ def parse_size(text: str | int) -> int:
             amount = float(number) * factor
         except ValueError:
             raise ValueError(f"cannot parse size {text!r}; use e.g. 500MB, 64MiB or a byte count") from None
-        if not math.isfinite(amount) or amount > MAX_SHARD_BYTES_LIMIT:
+        if math.isnan(amount):
+            raise ValueError(f"cannot parse size {text!r}; use e.g. 500MB, 64MiB or a byte count")
+        if amount <= 0:
+            raise ValueError(f"size must be positive, got {text!r}")
+        if amount > MAX_SHARD_BYTES_LIMIT:
             # float("1e400") is inf: int() of it would raise OverflowError, not a message.
             raise ValueError(f"size {text!r} is too large; the largest accepted is {MAX_SHARD_BYTES_LIMIT} bytes (e.g. 500MB)")
         value = int(amount)

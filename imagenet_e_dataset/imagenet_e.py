@@ -142,6 +142,11 @@ def read_release_labels(root: str | os.PathLike, *, on_bad: OnBad | None = None)
     return labels
 
 
+def _shown(path: Path) -> str:
+    """``path`` with newlines, tabs and other control characters escaped: one line in messages and reports."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+
+
 def _short(text: str, limit: int = 60) -> str:
     """``repr`` of ``text``, cut to ``limit`` characters (a 5000-digit label stays readable)."""
     return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
@@ -190,30 +195,30 @@ def iter_release_examples(
     for path in release_files(folder):
         problem = outside_link(path, root)
         if problem is not None:
-            _report_or_raise(BadFile(subset.name, str(path), problem), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), problem), on_bad)
             continue
         if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            _report_or_raise(BadFile(subset.name, str(path), "not an image file (.png / .JPEG expected)"), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), "not an image file (.png / .JPEG expected)"), on_bad)
             continue
         source_id = path.stem
         if not SOURCE_ID_PATTERN.fullmatch(source_id):
-            _report_or_raise(BadFile(subset.name, str(path), "file name is not ILSVRC2012_val_XXXXXXXX.<ext>"), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), "file name is not ILSVRC2012_val_XXXXXXXX.<ext>"), on_bad)
             continue
         if source_id not in labels:
-            _report_or_raise(BadFile(subset.name, str(path), f"no label line for {source_id} in {LABELS_FILE}"), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), f"no label line for {source_id} in {LABELS_FILE}"), on_bad)
             continue
         if source_id in seen:
             # e.g. both X.png and X.JPEG: which one is the edit is unknowable, so the later one is bad.
-            _report_or_raise(BadFile(subset.name, str(path), f"{seen[source_id]} already holds source image {source_id}"), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), f"{seen[source_id]} already holds source image {source_id}"), on_bad)
             continue
         try:
             data = path.read_bytes()
         except OSError as exc:
-            _report_or_raise(BadFile(subset.name, str(path), f"cannot read file ({exc})"), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), f"cannot read file ({exc})"), on_bad)
             continue
         problem = check_image_bytes(data) if verify else None
         if problem is not None:
-            _report_or_raise(BadFile(subset.name, str(path), problem), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), problem), on_bad)
             continue
         seen[source_id] = path.name
         label = labels[source_id]
