@@ -95,6 +95,11 @@ def submit_results(
     except RecursionError:
         # json and the schema walk recurse per nesting level: a hostile file ~1000 levels deep is refused, not a traceback.
         raise ValueError(f"{results_file}: nested too deeply to be a results file") from None
+    except ValueError as exc:
+        text = str(exc)  # the schema's message quotes the offending value, which can be megabytes long
+        if len(text) <= 500:
+            raise
+        raise ValueError(text[:497] + "...") from None
     if model_repo is not None:
         resolve_dataset_id(results, dataset_id)  # refuse before committing anything
     api = HfApi(token=token)

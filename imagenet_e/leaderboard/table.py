@@ -198,7 +198,9 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
         except ValueError as exc:
             reason = str(exc)
             prefix = f"{name}: "
-            skipped.append(SkippedFile(name, reason[len(prefix):] if reason.startswith(prefix) else reason))
+            reason = reason[len(prefix):] if reason.startswith(prefix) else reason
+            # The schema's message quotes the offending value, which a hostile file makes megabytes long.
+            skipped.append(SkippedFile(name, reason if len(reason) <= 300 else reason[:297] + "..."))
             continue
         key = _identity(entry)
         previous = entries.get(key)
