@@ -191,7 +191,7 @@ def _load_transformers(spec: str, revision: str | None, choice: LabelMappingChoi
     import transformers
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
-    from imagenet_e_dataset.reader import looks_like_local_path
+    from imagenet_e_dataset.local_paths import looks_like_local_path
 
     folder = Path(spec)
     is_local = folder.is_dir()

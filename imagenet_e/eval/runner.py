@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from imagenet_e_dataset.atomic import atomic_write_text
-from imagenet_e_dataset.reader import looks_like_local_path
+from imagenet_e_dataset.local_paths import looks_like_local_path
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
 from imagenet_e_dataset.runtime import choose_device, choose_dtype
 

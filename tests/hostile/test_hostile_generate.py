@@ -325,3 +325,14 @@ def test_a_shard_size_beyond_any_disk_is_one_line(layout, tmp_path, capsys):
     error = cli_error(capsys, *args(layout, tmp_path / "out", "--max-shard-size", "1e400"))
     assert "1e400" in error and "too large" in error
     assert not (tmp_path / "out.work").exists()
+
+
+@pytest.mark.parametrize("option", [("--backend", "diffusion", "--unet", "./models/adm-typo"),
+                                    ("--subsets", "background_20_adv", "--classifier", "hf:./models/resnet-typo")])
+def test_a_mistyped_local_model_path_is_a_local_error_at_once(layout, tmp_path, capsys, option):
+    argv = args(layout, tmp_path / "out")
+    if option[0] == "--subsets":
+        argv[argv.index("--subsets") + 1] = option[1]
+        option = option[2:]
+    error = cli_error(capsys, *argv, *option)
+    assert "typo" in error and "the Hub was not asked" in error
