@@ -93,6 +93,10 @@ def generate(
                     None if inputs.labels is None else Path(inputs.labels).absolute())
     work = WorkFolder(work_dir_for(out))
     replace_existing = _check_output(out, work, inputs, overwrite)
+    if repo_id and placement.merges:
+        from imagenet_e_dataset.push import check_token
+
+        check_token()  # a push that would fail for want of a login fails now, not after the whole run
     with _Heartbeat(work, placement):
         selection = prepare_selection(inputs, settings)
         if merge_only and not work.run_file.is_file():

@@ -336,3 +336,14 @@ def test_a_mistyped_local_model_path_is_a_local_error_at_once(layout, tmp_path, 
         option = option[2:]
     error = cli_error(capsys, *argv, *option)
     assert "typo" in error and "the Hub was not asked" in error
+
+
+def test_a_push_without_a_token_is_refused_before_the_run(layout, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "empty-hf-home" / "token"))
+    error = cli_error(capsys, *args(layout, tmp_path / "out", "--repo-id", "me/imagenet-e"))
+    assert "hf auth login" in error
+    assert not (tmp_path / "out.work").exists()  # nothing was generated first
