@@ -21,15 +21,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
-from imagenet_e_dataset.atomic import replace_folder
+from imagenet_e_dataset.atomic import current_umask
+from imagenet_e_dataset.output_folder import (
+    OutputKind,
+    check_output_folder,
+    make_staging,
+    release_staging,
+    replace_output,
+)
+
+COMMAND = "convert-adm"
 
 # guided-diffusion's script_util defaults when --channel_mult is empty.
 DEFAULT_CHANNEL_MULT: dict[int, tuple[float, ...]] = {
@@ -362,11 +370,27 @@ def load_adm_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]
     if not path.is_file():
         raise FileNotFoundError(f"ADM checkpoint not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's pickle-protocol notice would precede our one-line error
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle/zip errors come in many types; all mean "not a loadable state dict"
-        raise ValueError(f"{path} is not a loadable PyTorch state dict: {exc}") from exc
+        # torch's message runs over many lines (and names no file); keep one line of it.
+        reason = " ".join(str(exc).split())
+        if "Weights only load failed" in reason:
+            reason = ("torch's safe loader (weights_only) refused it: it is damaged, or holds pickled objects besides "
+                      "tensors, which are never unpickled (they could run code); save the state dict alone with "
+                      "torch.save(model.state_dict(), path)")
+        raise ValueError(f"{path} is not a loadable PyTorch state dict: {reason[:300]}") from None
     if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
         raise ValueError(f"{path} does not hold a plain state dict (got {type(obj).__name__})")
+    not_tensors = [k for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        raise ValueError(f"{path}: entry {not_tensors[0]!r} is a {type(obj[not_tensors[0]]).__name__}, not a tensor; "
+                         "an ADM checkpoint is a state dict of tensors")
+    integral = [k for k, v in obj.items() if not (v.is_floating_point() or v.is_complex())]
+    if integral:
+        raise ValueError(f"{path}: tensor {integral[0]!r} has dtype {obj[integral[0]].dtype}; the weights of an ADM UNet "
+                         "are floating point (this file is not a guided-diffusion UNet checkpoint, or it was altered)")
     return dict(obj)
 
 
@@ -389,10 +413,10 @@ def convert_adm_checkpoint(
     The folder appears complete or not at all: it is written under a temporary name beside ``out_dir``
     and renamed at the end; on any failure nothing is left behind.
     """
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
-        raise FileExistsError(f"output {out} already exists and is not empty (pass --overwrite to replace it)")
     ckpt_path = Path(checkpoint)
+    # The output-folder rule, before the (slow) load: a new folder, or with overwrite an earlier
+    # conversion, never the checkpoint itself or a folder holding it.
+    out = check_output_folder(out_dir, command=COMMAND, kind=OutputKind.UNET, inputs=(ckpt_path,), overwrite=overwrite)
     config, weights = convert_adm_state_dict(load_adm_checkpoint(ckpt_path), flags)
 
     from diffusers import UNet2DModel
@@ -400,8 +424,7 @@ def convert_adm_checkpoint(
     with torch.device("meta"):
         model = UNet2DModel(**config)
     model.load_state_dict(weights, strict=True, assign=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.converting-", dir=out.parent))
+    tmp = make_staging(out, "converting")  # locked: a later run removes it if this one is killed
     try:
         model.save_pretrained(tmp, safe_serialization=True)
         provenance = {
@@ -412,8 +435,19 @@ def convert_adm_checkpoint(
             "converter": "imagenet-e convert-adm",
         }
         (tmp / "adm_conversion.json").write_text(json.dumps(provenance, indent=2) + "\n")
-        replace_folder(tmp, out)
+        _share(tmp)
+        replace_output(tmp, out, command=COMMAND, kind=OutputKind.UNET, inputs=(ckpt_path,), overwrite=overwrite)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        release_staging(tmp)
         raise
+    release_staging(tmp, remove=False)
     return out
+
+
+def _share(folder: Path) -> None:
+    """Ordinary permissions (umask) on everything in ``folder``: writers that go through temporary files
+    (mkdtemp, mkstemp) leave 0700 folders and 0600 files, which other users of a shared model folder could not read."""
+    mask = current_umask()
+    for path in folder.rglob("*"):
+        os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~mask)
+    os.chmod(folder, 0o777 & ~mask)

@@ -67,6 +67,11 @@ def _load_unet(unet: "str | os.PathLike[str] | Any") -> tuple[Any, str]:
         return unet, getattr(unet.config, "_name_or_path", "") or "<in-memory UNet2DModel>"
     if isinstance(unet, (str, os.PathLike)):
         source = os.fspath(unet)
+        from imagenet_e_dataset.local_paths import looks_like_local_path
+
+        if not os.path.isdir(source) and looks_like_local_path(source):
+            raise FileNotFoundError(f"cannot load a diffusers UNet2DModel from {source!r}: no such folder "
+                                    "(it looks like a local path, so the Hub was not asked)")
         try:
             return UNet2DModel.from_pretrained(source), source
         except OSError as exc:

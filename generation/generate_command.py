@@ -80,6 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--batch-size", type=int, default=8, help="sources planned and edited together (default 8)")
     run.add_argument("--device", default="auto", help="torch device (default: cpu for --backend cpu; cuda:LOCAL_RANK if available for diffusion)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    run.add_argument("--rank-timeout", type=float, default=None, metavar="SECONDS",
+                     help="under torchrun / accelerate launch: how long rank 0 waits for a rank that shows no sign of "
+                          "life before naming it and stopping (default 1800)")
     add_plugin_argument(p)
     p.set_defaults(func=_run)
 
@@ -137,8 +140,9 @@ def _run(args: argparse.Namespace) -> int:
     from .pipeline import Inputs, Placement, generate
 
     settings = settings_from_args(args)
+    extra = {} if args.rank_timeout is None else {"rank_timeout_s": args.rank_timeout}
     placement = Placement.from_environment(
-        args.num_shards, args.shard_index, device=args.device, progress=not args.no_progress
+        args.num_shards, args.shard_index, device=args.device, progress=not args.no_progress, **extra
     )
     report = generate(
         Inputs(args.images, args.masks, args.labels),

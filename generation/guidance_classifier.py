@@ -19,6 +19,7 @@ Registered names (:func:`load_guidance_classifier`):
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable
 
 from imagenet_e_dataset.named_registry import NamedRegistry
@@ -109,6 +110,11 @@ def _hf(argument: str, device: str) -> ClassifierFn:
         raise ValueError("hf guidance classifier needs a model id or folder: hf:<id or dir>")
     from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
 
+    from imagenet_e_dataset.local_paths import looks_like_local_path
+
+    if not os.path.isdir(argument) and looks_like_local_path(argument):
+        raise FileNotFoundError(f"classifier folder not found: {argument} "
+                                "(it looks like a local path, so the Hub was not asked)")
     config = AutoConfig.from_pretrained(argument)
     _check_imagenet_label_space(dict(config.id2label or {}), argument)
     processor = AutoImageProcessor.from_pretrained(argument)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +17,76 @@ from PIL import Image
 from imagenet_e_dataset.atomic import atomic_write_bytes
 
 
+# 16-bit greyscale modes: PNG's 16-bit grey opens as "I;16" (PIL's own convert("RGB") clips every value
+# above 255 to white instead of scaling).
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+# Premultiplied-alpha modes PIL cannot convert to RGB directly: un-premultiply first.
+_VIA = {"La": "LA", "RGBa": "RGBA"}
+
+
+def image_error_text(exc: BaseException) -> str:
+    """The message of a decoder error without the ``<_io.BytesIO object at 0x...>`` PIL puts in it (callers name the file)."""
+    text = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc)).strip()
+    return text or type(exc).__name__
+
+
+def _grey_to_rgb(values: np.ndarray, full_scale: float) -> Image.Image:
+    grey = np.floor(values / full_scale * 255.0 + 0.5).clip(0, 255).astype(np.uint8)
+    return Image.fromarray(np.repeat(grey[..., None], 3, axis=2), "RGB")
+
+
+def to_rgb8(img: Image.Image) -> Image.Image:
+    """``img`` as an 8-bit RGB image, whatever its PIL mode; ValueError (reason, no file name) when it has no 8-bit meaning.
+
+    * ``I;16`` family (16-bit grey): scaled by 255/65535, not clipped;
+    * ``I`` (32-bit integers): values within 0..255 taken as they are, within 0..65535 scaled as 16-bit; else refused;
+    * ``F`` (32-bit floats): values within 0..1 scaled by 255, within 0..255 taken as they are; else (or NaN) refused;
+    * ``La``/``RGBa`` (premultiplied alpha) are un-premultiplied; every other mode (``1``, ``L``, ``P``, ``LA``,
+      ``PA``, ``RGBA``, ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ...) goes through PIL's own conversion (alpha dropped,
+      as ImageNet's loaders do).
+    """
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in _SIXTEEN_BIT_MODES or mode in ("I", "F"):
+        values = np.asarray(img).astype(np.float64)
+        if values.size == 0:
+            return _grey_to_rgb(values, 255.0)
+        if not np.isfinite(values).all():
+            raise ValueError(f"pixel mode {mode} holds NaN or infinite values")
+        low, high = float(values.min()), float(values.max())
+        if mode in _SIXTEEN_BIT_MODES:
+            return _grey_to_rgb(values, 65535.0)
+        if mode == "I":
+            if low < 0 or high > 65535:
+                raise ValueError(f"32-bit integer pixels from {low:g} to {high:g} have no 8-bit meaning; "
+                                 "save the photo as 8- or 16-bit")
+            return _grey_to_rgb(values, 255.0 if high <= 255 else 65535.0)
+        if low < 0 or high > 255:
+            raise ValueError(f"floating-point pixels from {low:g} to {high:g} are neither in 0..1 nor in 0..255")
+        return _grey_to_rgb(values, 1.0 if high <= 1.0 else 255.0)
+    try:
+        if mode in _VIA:
+            img = img.convert(_VIA[mode])
+        return img.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise ValueError(f"pixel mode {mode} cannot be converted to RGB ({exc})") from None
+
+
 def decode_rgb(raw: bytes, where: str | os.PathLike) -> np.ndarray:
     """Decode image bytes (read once by the caller) into an ``(H, W, 3)`` uint8 RGB array.
 
-    ``where`` names the file in the error raised for bytes that are not a readable image.
+    ``where`` names the file in the error raised for bytes that are not a readable image, or whose
+    pixel mode has no 8-bit RGB meaning (see :func:`to_rgb8`).
     """
     try:
         with Image.open(io.BytesIO(raw)) as img:
-            return np.asarray(img.convert("RGB")).copy()
+            img.load()
+            return np.asarray(to_rgb8(img)).copy()
     except (OSError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{where}: not a readable image ({exc})") from None
+        raise ValueError(f"{where}: not a readable image ({image_error_text(exc)})") from None
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 def read_rgb(path: str | os.PathLike) -> np.ndarray:

@@ -22,11 +22,12 @@ from typing import Iterable, Iterator, Mapping
 
 import numpy as np
 
-from imagenet_e_dataset.features import SAFE_SOURCE_ID_PATTERN
+from imagenet_e_dataset.features import is_source_id
 from imagenet_e_dataset.labels import NUM_CLASSES, val_labels, wnid_to_index, wnids
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
-WNID_PATTERN = re.compile(r"^n\d{8}$")
+WNID_PATTERN = re.compile(r"n[0-9]{8}")  # ASCII digits; always used with fullmatch
+_LABEL_VALUE = re.compile(r"[+-]?[0-9]+")
 
 
 class SkipReason(str, enum.Enum):
@@ -46,10 +47,18 @@ class SkipReason(str, enum.Enum):
     # Per (source, subset): the edit could not be made (e.g. a size target out of reach).
     UNREACHABLE = "unreachable"
     EDIT_FAILED = "edit_failed"
+    # A file in the images folder that cannot be a source at all (its source_id column holds the file's path).
+    BAD_FILE_NAME = "bad_file_name"
+    UNSUPPORTED_FILE = "unsupported_file"
 
     @property
     def is_filter(self) -> bool:
         return self in (SkipReason.AREA_OUT_OF_RANGE, SkipReason.MULTIPLE_OBJECTS)
+
+    @property
+    def is_file_problem(self) -> bool:
+        """A file that is not a source (always reported, whatever ``--limit`` says)."""
+        return self in (SkipReason.BAD_FILE_NAME, SkipReason.UNSUPPORTED_FILE)
 
 
 @dataclass(frozen=True)
@@ -132,22 +141,44 @@ def source_id_of(path: Path) -> str | None:
     # ImageNet val ids are the norm; any file-name-safe stem is accepted too, so a user's own photos
     # (with a labels file or wnid folders) go through the same pipeline.
     stem = path.stem
-    return stem if SAFE_SOURCE_ID_PATTERN.match(stem) else None
+    return stem if is_source_id(stem) else None
 
 
-def _index_files(root: Path, suffixes: tuple[str, ...], what: str) -> dict[str, Path]:
-    """``source_id -> path`` for every ImageNet val file under ``root`` (any depth)."""
+def printable_path(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` with tabs, newlines and other control characters escaped (one TSV cell)."""
+    rel = path.relative_to(root).as_posix()
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in rel)
+
+
+def _index_files(
+    root: Path, suffixes: tuple[str, ...], what: str, unusable: list[Skip] | None = None, ignore: Path | None = None,
+) -> dict[str, Path]:
+    """``source_id -> path`` for every usable file under ``root`` (any depth).
+
+    With ``unusable``, every other non-hidden file is appended to it with the reason it cannot be a
+    source (a name that is not a source id, such as ``my cat.png``; a file that is not a photo).
+    ``ignore`` (the labels file, when it sits among the photos) is not reported.
+    """
     if not root.is_dir():
         raise FileNotFoundError(f"{what} folder {root} does not exist")
     found: dict[str, Path] = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in filenames:
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
             path = Path(dirpath) / name
+            if name.startswith(".") or (ignore is not None and path == ignore):
+                continue  # hidden files (.DS_Store, editor backups) are not data
             if path.suffix.lower() not in suffixes:
+                if unusable is not None:
+                    unusable.append(Skip(printable_path(path, root), SkipReason.UNSUPPORTED_FILE,
+                                         f"not a {'/'.join(suffixes)} file"))
                 continue
             sid = source_id_of(path)
             if sid is None:
+                if unusable is not None:
+                    unusable.append(Skip(printable_path(path, root), SkipReason.BAD_FILE_NAME,
+                                         f"file name {name!r} is not a source id: use letters, digits, '_', '.', '-' "
+                                         "(e.g. ILSVRC2012_val_00000001.JPEG)"))
                 continue
             if sid in found:
                 raise ValueError(f"{what} for {sid} found twice under {root}: {found[sid]} and {path}")
@@ -160,8 +191,15 @@ def read_labels_file(path: str | os.PathLike) -> dict[str, int]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"labels file {path} does not exist")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ValueError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     labels: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = line.split("\t") if "\t" in line else line.split()
@@ -172,19 +210,29 @@ def read_labels_file(path: str | os.PathLike) -> dict[str, int]:
         if sid is None:
             raise ValueError(f"{path}:{number}: {name!r} is not a usable image file name (ILSVRC2012_val_XXXXXXXX.JPEG, "
                              "or letters, digits, '_', '.', '-')")
-        try:
-            label = int(value)
-        except ValueError:
-            raise ValueError(f"{path}:{number}: label {value!r} is not an integer") from None
-        if not 0 <= label < NUM_CLASSES:
-            raise ValueError(f"{path}:{number}: label {label} is outside 0..{NUM_CLASSES - 1}")
+        # ASCII digits only: int() would also take "٥" (5) and "2_8_1" (281), and a 5000-digit string
+        # raises an error that names no line.
+        if not _LABEL_VALUE.fullmatch(value):
+            raise ValueError(f"{path}:{number}: label {_short(value)} is not an integer in ASCII digits 0-9")
+        if len(value.lstrip("+-")) > 6 or not 0 <= int(value) < NUM_CLASSES:
+            raise ValueError(f"{path}:{number}: label {value if len(value) <= 12 else _short(value)} is outside 0..{NUM_CLASSES - 1}")
+        label = int(value)
+        if sid in labels and labels[sid] != label:
+            # Keeping either one would silently mislabel the image (import-release refuses the same conflict).
+            raise ValueError(f"{path}:{number}: {name!r} has label {label}, but line {first_line[sid]} gave "
+                             f"{sid} label {labels[sid]}; one image has one label: fix one of the lines")
         labels[sid] = label
+        first_line.setdefault(sid, number)
     return labels
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 def _folder_wnid(path: Path, root: Path) -> str | None:
     parent = path.parent
-    return parent.name if parent != root and WNID_PATTERN.match(parent.name) else None
+    return parent.name if parent != root and WNID_PATTERN.fullmatch(parent.name) else None
 
 
 def discover_sources(
@@ -198,7 +246,9 @@ def discover_sources(
     Photos without a label or mask are returned as :class:`Skip` entries, not as sources.
     """
     images, masks = Path(images), Path(masks)
-    photo_index = _index_files(images, IMAGE_SUFFIXES, "image")
+    skips: list[Skip] = []
+    labels_path = None if labels_file is None else Path(labels_file)
+    photo_index = _index_files(images, IMAGE_SUFFIXES, "image", unusable=skips, ignore=labels_path)
     if not photo_index:
         raise ValueError(f"no images (.JPEG/.jpg/.png, e.g. ILSVRC2012_val_XXXXXXXX.JPEG) found under {images}")
     mask_index = _index_files(masks, (".png",), "mask")
@@ -207,7 +257,6 @@ def discover_sources(
     index_of = wnid_to_index()
 
     sources: list[Source] = []
-    skips: list[Skip] = []
     for sid in sorted(photo_index):
         photo = photo_index[sid]
         label: int | None
@@ -282,7 +331,7 @@ def select_sources(
     # Discovery skips (missing mask, unknown label) count only inside the examined range, so the
     # report of a limited run describes exactly the sources it walked past.
     for skip in skips:
-        if last is None or skip.source_id < last:
+        if last is None or skip.source_id < last or skip.reason.is_file_problem:
             out_skips.append(skip)
     out_skips.sort(key=lambda s: (s.source_id, s.subset))
     return Selection(tuple(selected), tuple(out_skips), selection_filter)

@@ -17,8 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import math
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .atomic import current_umask, replace_folder
-from .features import SAFE_SOURCE_ID_PATTERN, make_features
+from .output_folder import OutputKind, check_output_folder, make_staging, release_staging, replace_output
+from .features import is_source_id, make_features
 from .labels import check_label, wnids
 from .layout_records import SPLIT, CardContext, ConfigStats, ShardFile
 from .registry import ALL_SUBSETS, resolve
@@ -41,6 +41,8 @@ ROW_GROUP_ROWS = 100
 _STAGE_FLUSH_ROWS = 256
 _STAGE_FLUSH_BYTES = 64 * 2**20
 README_NAME = "README.md"
+# A bound far above any sensible shard (the Hub recommends < 1 GB) that still fits every integer type.
+MAX_SHARD_BYTES_LIMIT = 10**15
 EVAL_YAML_NAME = "eval.yaml"
 
 
@@ -62,10 +64,18 @@ def parse_size(text: str | int) -> int:
         else:
             number, factor = raw, 1
         try:
-            value = int(float(number) * factor)
+            amount = float(number) * factor
         except ValueError:
             raise ValueError(f"cannot parse size {text!r}; use e.g. 500MB, 64MiB or a byte count") from None
-    if value <= 0:
+        if math.isnan(amount):
+            raise ValueError(f"cannot parse size {text!r}; use e.g. 500MB, 64MiB or a byte count")
+        if amount <= 0:
+            raise ValueError(f"size must be positive, got {text!r}")
+        if amount > MAX_SHARD_BYTES_LIMIT:
+            # float("1e400") is inf: int() of it would raise OverflowError, not a message.
+            raise ValueError(f"size {text!r} is too large; the largest accepted is {MAX_SHARD_BYTES_LIMIT} bytes (e.g. 500MB)")
+        value = int(amount)
+    if isinstance(value, bool) or value <= 0:
         raise ValueError(f"size must be positive, got {text!r}")
     return value
 
@@ -103,18 +113,23 @@ class HubLayoutWriter:
         max_shard_bytes: int = DEFAULT_MAX_SHARD_BYTES,
         with_object_mask: bool = False,
         overwrite: bool = False,
+        command: str = "dataset writer",
+        inputs: Sequence[str | os.PathLike] = (),
     ) -> None:
-        self.out_dir = Path(out_dir).absolute()
-        if self.out_dir.exists() and not overwrite:
-            raise FileExistsError(f"output folder {self.out_dir} already exists; remove it or pass overwrite=True")
+        # The output-folder rule (imagenet_e_dataset.output_folder): only a new folder, or with
+        # ``overwrite`` one of the tool's own dataset folders, never one overlapping an input.
+        self.command = command
+        self.inputs = tuple(inputs)
+        self.out_dir = check_output_folder(out_dir, command=command, kind=OutputKind.DATASET, inputs=self.inputs,
+                                           overwrite=overwrite)
         self.max_shard_bytes = parse_size(max_shard_bytes)
         self.with_object_mask = bool(with_object_mask)
         self.features = make_features(self.with_object_mask)
         self.schema = self.features.arrow_schema
         self.overwrite = overwrite
-        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        # Sibling of the output so the final move into place is a same-filesystem rename.
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.out_dir.name}.tmp-", dir=self.out_dir.parent))
+        # Sibling of the output so the final move into place is a same-filesystem rename; locked while
+        # this writer lives, so the next writer removes it if this process is killed.
+        self._tmp = make_staging(self.out_dir, "tmp")
         self._stage_dir = self._tmp / ".staging"
         self._stage_dir.mkdir()
         self._buffers: dict[str, list[dict]] = {}
@@ -141,7 +156,7 @@ class HubLayoutWriter:
         subset = resolve(config)
         source_id = row.get("source_id")
         where = f"config {subset.name!r}, source_id {source_id!r}"
-        if not isinstance(source_id, str) or not SAFE_SOURCE_ID_PATTERN.match(source_id):
+        if not is_source_id(source_id):
             raise ValueError(f"{where}: source_id must be an ImageNet id like ILSVRC2012_val_XXXXXXXX or a file-name-safe "
                              "stem (letters, digits, '_', '.', '-')")
         allowed = set(self.features) | {"object_mask"}
@@ -216,7 +231,7 @@ class HubLayoutWriter:
         try:
             self._close_staging()
         finally:
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            release_staging(self._tmp)
 
     def finalize(self, card_context: CardContext | Mapping[str, Any] | None = None) -> Path:
         """Sort, shard and write every config, the card and ``eval.yaml``; move the folder into place."""
@@ -237,16 +252,15 @@ class HubLayoutWriter:
             eval_text = _eval_yaml_text()
             if eval_text is not None:
                 (self._tmp / EVAL_YAML_NAME).write_text(eval_text, encoding="utf-8")
-            if self.out_dir.exists():
-                if not self.overwrite:
-                    raise FileExistsError(f"output folder {self.out_dir} appeared while writing; not replacing it")
-            os.chmod(self._tmp, 0o777 & ~current_umask())  # mkdtemp makes 0700 folders; a dataset is for sharing
-            replace_folder(self._tmp, self.out_dir)
+            # Checked again: a folder that appeared at out_dir while writing is never replaced unless it is ours.
+            replace_output(self._tmp, self.out_dir, command=self.command, kind=OutputKind.DATASET,
+                           inputs=self.inputs, overwrite=self.overwrite)
         except BaseException:
             self._closed = True
-            shutil.rmtree(self._tmp, ignore_errors=True)
+            release_staging(self._tmp)
             raise
         self._closed = True
+        release_staging(self._tmp, remove=False)
         return self.out_dir
 
     def _write_config(self, name: str) -> ConfigStats:

@@ -36,7 +36,11 @@ from imagenet_e_dataset.registry import DEFAULT_CONFIG, SUBSETS, Subset, resolve
 
 LABELS_FILE = "labels.txt"
 IMAGE_SUFFIXES = frozenset({".png", ".jpeg", ".jpg"})
-_LABEL_LINE = re.compile(r"^(?P<file>ILSVRC2012_val_\d{8})\.(?:JPEG|jpeg|jpg|JPG|png|PNG)\t(?P<label>[+-]?\d+)$")
+# ASCII digits only ([0-9], not \d, which also takes "٥"), matched with fullmatch (``$`` would accept a
+# trailing newline). The label field is checked apart so a long or odd label gets its own message.
+_LABEL_LINE = re.compile(r"(?P<file>ILSVRC2012_val_[0-9]{8})\.(?:JPEG|jpeg|jpg|JPG|png|PNG)\t(?P<label>[^\t]*)")
+_LABEL_VALUE = re.compile(r"[+-]?[0-9]+")
+_MAX_LABEL_DIGITS = 6
 
 _CITATION = """\
 @inproceedings{li2023imagenete,
@@ -68,10 +72,31 @@ def _report_or_raise(bad: BadFile, on_bad: OnBad | None) -> None:
     on_bad(bad)
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` resolves (links followed) to ``root`` or below it."""
+    resolved, base = path.resolve(), root.resolve()
+    return resolved == base or base in resolved.parents
+
+
+def outside_link(path: Path, root: str | os.PathLike) -> str | None:
+    """Why ``path`` must not be read: a symbolic link resolving outside ``root`` (None when it is fine).
+
+    A link inside the release that points elsewhere would put a file from outside (a secret, another
+    dataset) into the output under a release name.
+    """
+    if path.is_symlink() and not _inside(path, Path(root)):
+        return f"symbolic link to {os.readlink(path)}, outside the release {root}; links leaving the release are never followed"
+    return None
+
+
 def release_folder(root: str | os.PathLike, subset: Subset | str) -> Path:
-    """The release folder of one subset; FileNotFoundError naming it when absent."""
+    """The release folder of one subset; FileNotFoundError naming it when absent, ValueError for a link outside."""
     subset = resolve(subset)
     folder = Path(root) / subset.alias
+    problem = outside_link(folder, root)
+    if problem is not None:
+        raise ValueError(f"release folder {folder} for subset {subset.name!r} is a {problem}: copy the folder into "
+                         "the release instead")
     if not folder.is_dir():
         raise FileNotFoundError(f"release folder {folder} for subset {subset.name!r} is missing")
     return folder
@@ -80,29 +105,56 @@ def release_folder(root: str | os.PathLike, subset: Subset | str) -> Path:
 def read_release_labels(root: str | os.PathLike, *, on_bad: OnBad | None = None) -> dict[str, int]:
     """Parse ``labels.txt`` into source id -> label. Bad lines raise (or go to ``on_bad``)."""
     path = Path(root) / LABELS_FILE
+    problem = outside_link(path, root)
+    if problem is not None:
+        raise ValueError(f"{path} is a {problem}: copy the file into the release instead")
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: the release root must hold {LABELS_FILE}")
     labels: dict[str, int] = {}
-    with open(path, encoding="utf-8") as fh:
-        for number, raw in enumerate(fh, start=1):
+    with open(path, "rb") as fh:
+        for number, raw_bytes in enumerate(fh, start=1):
+            where = f"{path}:{number}"
+            try:
+                raw = raw_bytes.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                _report_or_raise(BadFile("", where, f"line is not UTF-8 text ({exc.reason} at byte {exc.start})"), on_bad)
+                continue
             line = raw.rstrip("\r\n")
             if not line.strip():
                 continue
-            where = f"{path}:{number}"
-            match = _LABEL_LINE.match(line)
+            match = _LABEL_LINE.fullmatch(line)
             if match is None:
-                _report_or_raise(BadFile("", where, f"malformed label line {line!r}; expected 'ILSVRC2012_val_XXXXXXXX.JPEG<TAB><label>'"), on_bad)
+                _report_or_raise(BadFile("", where, f"malformed label line {_short(line)}; expected 'ILSVRC2012_val_XXXXXXXX.JPEG<TAB><label>'"), on_bad)
                 continue
-            label = int(match["label"])
-            if not 0 <= label < NUM_CLASSES:
-                _report_or_raise(BadFile("", where, f"label {label} is outside 0..{NUM_CLASSES - 1}"), on_bad)
+            text = match["label"]
+            if not _LABEL_VALUE.fullmatch(text):
+                _report_or_raise(BadFile("", where, f"label {_short(text)} is not an integer in ASCII digits 0-9"), on_bad)
                 continue
+            if len(text.lstrip("+-")) > _MAX_LABEL_DIGITS or not 0 <= int(text) < NUM_CLASSES:
+                _report_or_raise(BadFile("", where, f"label {text if len(text) <= 12 else _short(text)} is outside 0..{NUM_CLASSES - 1}"), on_bad)
+                continue
+            label = int(text)
             source_id = match["file"]
             if labels.get(source_id, label) != label:
                 _report_or_raise(BadFile("", where, f"{source_id} is listed again with a different label {label}"), on_bad)
                 continue
             labels[source_id] = label
     return labels
+
+
+def _shown(path: Path) -> str:
+    """``path`` with newlines, tabs and other control characters escaped: one line in messages and reports."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``repr`` of ``text``, cut to ``limit`` characters (a 5000-digit label stays readable)."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
+def _image_error(exc: BaseException) -> str:
+    # PIL names the stream it read ("<_io.BytesIO object at 0x...>"); the caller names the file.
+    return re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc)) or type(exc).__name__
 
 
 def check_image_bytes(data: bytes) -> str | None:
@@ -113,7 +165,7 @@ def check_image_bytes(data: bytes) -> str | None:
         with Image.open(io.BytesIO(data)) as img:
             img.load()  # truncated data only shows when the pixels are decoded
     except Exception as exc:  # PIL raises many types (OSError, SyntaxError, ValueError, DecompressionBombError)
-        return f"unreadable image ({type(exc).__name__}: {exc})"
+        return f"unreadable image ({type(exc).__name__}: {_image_error(exc)})"
     return None
 
 
@@ -141,28 +193,32 @@ def iter_release_examples(
     names = wnids()
     seen: dict[str, str] = {}  # source id -> file name; a config holds each source image once
     for path in release_files(folder):
+        problem = outside_link(path, root)
+        if problem is not None:
+            _report_or_raise(BadFile(subset.name, _shown(path), problem), on_bad)
+            continue
         if not path.is_file() or path.suffix.lower() not in IMAGE_SUFFIXES:
-            _report_or_raise(BadFile(subset.name, str(path), "not an image file (.png / .JPEG expected)"), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), "not an image file (.png / .JPEG expected)"), on_bad)
             continue
         source_id = path.stem
-        if not SOURCE_ID_PATTERN.match(source_id):
-            _report_or_raise(BadFile(subset.name, str(path), "file name is not ILSVRC2012_val_XXXXXXXX.<ext>"), on_bad)
+        if not SOURCE_ID_PATTERN.fullmatch(source_id):
+            _report_or_raise(BadFile(subset.name, _shown(path), "file name is not ILSVRC2012_val_XXXXXXXX.<ext>"), on_bad)
             continue
         if source_id not in labels:
-            _report_or_raise(BadFile(subset.name, str(path), f"no label line for {source_id} in {LABELS_FILE}"), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), f"no label line for {source_id} in {LABELS_FILE}"), on_bad)
             continue
         if source_id in seen:
             # e.g. both X.png and X.JPEG: which one is the edit is unknowable, so the later one is bad.
-            _report_or_raise(BadFile(subset.name, str(path), f"{seen[source_id]} already holds source image {source_id}"), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), f"{seen[source_id]} already holds source image {source_id}"), on_bad)
             continue
         try:
             data = path.read_bytes()
         except OSError as exc:
-            _report_or_raise(BadFile(subset.name, str(path), f"cannot read file ({exc})"), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), f"cannot read file ({exc})"), on_bad)
             continue
         problem = check_image_bytes(data) if verify else None
         if problem is not None:
-            _report_or_raise(BadFile(subset.name, str(path), problem), on_bad)
+            _report_or_raise(BadFile(subset.name, _shown(path), problem), on_bad)
             continue
         seen[source_id] = path.name
         label = labels[source_id]

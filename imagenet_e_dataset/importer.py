@@ -23,7 +23,10 @@ from tqdm.auto import tqdm
 from .atomic import atomic_path
 from .hub_layout import DEFAULT_MAX_SHARD_BYTES, CardContext, HubLayoutWriter
 from .imagenet_e import BadFile, iter_release_examples, read_release_labels, release_files, release_folder
+from .output_folder import OutputKind, check_output_folder
 from .registry import Subset, resolve_many
+
+COMMAND = "import-release"
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ def import_release(
     root = Path(src)
     if not root.is_dir():
         raise FileNotFoundError(f"release folder {root} does not exist")
+    # The output-folder rule, checked before any work (not after the whole import): a new folder, or
+    # with overwrite an earlier dataset of the tool's, never the release itself or a folder around it.
+    check_output_folder(out, command=COMMAND, kind=OutputKind.DATASET, inputs=(root,), overwrite=overwrite)
     chosen: list[Subset] = resolve_many(subsets if isinstance(subsets, str) else list(subsets))
     folders = {s.name: release_folder(root, s) for s in chosen}  # every missing folder fails up front
     skipped: list[BadFile] = []
@@ -82,7 +88,8 @@ def import_release(
     labels = read_release_labels(root, on_bad=on_bad)
     total = sum(len(release_files(f)) for f in folders.values())
     counts: Counter[str] = Counter()
-    writer = HubLayoutWriter(out, max_shard_bytes=max_shard_bytes, with_object_mask=False, overwrite=overwrite)
+    writer = HubLayoutWriter(out, max_shard_bytes=max_shard_bytes, with_object_mask=False, overwrite=overwrite,
+                             command=COMMAND, inputs=(root,))
     with writer:
         with tqdm(total=total, unit="img", desc="import-release") as bar:
             for subset in chosen:

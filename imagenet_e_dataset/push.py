@@ -85,18 +85,47 @@ def _data_file_patterns(config: dict[str, Any], readme: Path) -> list[str]:
     return patterns
 
 
+def _check_link(path: Path, base: Path) -> None:
+    """Refuse a symbolic link that resolves outside the folder being pushed (naming the link).
+
+    Uploading reads through links, so a link to ``~/.ssh/id_rsa`` or another dataset would publish
+    that file under a name inside the dataset.
+    """
+    target = path.resolve()
+    if target != base and base not in target.parents:
+        raise ValueError(
+            f"{path} is a symbolic link to {os.readlink(path)}, outside the folder being pushed ({base}); push never "
+            "uploads files from outside it: replace the link by a copy of the file, or remove it"
+        )
+
+
 def _local_files(root: Path) -> list[LocalFile]:
     """Every non-hidden file under ``root`` (hidden files and folders are local scratch, never pushed)."""
+    base = root.resolve()
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for dirname in dirnames:
+            if (Path(dirpath) / dirname).is_symlink():
+                _check_link(Path(dirpath) / dirname, base)  # os.walk does not descend into it either way
         for filename in sorted(filenames):
             if filename.startswith("."):
                 continue
             path = Path(dirpath) / filename
+            if path.is_symlink():
+                _check_link(path, base)
             rel = path.relative_to(root).as_posix()
             found.append(LocalFile(rel, path, path.stat().st_size))
     return found
+
+
+def check_token(token: str | bool | None = None) -> None:
+    """Refuse early, with the way to log in, when no Hugging Face token is configured."""
+    from huggingface_hub import get_token
+
+    if token is False or (token is None and not get_token()):
+        raise ValueError("no Hugging Face token found: log in with `hf auth login` (or set the HF_TOKEN environment "
+                         "variable to a token with write access) and run the command again")
 
 
 def _check_parquet(file: LocalFile) -> None:
@@ -200,6 +229,7 @@ def push_folder(
     from huggingface_hub.utils import tqdm
 
     files = validate_dataset_folder(folder)
+    check_token()
     if not isinstance(repo_id, str) or repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise ValueError(f"repo_id must look like NAMESPACE/NAME, got {repo_id!r}")
     branch = revision or DEFAULT_BRANCH
@@ -243,4 +273,4 @@ def push_folder(
     return str(repo_url)
 
 
-__all__ = ["push_folder", "validate_dataset_folder", "read_card_metadata"]
+__all__ = ["check_token", "push_folder", "validate_dataset_folder", "read_card_metadata"]

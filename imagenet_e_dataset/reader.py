@@ -11,7 +11,7 @@ import datasets
 from .hub_layout import README_NAME, SPLIT
 from .registry import resolve
 
-_REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")  # ASCII, used with fullmatch
 
 
 def load(
@@ -50,6 +50,6 @@ def load(
             f"{path} is neither a dataset folder in the Hub layout (no {README_NAME}) nor the authors' release (no {LABELS_FILE})"
         )
     text = os.fspath(source)
-    if not _REPO_ID.match(text):
+    if not _REPO_ID.fullmatch(text):
         raise FileNotFoundError(f"{text!r} is not an existing folder nor a Hub repo id of the form 'namespace/name'")
     return datasets.load_dataset(text, subset.name, split=split, revision=revision, streaming=streaming)

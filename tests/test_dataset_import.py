@@ -281,7 +281,13 @@ def test_existing_output_is_not_overwritten_by_default(tmp_path):
     with pytest.raises(FileExistsError, match="already exists"):
         import_release(tmp_path / "release", tmp_path / "hub", subsets="original")
     assert (tmp_path / "hub" / "keep.txt").read_text() == "mine"
-    report = import_release(tmp_path / "release", tmp_path / "hub", subsets="original", overwrite=True)
+    # --overwrite replaces only the tool's own outputs (issue 14): a user's folder is never deleted.
+    with pytest.raises(FileExistsError, match="not written by imagenet-e"):
+        import_release(tmp_path / "release", tmp_path / "hub", subsets="original", overwrite=True)
+    assert (tmp_path / "hub" / "keep.txt").read_text() == "mine"
+    import_release(tmp_path / "release", tmp_path / "hub2", subsets="original")
+    (tmp_path / "hub2" / "keep.txt").write_text("stale")
+    report = import_release(tmp_path / "release", tmp_path / "hub2", subsets="original", overwrite=True)
     assert not (report.out_dir / "keep.txt").exists() and report.counts == {"original": 3}
 
 

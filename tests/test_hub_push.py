@@ -67,7 +67,9 @@ def test_push_then_load_every_config(hub_server, layout):
     url = push_folder(layout, repo_id)
     assert url == f"{hub_server.url}/datasets/{repo_id}"
     remote = hub_server.repo_files("dataset", repo_id)
-    local = {p.relative_to(layout).as_posix(): p.read_bytes() for p in layout.rglob("*") if p.is_file()}
+    # Hidden files (the tool's output marker) are local bookkeeping and are never pushed.
+    local = {p.relative_to(layout).as_posix(): p.read_bytes() for p in layout.rglob("*")
+             if p.is_file() and not p.name.startswith(".")}
     assert {k: v for k, v in remote.items() if k != ".gitattributes"} == local
     assert hub_server.lfs_paths("dataset", repo_id) == {p for p in local if p.endswith(".parquet")}
 

@@ -19,6 +19,7 @@ from ..attributes import Requirement
 from ..image_io import decode_rgb, encode_png
 from ..seeding import seed_for
 from ..sources import Skip, SkipReason, Source
+from .fingerprint import InputDigests
 from .settings import ORIGINAL, GenerateSettings, Placement
 from .work import RowStatus, sha256_hex
 
@@ -42,10 +43,13 @@ class ChunkGenerator:
     source is planned, then all background requests of the batch go through ONE ``run_edits`` call.
     """
 
-    def __init__(self, settings: GenerateSettings, selection: Sequence[Source], placement: Placement):
+    def __init__(self, settings: GenerateSettings, selection: Sequence[Source], placement: Placement,
+                 digests: InputDigests | None = None):
         from ..inpaint import make_inpainter
 
         self.settings = settings
+        self.digests = digests
+        """The inputs' sha256 taken when the run started: a photo or mask edited since is refused, not edited."""
         self.sources = list(selection)
         self.index_of = {s.source_id: i for i, s in enumerate(self.sources)}
         self.placement = placement
@@ -81,8 +85,19 @@ class ChunkGenerator:
         sid = source.source_id
         try:
             raw = source.image_path.read_bytes()
+        except OSError as exc:
+            return Skip(sid, SkipReason.UNREADABLE_IMAGE, str(exc))
+        if self.digests is not None:
+            self.digests.check_image(sid, raw)
+            try:
+                mask_raw = None if source.mask_path is None else source.mask_path.read_bytes()
+            except OSError:
+                mask_raw = None  # reported below by read_mask, with its reason
+            if mask_raw is not None:
+                self.digests.check_mask(sid, mask_raw)
+        try:
             photo = decode_rgb(raw, source.image_path)
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
             return Skip(sid, SkipReason.UNREADABLE_IMAGE, str(exc))
         try:
             mask = read_mask(source.mask_path, photo_size=(photo.shape[1], photo.shape[0]))

@@ -14,12 +14,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from imagenet_e_dataset.atomic import replace_folder
 from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
+from imagenet_e_dataset.output_folder import OutputKind, read_marker, replace_output
 
 from ..sources import Selection, Skip, SkipReason, iter_tsv
 from .settings import GenerateSettings
-from .work import RowStatus, WorkFolder, _atomic_write_bytes
+from .work import RowStatus, WorkFolder, _atomic_write_bytes, sha256_hex
+
+COMMAND = "generate"
 
 MANIFEST_NAME = "manifest.jsonl"
 SKIPPED_NAME = "skipped.tsv"
@@ -34,25 +36,30 @@ def merge_chunks(
     *,
     repo_id: str | None = None,
     hide_paths: Mapping[Path, str] | None = None,
+    overwrite: bool = False,
+    inputs: Sequence[Path] = (),
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Assemble the dataset folder (Hub layout + manifest + skip report) from committed chunks.
 
     ``hide_paths`` maps input folders to placeholders in the skip report, so a published dataset
-    does not carry the generating machine's paths.
+    does not carry the generating machine's paths. Every chunk is verified first (page checksums and
+    each row's sha256); a damaged one is set aside and refused, naming it, so the next run
+    regenerates it. ``out`` is replaced only under the output-folder rule (``overwrite``, ``inputs``).
     """
     from imagenet_e_dataset.hub_layout import HubLayoutWriter
 
     staged = work.root / "merged"
-    for leftover in work.root.glob(".merged.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
+    if staged.exists() and read_marker(staged) is None:
+        shutil.rmtree(staged)  # inside our own work folder: a staging copy from a merge killed mid-way
     provenance = work.read_json("provenance.json")
-    writer = HubLayoutWriter(staged, max_shard_bytes=settings.max_shard_bytes, with_object_mask=True, overwrite=True)
+    writer = HubLayoutWriter(staged, max_shard_bytes=settings.max_shard_bytes, with_object_mask=True, overwrite=True,
+                             command=COMMAND)
     manifest: list[str] = []
     skips: list[Skip] = list(selection.skips)
     rows_per_subset: Counter[str] = Counter()
     with writer:
         for k in range(num_chunks):
-            table = work.read(k)
+            table = _verified_chunk(work, k)
             for row in table.to_pylist():
                 if row["status"] == RowStatus.SKIPPED:
                     skips.append(Skip(row["source_id"], SkipReason(row["reason"]), row["detail"] or "", row["subset"] or ""))
@@ -84,9 +91,36 @@ def merge_chunks(
         skips = [replace(s, detail=s.detail.replace(str(folder), placeholder)) for s in skips]
     _atomic_write_bytes(staged / MANIFEST_NAME, ("\n".join(manifest) + "\n").encode())
     _atomic_write_bytes(staged / SKIPPED_NAME, "".join(iter_tsv(skips)).encode())
-    # The finished folder appears in one rename; an older copy is only removed once the new one is in place.
-    replace_folder(staged, out)
+    # The finished folder appears in one rename; an older copy is only removed once the new one is in place,
+    # and only if it is one of the tool's datasets (checked again here, right before the swap).
+    replace_output(staged, out, command=COMMAND, kind=OutputKind.DATASET, inputs=inputs, overwrite=overwrite)
     return dict(rows_per_subset), skip_counts
+
+
+def _verified_chunk(work: WorkFolder, index: int):
+    """Chunk ``index``, read with its page checksums verified and every row's image checked against its sha256."""
+    path = work.chunk_path(index)
+    problem = None
+    table = None
+    try:
+        table = work.read(index)
+    except (OSError, ValueError) as exc:  # pyarrow: checksum mismatch (OSError), broken footer (ArrowInvalid)
+        problem = f"it cannot be read ({' '.join(str(exc).split())[:200]})"
+    if table is not None:
+        images, hashes = table.column("image").to_pylist(), table.column("sha256").to_pylist()
+        sids, subsets = table.column("source_id").to_pylist(), table.column("subset").to_pylist()
+        for image, expected, sid, subset in zip(images, hashes, sids, subsets):
+            if image is not None and sha256_hex(image) != expected:
+                problem = (f"the image of {sid} / {subset} does not match the sha256 recorded when it was made "
+                           f"({str(expected)[:12]}…)")
+                break
+    if problem is None:
+        return table
+    aside = work.set_aside(index)
+    raise ValueError(
+        f"chunk {path.name} in {work.root} is damaged: {problem}. It was moved to {aside.name} and nothing was "
+        "published; run the same command again to regenerate that chunk."
+    )
 
 
 def _skip_counts(skips: Sequence[Skip]) -> dict[str, int]:

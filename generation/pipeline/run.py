@@ -12,6 +12,8 @@ import json
 import logging
 import os
 import shutil
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,13 +21,17 @@ from typing import Any, Mapping
 
 from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
 
+from imagenet_e_dataset.output_folder import OutputKind, check_no_overlap, check_output_folder, read_marker
+
 from ..sources import Selection, discover_sources, select_sources
 from .chunks import ChunkGenerator
+from .fingerprint import CACHE_NAME, HashCache, InputDigests, compute_digests
 from .merge import merge_chunks
 from .settings import GenerateSettings, Inputs, Placement
 from .work import WorkFolder, chunk_ranges, sha256_hex, shard_chunks, work_dir_for
 
 logger = logging.getLogger(__name__)
+COMMAND = "generate"
 
 
 @dataclass(frozen=True)
@@ -54,12 +60,16 @@ def prepare_selection(inputs: Inputs, settings: GenerateSettings) -> Selection:
     return selection
 
 
-def run_document(settings: GenerateSettings, selection: Selection) -> dict[str, Any]:
+def run_document(settings: GenerateSettings, selection: Selection, digests: InputDigests | None = None) -> dict[str, Any]:
     listing = hashlib.sha256()
     for s in selection.sources:
         listing.update(f"{s.source_id}\t{s.label}\n".encode())
     settings_doc = settings.fingerprint_doc()
     settings_doc["sources"] = f"{len(selection.sources)} selected, list sha256 {listing.hexdigest()[:16]}"
+    if digests is not None:
+        # The content of every photo, mask and the labels file: a file edited between two invocations of one
+        # run (resume, another shard, --merge) changes the fingerprint and is refused, naming the file.
+        settings_doc["inputs"] = digests.describe()
     return {
         "fingerprint": sha256_hex(canonical_json(settings_doc).encode()),
         "settings": settings_doc,
@@ -84,25 +94,32 @@ def generate(
     inputs = Inputs(Path(inputs.images).absolute(), Path(inputs.masks).absolute(),
                     None if inputs.labels is None else Path(inputs.labels).absolute())
     work = WorkFolder(work_dir_for(out))
-    if out.exists() and not work.root.exists() and not overwrite:
-        raise FileExistsError(f"output folder {out} already exists; pass --overwrite to replace it")
-    selection = prepare_selection(inputs, settings)
-    doc = run_document(settings, selection)
-    if merge_only and not work.root.exists():
-        raise FileNotFoundError(f"nothing to merge: work folder {work.root} does not exist")
-    work.claim(doc)
-    ranges = chunk_ranges(len(selection.sources), settings.chunk_size)
-    mine = shard_chunks(len(ranges), placement.num_shards, placement.shard_index)
-    done_before = sum(work.is_done(k) for k in mine)
-    done_here = 0
-    if not merge_only:
-        todo = [k for k in mine if not work.is_done(k)]
-        work.clean_temporaries(todo)
-        if todo:
-            generator = ChunkGenerator(settings, selection.sources, placement)
-            work.write_json("provenance.json", to_jsonable(generator.provenance()))
-            _check_environment(work, placement, settings.backend)
-            done_here = _run_chunks(work, generator, ranges, todo, placement)
+    replace_existing = _check_output(out, work, inputs, overwrite)
+    if repo_id and placement.merges:
+        from imagenet_e_dataset.push import check_token
+
+        check_token()  # a push that would fail for want of a login fails now, not after the whole run
+    with _Heartbeat(work, placement):
+        selection = prepare_selection(inputs, settings)
+        if merge_only and not work.run_file.is_file():
+            raise FileNotFoundError(f"nothing to merge: work folder {work.root} does not exist")
+        cache = HashCache(work.root / CACHE_NAME if work.run_file.is_file() else None)
+        digests = compute_digests(selection.sources, inputs.labels, cache)
+        doc = run_document(settings, selection, digests)
+        work.claim(doc, digests.document())
+        cache.save(work.root / CACHE_NAME)
+        ranges = chunk_ranges(len(selection.sources), settings.chunk_size)
+        mine = shard_chunks(len(ranges), placement.num_shards, placement.shard_index)
+        done_before = sum(work.is_done(k) for k in mine)
+        done_here = 0
+        if not merge_only:
+            todo = [k for k in mine if not work.is_done(k)]
+            work.clean_temporaries(todo)
+            if todo:
+                generator = ChunkGenerator(settings, selection.sources, placement, digests)
+                work.write_json("provenance.json", to_jsonable(generator.provenance()))
+                _check_environment(work, placement, settings.backend)
+                done_here = _run_chunks(work, generator, ranges, todo, placement)
 
     merging = merge_only or placement.merges
     if not merging:
@@ -110,14 +127,15 @@ def generate(
 
     missing = work.missing(len(ranges))
     if missing and placement.launcher and not merge_only:
-        missing = _wait_for_chunks(work, len(ranges), wait_poll_s, placement.progress)
+        missing = _wait_for_chunks(work, len(ranges), wait_poll_s, placement)
     if missing:
         raise ValueError(
             f"cannot merge: {len(missing)} of {len(ranges)} chunks are not generated yet "
             f"(first missing: {work.chunk_path(missing[0]).name}); run the remaining shards first"
         )
     rows, skipped = merge_chunks(work, settings, selection, out, len(ranges), repo_id=repo_id,
-                                 hide_paths={inputs.images: "<images>", inputs.masks: "<masks>"})
+                                 hide_paths={inputs.images: "<images>", inputs.masks: "<masks>"},
+                                 overwrite=replace_existing, inputs=_input_paths(inputs))
     url = None
     if repo_id:
         from imagenet_e_dataset.push import push_folder
@@ -126,6 +144,58 @@ def generate(
     if not keep_work:
         shutil.rmtree(work.root, ignore_errors=True)
     return GenerateReport(out, len(selection.sources), len(ranges), done_here, done_before, rows, skipped, url)
+
+
+def _input_paths(inputs: Inputs) -> tuple[Path, ...]:
+    return tuple(p for p in (inputs.images, inputs.masks, inputs.labels) if p is not None)
+
+
+def _check_output(out: Path, work: WorkFolder, inputs: Inputs, overwrite: bool) -> bool:
+    """The output-folder rule for ``out`` and its work folder, before any work; True when ``out`` may be replaced.
+
+    ``out`` must be new, or an earlier dataset of the tool's with ``--overwrite``. A dataset that exists
+    beside a kept work folder of the same run (``--keep-work``) is re-merged without ``--overwrite``: the
+    run's fingerprint, checked next, guarantees the same bytes.
+    """
+    paths = _input_paths(inputs)
+    check_no_overlap(work.root, paths, flag="the work folder (--out + '.work')")
+    work.check_is_ours()
+    resuming = work.run_file.is_file() and read_marker(out) is not None
+    check_output_folder(out, command=COMMAND, kind=OutputKind.DATASET, inputs=paths, overwrite=overwrite or resuming)
+    return overwrite or resuming
+
+
+class _Heartbeat:
+    """Under a launcher, keep this rank's heartbeat file fresh while it works, so rank 0 can tell a slow
+    rank from a dead one (a killed process stops updating it)."""
+
+    def __init__(self, work: WorkFolder, placement: Placement, every_s: float = 5.0) -> None:
+        self.work, self.placement, self.every_s = work, placement, every_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _beat(self, state: str) -> None:
+        if self.work.run_file.is_file():  # only once the run's work folder exists
+            try:
+                self.work.heartbeat(self.placement.shard_index, state)
+            except OSError:
+                pass  # a missed beat only makes rank 0 wait less patiently
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self._beat("working")
+
+    def __enter__(self) -> "_Heartbeat":
+        if self.placement.launcher:
+            self._thread = threading.Thread(target=self._loop, name="imagenet-e-heartbeat", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._beat("failed" if exc[0] is not None else "done")
 
 
 def numeric_environment(placement: Placement, backend: str = "diffusion") -> dict[str, Any]:
@@ -171,16 +241,52 @@ def _run_chunks(work: WorkFolder, generator: ChunkGenerator, ranges: list[range]
     return len(todo)
 
 
-def _wait_for_chunks(work: WorkFolder, num_chunks: int, poll_s: float, progress: bool) -> list[int]:
-    """Rank 0 of a launch: wait (file-system barrier) until every rank has committed its chunks."""
+def _wait_for_chunks(work: WorkFolder, num_chunks: int, poll_s: float, placement: Placement) -> list[int]:
+    """Rank 0 of a launch: wait (file-system barrier) until every rank has committed its chunks.
+
+    A rank that shows no sign of life (no heartbeat, no committed chunk) for ``placement.rank_timeout_s``
+    seconds is reported by number instead of being waited for forever.
+    """
     from tqdm.auto import tqdm
 
     missing = work.missing(num_chunks)
+    started = time.time()
+    owners = sorted({k % placement.num_shards for k in missing})
+    print(f"rank {placement.shard_index}: waiting for rank(s) {', '.join(map(str, owners))} to commit "
+          f"{len(missing)} chunk(s); giving up after {placement.rank_timeout_s:g} s without a sign of life "
+          "(--rank-timeout)", file=sys.stderr, flush=True)
+    last_progress = started
     with tqdm(total=num_chunks, initial=num_chunks - len(missing), desc="waiting for other ranks", unit="chunk",
-              disable=not progress) as bar:
+              disable=not placement.progress) as bar:
         while missing:
             time.sleep(poll_s)
             now = [k for k in missing if not work.is_done(k)]
+            if len(now) < len(missing):
+                last_progress = time.time()
             bar.update(len(missing) - len(now))
             missing = now
+            if missing:
+                _check_ranks_alive(work, missing, placement, max(started, last_progress))
     return missing
+
+
+def _check_ranks_alive(work: WorkFolder, missing: list[int], placement: Placement, since: float) -> None:
+    now = time.time()
+    for rank in sorted({k % placement.num_shards for k in missing}):
+        sign = work.last_sign_of_life(rank)
+        last = max(since, sign[0]) if sign is not None else since
+        if now - last <= placement.rank_timeout_s:
+            continue
+        theirs = [work.chunk_path(k).name for k in missing if k % placement.num_shards == rank]
+        if sign is None:
+            state = "never started (no heartbeat in the work folder)"
+        elif sign[1] in ("done", "failed"):
+            state = f"{'finished' if sign[1] == 'done' else 'failed'} without committing them"
+        else:
+            state = f"stopped giving signs of life {now - sign[0]:.0f} s ago (killed?)"
+        raise ValueError(
+            f"rank {rank} of {placement.num_shards} {state}; its chunk(s) {', '.join(theirs[:3])}"
+            f"{' …' if len(theirs) > 3 else ''} are missing after {placement.rank_timeout_s:g} s of waiting. Check that "
+            f"every rank was launched (WORLD_SIZE={placement.num_shards}), then run the same command again: committed "
+            "chunks are kept and only the missing ones are made"
+        )

@@ -24,6 +24,9 @@ FORMAT_VERSION = 1
 # Subsets the pipeline treats specially, looked up in the registry (never spelled here).
 ORIGINAL = ORIGINAL_CONFIG
 DEFAULT_GUIDANCE_CLASSIFIER = "efficientnet-lite0"
+# A live rank refreshes its heartbeat every few seconds, so this only bounds how long a rank that was
+# never started, or died, is waited for; slow starts (hashing the inputs, loading models) fit well inside.
+DEFAULT_RANK_TIMEOUT_S = 1800.0
 Backend = BackendName
 
 
@@ -111,10 +114,14 @@ class Placement:
     """True under torchrun / accelerate launch: rank 0 waits for the others and merges."""
     device: str = "auto"
     progress: bool = True
+    rank_timeout_s: float = DEFAULT_RANK_TIMEOUT_S
+    """Under a launcher, how long rank 0 waits for a rank that shows no sign of life before naming it."""
 
     def __post_init__(self) -> None:
         if self.num_shards < 1 or not 0 <= self.shard_index < self.num_shards:
             raise ValueError(f"--shard-index must be in [0, --num-shards), got {self.shard_index} of {self.num_shards}")
+        if not 0 < self.rank_timeout_s < float("inf"):
+            raise ValueError(f"--rank-timeout must be a positive number of seconds, got {self.rank_timeout_s}")
 
     @classmethod
     def from_environment(cls, num_shards: int | None = None, shard_index: int | None = None, **kwargs: Any) -> Placement:

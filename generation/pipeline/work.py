@@ -11,13 +11,19 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import socket
+import time
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from imagenet_e_dataset.atomic import atomic_write_bytes
+from imagenet_e_dataset.atomic import atomic_write_bytes, current_umask
+from imagenet_e_dataset.output_folder import make_staging, release_staging
+
+from .fingerprint import INPUTS_NAME, changed_inputs
 
 
 CHUNK_SCHEMA = pa.schema(
@@ -71,22 +77,94 @@ class WorkFolder:
     def missing(self, num_chunks: int) -> list[int]:
         return [k for k in range(num_chunks) if not self.is_done(k)]
 
-    def claim(self, run_doc: Mapping[str, Any]) -> None:
-        """Create the folder or check it belongs to a run with the same arguments and inputs."""
-        self.chunks.mkdir(parents=True, exist_ok=True)
-        path = self.root / "run.json"
+    @property
+    def run_file(self) -> Path:
+        return self.root / "run.json"
+
+    def check_is_ours(self) -> None:
+        """Refuse a folder at the work folder's place that no run of the tool made (it would be written into and deleted)."""
+        if self.root.is_symlink():
+            raise ValueError(f"work folder {self.root} is a symbolic link; the tool never writes through a link: remove it")
+        if self.root.exists() and not self.run_file.is_file():
+            if self.root.is_dir() and not any(self.root.iterdir()):
+                return  # an empty folder (e.g. left by an older version killed at its start) holds nothing to lose
+            raise FileExistsError(
+                f"{self.root} exists but is not an imagenet-e work folder (no run.json); generate keeps its chunks there "
+                "and deletes it when done: rename or remove it, or choose another --out"
+            )
+
+    def claim(self, run_doc: Mapping[str, Any], inputs_doc: Mapping[str, Any] | None = None) -> None:
+        """Create the folder or check it belongs to a run with the same arguments and inputs.
+
+        A new folder appears with its ``run.json`` in one rename, so a folder without one is never ours.
+        """
+        self.check_is_ours()
         text = json.dumps(run_doc, sort_keys=True, indent=1)
-        if path.is_file():
-            old = json.loads(path.read_text(encoding="utf-8"))
-            if old.get("fingerprint") != run_doc["fingerprint"]:
-                diffs = _differences(old.get("settings", {}), run_doc["settings"])
+        if not self.run_file.is_file():
+            self.root.parent.mkdir(parents=True, exist_ok=True)
+            staging = make_staging(self.root, "new")  # locked; removed by the next run if this one is killed
+            try:
+                (staging / "chunks").mkdir()
+                (staging / "run.json").write_text(text, encoding="utf-8")
+                if inputs_doc is not None:
+                    (staging / INPUTS_NAME).write_text(json.dumps(inputs_doc, sort_keys=True, indent=1), encoding="utf-8")
+                os.chmod(staging, 0o777 & ~current_umask())
+                try:
+                    if self.root.exists():
+                        self.root.rmdir()  # the empty folder check_is_ours let through
+                    os.rename(staging, self.root)
+                    return
+                except OSError:
+                    if not self.run_file.is_file():  # not another rank of this launch that won the race
+                        raise
+            finally:
+                release_staging(staging)
+        old = json.loads(self.run_file.read_text(encoding="utf-8"))
+        if old.get("fingerprint") != run_doc["fingerprint"]:
+            changed: list[str] = []
+            if inputs_doc is not None and (self.root / INPUTS_NAME).is_file():
+                changed = changed_inputs(json.loads((self.root / INPUTS_NAME).read_text(encoding="utf-8")), inputs_doc)
+            if changed:
                 raise ValueError(
-                    f"work folder {self.root} belongs to a run with different arguments or inputs "
-                    f"({'; '.join(diffs) or 'different source list'}). Resume with the same arguments, "
-                    f"or delete {self.root} to start over."
+                    f"work folder {self.root} belongs to a run with different inputs: {'; '.join(changed)}. Restore the "
+                    f"inputs, or delete {self.root} to start over with the new ones (the output would otherwise mix "
+                    "edits of old and new files)."
                 )
-            return
-        _atomic_write_bytes(path, text.encode())
+            settings = {k: v for k, v in run_doc["settings"].items()}
+            diffs = _differences(old.get("settings", {}), settings)
+            raise ValueError(
+                f"work folder {self.root} belongs to a run with different arguments or inputs "
+                f"({'; '.join(diffs) or 'different source list'}). Resume with the same arguments, "
+                f"or delete {self.root} to start over."
+            )
+        self.chunks.mkdir(exist_ok=True)
+
+    # -- launcher ranks ------------------------------------------------------------------------------
+    def heartbeat_path(self, rank: int) -> Path:
+        return self.root / "ranks" / f"rank-{rank}.json"
+
+    def heartbeat(self, rank: int, state: str) -> None:
+        """Record that ``rank`` is alive (its file's mtime is the last sign of life rank 0 sees)."""
+        path = self.heartbeat_path(rank)
+        path.parent.mkdir(exist_ok=True)
+        doc = {"rank": rank, "state": state, "pid": os.getpid(), "host": socket.gethostname(), "time": time.time()}
+        atomic_write_bytes(path, json.dumps(doc, sort_keys=True).encode())
+
+    def last_sign_of_life(self, rank: int) -> tuple[float, str] | None:
+        """(mtime, state) of ``rank``'s heartbeat file, or None when it never wrote one."""
+        path = self.heartbeat_path(rank)
+        try:
+            state = json.loads(path.read_text(encoding="utf-8")).get("state", "?")
+            return path.stat().st_mtime, str(state)
+        except (OSError, ValueError):
+            return None
+
+    def set_aside(self, index: int) -> Path:
+        """Move a damaged chunk out of the way, so the next run regenerates it; return where it went."""
+        src = self.chunk_path(index)
+        dest = src.with_name(src.name + ".damaged")
+        os.replace(src, dest)
+        return dest
 
     def clean_temporaries(self, own: Sequence[int]) -> None:
         """Remove partial files left by a killed process (only chunks this process owns)."""
@@ -98,11 +176,13 @@ class WorkFolder:
     def commit(self, index: int, rows: list[dict[str, Any]]) -> None:
         table = pa.Table.from_pylist(rows, schema=CHUNK_SCHEMA)
         sink = io.BytesIO()
-        pq.write_table(table, sink, compression="none", write_statistics=False)
+        # Page checksums: a chunk damaged on disk (a flipped byte in an image) fails to read instead of
+        # merging silently; the rows' sha256 are checked again at the merge.
+        pq.write_table(table, sink, compression="none", write_statistics=False, write_page_checksum=True)
         _atomic_write_bytes(self.chunk_path(index), sink.getvalue())
 
     def read(self, index: int) -> pa.Table:
-        return pq.read_table(self.chunk_path(index), schema=CHUNK_SCHEMA)
+        return pq.read_table(self.chunk_path(index), schema=CHUNK_SCHEMA, page_checksum_verification=True)
 
     def write_json(self, name: str, doc: Any) -> None:
         _atomic_write_bytes(self.root / name, json.dumps(doc, sort_keys=True, indent=1).encode())

@@ -9,7 +9,9 @@ defaults and receives the parsed ``argparse.Namespace``; it returns an exit code
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -52,10 +54,64 @@ def main(argv: Sequence[str] | None = None) -> int:
             for plugin in args.plugin:
                 load_plugin(plugin)
         code = args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
         print(f"imagenet-e {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # disk full, permissions, a Hub HTTP error: the user's environment, not a bug
+        print(f"imagenet-e {args.command}: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"imagenet-e {args.command}: error: out of memory; use a smaller --batch-size / --limit or a machine "
+              "with more memory", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"imagenet-e {args.command}: interrupted", file=sys.stderr)
+        return 130
     return int(code or 0)
+
+
+# errno -> what the user can do about it.
+_OS_ERROR_HINTS: dict[int, str] = {
+    errno.ENOSPC: "free some space or write to another disk (nothing half-written was kept)",
+    errno.EDQUOT: "your disk quota is full: free some space or write elsewhere (nothing half-written was kept)",
+    errno.EFBIG: "the file system refused a file this large: write to another disk, or use a smaller --max-shard-size",
+    errno.EACCES: "check the permissions of that path, or choose another one",
+    errno.EPERM: "check the permissions of that path, or choose another one",
+    errno.EROFS: "that file system is read-only: choose a writable location",
+    errno.EISDIR: "a folder is in the way: give a file path",
+}
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return lines[0] if lines else ""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an ``OSError``: what failed, on which file, and what to do."""
+    module = type(exc).__module__ or ""
+    if module.startswith("huggingface_hub"):
+        response = getattr(exc, "response", None)
+        status = getattr(response, "status_code", None)
+        text = _first_line(str(exc))
+        if status == 401:
+            return (f"the Hub refused the request as unauthenticated (HTTP 401: {text}); log in with `hf auth login` "
+                    "or set HF_TOKEN to a valid token")
+        if status == 403:
+            return f"the Hub refused the request (HTTP 403: {text}); your token needs write access to this repo"
+        return f"Hub request failed: {text}"
+    code = exc.errno
+    if code is None:  # pyarrow and others put the errno only in the message
+        for name in ("ENOSPC", "EDQUOT", "EFBIG", "EACCES", "EROFS"):
+            if f"errno {getattr(errno, name)}]" in str(exc).lower() or os.strerror(getattr(errno, name)) in str(exc):
+                code = getattr(errno, name)
+                break
+    what = exc.strerror or _first_line(str(exc)) or type(exc).__name__
+    where = f": {exc.filename}" if exc.filename else ""
+    if exc.filename2:
+        where += f" -> {exc.filename2}"
+    hint = _OS_ERROR_HINTS.get(code) if code is not None else None
+    return f"{what}{where}" + (f"; {hint}" if hint else "")
 
 
 if __name__ == "__main__":

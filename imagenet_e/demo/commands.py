@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--serve", action="store_true", help="then open the leaderboard with this result on 127.0.0.1")
     p.add_argument("--port", type=int, help="leaderboard port (with --serve)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--overwrite", action="store_true",
+                   help="rerun into an existing --out written by an earlier demo (no other folder is ever replaced)")
     p.set_defaults(func=_run)
 
 
@@ -37,6 +39,7 @@ def _run(args: argparse.Namespace) -> int:
     report = run_demo(DemoSettings(
         out=args.out, images=args.images, masks=args.masks, labels=args.labels, limit=args.limit,
         iterations=args.iterations, seed=args.seed, n_bootstrap=args.n_bootstrap, progress=not args.no_progress,
+        overwrite=args.overwrite,
     ))
     print(report.table)
     print()

@@ -127,6 +127,8 @@ class DemoSettings:
     seed: int = 404
     n_bootstrap: int = 1000
     progress: bool = True
+    overwrite: bool = False
+    """Rerun into an existing demo folder (one holding the demo's marker); nothing else is ever replaced."""
 
 
 @dataclass(frozen=True)
@@ -202,8 +204,7 @@ def run_demo(settings: DemoSettings) -> DemoReport:
         import datasets
 
         datasets.disable_progress_bars()
-    out = settings.out.absolute()
-    out.mkdir(parents=True, exist_ok=True)
+    out = _claim_demo_folder(settings)
     if settings.images is None:
         images, masks, labels = stage_embedded_inputs(out / "inputs", settings.limit)
     else:
@@ -231,7 +232,7 @@ def run_demo(settings: DemoSettings) -> DemoReport:
     dataset = out / "dataset"
     _say(f"[1/4] editing {images} into every ImageNet-E subset (CPU backend) -> {dataset}")
     report = generate(Inputs(Path(images), Path(masks), None if labels is None else Path(labels)), gen_settings,
-                      dataset, Placement(progress=settings.progress), overwrite=True)
+                      dataset, Placement(progress=settings.progress), overwrite=settings.overwrite)
 
     _say("[2/4] loading every config back with datasets.load_dataset")
     import datasets
@@ -253,6 +254,23 @@ def run_demo(settings: DemoSettings) -> DemoReport:
     if report.skipped:
         notes.append(f"skipped: {dict(report.skipped)} (reasons in {dataset}/skipped.tsv)")
     return DemoReport(out, dataset, results, plot, sheet, table, rows, tuple(notes))
+
+
+def _claim_demo_folder(settings: DemoSettings) -> Path:
+    """The output-folder rule for the demo: a new folder, or with ``--overwrite`` an earlier demo's folder.
+
+    The demo then replaces its own pieces in it, each atomically: ``dataset/`` only if it holds the
+    generator's marker, the result files by rename. Any other folder (including an existing
+    ``DIR/dataset`` that the tool did not write) is left alone with an error.
+    """
+    from imagenet_e_dataset.output_folder import OutputKind, check_output_folder, write_marker
+
+    inputs = (settings.images, settings.masks, settings.labels)
+    out = check_output_folder(settings.out, command="demo", kind=OutputKind.DEMO, inputs=inputs,
+                              overwrite=settings.overwrite)
+    out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "demo", OutputKind.DEMO)
+    return out
 
 
 def _say(message: str) -> None:

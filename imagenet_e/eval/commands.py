@@ -75,6 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="record local dataset/model paths in the results (default: folder name + content hash)")
     _format_argument(p)
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--rank-timeout", type=float, default=1800.0, metavar="SECONDS",
+                   help="under torchrun / accelerate launch: how long ranks wait for each other before naming the "
+                        "missing rank (default 1800)")
     add_plugin_argument(p)
     p.set_defaults(func=_evaluate)
 
@@ -136,6 +139,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         n_bootstrap=args.n_bootstrap,
         seed=args.seed,
         progress=not args.no_progress,
+        rank_timeout=args.rank_timeout,
     )
     if launch_environment().rank == 0:
         from .predictions import predictions_path_for

@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from imagenet_e_dataset.registry import Subset
+from generation.image_io import image_error_text, to_rgb8
 
 REQUIRED_COLUMNS = ("image", "label", "source_id")
 
@@ -175,9 +176,10 @@ class EncodedImages(torch.utils.data.Dataset):
                 image = Image.open(record["path"])
             else:
                 raise ValueError("image has neither bytes nor path")
-            return Item(position, self.preprocess(image.convert("RGB")))
+            # The shared conversion: 16-bit, float and other modes scaled to 8-bit RGB, not clipped to white.
+            return Item(position, self.preprocess(to_rgb8(image)))
         except Exception as exc:
-            return Item(position, None, f"{type(exc).__name__}: {exc}")
+            return Item(position, None, f"{type(exc).__name__}: {image_error_text(exc)}")
 
 
 @dataclass(frozen=True)

@@ -37,12 +37,26 @@ class DistContext:
         return np.arange(self.rank, n, self.world_size, dtype=np.int64)
 
 
-def setup(device_type: str) -> DistContext:
-    """Read the launcher's environment and join (or create) the process group when world_size > 1."""
+# torch's own default for process groups; a rank that has not joined (or stopped answering in a
+# collective) by then is named in the error instead of being waited for.
+DEFAULT_RANK_TIMEOUT_S = 1800.0
+
+
+def setup(device_type: str, timeout_s: float = DEFAULT_RANK_TIMEOUT_S) -> DistContext:
+    """Read the launcher's environment and join (or create) the process group when world_size > 1.
+
+    Every rank must join within ``timeout_s`` seconds; otherwise a ``ValueError`` says which ranks
+    are missing (``WORLD_SIZE=2 RANK=0`` started alone no longer waits forever).
+    """
+    if not 0 < timeout_s < float("inf"):
+        raise ValueError(f"--rank-timeout must be a positive number of seconds, got {timeout_s}")
     launch = launch_environment()
     world, rank, local = launch.world_size, launch.rank, launch.local_rank
     if world == 1:
         return DistContext()
+    import datetime
+    import re
+
     import torch.distributed as dist
 
     created = False
@@ -50,7 +64,19 @@ def setup(device_type: str) -> DistContext:
         backend = "nccl" if device_type == "cuda" else "gloo"
         if device_type == "cuda":
             torch.cuda.set_device(local)
-        dist.init_process_group(backend=backend, rank=rank, world_size=world)
+        try:
+            dist.init_process_group(backend=backend, rank=rank, world_size=world,
+                                    timeout=datetime.timedelta(seconds=timeout_s))
+        except (RuntimeError, ValueError) as exc:
+            text = " ".join(str(exc).split())
+            joined = re.search(r"([0-9]+)/([0-9]+) clients joined", text)
+            others = ", ".join(str(r) for r in range(world) if r != rank)
+            count = f" ({joined[1]} of {joined[2]} joined)" if joined else ""
+            raise ValueError(
+                f"rank {rank} of {world}: the other rank(s) ({others}) did not join within {timeout_s:g} s{count}; "
+                "start every rank (torchrun --nproc_per_node N / accelerate launch), or raise --rank-timeout "
+                f"[{text[:200]}]"
+            ) from None
         created = True
     return DistContext(rank=rank, world_size=world, local_rank=local, initialized_here=created)
 

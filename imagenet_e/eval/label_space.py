@@ -36,7 +36,7 @@ import numpy as np
 
 from imagenet_e_dataset.labels import NUM_CLASSES, class_names, synonyms, wnids
 
-_GENERIC_LABEL = re.compile(r"^label_\d+$")
+_GENERIC_LABEL = re.compile(r"label_[0-9]+")  # ASCII digits, used with fullmatch
 
 
 class MappingMethod(str, enum.Enum):
@@ -300,7 +300,7 @@ def map_labels(id2label: Mapping[int, str] | Sequence[str], *, model_name: str =
         raise ValueError(f"{model_name} declares no classes (empty id2label)")
     forced = _checked_overrides(overrides, len(labels), model_name)
     if len(labels) == NUM_CLASSES and not forced and all(
-            _GENERIC_LABEL.match(_normalise(x).replace(" ", "_")) for x in labels):
+            _GENERIC_LABEL.fullmatch(_normalise(x).replace(" ", "_")) for x in labels):
         raise ValueError(
             f"{model_name} has 1000 unnamed classes (LABEL_0 … LABEL_999), so its label order cannot be "
             "checked; if its outputs are in ImageNet-1k order, say so with --label-mapping identity"

@@ -24,7 +24,9 @@ import enum
 import hashlib
 import importlib
 import importlib.util
+import pickle
 import re
+import warnings
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -180,6 +182,11 @@ def _apply_choice(mapping_fn: Callable[[], LabelMapping], num_outputs: int, choi
 # --- transformers --------------------------------------------------------------------------------
 
 
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _folder_revision(folder: Path) -> str:
     """Content hash of a local model folder: config files' bytes plus weight files' names and sizes.
 
@@ -222,17 +229,30 @@ def _load_transformers(spec: str, revision: str | None, choice: LabelMappingChoi
     import transformers
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
+    from imagenet_e_dataset.local_paths import looks_like_local_path
+
     folder = Path(spec)
     is_local = folder.is_dir()
-    if not is_local and (spec.startswith((".", "/", "~")) or spec.count("/") > 1):
-        raise FileNotFoundError(f"model folder not found: {spec}")
+    if not is_local and looks_like_local_path(spec):
+        # A mistyped local path is a local error at once, not a round of Hub requests with retries.
+        raise FileNotFoundError(f"model folder not found: {spec} (it looks like a local path, so the Hub was not asked)")
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # processor backend fallbacks are noise to a user here
     try:
-        model = AutoModelForImageClassification.from_pretrained(spec, revision=revision)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # torch's pickle-protocol notice before our error
+            model = AutoModelForImageClassification.from_pretrained(spec, revision=revision)
         processor = AutoImageProcessor.from_pretrained(spec, revision=revision)
     except OSError as exc:
-        raise ValueError(f"cannot load a transformers image classifier from {spec!r}: {exc}") from None
+        raise ValueError(f"cannot load a transformers image classifier from {spec!r}: {_one_line(exc)}") from None
+    except (pickle.UnpicklingError, RuntimeError) as exc:
+        if "Weights only load failed" not in str(exc) and not isinstance(exc, pickle.UnpicklingError):
+            raise
+        # torch's safe loader refused a pickle weights file (it would run code): one line, naming the file.
+        raise ValueError(
+            f"{spec}: its pickle weights file (pytorch_model.bin) holds objects torch's safe loader refuses "
+            "(weights_only); pickles are never unpickled since they can run code: use a model.safetensors file"
+        ) from None
     finally:
         transformers.logging.set_verbosity(verbosity)
     id2label = dict(model.config.id2label or {})

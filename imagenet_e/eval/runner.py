@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from imagenet_e import __version__
+from imagenet_e_dataset.local_paths import looks_like_local_path
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
 from imagenet_e_dataset.runtime import choose_device, choose_dtype
 
@@ -245,6 +246,65 @@ def _predict(loaded: LoadedModel, images: EncodedImages, positions: np.ndarray, 
     return Predictions(flat, topk, tuple(failures))
 
 
+# The bootstrap draws n_bootstrap resamples per subset at once: 10^6 is far more than a 95 % interval needs
+# and still a few tens of MB; 10^11 would fail with a MemoryError after the whole model run.
+MAX_N_BOOTSTRAP = 1_000_000
+MAX_MODEL_ID_LENGTH = 200  # results_schema: model.id maxLength
+
+
+def _check_output_file(path: str | os.PathLike | None, flag: str, dataset_folder: Path | None) -> None:
+    if path is None:
+        return
+    target = Path(path).expanduser()
+    if target.is_dir():
+        example = target / ("results.json" if flag == "--output" else "drops.png")
+        raise ValueError(f"{flag} {target} is a folder; give a file path, e.g. {example}")
+    existing = next((p for p in [target.parent, *target.parent.parents] if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise ValueError(f"{flag} {target}: {existing} is a file, not a folder")
+    if existing is not None and not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {target}: cannot write in {existing} (permission denied); choose another path")
+    if dataset_folder is not None:
+        resolved, base = target.resolve(), dataset_folder.resolve()
+        if base in resolved.parents:
+            raise ValueError(f"{flag} {target} is inside the dataset folder {dataset_folder}; results never go into an "
+                             "input (a push would upload them with the data): write them elsewhere")
+
+
+def expected_model_id(model: str, loader: str = "auto") -> str:
+    """The ``model.id`` the results file will carry for ``model`` (known before loading it)."""
+    from .models import detect_loader
+
+    name = detect_loader(model) if loader == "auto" else loader
+    if name == "transformers" and Path(model).is_dir():
+        return str(Path(model))
+    if name == "timm":
+        return "timm/" + model.split("/", 1)[-1].split(":", 1)[-1] if model.startswith(("timm/", "timm:")) else model
+    return model
+
+
+def check_before_model(model: str, dataset: str | os.PathLike, *, output: str | os.PathLike | None,
+                       plot: str | os.PathLike | None, n_bootstrap: int, loaded_model: LoadedModel | None = None,
+                       loader: str = "auto") -> None:
+    """Every check that does not need the model, so a run never fails after scoring for a reason known before it."""
+    if isinstance(n_bootstrap, int) and n_bootstrap > MAX_N_BOOTSTRAP:
+        raise ValueError(f"--n-bootstrap {n_bootstrap} is above {MAX_N_BOOTSTRAP:,}; 1000 (the default) is plenty "
+                         "for a 95% interval")
+    model_id = loaded_model.model_id if loaded_model is not None else expected_model_id(model, loader)
+    if len(model_id) > MAX_MODEL_ID_LENGTH:
+        raise ValueError(f"model id {model_id[:60]!r}... is {len(model_id)} characters; a results file allows "
+                         f"{MAX_MODEL_ID_LENGTH}: load the model from a shorter path (e.g. a symlink or a copy)")
+    text = os.fspath(dataset)
+    folder = Path(text).expanduser()
+    if not folder.exists() and looks_like_local_path(text):
+        raise FileNotFoundError(f"dataset folder {text} does not exist (it looks like a path, so the Hub was not asked)")
+    dataset_folder = folder if folder.is_dir() else None
+    _check_output_file(output, "--output", dataset_folder)
+    _check_output_file(plot, "--plot", dataset_folder)
+    if output is not None and plot is not None and Path(output).resolve() == Path(plot).resolve():
+        raise ValueError(f"--output and --plot are the same file {output}")
+
+
 def evaluate_model(
     model: Any,
     dataset: str | os.PathLike,
@@ -273,6 +333,7 @@ def evaluate_model(
     skip_non_finite: bool = False,
     record_paths: bool = False,
     loaded_model: LoadedModel | None = None,
+    rank_timeout: float = distributed.DEFAULT_RANK_TIMEOUT_S,
 ) -> dict[str, Any]:
     """Score ``model`` on the ImageNet-E ``dataset`` and return the results document.
 
@@ -297,12 +358,15 @@ def evaluate_model(
     writes the results JSON, the predictions parquet (default: beside ``output``) and the PNG.
 
     Under torchrun / accelerate (``WORLD_SIZE`` > 1) every rank must call this; each scores a
-    strided share and every rank returns the same document.
+    strided share and every rank returns the same document. ``rank_timeout``: seconds a rank waits for
+    the others to join (and for a collective) before naming the missing rank.
     """
     if loaded_model is None and not isinstance(model, str):
         loaded_model = wrap_model(model, preprocess, label_space=label_space, name=model_name,
                                   label_mapping=label_mapping, label_map=label_map)
     spec = loaded_model.model_id if loaded_model is not None else model
+    check_before_model(model, dataset, output=output, plot=plot, n_bootstrap=n_bootstrap,
+                       loaded_model=loaded_model, loader=loader)
     settings = EvalSettings(
         model=spec, dataset=os.fspath(dataset),
         configs=tuple(s.name for s in _select_subsets(configs, available_configs(dataset, dataset_revision))),
@@ -315,7 +379,7 @@ def evaluate_model(
     )
     if predictions is None and output is not None:
         predictions = predictions_path_for(output)
-    ctx = distributed.setup(torch.device(choose_device(settings.device.value)).type)
+    ctx = distributed.setup(torch.device(choose_device(settings.device.value)).type, timeout_s=rank_timeout)
     try:
         return _run(settings, ctx, loaded_model, label_map, output, predictions, plot)
     finally:

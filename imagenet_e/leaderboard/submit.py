@@ -107,7 +107,16 @@ def submit_results(
 
     from imagenet_e.leaderboard.verify import DatasetResolver, predictions_for, verify_submission
 
-    results = load_results(results_file)
+    try:
+        results = load_results(results_file)
+    except RecursionError:
+        # json and the schema walk recurse per nesting level: a hostile file ~1000 levels deep is refused, not a traceback.
+        raise ValueError(f"{results_file}: nested too deeply to be a results file") from None
+    except ValueError as exc:
+        text = str(exc)  # the schema's message quotes the offending value, which can be megabytes long
+        if len(text) <= 500:
+            raise
+        raise ValueError(text[:497] + "...") from None
     results_path = Path(results_file)
     predictions = predictions_for(results_path, results)
     if predictions is None:
@@ -119,6 +128,13 @@ def submit_results(
     if model_repo is not None:
         resolve_dataset_id(results, dataset_id)  # refuse before committing anything
     api = HfApi(token=token)
+    if model_repo is not None:
+        # Check the model repo before the results commit: a missing one must not leave a half-done submission.
+        try:
+            api.repo_info(model_repo, repo_type="model")
+        except RepositoryNotFoundError:
+            raise ValueError(f"model repo {model_repo!r} does not exist (or your token cannot see it); nothing was "
+                             "submitted: create it first, fix --model-repo, or leave --model-repo out") from None
     try:
         api.repo_info(repo_id, repo_type="dataset")
     except RepositoryNotFoundError:

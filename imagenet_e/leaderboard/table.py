@@ -269,6 +269,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(text, parse_constant=float)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc})") from None
+    except RecursionError:  # ~1000 nested levels: one bad file, not a board taken down
+        raise ValueError("nested too deeply to be a results file") from None
 
 
 def _identity(e: Entry) -> tuple:
@@ -278,7 +280,9 @@ def _identity(e: Entry) -> tuple:
 def _reason(exc: Exception, name: str) -> str:
     reason = str(exc)
     prefix = f"{name}: "
-    return reason[len(prefix):] if reason.startswith(prefix) else reason
+    reason = reason[len(prefix):] if reason.startswith(prefix) else reason
+    # The schema's message quotes the offending value, which a hostile file makes megabytes long.
+    return reason if len(reason) <= 300 else reason[:297] + "..."
 
 
 def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "results",
@@ -299,6 +303,9 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
             if not validated:
                 validate_results(doc, source=name)
             entry = Entry.from_results(doc, name)
+        except RecursionError:
+            skipped.append(SkippedFile(name, "nested too deeply to be a results file"))
+            continue
         except ValueError as exc:
             refused.append(SkippedFile(name, _reason(exc, name)))
             continue
