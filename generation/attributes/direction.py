@@ -1,4 +1,10 @@
-"""``direction``: the object rotated by a random angle; its old place becomes background."""
+"""``direction``: the object rotated by a random angle; its old place becomes background.
+
+The options choose the authors' rotation (``PIL.Image.rotate`` about the image centre, NEAREST, black
+fill, no expand: the object may be clipped or leave the frame, and is unreachable when nothing is
+left) or the corrected one (about the object's centre, kept inside the frame, bilinear). The rotation
+is made on the photo at its own resolution, as the authors rotate the original before resizing it.
+"""
 
 from __future__ import annotations
 
@@ -43,6 +49,7 @@ class Direction(AttributePlugin):
         assert isinstance(spec, DirectionSpec)
         opt = ctx.options
         angle_range = opt.angle_range if opt.angle_range is not None else (-spec.max_angle, spec.max_angle)
-        t = rotate_random(ctx.source.image, ctx.source.object_mask, rng_for(ctx.seed), angle_range=angle_range,
-                          center=opt.rotation_center, keep_inside=opt.rotation_keep_inside)
+        image, mask = ctx.transform_input()
+        t = rotate_random(image, mask, rng_for(ctx.seed), angle_range=angle_range, center=opt.rotation_center,
+                          keep_inside=opt.rotation_keep_inside, resample=opt.rotation_resample)
         return ctx.from_transform(t)

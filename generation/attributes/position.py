@@ -1,4 +1,9 @@
-"""``position``: the object moved to a uniformly random place fully inside the frame."""
+"""``position``: the object moved to a uniformly random place fully inside the frame.
+
+The object is the box ``options.object_box`` picks: the authors move the bounding box of the mask's
+largest contour (the mask pixels inside it; other parts of the mask are left out), the corrected
+protocol the whole mask's box. The move is made on the photo at its own resolution.
+"""
 
 from __future__ import annotations
 
@@ -35,4 +40,5 @@ class Position(AttributePlugin):
         from ..seeding import rng_for
         from ..transforms import move_random
 
-        return ctx.from_transform(move_random(ctx.source.image, ctx.source.object_mask, rng_for(ctx.seed)))
+        image, mask = ctx.transform_input()
+        return ctx.from_transform(move_random(image, mask, rng_for(ctx.seed), ctx.options.object_box))

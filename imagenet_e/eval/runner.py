@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from imagenet_e_dataset.atomic import atomic_write_text
+from imagenet_e_dataset.protocol_file import read_protocol
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
 from imagenet_e_dataset.runtime import choose_device, choose_dtype
 
@@ -394,6 +395,8 @@ def _score(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[P
         "dataset": {
             "id": settings.dataset if not Path(settings.dataset).is_dir() else str(Path(settings.dataset).resolve()),
             "revision": _dataset_revision_of(settings.dataset, settings.dataset_revision),
+            # The editing protocol the dataset was made under (its protocol.json); None when unknown.
+            "protocol": read_protocol(settings.dataset, settings.dataset_revision),
             "configs": [t.subset.name for t in tables],
             "split": "test",
         },
