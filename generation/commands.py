@@ -156,7 +156,7 @@ def _edit(args: argparse.Namespace) -> int:
             print(f"--label not given: using {args.classifier}'s prediction on the photo, class {label}", file=sys.stderr)
     editor = _make_editor(args, classifier, device) if needs_editor else None
     model_resolution = getattr(editor, "sample_size", None)
-    if model_resolution is not None and "resolution" not in overrides:
+    if model_resolution is not None:
         # With the diffusion backend the working resolution is the UNet's own (--resolution overrides it).
         protocol = Protocol.resolve(args.protocol, overrides, model_resolution=model_resolution)
         options = protocol.options

@@ -72,11 +72,10 @@ class GenerateSettings:
             names.remove(ORIGINAL)
         object.__setattr__(self, "subsets", tuple(s.name for s in resolve_many(names)) if names else ())
         options = dict(self.backend_options)
-        if self.backend == "diffusion" and self.model_resolution is None and options.get("unet") is not None \
-                and "resolution" not in dict(self.edit_options):
+        if self.backend == "diffusion" and self.model_resolution is None and options.get("unet") is not None:
             from ..diffusion_editor import unet_sample_size
 
-            # The working resolution follows the model (256 for the paper's); part of the fingerprint.
+            # The working resolution follows the model (256 for the paper's) unless an edit option sets it.
             object.__setattr__(self, "model_resolution", unet_sample_size(options["unet"]))
         edit_options = self.edit_options_object()  # bad --edit-option values fail here, before any work
         guided = [s for s in self.subsets if Requirement.CLASSIFIER in resolve(s).requirements(edit_options)]
