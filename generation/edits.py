@@ -35,7 +35,6 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
-from PIL import Image
 
 from imagenet_e_dataset.labels import check_label
 from imagenet_e_dataset.registry import Subset, resolve, subset_for_spec

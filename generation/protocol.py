@@ -19,6 +19,7 @@ different labels are not comparable.
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass, fields, replace
 from typing import Any, Iterable, Mapping
 
@@ -138,7 +139,12 @@ def parse_protocol_name(name: str | ProtocolName) -> ProtocolName:
 
 def preset(name: str | ProtocolName) -> EditOptions:
     """The options of a named protocol (``official`` is ``EditOptions()``)."""
-    if parse_protocol_name(name) is ProtocolName.OFFICIAL:
+    return _preset(parse_protocol_name(name))
+
+
+@functools.lru_cache(maxsize=None)
+def _preset(name: ProtocolName) -> EditOptions:  # options are frozen: one instance per protocol is enough
+    if name is ProtocolName.OFFICIAL:
         return EditOptions()
     return replace(EditOptions(), **{field: corrected for d in DEVIATIONS for field, _, corrected in d.settings})
 

@@ -13,7 +13,7 @@
   an object already within tolerance is returned untouched.
 
 Masks are carried as the authors carry them: 8-bit grey, resized bilinear at every step, measured at
-``> 127`` (contours) and ``> 127.5`` (pixels) by :func:`generation.transforms.measure`. Every resize
+``> 127`` (contours) and ``> 127.5`` (pixels) by :func:`generation.geometry.measure`. Every resize
 is OpenCV's default bilinear.
 """
 
@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from .transforms import Box, EditStatus, ObjectBox, TransformResult, measure
+from .geometry import Box, EditStatus, ObjectBox, TransformResult, measure
 from .working import mask_u8
 
 __all__ = ["official_full", "official_full_window", "official_rescale"]

@@ -122,7 +122,7 @@ def test_every_subset_loads_with_its_rows(clean, layout):
     assert record["settings"]["full_mode"] == "official" and record["settings"]["harmonize"] is True
     card = (clean / "README.md").read_text()
     assert f"| protocol | `{label}` |" in card and "| edit object_box | `largest_contour` |" in card
-    assert f"Edited under the **{label}** protocol: every step as the authors' ImageNet-Editing code does it" in card
+    assert f"Editing protocol: **{label}**. Every step is the authors' ImageNet-Editing code's but the overridden" in card
 
 
 def test_bad_sources_are_reported_and_counted_in_the_card(clean):

@@ -153,3 +153,34 @@ def test_evaluation_results_carry_the_datasets_protocol(tmp_path):
     unknown = evaluate_model(str(tmp_path / "model"), tmp_path / "dataset", num_workers=0, batch_size=4,
                              n_bootstrap=10, progress=False)
     assert unknown["dataset"]["protocol"] is None
+
+
+def test_cli_edit_takes_the_working_resolution_from_the_unet(tmp_path):
+    pytest.importorskip("diffusers")
+    from diffusers import UNet2DModel
+
+    torch.manual_seed(0)
+    UNet2DModel(  # ADM-shaped, tiny, learned sigma; its sample_size is the working resolution
+        sample_size=32, in_channels=3, out_channels=6, block_out_channels=(32, 32), layers_per_block=1,
+        down_block_types=("ResnetDownsampleBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "ResnetUpsampleBlock2D"),
+        attention_head_dim=16, resnet_time_scale_shift="scale_shift", attn_norm_num_groups=32,
+        downsample_type="resnet", upsample_type="resnet",
+    ).save_pretrained(tmp_path / "unet")
+    photo, mask = synthetic_scene(60, 80)
+    img, m = tmp_path / "p.png", tmp_path / "m.png"
+    Image.fromarray(photo).save(img)
+    Image.fromarray(mask.astype(np.uint8) * 255).save(m)
+    base = ["edit", str(img), str(m), "--subset", "background_0,position_random", "--backend", "diffusion",
+            "--unet", str(tmp_path / "unet"), "--steps", "2", "--inpainter", "opencv"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    record = json.loads((tmp_path / "a" / "edits.json").read_text())
+    assert record["protocol"]["resolution_from"] == "model" and record["protocol"]["settings"]["resolution"] == 32
+    assert record["protocol"]["label"] == "official protocol with overrides: inpainter=opencv"
+    with Image.open(tmp_path / "a" / "position_random.png") as im:
+        assert im.size == (32, 32)
+    assert record["edits"]["position_random"]["backend"] == "diffusion"  # harmonised with λ = 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--resolution", "64"]) == 0
+    record = json.loads((tmp_path / "b" / "edits.json").read_text())
+    assert record["protocol"]["label"] == "official protocol with overrides: resolution=64, inpainter=opencv"
+    with Image.open(tmp_path / "b" / "background_0.png") as im:
+        assert im.size == (64, 64)

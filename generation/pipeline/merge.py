@@ -135,12 +135,15 @@ def card_context(
     generation["source images"] = len(selection.sources)
     generation["chunk size"] = settings.chunk_size
     deviations = "; ".join(d.step for d in protocol.deviations())
+    if deviations:
+        steps = f"Steps that differ from the authors' ImageNet-Editing code: {deviations}."
+    else:
+        but = " but the overridden settings." if protocol.overrides else "."
+        steps = "Every step is the authors' ImageNet-Editing code's" + but
     notes = (
-        f"Edited under the **{protocol.label}** protocol: "
-        + ("every step as the authors' ImageNet-Editing code does it" if not deviations
-           else f"steps that differ from the authors' code: {deviations}")
-        + " (the protocols and the reason for each difference: `docs/fidelity.md` in the imagenet-e toolkit; "
-        "`protocol.json` holds every resolved setting). Datasets made under different protocols are not comparable.",
+        f"Editing protocol: **{protocol.label}**. {steps} The protocols and the reason for each difference are in "
+        "`docs/fidelity.md` of the imagenet-e toolkit; `protocol.json` holds every resolved setting. Datasets made "
+        "under different protocols are not comparable.",
         "Each row's `seed` is derive_seed(global seed, source_id, subset); `original` rows are the untouched "
         "source files (seed empty). `background_random` takes the clean background of another selected source "
         "drawn with the row's seed (the donor's id is in `manifest.jsonl`).",
