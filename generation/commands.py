@@ -5,7 +5,12 @@
 
 With ``--subset all`` (or several comma-separated names) ``--out`` is a folder that receives one
 ``<subset>.png`` per subset, ``contact_sheet.png`` (the original and every edit, labelled) and
-``edits.json`` (the parameters drawn for each edit: seed, λ, scale, position, angle, ...).
+``edits.json`` (the parameters drawn for each edit: seed, λ, scale, position, angle, ..., and the
+protocol with every resolved setting).
+
+``--protocol official`` (default) edits as the authors' pipeline does, ``--protocol corrected`` with the
+fixes listed in ``docs/fidelity.md``; the flags below and ``--edit-option KEY=VALUE`` override single
+settings (recorded as overrides).
 """
 
 from __future__ import annotations
@@ -23,6 +28,40 @@ from imagenet_e_dataset.runtime import choose_device
 
 DEFAULT_GLOBAL_SEED = 404
 logger = logging.getLogger(__name__)
+
+
+def protocol_name(text: str) -> str:
+    """argparse type of ``--protocol``: a known protocol name (the error lists the valid ones)."""
+    from .protocol import parse_protocol_name
+
+    try:
+        return parse_protocol_name(text).value
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def key_value(text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` with VALUE read as JSON when it parses (``iterations=5``, ``lr=0.05``), else as text."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        parsed: Any = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def add_protocol_arguments(parser: argparse.ArgumentParser | Any, *, edit_option: bool = True) -> None:
+    """``--protocol``, ``--resolution`` (and ``--edit-option``): shared by ``edit`` and ``generate``."""
+    parser.add_argument("--protocol", type=protocol_name, default="official",
+                        help="editing protocol: official (default, the authors' pipeline step by step) or corrected "
+                             "(with the fixes listed in docs/fidelity.md); single settings can be overridden")
+    parser.add_argument("--resolution", type=int,
+                        help="working resolution (default: the diffusion UNet's sample_size, else 256)")
+    if edit_option:
+        parser.add_argument("--edit-option", action="append", type=key_value, default=[], metavar="KEY=VALUE",
+                            help="override one edit setting (an EditOptions field, repeatable), e.g. full_mode=aspect")
 
 
 def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
@@ -59,13 +98,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--mask-prompt", help="text prompt of an hf: auto-mask model (default: the --label's class name)")
     p.add_argument("--random-background", help="photo whose background background_random uses")
     p.add_argument("--random-background-mask", help="object mask of --random-background (its object is removed first)")
-    p.add_argument("--inpainter", default="patchmatch", help="object removal: patchmatch (default) or opencv")
-    p.add_argument("--resolution", type=int, default=256)
-    p.add_argument("--fit", default="stretch", help="photo to square: stretch (default) or center_crop")
-    p.add_argument("--full-mode", default="aspect", help="size_full: aspect (default) or stretch (official)")
-    p.add_argument("--rotation-center", default="object", help="direction_random: object (default) or image (official)")
-    p.add_argument("--harmonize", action="store_true", help="pass object-transform edits (size, position, direction, "
-                                                            "plug-ins that allow it) through the editor with λ=0")
+    p.add_argument("--inpainter", help="object removal: patchmatch (default) or opencv")
+    add_protocol_arguments(p)
+    p.add_argument("--fit", help="photo to square: stretch (the protocols') or center_crop")
+    p.add_argument("--full-mode", help="size_full: official (the authors' window), aspect (corrected) or stretch (tight box)")
+    p.add_argument("--rotation-center", help="direction_random: image (official) or object (corrected)")
+    p.add_argument("--harmonize", action=argparse.BooleanOptionalAction, default=None,
+                   help="pass object-transform edits and background_random through the editor with λ=0 "
+                        "(official: yes, corrected: no)")
     add_plugin_argument(p)
     p.set_defaults(func=_edit)
 
@@ -77,7 +117,8 @@ def _edit(args: argparse.Namespace) -> int:
 
     from .attributes import Requirement
     from .contact_sheet import contact_sheet
-    from .edits import EditOptions, plan_edit, prepare_source, run_edits
+    from .edits import plan_edit, prepare_source, run_edits
+    from .protocol import Protocol
     from .image_io import read_rgb, write_png_atomic
     from .masks import auto_mask, read_mask
     from .seeding import seed_for
@@ -103,8 +144,9 @@ def _edit(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out}: one subset is written as a .png file")
     if many and out.suffix:
         raise ValueError(f"--out {out}: several subsets need a folder, not a file name")
-    options = EditOptions(resolution=args.resolution, fit=args.fit, full_mode=args.full_mode,
-                          rotation_center=args.rotation_center, inpainter=args.inpainter, harmonize=args.harmonize)
+    overrides = edit_overrides(args)
+    protocol = Protocol.resolve(args.protocol, overrides)
+    options = protocol.options
 
     needs = {s.name: s.requirements(options) for s in subsets}
     adversarial = any(Requirement.CLASSIFIER in n for n in needs.values())
@@ -122,6 +164,11 @@ def _edit(args: argparse.Namespace) -> int:
             label = _predict(classifier, photo, device)
             logger.warning("--label not given: using %s's prediction on the photo, class %d", args.classifier, label)
     editor = _make_editor(args, classifier, device) if needs_editor else None
+    model_resolution = getattr(editor, "sample_size", None)
+    if model_resolution is not None:
+        # With the diffusion backend the working resolution is the UNet's own (--resolution overrides it).
+        protocol = Protocol.resolve(args.protocol, overrides, model_resolution=model_resolution)
+        options = protocol.options
 
     skipped: dict[str, str] = {}
     other = None
@@ -131,7 +178,7 @@ def _edit(args: argparse.Namespace) -> int:
             if args.random_background_mask:
                 oh, ow = other_photo.shape[:2]
                 other_mask = read_mask(args.random_background_mask, photo_size=(ow, oh))
-                other = prepare_source(other_photo, other_mask, options=options, source_id=Path(args.random_background).stem)
+                other = prepare_source(other_photo, other_mask, options=protocol, source_id=Path(args.random_background).stem)
             else:
                 other = other_photo
         elif many:
@@ -140,13 +187,13 @@ def _edit(args: argparse.Namespace) -> int:
         else:
             raise ValueError(f"{needs_donor[0]} needs --random-background PHOTO (the background of another image)")
 
-    source = prepare_source(photo, mask, options=options, source_id=source_id)
+    source = prepare_source(photo, mask, options=protocol, source_id=source_id)
     planned = []
     for sub in tqdm(subsets, desc="planning edits", disable=len(subsets) < 3, file=sys.stderr):
         if sub.name in skipped:
             continue
         planned.append(plan_edit(source, None, sub, seed=seed_for(args.seed, source_id, sub),
-                                 other_background=other, label=label, options=options, lam=args.lam))
+                                 other_background=other, label=label, options=protocol, lam=args.lam))
     results = run_edits(planned, editor)
 
     by_name = {r.subset: r for r in results}
@@ -155,6 +202,7 @@ def _edit(args: argparse.Namespace) -> int:
         logger.warning("%s: unreachable for this image (%s)", r.subset, r.params.get("reason", ""))
     for name, why in skipped.items():
         logger.warning("%s: skipped, %s", name, why)
+    print(f"protocol: {protocol.label}", file=sys.stderr)
 
     if not many:
         result = results[0]
@@ -179,6 +227,7 @@ def _edit(args: argparse.Namespace) -> int:
     sheet = contact_sheet(items, out / "contact_sheet.png", columns=4)
     record = {
         "image": str(args.image), "source_id": source_id, "global_seed": args.seed, "label": label,
+        "protocol": protocol.record(),
         "editor": editor.provenance() if editor is not None else None,
         "edits": {r.subset: {"status": r.status.value, **to_jsonable(r.params)} for r in results},
         "skipped": skipped,
@@ -186,6 +235,17 @@ def _edit(args: argparse.Namespace) -> int:
     _write_json_atomic(record, out / "edits.json")
     print(f"wrote {len([r for r in results if r.ok])} edits, {sheet} and {out / 'edits.json'}")
     return 0
+
+
+def edit_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The edit settings the command line sets explicitly (``--edit-option`` first, then the named flags)."""
+    overrides: dict[str, Any] = dict(getattr(args, "edit_option", None) or [])
+    for flag, field in (("resolution", "resolution"), ("fit", "fit"), ("full_mode", "full_mode"),
+                        ("rotation_center", "rotation_center"), ("harmonize", "harmonize"), ("inpainter", "inpainter")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            overrides[field] = value
+    return overrides
 
 
 def _make_editor(args: argparse.Namespace, classifier, device: str):

@@ -1,12 +1,24 @@
 """Blended-diffusion background editor with complexity and adversarial guidance (the paper's background edit).
 
 An ADM-style pixel-space ``diffusers.UNet2DModel`` with learned sigma re-synthesises the background
-of each request, SDEdit-style from its clean background, while the object region is re-imposed
-after every step at the matching noise level. Every step's mean is shifted down the gradient of a
-guidance loss on the predicted clean image x̂0:
+of each request, SDEdit-style from its clean background. Each step from respaced index i to i−1
+shifts the mean down the gradient of a guidance loss on the predicted clean image x̂0,
 
     L = −λ · mean|FFT2((x̂0 + 1) / 2)| + range_scale · mean((x̂0 − clamp(x̂0, −1, 1))²)
-        [ + adv_scale · log p_classifier(y | x̂0)  for adversarial requests ]
+    μ ← μ − Σ · ∇_{x_t} L
+
+plus, for adversarial requests, the authors' ``class_guided`` term taken on a *detached* x̂0
+(the gradient does not go back through the UNet):
+
+    μ ← μ − Σ · adv_scale · ∇_{x̂0'} log p_classifier(y | x̂0'),   x̂0' = x̂0.detach()
+
+then samples x_{i−1} and re-imposes the object region at the noise level of the step's own index i
+(the authors' ``postprocess_fn`` calls ``q_sample(object, t)`` with the t of the step just taken):
+
+    x_{i−1} ← x_{i−1} ⊙ m_bg + q_sample(object_image, i) ⊙ (1 − m_bg)
+
+The result is the last x̂0 with the object pixels pasted back exactly, turned into 8 bits by the
+request's ``rounding`` (the authors truncate).
 
 A whole batch goes through each UNet call, but every random draw comes from a per-request
 ``torch.Generator`` seeded by ``request.seed`` (drawn on the CPU, so a seed means the same noise on
@@ -28,7 +40,7 @@ import torch
 from imagenet_e_dataset.runtime import choose_device, choose_dtype, torch_dtype
 
 from .diffusion_schedule import RespacedSchedule
-from .interfaces import BackgroundEditRequest, ClassifierFn, register_background_editor
+from .interfaces import BackgroundEditRequest, ClassifierFn, Rounding, register_background_editor
 
 DeviceName = str
 DtypeName = Literal["auto", "fp32", "bf16", "fp16"]
@@ -58,6 +70,36 @@ class DiffusionEditSettings:
 def fft_complexity(images01: torch.Tensor) -> torch.Tensor:
     """Per-image mean |DFT| over channels and frequencies, DC included (official ``HighFrequencyLoss``)."""
     return torch.fft.fft2(images01.float()).abs().flatten(1).mean(1)
+
+
+def unet_sample_size(unet: "str | os.PathLike[str] | Any") -> int | None:
+    """The square ``sample_size`` of a UNet (folder, Hub id or instance) from its config alone; None if unset.
+
+    The working resolution of the diffusion backend defaults to it (256 for the paper's model).
+    """
+    from diffusers import UNet2DModel
+
+    if isinstance(unet, UNet2DModel):
+        config = unet.config
+    elif isinstance(unet, (str, os.PathLike)):
+        from imagenet_e_dataset.local_paths import looks_like_local_path
+
+        source = os.fspath(unet)
+        if not os.path.isdir(source) and looks_like_local_path(source):
+            raise FileNotFoundError(f"cannot load a diffusers UNet2DModel from {source!r}: no such folder "
+                                    "(it looks like a local path, so the Hub was not asked)")
+        try:
+            config = UNet2DModel.load_config(source)
+        except (OSError, ValueError) as exc:
+            raise FileNotFoundError(f"cannot read the config of a diffusers UNet2DModel at {os.fspath(unet)!r}: {exc}") from exc
+    else:
+        raise ValueError(f"unet must be a path, a Hub id or a diffusers UNet2DModel, got {type(unet).__name__}")
+    size = config.get("sample_size") if isinstance(config, dict) else getattr(config, "sample_size", None)
+    if isinstance(size, (list, tuple)):
+        if len(size) != 2 or size[0] != size[1]:
+            raise ValueError(f"UNet sample_size {size} is not square; pass the working resolution explicitly")
+        size = size[0]
+    return None if size is None else int(size)
 
 
 def _load_unet(unet: "str | os.PathLike[str] | Any") -> tuple[Any, str]:
@@ -125,6 +167,11 @@ class DiffusionBackgroundEditor:
         self.progress = progress
         self.schedule = RespacedSchedule.build(self.settings.num_train_steps, self.settings.respaced_steps)
 
+    @property
+    def sample_size(self) -> int | None:
+        """The UNet's square ``sample_size`` (the default working resolution with this backend)."""
+        return unet_sample_size(self.unet)
+
     # -- BackgroundEditor ---------------------------------------------------------------------------
 
     def provenance(self) -> dict[str, Any]:
@@ -138,7 +185,8 @@ class DiffusionBackgroundEditor:
             "num_train_steps": self.settings.num_train_steps,
             "respaced_steps": self.settings.respaced_steps,
             "steps": self.settings.steps,
-            "sampler": "ddpm-ancestral, learned-range sigma, blended",
+            "sampler": "ddpm-ancestral, learned-range sigma, blended at the step's own t",
+            "adversarial_gradient": "class_guided: -adv_scale * grad of log p(y | x0) w.r.t. detached x0",
             "clip_denoised": self.settings.clip_denoised,
             "range_scale": self.settings.range_scale,
             "adv_scale": self.settings.adv_scale,
@@ -207,7 +255,7 @@ class DiffusionBackgroundEditor:
             x = torch.from_numpy(np.stack(arrays)).to(dev).permute(0, 3, 1, 2).float()
             return x / 127.5 - 1.0
 
-        image = to_tensor([r.image for r in requests])
+        image = to_tensor([r.image for r in requests])  # the object image (object in its place)
         background = to_tensor([r.background for r in requests])
         region = torch.from_numpy(np.stack([r.region() for r in requests])).to(dev)[:, None].float()
         lam = torch.tensor([float(r.lam) for r in requests], device=dev)
@@ -216,7 +264,7 @@ class DiffusionBackgroundEditor:
         class_labels = None
         if self.unet.config.num_class_embeds is not None:
             class_labels = torch.tensor([int(r.label) for r in requests], device=dev, dtype=torch.long)
-        needs_grad = s.range_scale > 0 or bool(lam.abs().max() > 0) or bool(adv_rows)
+        needs_grad = s.range_scale > 0 or bool(lam.abs().max() > 0)
 
         first = s.steps - 1
         x = sched.q_sample(background, first, noise())
@@ -229,15 +277,23 @@ class DiffusionBackgroundEditor:
                     model_out = self.unet(x_in, t, class_labels=class_labels).sample
                 mean, log_var, pred_x0 = sched.p_mean_variance(model_out.float(), x_in, index, s.clip_denoised)
                 if needs_grad:
-                    loss = self._guidance_loss(pred_x0, lam, adv_rows, adv_labels)
-                    grad = torch.autograd.grad(loss, x_in)[0]
+                    grad = torch.autograd.grad(self._guidance_loss(pred_x0, lam), x_in)[0]
                     mean = mean.detach() - log_var.detach().exp() * grad
             mean, log_var, pred_x0 = mean.detach(), log_var.detach(), pred_x0.detach()
+            if adv_rows:
+                # class_guided: the gradient is taken on the detached x̂0, not through the UNet.
+                adv = self._class_guided(pred_x0[adv_rows], adv_labels)
+                mean = mean.clone()
+                mean[adv_rows] = mean[adv_rows] + log_var[adv_rows].exp() * adv
             step_noise = noise()
             x = mean + (0.5 * log_var).exp() * step_noise if index > 0 else mean
-            x = x * region + sched.q_sample(image, index - 1, noise()) * (1 - region)
+            # The step went from index to index-1; the object is re-imposed at the noise level of `index`.
+            x = x * region + sched.q_sample(image, index, noise()) * (1 - region)
 
-        out = ((pred_x0 + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        x01 = ((pred_x0 + 1) / 2).clamp(0, 1) * 255
+        floor = torch.tensor([r.rounding is Rounding.FLOOR for r in requests], device=dev)[:, None, None, None]
+        levels = torch.where(floor, x01.floor(), x01.round())
+        out = levels.clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         results = []
         for r, edited in zip(requests, out):
             edited = edited.copy()
@@ -245,19 +301,24 @@ class DiffusionBackgroundEditor:
             results.append(edited)
         return results
 
-    def _guidance_loss(
-        self, pred_x0: torch.Tensor, lam: torch.Tensor, adv_rows: list[int], adv_labels: torch.Tensor
-    ) -> torch.Tensor:
+    def _guidance_loss(self, pred_x0: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
         """Sum over the batch of each request's loss, so ∂/∂x_t gives every request its own gradient."""
         s = self.settings
         per_request = -lam * fft_complexity((pred_x0 + 1) / 2)
         if s.range_scale > 0:
             per_request = per_request + s.range_scale * (pred_x0 - pred_x0.clamp(-1, 1)).pow(2).flatten(1).mean(1)
-        loss = per_request.sum()
-        if adv_rows:
-            images01 = ((pred_x0[adv_rows] + 1) / 2).clamp(0, 1)
+        return per_request.sum()
+
+    def _class_guided(self, pred_x0: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The authors' ``class_guided``: −adv_scale · ∇_{x̂0'} log p(y | x̂0') for a detached x̂0'.
+
+        The classifier sees (x̂0' + 1) / 2, unclamped (the authors feed x̂0 as it is), so the gradient
+        reaches every pixel.
+        """
+        with torch.enable_grad():
+            x0 = pred_x0.detach().requires_grad_(True)
             with self._autocast():
-                logits = self.classifier(images01)
-            log_p = torch.log_softmax(logits.float(), dim=-1).gather(1, adv_labels[:, None]).squeeze(1)
-            loss = loss + s.adv_scale * log_p.sum()
-        return loss
+                logits = self.classifier((x0 + 1) / 2)
+            log_p = torch.log_softmax(logits.float(), dim=-1).gather(1, labels[:, None]).squeeze(1)
+            (grad,) = torch.autograd.grad(log_p.sum(), x0)
+        return -self.settings.adv_scale * grad

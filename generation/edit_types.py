@@ -10,66 +10,113 @@ without importing the subset registry that is made from those plug-ins.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
-from .interfaces import BackgroundEditRequest
-from .transforms import EditStatus, FullMode, RotationCenter
+from .interfaces import BackgroundEditRequest, Rounding
+from .transforms import EditStatus, FullMode, ObjectBox, Resample, RotationCenter
+from .working import Fit, WorkingResize
 
-__all__ = ["EditOptions", "EditResult", "EditStatus", "Fit", "PlannedEdit", "PreparedSource", "check_photo"]
+__all__ = [
+    "EditOptions", "EditResult", "EditStatus", "Fit", "PlannedEdit", "PreparedSource", "SizeInvalid", "SizeLoop",
+    "check_photo",
+]
 
 
-class Fit(str, enum.Enum):
-    """How a photo is brought to the square working resolution."""
+class SizeLoop(str, enum.Enum):
+    """The loop that brings an object to a size target."""
 
-    STRETCH = "stretch"
-    CENTER_CROP = "center_crop"
+    OFFICIAL = "official"
+    """The authors' crop/canvas steps (:func:`generation.transforms_official.official_rescale`)."""
+    CENTRED = "centred"
+    """The toolkit's: the original warped once per try about the object's centre (:func:`generation.transforms.rescale_to_rate`)."""
+
+
+class SizeInvalid(str, enum.Enum):
+    """What a size edit that fails ("Invalid size") gives."""
+
+    ORIGINAL = "original"
+    """The authors': the untransformed object is used for that target (their script copies the original)."""
+    DROP = "drop"
+    """The edit is reported unreachable and the row is left out (listed in ``skipped.tsv``)."""
+
+
+# Option fields that hold an enum, and the enum (strings from a CLI or a config file become members).
+_ENUM_FIELDS: dict[str, type[enum.Enum]] = {
+    "fit": Fit, "working_resize": WorkingResize, "object_box": ObjectBox, "full_mode": FullMode,
+    "size_loop": SizeLoop, "size_invalid": SizeInvalid, "rotation_center": RotationCenter,
+    "rotation_resample": Resample, "output_rounding": Rounding,
+}
+_BOOL_FIELDS = ("full_at_photo_size", "size_allow_clip", "size_full_fallback", "rotation_keep_inside", "harmonize")
 
 
 @dataclass(frozen=True)
 class EditOptions:
-    """Settings of the editing toolkit that change the images (recorded in every result's params)."""
+    """Settings of the editing toolkit that change the images (recorded in every result's params).
+
+    The defaults are the ``official`` protocol, the authors' pipeline step by step; the ``corrected``
+    protocol and the reason for each of its differences are in :mod:`generation.protocol`.
+    """
 
     resolution: int = 256
+    """Side of the square working resolution (with the diffusion backend: the UNet's ``sample_size``)."""
     fit: Fit = Fit.STRETCH
-    full_mode: FullMode = FullMode.ASPECT
-    """``aspect`` (default) or the official anisotropic ``stretch`` of the bounding box."""
+    working_resize: WorkingResize = WorkingResize.LANCZOS
+    """How photo and mask reach the working resolution (:mod:`generation.working`)."""
+    object_box: ObjectBox = ObjectBox.LARGEST_CONTOUR
+    """Which mask pixels are the object that size measures, ``full`` frames and position moves."""
+    full_mode: FullMode = FullMode.OFFICIAL
     full_at_photo_size: bool = True
-    rotation_center: RotationCenter = RotationCenter.OBJECT
-    """``object`` (default) or the official ``image`` centre (``PIL.rotate``)."""
-    rotation_keep_inside: bool = True
-    """Shift a rotated object that sticks out back into the frame; the official behaviour is
-    ``rotation_center="image", rotation_keep_inside=False`` (clipping reported in params)."""
+    size_loop: SizeLoop = SizeLoop.OFFICIAL
+    size_tolerance: float = 0.015
+    size_max_steps: int = 50
+    size_allow_clip: bool = True
+    """Let a grown object be cut by the frame instead of reporting it unreachable."""
+    size_full_fallback: bool = True
+    """A target not below the rate of the ``full`` edit takes the ``full`` edit (the authors' rule)."""
+    size_invalid: SizeInvalid = SizeInvalid.ORIGINAL
+    rotation_center: RotationCenter = RotationCenter.IMAGE
+    rotation_keep_inside: bool = False
+    """Shift a rotated object that sticks out back into the frame (clipping is reported in params)."""
+    rotation_resample: Resample = Resample.NEAREST
     angle_range: tuple[int, int] | None = None
     """Overrides the direction spec's ``[-max_angle, max_angle]`` when set."""
-    size_tolerance: float = 0.015
-    size_allow_clip: bool = False
-    """Let a grown object be cut by the frame instead of reporting it unreachable."""
+    harmonize: bool = True
+    """Send size/position/direction results and ``background_random`` through the background editor
+    with λ = 0 (the authors run every edited image through their blended diffusion)."""
+    output_rounding: Rounding = Rounding.FLOOR
     inpainter: str = "patchmatch"
     inpaint_dilation: int | None = None
     """Halo margin removed with the object (pixels at the working resolution); None = automatic."""
-    harmonize: bool = False
-    """Send size/position/direction results through the background editor with λ = 0."""
 
     def __post_init__(self) -> None:
         # Strings from a CLI or a config file become the enums here, so bad values fail at the boundary.
-        for name, kind in (("fit", Fit), ("full_mode", FullMode), ("rotation_center", RotationCenter)):
+        for name, kind in _ENUM_FIELDS.items():
             value = getattr(self, name)
             try:
                 object.__setattr__(self, name, kind(value))
             except ValueError:
                 raise ValueError(f"EditOptions.{name}={value!r}; valid: {', '.join(k.value for k in kind)}") from None
+        for name in _BOOL_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and value.lower() in ("true", "false"):
+                value = value.lower() == "true"
+            if not isinstance(value, (bool, np.bool_)):
+                raise ValueError(f"EditOptions.{name}={value!r} must be true or false")
+            object.__setattr__(self, name, bool(value))
         # Values from --edit-option KEY=VALUE arrive as JSON (64.0) or text ("64"); PIL needs a true int.
-        try:
-            resolution = int(self.resolution)
-            integral = float(self.resolution) == resolution
-        except (TypeError, ValueError):
-            integral = False
-        if not integral or not 16 <= resolution <= 4096:
-            raise ValueError(f"EditOptions.resolution={self.resolution!r} must be an integer in 16..4096")
-        object.__setattr__(self, "resolution", resolution)
+        for name, lo, hi in (("resolution", 16, 4096), ("size_max_steps", 1, 1000)):
+            value = getattr(self, name)
+            try:
+                number = int(value)
+                integral = not isinstance(value, bool) and float(value) == number
+            except (TypeError, ValueError):
+                integral = False
+            if not integral or not lo <= number <= hi:
+                raise ValueError(f"EditOptions.{name}={value!r} must be an integer in {lo}..{hi}")
+            object.__setattr__(self, name, number)
         if self.angle_range is not None:
             lo, hi = self.angle_range
             if int(lo) != lo or int(hi) != hi or lo > hi:
@@ -84,13 +131,16 @@ class EditOptions:
         object.__setattr__(self, "size_tolerance", tolerance)
 
     def record(self) -> dict[str, Any]:
-        return {
-            "resolution": self.resolution, "fit": self.fit.value, "full_mode": self.full_mode.value,
-            "full_at_photo_size": self.full_at_photo_size, "rotation_center": self.rotation_center.value,
-            "rotation_keep_inside": self.rotation_keep_inside, "angle_range": None if self.angle_range is None else list(self.angle_range),
-            "size_tolerance": self.size_tolerance, "size_allow_clip": self.size_allow_clip,
-            "inpainter": self.inpainter, "inpaint_dilation": self.inpaint_dilation, "harmonize": self.harmonize,
-        }
+        """Every setting as JSON-safe data (enums as their values)."""
+        doc: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, enum.Enum):
+                value = value.value
+            elif isinstance(value, tuple):
+                value = list(value)
+            doc[f.name] = value
+        return doc
 
 
 @dataclass(frozen=True)

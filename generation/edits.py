@@ -10,13 +10,18 @@
 
 :func:`edit_subset` chains the three for a single subset.
 
-Working resolution. The official edited images are 256x256. With ``Fit.STRETCH`` (default) the whole
-photo is resized to ``resolution x resolution`` (bicubic; the mask with nearest), changing its aspect
-ratio but keeping every object pixel, so object rates are measured on the full scene. With
-``Fit.CENTER_CROP`` the shorter side is resized to ``resolution`` and the centre square kept (aspect
-kept; an object reaching the cropped sides is cut). ``original`` returns the photo unchanged and
-``size_full`` works at the photo's own size (the release keeps both as full-size JPEGs) unless
-``full_at_photo_size=False``.
+Working resolution. The official edited images are 256x256 (with the diffusion backend the UNet's
+own ``sample_size``). With ``Fit.STRETCH`` (default) the whole photo is resized to ``resolution x
+resolution``, changing its aspect ratio but keeping every object pixel, so object rates are measured
+on the full scene. With ``Fit.CENTER_CROP`` the centre square is kept (aspect kept; an object
+reaching the cropped sides is cut). How photo and mask are resampled is ``options.working_resize``
+(:mod:`generation.working`). Object transforms run on the photo at its own resolution (the fitted
+region), as the authors' pipeline does, and their result is resized to the working resolution the
+same way. ``original`` returns the photo unchanged and ``size_full`` works at the photo's own size
+(the release keeps both as full-size JPEGs) unless ``full_at_photo_size=False``.
+
+Which protocol (``official``, the default, or ``corrected``) the options follow is recorded in every
+result's params (:mod:`generation.protocol`); ``options`` may be a :class:`~generation.protocol.Protocol`.
 
 What each subset does is its attribute plug-in's business (:mod:`generation.attributes`): the
 subset's typed spec (``BackgroundSpec(lam=20, adversarial=True)``, ``SizeSpec(rate=0.05)``, ...) goes
@@ -30,7 +35,6 @@ from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
-from PIL import Image
 
 from imagenet_e_dataset.labels import check_label
 from imagenet_e_dataset.registry import Subset, resolve, subset_for_spec
@@ -39,27 +43,25 @@ from .attributes import EditContext, EditSpec
 from .edit_types import EditOptions, EditResult, EditStatus, Fit, PlannedEdit, PreparedSource, check_photo
 from .inpaint import Inpainter, make_inpainter
 from .interfaces import BackgroundEditor
-from .masks import resize_mask, validate_mask
+from . import working
+from .masks import validate_mask
+from .protocol import Protocol
 from .transforms import FullMode, RotationCenter
+from .working import fit_region
 
 __all__ = [
-    "EditOptions", "EditResult", "EditStatus", "Fit", "FullMode", "PlannedEdit", "PreparedSource", "RotationCenter",
-    "edit_subset", "plan_edit", "prepare_source", "run_edits",
+    "EditOptions", "EditResult", "EditStatus", "Fit", "FullMode", "PlannedEdit", "PreparedSource", "Protocol",
+    "RotationCenter", "edit_subset", "plan_edit", "prepare_source", "run_edits",
 ]
 
 
 # --- preparation --------------------------------------------------------------------------------
 
 def to_working(photo: np.ndarray, mask: np.ndarray, options: EditOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Photo (bicubic) and mask (nearest) at ``resolution x resolution``, following ``options.fit``."""
+    """Photo and mask at ``resolution x resolution``, following ``options.fit`` and ``options.working_resize``."""
+    photo, mask = fit_region(photo, mask, options.fit)
+    image, work_mask = working.to_working(photo, mask, options.resolution, options.working_resize)
     r = options.resolution
-    h, w = mask.shape
-    if options.fit is Fit.CENTER_CROP:
-        side = min(h, w)
-        y0, x0 = (h - side) // 2, (w - side) // 2
-        photo, mask = photo[y0:y0 + side, x0:x0 + side], mask[y0:y0 + side, x0:x0 + side]
-    image = np.asarray(Image.fromarray(photo).resize((r, r), Image.BICUBIC)) if photo.shape[:2] != (r, r) else photo
-    work_mask = resize_mask(mask, (r, r)) if mask.shape != (r, r) else mask
     return image, validate_mask(work_mask, where=f"mask at the {r}x{r} working resolution")
 
 
@@ -67,11 +69,12 @@ def prepare_source(
     photo: np.ndarray,
     mask: np.ndarray,
     inpainter: str | Inpainter | None = None,
-    options: EditOptions = EditOptions(),
+    options: EditOptions | Protocol = EditOptions(),
     *,
     source_id: str | None = None,
 ) -> PreparedSource:
     """Bring a photo to the working resolution and inpaint its object away (once per photo)."""
+    options = options.options if isinstance(options, Protocol) else options
     photo = check_photo(photo)
     mask = validate_mask(mask, where=f"mask of {source_id or 'photo'}", shape=photo.shape[:2])
     image, work_mask = to_working(photo, mask, options)
@@ -96,22 +99,28 @@ def plan_edit(
     inpainter: str | Inpainter | None = None,
     other_background: np.ndarray | PreparedSource | None = None,
     label: int | None = None,
-    options: EditOptions = EditOptions(),
+    options: EditOptions | Protocol = EditOptions(),
     lam: float | None = None,
 ) -> PlannedEdit:
     """Do the CPU-side work of one subset for one photo (see the module docstring).
 
     ``photo`` is a uint8 photo with its bool ``mask``, or a :class:`PreparedSource` (then ``mask`` and
     ``inpainter`` are unused and its resolution settings win). ``seed`` is the per-(image, subset) seed
-    (:func:`generation.seeding.derive_seed`); every random draw comes from it.
+    (:func:`generation.seeding.derive_seed`); every random draw comes from it. ``options`` are
+    :class:`EditOptions` or a :class:`~generation.protocol.Protocol`; the protocol's label goes into
+    the params (for plain options, the protocol they match, see :meth:`Protocol.of`).
     """
+    protocol = options if isinstance(options, Protocol) else None
+    options = protocol.options if protocol is not None else options
     sub = subset_for_spec(subset) if isinstance(subset, EditSpec) else resolve(subset)
     if label is not None:
         label = check_label(label, where=f"plan_edit({sub.name})")
     if isinstance(photo, PreparedSource):
         source = photo
-        if (source.options.resolution, source.options.fit) != (options.resolution, options.fit):
-            options = replace(options, resolution=source.options.resolution, fit=source.options.fit)
+        prepared = (source.options.resolution, source.options.fit, source.options.working_resize)
+        if prepared != (options.resolution, options.fit, options.working_resize):
+            options = replace(options, resolution=source.options.resolution, fit=source.options.fit,
+                              working_resize=source.options.working_resize)
     elif sub.is_original:
         # The unedited photo needs no object removal.
         photo = check_photo(photo)
@@ -121,7 +130,10 @@ def plan_edit(
         if mask is None:
             raise ValueError("plan_edit needs a mask with a raw photo (or pass a PreparedSource)")
         source = prepare_source(photo, mask, inpainter, options)
-    params: dict[str, Any] = {"subset": sub.name, "seed": int(seed), **options.record(), "inpainter": source.inpainter}
+    if protocol is None:
+        protocol = Protocol.of(options)
+    params: dict[str, Any] = {"subset": sub.name, "seed": int(seed), "protocol": protocol.label, **options.record(),
+                              "inpainter": source.inpainter}
     if label is not None:
         params["label"] = label
     ctx = EditContext(source, sub, int(seed), options, params, other_background, label, lam)
@@ -165,7 +177,7 @@ def edit_subset(
     inpainter: str | Inpainter | None = None,
     other_background: np.ndarray | PreparedSource | None = None,
     label: int | None = None,
-    options: EditOptions = EditOptions(),
+    options: EditOptions | Protocol = EditOptions(),
     lam: float | None = None,
 ) -> EditResult:
     """One subset for one photo: ``run_edits([plan_edit(...)], editor)[0]``."""

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from .commands import add_plugin_argument
+from .commands import add_plugin_argument, add_protocol_arguments, key_value
 from .interfaces import BACKENDS
-
-
-def _key_value(text: str) -> tuple[str, Any]:
-    """``KEY=VALUE`` with VALUE read as JSON when it parses (``iterations=5``, ``lr=0.05``), else as text."""
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    try:
-        parsed: Any = json.loads(value)
-    except json.JSONDecodeError:
-        parsed = value
-    return key.strip(), parsed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sel.add_argument("--single-object", action="store_true", help="keep only masks with one connected object")
 
     ed = p.add_argument_group("editing")
+    add_protocol_arguments(ed, edit_option=False)
     ed.add_argument("--backend", choices=BACKENDS, default="cpu", help="background editor (default cpu)")
     ed.add_argument("--unet", help="diffusers UNet2DModel folder / Hub id (diffusion backend)")
     ed.add_argument("--steps", type=int, help="diffusion: guided steps (default 10); cpu: optimisation iterations")
@@ -67,10 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ed.add_argument("--adv-scale", type=float, help="adversarial guidance scale s_adv")
     ed.add_argument("--inpainter", help="object-removal inpainter (patchmatch, opencv)")
     ed.add_argument("--seed", type=int, default=404, help="global seed (default 404, as the paper)")
-    ed.add_argument("--backend-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+    ed.add_argument("--backend-option", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                     help="extra background-editor option (repeatable), e.g. lr=0.02")
-    ed.add_argument("--edit-option", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
-                    help="extra edit option (generation.edits.EditOptions field, repeatable)")
+    ed.add_argument("--edit-option", action="append", type=key_value, default=[], metavar="KEY=VALUE",
+                    help="override one edit setting of the protocol (an EditOptions field, repeatable), "
+                         "e.g. full_mode=aspect; recorded as an override in the card")
 
     run = p.add_argument_group("work split")
     run.add_argument("--chunk-size", type=int, default=32, help="sources per committed chunk (default 32)")
@@ -113,6 +102,8 @@ def settings_from_args(args: argparse.Namespace):
     edit_options: dict[str, Any] = dict(args.edit_option)
     if args.inpainter is not None:
         edit_options["inpainter"] = args.inpainter
+    if args.resolution is not None:
+        edit_options["resolution"] = args.resolution
     from imagenet_e_dataset.registry import ALL, resolve_many
 
     from .sweeps import parse_sweep
@@ -124,6 +115,7 @@ def settings_from_args(args: argparse.Namespace):
     return GenerateSettings(
         subsets=subsets + tuple(name for name in swept if name not in subsets),
         sweeps=tuple((sweep.attribute, sweep.values) for sweep in sweeps),
+        protocol=args.protocol,
         backend=args.backend,
         backend_options=tuple(sorted(backend_options.items())),
         edit_options=tuple(sorted(edit_options.items())),

@@ -12,12 +12,22 @@ True on the object.
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any, Callable, Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from imagenet_e_dataset.named_registry import NamedRegistry
+
+
+class Rounding(str, enum.Enum):
+    """How an editor turns its float result into 8-bit pixels."""
+
+    FLOOR = "floor"
+    """The authors': ``to_pil_image`` of a float tensor truncates (``x * 255`` then ``byte()``)."""
+    ROUND = "round"
+    """To the nearest level (no half-level darkening)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,10 @@ class BackgroundEditRequest:
     adversarial: bool = False
     label: int | None = None
     edit_mask: np.ndarray | None = None
+    rounding: Rounding = Rounding.FLOOR
+    """How the diffusion editor turns its result into uint8 (the protocol's ``output_rounding``). The cpu
+    editor always rounds: it copies pixels it does not move, and truncating their float round trip
+    would change some by one level."""
 
     def region(self) -> np.ndarray:
         return ~self.object_mask if self.edit_mask is None else self.edit_mask

@@ -79,10 +79,12 @@ def test_extras_resolve_by_name_but_stay_out_of_all():
 
 
 def test_requirements_decide_what_a_subset_needs():
-    plain, harmonised = EditOptions(), EditOptions(harmonize=True)
+    # The official protocol (EditOptions() defaults) harmonises every edit as the authors do; corrected does not.
+    plain, harmonised = EditOptions(harmonize=False), EditOptions()
     assert resolve("background_20_adv").requirements(plain) == {Requirement.EDITOR, Requirement.CLASSIFIER,
                                                                  Requirement.LABEL}
     assert resolve("background_random").requirements(plain) == {Requirement.OTHER_BACKGROUND}
+    assert resolve("background_random").requirements(harmonised) == {Requirement.OTHER_BACKGROUND, Requirement.EDITOR}
     assert resolve("size_0.1").requirements(plain) == set()
     assert resolve("size_0.1").requirements(harmonised) == {Requirement.EDITOR}
     assert resolve("size_full").requirements(harmonised) == set()  # the full-frame crop keeps its own background
@@ -123,11 +125,12 @@ def _square_photo() -> tuple[np.ndarray, np.ndarray]:
 
 def test_occlusion_hides_the_asked_share_with_the_clean_background_and_is_seeded():
     photo, mask = _square_photo()
-    source = prepare_source(photo, mask, "opencv", EditOptions(resolution=64))
+    opts = EditOptions(resolution=64, harmonize=False)  # the hard composite (no editor)
+    source = prepare_source(photo, mask, "opencv", opts)
     results = {}
     for seed in (1, 2, 3, 4, 5, 6):
-        r = run_edits([plan_edit(source, None, "occlusion_0.5", seed=seed, options=EditOptions(resolution=64))], None)[0]
-        again = run_edits([plan_edit(source, None, "occlusion_0.5", seed=seed, options=EditOptions(resolution=64))], None)[0]
+        r = run_edits([plan_edit(source, None, "occlusion_0.5", seed=seed, options=opts)], None)[0]
+        again = run_edits([plan_edit(source, None, "occlusion_0.5", seed=seed, options=opts)], None)[0]
         assert np.array_equal(r.image, again.image)
         hidden = source.object_mask & ~r.object_mask
         # The hidden part is the clean background, the visible part is the untouched object.

@@ -237,16 +237,17 @@ def _reference_blended_diffusion(r: BackgroundEditRequest, steps: int, noise: to
         grad = torch.autograd.grad(loss, x_in)[0]
         mean = (mean - log_var.exp() * grad).detach()  # μ ← μ − Σ·∇L
         x = mean + (0.5 * log_var).exp().detach() * n if i > 0 else mean
-        x = x * region + q(image, i - 1) * (1 - region)  # blend with q_sample(object image, t − 1)
+        x = x * region + q(image, i) * (1 - region)  # blend with q_sample(object image, t) of the step's own t
         pred_x0 = x0.detach()
-    out = ((pred_x0[0].permute(1, 2, 0) + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).numpy()
+    # The authors' to_pil_image truncates: floor(clamp((x̂0 + 1) / 2, 0, 1) · 255).
+    out = (((pred_x0[0].permute(1, 2, 0) + 1) / 2).clamp(0, 1) * 255).floor().to(torch.uint8).numpy()
     out[r.object_mask] = r.image[r.object_mask]  # final exact paste
     return out
 
 
 @pytest.mark.parametrize("lam", [0.0, 2000.0])
 def test_step_matches_the_spec_formula(unet: UNet2DModel, monkeypatch, lam: float) -> None:
-    # Two edit regions: pixels outside the edit mask (but not object) show the blend with q_sample(image, t−1).
+    # Two edit regions: pixels outside the edit mask (but not object) show the blend with q_sample(image, t).
     r0 = request(lam=lam, seed=7)
     edit_mask = np.zeros_like(r0.object_mask)
     edit_mask[:, : SIZE // 2] = True
@@ -266,3 +267,91 @@ def test_step_matches_the_spec_formula(unet: UNet2DModel, monkeypatch, lam: floa
         # The guidance really moves the result (so the comparison above checks its scale and sign).
         plain = _reference_blended_diffusion(replace(r, lam=0.0), 4, fixed[None], 50.0)
         assert np.abs(plain.astype(int) - want.astype(int))[r.region()].mean() > 2
+
+
+def test_rounding_follows_the_request(unet: UNet2DModel) -> None:
+    editor = DiffusionBackgroundEditor(unet, steps=3, progress=False)
+    r = request(lam=20.0, seed=9)
+    floored, rounded = editor.edit([r, replace(r, rounding="round")])
+    region = r.region()
+    diff = rounded[region].astype(int) - floored[region].astype(int)
+    # Truncation is never above rounding and is one level below it for about half the pixels.
+    assert diff.min() >= 0 and diff.max() <= 1 and 0.3 < diff.mean() < 0.7
+
+
+class _Recorder(torch.nn.Module):
+    """The tiny UNet, recording the x_t each call receives."""
+
+    def __init__(self, inner: UNet2DModel) -> None:
+        super().__init__()
+        self.inner, self.config, self.inputs = inner, inner.config, []
+
+    def forward(self, x, t, class_labels=None):
+        self.inputs.append((x.detach().clone(), t.detach().clone()))
+        return self.inner(x, t, class_labels=class_labels)
+
+
+def _abar(index: int) -> float:
+    """ᾱ of respaced step ``index`` of 100 over ADM's 1000 linear steps, written out (guided-diffusion's rule)."""
+    return float(np.cumprod(1.0 - np.linspace(1e-4, 0.02, 1000))[round(index * 999 / 99)])
+
+
+def _fixed_noise(monkeypatch, seed: int) -> torch.Tensor:
+    fixed = torch.randn((3, SIZE, SIZE), generator=torch.Generator().manual_seed(seed))
+    real_randn = torch.randn
+    monkeypatch.setattr(torch, "randn", lambda *a, **k: fixed.clone() if tuple(a[0]) == (3, SIZE, SIZE) else real_randn(*a, **k))
+    return fixed
+
+
+def test_blend_reimposes_the_object_at_the_noise_level_of_the_step_just_taken(unet: UNet2DModel, monkeypatch) -> None:
+    # SPEC §2.3 / the authors' postprocess_fn: the step from index i to i−1 blends q_sample(object, i), not i−1.
+    noise = _fixed_noise(monkeypatch, 5).double()
+    r = request(lam=0.0, seed=3)
+    editor = DiffusionBackgroundEditor(unet, steps=3, range_scale=0.0, progress=False)
+    editor.unet = recorder = _Recorder(unet)
+    editor.edit([r])
+    assert [int(t) for _, t in recorder.inputs] == [20, 10, 0]  # the original timesteps of respaced 2, 1, 0
+    image = torch.from_numpy(r.image).permute(2, 0, 1).double() / 127.5 - 1
+    obj = torch.from_numpy(r.object_mask)
+    for call, index in ((1, 2), (2, 1)):  # call k receives x blended after the step that left index 3 - k
+        got = recorder.inputs[call][0][0].double()[:, obj]
+        want = (np.sqrt(_abar(index)) * image + np.sqrt(1 - _abar(index)) * noise)[:, obj]
+        one_step_later = (np.sqrt(_abar(index - 1)) * image + np.sqrt(1 - _abar(index - 1)) * noise)[:, obj]
+        assert torch.allclose(got, want, atol=1e-5), (call, (got - want).abs().max())
+        assert (got - one_step_later).abs().max() > 1e-2  # the t−1 reading would be far off
+
+
+def test_class_guided_gradient_is_taken_on_the_detached_prediction(unet: UNet2DModel, monkeypatch) -> None:
+    # The authors' class_guided: μ ← μ − Σ · s · ∇_{x̂0'} log p(y | x̂0'), x̂0' = x̂0 detached (not through the UNet).
+    _fixed_noise(monkeypatch, 6)
+    clf, scale, label = TinyClassifier().eval(), 300.0, 7
+    editor = DiffusionBackgroundEditor(unet, steps=10, range_scale=0.0, classifier=clf, adv_scale=scale, progress=False)
+    editor.unet = recorder = _Recorder(unet)
+    plain = request(lam=0.0, seed=4, label=label)
+    editor.edit([plain])
+    plain_inputs = list(recorder.inputs)
+    recorder.inputs.clear()
+    editor.edit([replace(plain, adversarial=True)])
+    x9, t9 = plain_inputs[0]
+    assert torch.equal(recorder.inputs[0][0], x9) and int(t9) == 91
+    shift = (recorder.inputs[1][0] - plain_inputs[1][0])[0].double()  # Σ·g_adv (same noise, same model output)
+
+    ab, ab_prev = _abar(9), _abar(8)
+    beta = 1 - ab / ab_prev
+    with torch.no_grad():
+        out = unet(x9, t9).sample.double()
+    eps, frac = out[:, :3], (out[:, 3:] + 1) / 2
+    sigma2 = (frac * np.log(beta) + (1 - frac) * np.log(beta * (1 - ab_prev) / (1 - ab))).exp()
+    x0 = ((x9.double() - np.sqrt(1 - ab) * eps) / np.sqrt(ab)).float().requires_grad_(True)
+    log_p = torch.log_softmax(clf((x0 + 1) / 2), -1)[0, label]
+    want = (sigma2 * -scale * torch.autograd.grad(log_p, x0)[0].double())[0]
+    region = torch.from_numpy(plain.region())
+    tol = 1e-3 * float(want.abs().max())
+    assert float(want.abs().max()) > 1e-5  # the term is really there
+    assert (shift - want)[:, region].abs().max() <= tol, float((shift - want)[:, region].abs().max())
+    # Differentiating through the UNet (the toolkit's old reading) gives a visibly different shift.
+    x_in = x9.clone().requires_grad_(True)
+    eps_g = unet(x_in, t9).sample[:, :3]
+    log_p_t = torch.log_softmax(clf(((x_in - np.sqrt(1 - ab) * eps_g) / np.sqrt(ab) + 1) / 2), -1)[0, label]
+    through = (sigma2 * -scale * torch.autograd.grad(log_p_t, x_in)[0].double())[0]
+    assert (through - want)[:, region].abs().max() > 20 * tol

@@ -21,6 +21,7 @@ from generation.edits import (
     prepare_source,
     run_edits,
 )
+from generation.protocol import Protocol
 from generation.seeding import derive_seed
 from imagenet_e.cli import main
 from imagenet_e_dataset.registry import CONFIG_NAMES, SUBSETS
@@ -49,8 +50,11 @@ def scene():
     return photo, mask, opts, prepare_source(photo, mask, options=opts, source_id="scene")
 
 
-def test_every_subset_for_one_image_with_one_editor_call(scene):
-    photo, mask, opts, source = scene
+@pytest.mark.parametrize("protocol", ["official", "corrected"])
+def test_every_subset_for_one_image_with_one_editor_call(scene, protocol):
+    photo, mask, _, _ = scene
+    opts = Protocol.resolve(protocol, {"resolution": 64})
+    source = prepare_source(photo, mask, options=opts, source_id="scene")
     other_photo, other_mask = synthetic_scene(70, 70, seed=5)
     other = prepare_source(other_photo, other_mask, "opencv", opts, source_id="other")
     editor = CountingEditor(iterations=4, classifier=_tiny_classifier())
@@ -58,7 +62,9 @@ def test_every_subset_for_one_image_with_one_editor_call(scene):
              for name in CONFIG_NAMES]
     results = run_edits(plans, editor)
     assert [r.subset for r in results] == list(CONFIG_NAMES)
-    assert editor.calls == [4]  # the four λ subsets, in one batch
+    # One batch: the four λ subsets, and under the official protocol (which harmonises every edit with
+    # λ = 0 as the authors do) also background_random, the three size targets, position and direction.
+    assert editor.calls == ([10] if protocol == "official" else [4])
     by = {r.subset: r for r in results}
     assert np.array_equal(by["original"].image, photo) and np.array_equal(by["original"].object_mask, mask)
     assert by["size_full"].image.shape == photo.shape  # full-size, as the release keeps it
@@ -66,13 +72,18 @@ def test_every_subset_for_one_image_with_one_editor_call(scene):
         assert r.status is EditStatus.OK, (r.subset, r.params)
         assert r.image.dtype == np.uint8 and r.object_mask.dtype == bool
         assert r.params["seed"] == derive_seed(1, "scene", r.subset)
+        assert r.params["protocol"] == f"{protocol} protocol with overrides: resolution=64"
         if r.subset not in ("original", "size_full"):
             assert r.image.shape == (64, 64, 3)
     for name in ("size_0.1", "size_0.08", "size_0.05"):
-        assert abs(by[name].object_mask.mean() - float(SUBSETS[name].level)) <= 0.015
+        # The rate is reached on the photo, where the transform is made; under the corrected protocol the
+        # working mask (nearest) keeps it, under the official one the authors' mask rule adds an edge rim.
+        assert abs(by[name].params["rate"] - float(SUBSETS[name].level)) <= 0.015
+        if protocol == "corrected":
+            assert abs(by[name].object_mask.mean() - float(SUBSETS[name].level)) <= 0.015
     assert by["background_20_adv"].params["adversarial"] is True and by["background_20_adv"].params["lam"] == 20
     assert by["background_random"].params["other_source_id"] == "other"
-    # background_random: object over the other image's clean background.
+    # background_random: object over the other image's clean background (the cpu editor keeps it at λ = 0).
     rnd = by["background_random"]
     assert np.array_equal(rnd.image[~rnd.object_mask], other.background[~rnd.object_mask])
     # Moved / rotated: the object's old place shows the clean background.
@@ -97,25 +108,34 @@ def test_lambda_override_and_original_needs_no_editor(scene):
 
 def test_same_seed_identical_bytes_other_seed_other_draws(scene):
     photo, mask, opts, source = scene
+    editor = CPUBackgroundEditor(iterations=2)
     for name in ("position_random", "direction_random"):
-        a = edit_subset(source, None, name, seed=11, options=opts)
-        b = edit_subset(source, None, name, seed=11, options=opts)
+        a = edit_subset(source, None, name, seed=11, options=opts, editor=editor)
+        b = edit_subset(source, None, name, seed=11, options=opts, editor=editor)
         assert a.image.tobytes() == b.image.tobytes() and a.params == b.params
-        draws = {str({k: edit_subset(source, None, name, seed=s, options=opts).params.get(k) for k in ("x", "y", "angle")})
-                 for s in range(6)}
+        draws = {str({k: edit_subset(source, None, name, seed=s, options=opts, editor=editor).params.get(k)
+                      for k in ("x", "y", "angle")}) for s in range(6)}
         assert len(draws) > 1
 
 
 def test_unreachable_size_is_reported_per_image():
+    # Corrected protocol: growing an object in the corner would push it out of the frame.
     photo, mask = synthetic_scene(64, 64, cx=5, cy=5, rx=4, ry=4)
-    result = edit_subset(photo, mask, "size_0.1", seed=0, inpainter="opencv", options=EditOptions(resolution=64))
+    corrected = Protocol.resolve("corrected", {"resolution": 64})
+    result = edit_subset(photo, mask, "size_0.1", seed=0, inpainter="opencv", options=corrected)
     assert result.status is EditStatus.UNREACHABLE and result.image is None
     assert "frame" in result.params["reason"]
+    # Official protocol: the frame clips the grown object and the image is kept (the authors' crop).
+    official = edit_subset(photo, mask, "size_0.1", seed=0, inpainter="opencv", options=EditOptions(resolution=64),
+                           editor=CPUBackgroundEditor(iterations=0))
+    assert official.ok and official.params["clipped"] is True and abs(official.params["rate"] - 0.1) <= 0.015
 
 
 def test_harmonize_sends_transforms_through_the_editor_with_lambda_zero(scene):
     photo, mask, opts, source = scene
-    hopts = EditOptions(resolution=64, harmonize=True)
+    plain = plan_edit(source, None, "position_random", seed=2, options=Protocol.resolve("corrected", {"resolution": 64}))
+    assert not plain.needs_editor and plain.result.ok  # corrected: a hard composite
+    hopts = Protocol.resolve("corrected", {"resolution": 64, "harmonize": True})
     planned = plan_edit(source, None, "position_random", seed=2, options=hopts)
     assert planned.needs_editor and planned.request.lam == 0.0
     (result,) = run_edits([planned], CPUBackgroundEditor(iterations=2))
@@ -123,8 +143,11 @@ def test_harmonize_sends_transforms_through_the_editor_with_lambda_zero(scene):
 
 
 def test_bad_options_fail_at_the_boundary():
-    with pytest.raises(ValueError, match="full_mode"):
+    with pytest.raises(ValueError, match="full_mode='squash'; valid: official, aspect, stretch"):
         EditOptions(full_mode="squash")
+    with pytest.raises(ValueError, match="harmonize"):
+        EditOptions(harmonize="sometimes")
+    assert EditOptions(harmonize="false").harmonize is False
     with pytest.raises(ValueError, match="angle_range"):
         EditOptions(angle_range=(10, -10))
     assert EditOptions(rotation_center="image").rotation_center.value == "image"
@@ -167,6 +190,10 @@ def test_cli_subset_all_writes_every_edit_and_a_contact_sheet(tmp_path, capsys):
     assert names == {f"{n}.png" for n in CONFIG_NAMES} | {"contact_sheet.png", "edits.json"}
     record = json.loads((out / "edits.json").read_text())
     assert record["label"] == 281 and set(record["edits"]) == set(CONFIG_NAMES)
+    # The default protocol is the authors'; --resolution is recorded as an override of it.
+    assert record["protocol"]["label"] == "official protocol with overrides: resolution=64, inpainter=opencv"
+    assert record["protocol"]["settings"]["full_mode"] == "official" and record["protocol"]["settings"]["harmonize"]
+    assert record["edits"]["size_full"]["protocol"] == record["protocol"]["label"]
     assert record["edits"]["size_0.1"]["status"] == "ok"
     with Image.open(out / "contact_sheet.png") as sheet:
         assert sheet.size[0] > 4 * 256

@@ -78,6 +78,10 @@ def test_full_crop_fills_the_frame(mode):
     x0, y0, x1, y1 = bbox(result.object_mask)
     if mode is FullMode.STRETCH:
         assert (x0, y0, x1, y1) == (0, 0, 100, 60)  # the box is stretched to the frame
+    elif mode is FullMode.OFFICIAL:
+        # The authors' window for the 21x41 box (H/h < W/w): the box's rows and a width of w/H*h = 14.35,
+        # which the union with the box widens back to 21: the tight box, stretched to the frame.
+        assert result.params["window"] == [20, 10, 41, 51] and (x0, y0, x1, y1) == (0, 0, 100, 60)
     else:
         # Aspect kept: the 21x41 box becomes a 100x60-aspect window, the object spans the full height.
         assert (y0, y1) == (0, 60) and 0 < x0 and x1 < 100

@@ -104,13 +104,25 @@ def test_every_subset_loads_with_its_rows(clean, layout):
         mask = np.asarray(row["object_mask"]) > 127
         assert mask.shape == np.asarray(row["image"]).shape[:2] and mask.any()
         if config.startswith("size_0"):
-            rates = [float((np.asarray(m) > 127).mean()) for m in ds["object_mask"]]
-            assert all(abs(r - float(SUBSETS[config].level)) <= 0.015 for r in rates), (config, rates)
+            # Reached on the photo, where the official protocol transforms (the mask at 64 px also carries
+            # the authors' one-pixel rim), or "Invalid size" with the untransformed object, as the authors do.
+            rates = [e["params"]["rate"] for e in entries if e["subset"] == config and e["status"] == "ok"]
+            assert all(abs(r - float(SUBSETS[config].level)) <= 0.015 or e["params"].get("invalid_size")
+                       for r, e in zip(rates, [e for e in entries if e["subset"] == config and e["status"] == "ok"])), rates
     # Every (source, subset) pair is accounted for in the manifest, with the sha256 of the bytes stored.
     assert {(e["source_id"], e["subset"]) for e in entries} == {(s, c) for s in SELECTED for c in SUBSETS}
     donors = [e["params"]["other_source_id"] for e in entries if e["subset"] == "background_random" and e["status"] == "ok"]
     assert donors and all(d in SELECTED for d in donors)
     assert all(d != e["source_id"] for d, e in zip(donors, [e for e in entries if e["subset"] == "background_random"]))
+    # The protocol (the authors', with the test's resolution) is recorded per row, in the card and in protocol.json.
+    label = "official protocol with overrides: resolution=64"
+    assert {e["params"]["protocol"] for e in entries if e["subset"] != "original"} == {label}
+    record = json.loads((clean / "protocol.json").read_text())
+    assert record["label"] == label and record["name"] == "official" and record["overrides"] == {"resolution": 64}
+    assert record["settings"]["full_mode"] == "official" and record["settings"]["harmonize"] is True
+    card = (clean / "README.md").read_text()
+    assert f"| protocol | `{label}` |" in card and "| edit object_box | `largest_contour` |" in card
+    assert f"Editing protocol: **{label}**. Every step is the authors' ImageNet-Editing code's but the overridden" in card
 
 
 def test_bad_sources_are_reported_and_counted_in_the_card(clean):
@@ -255,7 +267,7 @@ def test_diffusion_backend_runs_batches_through_the_pipeline(layout, tmp_path):
     out = tmp_path / "out"
     base = ["generate", "--images", str(layout["images"]), "--masks", str(layout["masks"]), "--backend", "diffusion",
             "--unet", str(tmp_path / "unet"), "--steps", "2", "--subsets", "background_0,20_smooth,position_random",
-            "--limit", "3", "--edit-option", "resolution=32", "--chunk-size", "3", "--batch-size", "3", "--no-progress"]
+            "--limit", "3", "--chunk-size", "3", "--batch-size", "3", "--no-progress"]
     assert main([*base, "--out", str(out), "--keep-work"]) == 0
     entries = manifest(out)
     edited = [e for e in entries if e["subset"].startswith("background")]
@@ -266,7 +278,19 @@ def test_diffusion_backend_runs_batches_through_the_pipeline(layout, tmp_path):
     assert ds["source_id"] == SELECTED[:3]
     for row in ds:
         image, mask = np.asarray(row["image"]), np.asarray(row["object_mask"]) > 127
-        assert image.shape == (32, 32, 3) and 0 < mask.mean() < 1
+        assert image.shape == (32, 32, 3) and 0 < mask.mean() < 1  # the UNet's sample_size, without --resolution
+    card = (out / "README.md").read_text()
+    assert "| edit resolution | `32` |" in card and "| edit resolution from | `model` |" in card
+    assert {e["params"]["protocol"] for e in entries if e["subset"] != "original"} == {"official"}
+    # The official protocol harmonises position_random through the diffusion editor too (λ = 0).
+    moved = [e for e in entries if e["subset"] == "position_random"]
+    assert {e["params"]["backend"] for e in moved} == {"diffusion"} and {e["params"]["lam"] for e in moved} == {0.0}
+    # --resolution overrides the model's size, and is recorded as an override of the protocol.
+    from generation.generate_command import settings_from_args
+
+    override = settings_from_args(build_parser().parse_args([*base, "--out", str(out), "--resolution", "64"]))
+    assert override.model_resolution == 32 and override.edit_options_object().resolution == 64
+    assert override.protocol_object().label == "official protocol with overrides: resolution=64"
     # A resume with another batch size is refused: batching may move a guided pixel by one level.
     assert sorted(p.name for p in (tmp_path / "out.work" / "chunks").iterdir()) == ["chunk-000000.parquet"]
     with pytest.raises(ValueError, match="batch_size: 3 then, 1 now"):

@@ -2,7 +2,9 @@
 
 ``BackgroundSpec(lam, adversarial)`` asks the background editor for λ (``> 0`` more complex, ``< 0``
 smoother, ``0`` the regeneration control) and optionally adversarial classifier guidance;
-``RandomBackgroundSpec()`` puts the object on the clean background of another source image.
+``RandomBackgroundSpec()`` puts the object on the clean background of another source image: under
+the official protocol (``harmonize``) as the authors do, the other background is the start image of
+the blended diffusion with λ = 0 and the object is blended in; otherwise the object is pasted.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class Background(AttributePlugin):
 
     def requirements(self, spec: EditSpec, options: Any) -> frozenset[Requirement]:
         if isinstance(spec, RandomBackgroundSpec):
+            if options.harmonize:
+                return frozenset({Requirement.OTHER_BACKGROUND, Requirement.EDITOR})
             return frozenset({Requirement.OTHER_BACKGROUND})
         needs = {Requirement.EDITOR}
         if spec.adversarial:
@@ -102,11 +106,9 @@ class Background(AttributePlugin):
                                 lam=lam, adversarial=spec.adversarial)
 
     def _plan_random(self, ctx: EditContext):
-        import numpy as np
-        from PIL import Image
-
         from ..composite import composite
         from ..edit_types import PreparedSource, check_photo
+        from ..working import resize_photo_to
 
         src, other = ctx.source, ctx.other_background
         if other is None:
@@ -118,5 +120,9 @@ class Background(AttributePlugin):
         other = check_photo(other)
         r = ctx.options.resolution
         if other.shape[:2] != (r, r):
-            other = np.asarray(Image.fromarray(other).resize((r, r), Image.BICUBIC))
-        return ctx.finished(composite(other, src.image, src.object_mask), src.object_mask, params)
+            other = resize_photo_to(other, r, ctx.options.working_resize)
+        image = composite(other, src.image, src.object_mask)
+        if ctx.options.harmonize:
+            # The authors' random_bg: the other background starts the same blended diffusion (λ = 0).
+            return ctx.needs_editor(image, src.object_mask, params, lam=0.0, background=other)
+        return ctx.finished(image, src.object_mask, params)

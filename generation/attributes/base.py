@@ -255,22 +255,37 @@ class EditContext:
             image=image, object_mask=object_mask,
             background=self.source.background if background is None else background,
             lam=float(lam), seed=self.seed, adversarial=adversarial, label=self.label,
+            rounding=self.options.output_rounding,
         )
         return PlannedEdit(self.subset.name, self.seed, {**params, "lam": float(lam)}, request=request)
 
+    def transform_input(self) -> "tuple[np.ndarray, np.ndarray]":
+        """The photo and mask an object transform starts from: the photo at its own resolution (the part
+        that becomes the working square), as the authors transform the original before resizing it."""
+        from ..working import fit_region
+
+        return fit_region(self.source.photo, self.source.mask, self.options.fit)
+
     def from_transform(self, t: "TransformResult") -> "PlannedEdit":
-        """Composite a transformed object over the clean background; harmonise it when asked."""
+        """Bring a transformed object to the working resolution, composite it over the clean background,
+        and send it through the background editor with λ = 0 when the options harmonise."""
         from ..composite import composite
         from ..edit_types import EditStatus
+        from ..working import to_working
 
         params = {**self.params, **t.params}
         if t.status is not EditStatus.OK:
             params["reason"] = t.reason
             return self.finished(None, None, params, t.status)
-        image = composite(self.source.background, t.object_image, t.object_mask)
+        r, how = self.options.resolution, self.options.working_resize
+        image, mask = to_working(t.object_image, t.object_mask if t.mask_u8 is None else t.mask_u8, r, how)
+        if not mask.any():
+            params["reason"] = "nothing of the transformed object is left at the working resolution"
+            return self.finished(None, None, params, EditStatus.UNREACHABLE)
+        image = composite(self.source.background, image, mask)
         if self.subset.attribute.harmonizable and self.options.harmonize:
-            return self.needs_editor(image, t.object_mask, params, lam=0.0)
-        return self.finished(image, t.object_mask, params)
+            return self.needs_editor(image, mask, params, lam=0.0)
+        return self.finished(image, mask, params)
 
 
 # --- the registry of attributes -----------------------------------------------------------------

@@ -4,6 +4,10 @@
 [0, H - h]``. ``PositionSpec(shift=s)`` is a sweep level: the object moves the fraction ``s`` of
 the way from its place to that random corner, drawn once per image for every level, so the
 displacement grows with ``s`` along one line.
+
+The object is the box ``options.object_box`` picks: the authors move the bounding box of the mask's
+largest contour (the mask pixels inside it; other parts of the mask are left out), the corrected
+protocol the whole mask's box. The move is made on the photo at its own resolution.
 """
 
 from __future__ import annotations
@@ -66,16 +70,18 @@ class Position(AttributePlugin):
 
     def plan(self, ctx: EditContext, spec: EditSpec):
         from ..seeding import rng_for
-        from ..transforms import bbox, move_random, move_to
+        from ..transforms import box_of, move_random, move_to
 
         assert isinstance(spec, PositionSpec)
-        src = ctx.source
+        image, mask = ctx.transform_input()
+        box_kind = ctx.options.object_box
         if spec.shift is None:
-            return ctx.from_transform(move_random(src.image, src.object_mask, rng_for(ctx.seed)))
-        target = move_random(src.image, src.object_mask, rng_for(ctx.seed)).params
-        x0, y0, _, _ = bbox(src.object_mask)
+            return ctx.from_transform(move_random(image, mask, rng_for(ctx.seed), box_kind))
+        target = move_random(image, mask, rng_for(ctx.seed), box_kind).params
+        box = box_of(mask, box_kind)
+        x0, y0 = box[0], box[1]
         x = int(round(x0 + spec.shift * (target["x"] - x0)))
         y = int(round(y0 + spec.shift * (target["y"] - y0)))
-        t = move_to(src.image, src.object_mask, x, y)
-        t.params.update(shift=spec.shift, target=[target["x"], target["y"]])
+        t = move_to(image, mask, x, y, box=box)
+        t.params.update(shift=spec.shift, target=[target["x"], target["y"]], object_box=target["object_box"])
         return ctx.from_transform(t)

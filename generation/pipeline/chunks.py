@@ -53,7 +53,8 @@ class ChunkGenerator:
         self.sources = list(selection)
         self.index_of = {s.source_id: i for i, s in enumerate(self.sources)}
         self.placement = placement
-        self.options = settings.edit_options_object()
+        self.protocol = settings.protocol_object()
+        self.options = self.protocol.options
         # Subsets whose edit takes another source's clean background (background_random, plug-ins).
         self.needs_donor = {s for s in settings.subsets
                             if Requirement.OTHER_BACKGROUND in resolve(s).requirements(self.options)}
@@ -158,7 +159,7 @@ class ChunkGenerator:
                     other = donor.prepared
                 try:
                     plans.append(edits.plan_edit(item.prepared, None, subset, seed=seed, other_background=other,
-                                                 label=label, options=self.options))
+                                                 label=label, options=self.protocol))
                 except ValueError as exc:
                     plans.append(Skip(sid, SkipReason.EDIT_FAILED, str(exc), subset))
         planned = [p for p in plans if not isinstance(p, Skip)]

@@ -17,6 +17,8 @@ from typing import Any, Mapping, Sequence
 from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
 from imagenet_e_dataset.output_folder import OutputKind, read_marker, replace_output
 
+from imagenet_e_dataset.protocol_file import write_protocol_file
+
 from ..sources import Selection, Skip, SkipReason, iter_tsv
 from .settings import GenerateSettings
 from .work import RowStatus, WorkFolder, _atomic_write_bytes, sha256_hex
@@ -90,6 +92,7 @@ def merge_chunks(
     for folder, placeholder in sorted((hide_paths or {}).items(), key=lambda kv: -len(str(kv[0]))):
         skips = [replace(s, detail=s.detail.replace(str(folder), placeholder)) for s in skips]
     _atomic_write_bytes(staged / MANIFEST_NAME, ("\n".join(manifest) + "\n").encode())
+    write_protocol_file(staged, settings.protocol_object().record())
     _atomic_write_bytes(staged / SKIPPED_NAME, "".join(iter_tsv(skips)).encode())
     # The finished folder appears in one rename; an older copy is only removed once the new one is in place,
     # and only if it is one of the tool's datasets (checked again here, right before the swap).
@@ -146,16 +149,20 @@ def card_context(
 ):
     from imagenet_e_dataset.hub_layout import CardContext
 
+    protocol = settings.protocol_object()
     generation: dict[str, Any] = {
         "generator": "imagenet-e generate",
+        "protocol": protocol.label,
         "subsets": ", ".join(settings.all_subsets),
         "backend": settings.backend,
     }
     for key, value in provenance.items():
         if key != "backend":
             generation[f"editor {key}"] = value
-    for key, value in settings.edit_options:
+    # Every resolved edit setting (the protocol's preset with its overrides), not only the overrides.
+    for key, value in protocol.options.record().items():
         generation[f"edit {key}"] = to_jsonable(value)
+    generation["edit resolution from"] = protocol.resolution_from
     for key, value in settings.selection.describe().items():
         generation[f"selection {key}"] = value
     for attribute, values in settings.sweeps:
@@ -163,7 +170,16 @@ def card_context(
     generation["selection limit"] = settings.limit
     generation["source images"] = len(selection.sources)
     generation["chunk size"] = settings.chunk_size
+    deviations = "; ".join(d.step for d in protocol.deviations())
+    if deviations:
+        steps = f"Steps that differ from the authors' ImageNet-Editing code: {deviations}."
+    else:
+        but = " but the overridden settings." if protocol.overrides else "."
+        steps = "Every step is the authors' ImageNet-Editing code's" + but
     notes = (
+        f"Editing protocol: **{protocol.label}**. {steps} The protocols and the reason for each difference are in "
+        "`docs/fidelity.md` of the imagenet-e toolkit; `protocol.json` holds every resolved setting. Datasets made "
+        "under different protocols are not comparable.",
         "Each row's `seed` is derive_seed(global seed, source_id, seed key), the seed key being the config name (one key for every level of a severity sweep); `original` rows are the untouched "
         "source files (seed empty). `background_random` takes the clean background of another selected source "
         "drawn with the row's seed (the donor's id is in `manifest.jsonl`).",

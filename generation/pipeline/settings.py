@@ -40,6 +40,9 @@ class GenerateSettings:
 
     subsets: tuple[str, ...]
     """Edited config names, in registry order (``original`` is always added)."""
+    protocol: str = "official"
+    """The editing protocol (``official`` or ``corrected``, :mod:`generation.protocol`); ``edit_options``
+    are single settings overriding it."""
     backend: Backend = "cpu"
     backend_options: tuple[tuple[str, Any], ...] = ()
     edit_options: tuple[tuple[str, Any], ...] = ()
@@ -53,6 +56,9 @@ class GenerateSettings:
     """Sources planned and edited together. Fingerprinted: editors promise batch-invariant results, but
     batched float kernels can still move a guided pixel by one level, and byte-identity is the contract."""
     max_shard_bytes: int = 500 * 2**20
+    model_resolution: int | None = None
+    """The diffusion UNet's ``sample_size``: the working resolution unless ``resolution`` is an edit
+    option. Read from the UNet's config when not given."""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -63,11 +69,19 @@ class GenerateSettings:
             raise ValueError(f"--batch-size must be >= 1, got {self.batch_size}")
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be >= 1, got {self.limit}")
+        from ..protocol import parse_protocol_name
+
+        object.__setattr__(self, "protocol", parse_protocol_name(self.protocol).value)
         names = [resolve(s).name for s in self.subsets]
         if ORIGINAL in names:
             names.remove(ORIGINAL)
         object.__setattr__(self, "subsets", tuple(s.name for s in resolve_many(names)) if names else ())
         options = dict(self.backend_options)
+        if self.backend == "diffusion" and self.model_resolution is None and options.get("unet") is not None:
+            from ..diffusion_editor import unet_sample_size
+
+            # The working resolution follows the model (256 for the paper's) unless an edit option sets it.
+            object.__setattr__(self, "model_resolution", unet_sample_size(options["unet"]))
         edit_options = self.edit_options_object()  # bad --edit-option values fail here, before any work
         guided = [s for s in self.subsets if Requirement.CLASSIFIER in resolve(s).requirements(edit_options)]
         if guided:
@@ -80,15 +94,15 @@ class GenerateSettings:
                 )
         object.__setattr__(self, "backend_options", tuple(sorted(options.items())))
 
-    def edit_options_object(self):
-        """The :class:`generation.edits.EditOptions` these settings describe."""
-        from ..edits import EditOptions
+    def protocol_object(self):
+        """The :class:`generation.protocol.Protocol` these settings describe (preset + overrides)."""
+        from ..protocol import Protocol
 
-        try:
-            return EditOptions(**dict(self.edit_options))
-        except TypeError:
-            valid = ", ".join(EditOptions.__dataclass_fields__)
-            raise ValueError(f"unknown edit option in {dict(self.edit_options)}; valid: {valid}") from None
+        return Protocol.resolve(self.protocol, dict(self.edit_options), model_resolution=self.model_resolution)
+
+    def edit_options_object(self):
+        """The resolved :class:`generation.edits.EditOptions` (the protocol with its overrides)."""
+        return self.protocol_object().options
 
     @property
     def all_subsets(self) -> tuple[str, ...]:

@@ -91,6 +91,7 @@ def results_schema() -> dict[str, Any]:
                 "properties": {
                     "id": {"type": "string", "minLength": 1, "maxLength": 500},
                     "revision": {"type": ["string", "null"], "maxLength": 100},
+                    "protocol": {"type": ["string", "null"], "maxLength": 500},
                     "configs": {"type": "array", "items": {"enum": list(CONFIG_NAMES)}, "minItems": 2,
                                 "uniqueItems": True},
                 },

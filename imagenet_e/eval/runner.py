@@ -29,6 +29,7 @@ import torch
 
 from imagenet_e import __version__
 from imagenet_e_dataset.local_paths import looks_like_local_path
+from imagenet_e_dataset.protocol_file import read_protocol
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
 from imagenet_e_dataset.runtime import choose_device, choose_dtype
 
@@ -480,6 +481,8 @@ def _prediction_table(settings: EvalSettings, loaded: LoadedModel, tables, gathe
             "id": recorded_dataset_id(settings.dataset, record_paths=settings.record_paths),
             "revision": _dataset_revision_of(settings.dataset, settings.dataset_revision),
             "split": "test",
+            # The editing protocol the dataset was made under (its protocol.json); None when unknown.
+            "protocol": read_protocol(settings.dataset, settings.dataset_revision),
         },
         "preprocessing": {
             **loaded.preprocessing,

@@ -197,7 +197,8 @@ class Entry:
             attribute_drop=dict(metrics["attribute_drop"]),
             mean_drop=float(metrics["mean_drop"]),
             label=model["id"],
-            protocol=doc.get("protocol", ""),
+            # The editing protocol of the dataset and the evaluation protocol: a board never mixes either.
+            protocol=" / ".join(str(p) for p in (dataset.get("protocol"), doc.get("protocol")) if p),
             n_images=int(doc["counts"].get(ORIGINAL_CONFIG, 0)),
             control_drop=dict(metrics.get("control_drop", {})),
             control_attribute_drop=dict(metrics.get("control_attribute_drop", {})),
