@@ -310,3 +310,13 @@ def test_transforms_run_on_the_photo_before_resizing(chelsea, chelsea_sources):
 def test_default_options_are_the_official_protocol():
     assert Protocol.of(EditOptions()).label == "official"
     assert OFFICIAL.options.harmonize and not CORRECTED.options.harmonize
+
+
+def test_doctests():
+    import doctest
+
+    import generation.transforms_official
+    import generation.working
+
+    assert doctest.testmod(generation.transforms_official).failed == 0
+    assert doctest.testmod(generation.working).failed == 0
