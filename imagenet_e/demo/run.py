@@ -39,15 +39,15 @@ class DemoPhoto:
     credit: str
 
 
-# Masks: chelsea by GrabCut seeded with u2netp, the others by u2netp alone (all made with
-# `generation.masks.auto_mask` and checked by eye); labels are what the photos show.
+# Photos the demo's classifier gets right before any edit, so a drop means the edit changed the
+# answer; where each comes from, its licence and how its mask was made: assets/LICENSES.md.
 EMBEDDED_PHOTOS: tuple[DemoPhoto, ...] = (
-    DemoPhoto("skimage_chelsea", 281, "skimage:chelsea", "chelsea_mask.png", "CC0",
-              "Chelsea the cat, Stefan van der Walt (scikit-image sample data)"),
+    DemoPhoto("opencv_squirrel", 335, "asset:opencv_squirrel.jpg", "squirrel_mask.png", "Apache-2.0 AND BSD-3-Clause",
+              "Fox squirrel (OpenCV sample data, from Debian's opencv-doc)"),
     DemoPhoto("skimage_coffee", 967, "skimage:coffee", "coffee_mask.png", "CC0",
               "Coffee cup, Rachel Michetti (scikit-image sample data)"),
-    DemoPhoto("matplotlib_grace_hopper", 652, "matplotlib:grace_hopper.jpg", "grace_hopper_mask.png",
-              "public domain (U.S. Navy photograph)", "Rear Admiral Grace Hopper (matplotlib sample data)"),
+    DemoPhoto("darknet_zebra", 340, "asset:darknet_giraffe.jpg", "zebra_mask.png", "MIT (or GPL-3.0+ or WTFPL)",
+              "Zebra beside a giraffe, Joseph Redmon (darknet sample data, from Debian's darknet)"),
 )
 
 PHOTO_SOURCES: NamedRegistry[Callable[[str], np.ndarray]] = NamedRegistry("demo photo source")
@@ -57,7 +57,17 @@ PHOTO_SOURCES: NamedRegistry[Callable[[str], np.ndarray]] = NamedRegistry("demo 
 def _skimage_photo(name: str) -> np.ndarray:
     import skimage.data
 
-    return getattr(skimage.data, name)()
+    pixels = getattr(skimage.data, name)()
+    return pixels[0] if isinstance(pixels, tuple) else pixels  # stereo pairs: the left view
+
+
+@PHOTO_SOURCES.register("asset")
+def _asset_photo(name: str) -> np.ndarray:
+    """A photo committed in ``imagenet_e/demo/assets`` (licences in its ``LICENSES.md``)."""
+    from PIL import Image
+
+    with resources.files("imagenet_e.demo").joinpath(f"assets/{name}").open("rb") as fh, Image.open(fh) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 @PHOTO_SOURCES.register("matplotlib")
