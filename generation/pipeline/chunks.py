@@ -8,7 +8,7 @@ does not depend on which process handles the item.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -112,27 +112,32 @@ class ChunkGenerator:
         return Skip(source.source_id, SkipReason.EDIT_FAILED, f"no usable donor background (tried {', '.join(tried)})", subset)
 
     # -- one chunk ----------------------------------------------------------------------------------
-    def run(self, indices: range, on_source=None) -> list[dict[str, Any]]:
+    def run(self, indices: range, on_progress: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
+        """The rows of the sources at ``indices``; ``on_progress(edits_done, what)`` is called as each
+        source is prepared and as its edits finish (per image and subset, not per batch)."""
         rows: list[dict[str, Any]] = []
         batch = self.settings.batch_size
         for start in range(indices.start, indices.stop, batch):
             members = [self.sources[i] for i in range(start, min(start + batch, indices.stop))]
-            rows.extend(self._run_batch(members))
-            if on_source is not None:
-                on_source(len(members))
+            rows.extend(self._run_batch(members, on_progress or (lambda n, what: None)))
         return rows
 
-    def _run_batch(self, members: list[Source]) -> list[dict[str, Any]]:
+    def _run_batch(self, members: list[Source], on_progress: Callable[[int, str], None]) -> list[dict[str, Any]]:
         from .. import edits
 
         settings = self.settings
-        loaded = [self.load(s) for s in members]
+        loaded = []
+        for s in members:
+            loaded.append(self.load(s))  # reads the photo and removes its object (the slow CPU step)
+            on_progress(0 if isinstance(loaded[-1], _Loaded) else 1 + len(settings.subsets), f"{s.source_id}: object removed")
         plans: list[Any] = []  # PlannedEdit, or a Skip row for (source, subset)
+        owner: list[str] = []
         for item in loaded:
             if not isinstance(item, _Loaded):
                 continue
             sid, label = item.source.source_id, item.source.label
             for subset in settings.subsets:
+                owner.append(sid)
                 seed = derive_seed(settings.seed, sid, subset)
                 other = None
                 if subset in self.needs_donor:
@@ -146,9 +151,10 @@ class ChunkGenerator:
                                                  label=label, options=self.options))
                 except ValueError as exc:
                     plans.append(Skip(sid, SkipReason.EDIT_FAILED, str(exc), subset))
-        planned = [p for p in plans if not isinstance(p, Skip)]
-        results = iter(edits.run_edits(planned, self.editor))
-        finished = iter([p if isinstance(p, Skip) else next(results) for p in plans])
+        results = self._finish(plans, owner, on_progress)
+        if not settings.subsets:  # only the untouched originals: each is done once its photo is read
+            on_progress(sum(isinstance(item, _Loaded) for item in loaded), "originals")
+        finished = iter(results)
 
         rows: list[dict[str, Any]] = []
         for source, item in zip(members, loaded):
@@ -160,6 +166,33 @@ class ChunkGenerator:
                 result = next(finished)
                 rows.append(self._edited_row(item, subset, result))
         return rows
+
+    def _finish(self, plans: list[Any], owner: list[str], on_progress: Callable[[int, str], None]) -> list[Any]:
+        """Run the background editor over the planned edits, reporting progress per source.
+
+        The cpu editor optimises every request on its own (same bytes alone or batched), so it is
+        called once per source and progress moves image by image; other editors (a GPU model) get
+        the whole batch in one call, where batching pays.
+        """
+        from .. import edits
+
+        groups: list[list[int]] = []
+        if getattr(self.editor, "name", "") == "cpu":
+            for i, sid in enumerate(owner):
+                if not groups or owner[groups[-1][0]] != sid:
+                    groups.append([])
+                groups[-1].append(i)
+        elif plans:
+            groups = [list(range(len(plans)))]
+        out: list[Any] = list(plans)
+        for group in groups:
+            planned = [i for i in group if not isinstance(plans[i], Skip)]
+            for i, result in zip(planned, edits.run_edits([plans[i] for i in planned], self.editor)):
+                out[i] = result
+            # +1 for the source's untouched original row once its first group is done
+            ids = sorted({owner[i] for i in group})
+            on_progress(len(group) + len(ids), f"{', '.join(ids)}: edited")
+        return out
 
     def _original_row(self, item: _Loaded) -> dict[str, Any]:
         source = item.source
