@@ -12,10 +12,12 @@ only the mask then copies those remains into the hole and leaves the object's ou
   object's area, at least 3 px), instead of a fixed few pixels.
 
 :func:`background_guide` fills the hole from the pixels *outside* it only (a smooth push-pull
-membrane, or OpenCV's Navier-Stokes inpainting at a coarse scale that continues edges into the
-hole); every inpainter starts from it, so no object pixel can reach a fill.
-:func:`continue_structure` gives a large hole the low frequencies of that guide, so big holes
-continue the surrounding background's layout instead of repeating one texture patch.
+membrane: masked averages down an image pyramid and back up); every inpainter starts from it, so
+no object pixel can reach a fill. :func:`continue_structure` gives a large hole the low frequencies
+of that guide, so a big hole continues the colour layout around it (flag on one side, wall on the
+other) instead of repeating one texture patch everywhere. (OpenCV's Navier-Stokes inpainting as
+the guide measured the same in ``benchmarks/bench_inpaint.py`` but carried cast shadows deep into
+the hole as dark blobs.)
 """
 
 from __future__ import annotations
@@ -174,23 +176,6 @@ def push_pull(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         est = np.where(wk > 0, fine_x / np.maximum(fine_w, 1e-6)[..., None], 0) * wk + up * (1 - wk)
     out = np.where(hole[..., None], est, image.astype(np.float32))
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
-def structure_guide(image: np.ndarray, hole: np.ndarray, scale: int = 4) -> np.ndarray:
-    """Fill ``hole`` by OpenCV's Navier-Stokes inpainting at 1/``scale`` resolution: it propagates the
-    surrounding isophotes (edges, colour boundaries) into the hole. Reads only pixels outside it."""
-    import cv2
-
-    h, w = hole.shape
-    base = push_pull(image, hole)  # hole content replaced before any resampling mixes it in
-    sw, sh = max(8, w // scale), max(8, h // scale)
-    small = cv2.resize(base, (sw, sh), interpolation=cv2.INTER_AREA)
-    small_hole = cv2.resize(hole.astype(np.uint8), (sw, sh), interpolation=cv2.INTER_AREA) > 0
-    if small_hole.all():
-        return base
-    filled = cv2.inpaint(small, small_hole.astype(np.uint8) * 255, 3, cv2.INPAINT_NS)
-    up = cv2.resize(filled, (w, h), interpolation=cv2.INTER_CUBIC)
-    return np.where(hole[..., None], up, image).astype(np.uint8)
 
 
 def background_guide(image: np.ndarray, hole: np.ndarray) -> np.ndarray:

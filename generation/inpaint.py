@@ -25,7 +25,7 @@ import numpy as np
 from imagenet_e_dataset.named_registry import NamedRegistry
 
 from .hole import (
-    Growth, background_guide, continue_structure, dilate, fixed_dilation, grow_hole, structure_guide,
+    Growth, background_guide, continue_structure, dilate, fixed_dilation, grow_hole,
 )
 
 
@@ -109,16 +109,15 @@ class HoleInpainter:
     def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         _check(image, mask)
         hole = self.hole_for(image, mask)
-        if self.growth is Growth.FIXED:
-            start = image  # the earlier behaviour: the backend sees the object pixels in the hole
-        else:
-            # The hole's content is replaced before any backend sees it: fills come from the background only.
-            start = background_guide(image, hole)
+        guide = background_guide(image, hole)
+        # The hole's content is replaced before any backend sees it: fills come from the background only
+        # (the earlier behaviour, growth="fixed", let the backend see the object pixels in the hole).
+        start = image if self.growth is Growth.FIXED else guide
         filled = self._fill(start, hole)
         # Only the hole may change: some backends blend a seam band around it.
         filled = np.where(hole[..., None], filled, image).astype(np.uint8)
         if self.structure:
-            filled = continue_structure(filled, structure_guide(image, hole), hole)
+            filled = continue_structure(filled, guide, hole)
         return filled
 
     def record(self) -> dict[str, Any]:
