@@ -61,7 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--random-background", help="photo whose background background_random uses")
     p.add_argument("--random-background-mask", help="object mask of --random-background (its object is removed first)")
-    p.add_argument("--inpainter", default="patchmatch", help="object removal: patchmatch (default) or opencv")
+    p.add_argument("--inpainter", default="patchmatch", help="object removal: patchmatch (default), opencv, or diffusers:<hub id or folder> "
+                                                              "(a diffusers inpainting pipeline)")
     p.add_argument("--resolution", type=int, default=256)
     p.add_argument("--fit", default="stretch", help="photo to square: stretch (default) or center_crop")
     p.add_argument("--full-mode", default="aspect", help="size_full: aspect (default) or stretch (official)")

@@ -129,15 +129,16 @@ class ChunkGenerator:
         loaded = []
         for s in members:
             loaded.append(self.load(s))  # reads the photo and removes its object (the slow CPU step)
-            on_progress(0 if isinstance(loaded[-1], _Loaded) else 1 + len(settings.subsets), f"{s.source_id}: object removed")
+            # Its original row is done now (or, for a skipped source, every row of it).
+            on_progress(1 if isinstance(loaded[-1], _Loaded) else 1 + len(settings.subsets), f"{s.source_id}: object removed")
         plans: list[Any] = []  # PlannedEdit, or a Skip row for (source, subset)
-        owner: list[str] = []
+        owner: list[str] = []  # the subset of each plan
         for item in loaded:
             if not isinstance(item, _Loaded):
                 continue
             sid, label = item.source.source_id, item.source.label
             for subset in settings.subsets:
-                owner.append(sid)
+                owner.append(subset)
                 seed = derive_seed(settings.seed, sid, subset)
                 other = None
                 if subset in self.needs_donor:
@@ -151,10 +152,7 @@ class ChunkGenerator:
                                                  label=label, options=self.options))
                 except ValueError as exc:
                     plans.append(Skip(sid, SkipReason.EDIT_FAILED, str(exc), subset))
-        results = self._finish(plans, owner, on_progress)
-        if not settings.subsets:  # only the untouched originals: each is done once its photo is read
-            on_progress(sum(isinstance(item, _Loaded) for item in loaded), "originals")
-        finished = iter(results)
+        finished = iter(self._finish(plans, owner, on_progress))
 
         rows: list[dict[str, Any]] = []
         for source, item in zip(members, loaded):
@@ -168,30 +166,24 @@ class ChunkGenerator:
         return rows
 
     def _finish(self, plans: list[Any], owner: list[str], on_progress: Callable[[int, str], None]) -> list[Any]:
-        """Run the background editor over the planned edits, reporting progress per source.
+        """Run the background editor over the planned edits, reporting progress per subset.
 
         The cpu editor optimises every request on its own (same bytes alone or batched), so it is
-        called once per source and progress moves image by image; other editors (a GPU model) get
-        the whole batch in one call, where batching pays.
+        called once per subset, with that subset's requests of every source of the batch (the
+        adversarial ones still share one classifier pass); other editors (a GPU model) get the whole
+        batch in one call, where batching pays most.
         """
         from .. import edits
 
-        groups: list[list[int]] = []
-        if getattr(self.editor, "name", "") == "cpu":
-            for i, sid in enumerate(owner):
-                if not groups or owner[groups[-1][0]] != sid:
-                    groups.append([])
-                groups[-1].append(i)
-        elif plans:
-            groups = [list(range(len(plans)))]
+        groups: dict[str, list[int]] = {}
+        for i, subset in enumerate(owner):
+            groups.setdefault(subset if getattr(self.editor, "name", "") == "cpu" else "", []).append(i)
         out: list[Any] = list(plans)
-        for group in groups:
+        for subset, group in groups.items():
             planned = [i for i in group if not isinstance(plans[i], Skip)]
             for i, result in zip(planned, edits.run_edits([plans[i] for i in planned], self.editor)):
                 out[i] = result
-            # +1 for the source's untouched original row once its first group is done
-            ids = sorted({owner[i] for i in group})
-            on_progress(len(group) + len(ids), f"{', '.join(ids)}: edited")
+            on_progress(len(group), f"{subset or 'batch'}: edited")
         return out
 
     def _original_row(self, item: _Loaded) -> dict[str, Any]:
