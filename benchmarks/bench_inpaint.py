@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         mae, low, ghost = (float(np.mean(col)) for col in zip(*scores))
         rows.append((f"{name} / {growth}{' + structure' if structure else ''}", mae, low, 100 * ghost, seconds))
     base = rows[0]
-    print(f"| inpainter / hole | MAE | low-freq MAE | ghost % | s/image | MAE vs patchmatch/fixed |")
+    print("| inpainter / hole | MAE | low-freq MAE | ghost % | s/image | MAE vs patchmatch/fixed |")
     print("|---|---|---|---|---|---|")
     for label, mae, low, ghost, seconds in rows:
         print(f"| {label} | {mae:.1f} | {low:.1f} | {ghost:.1f} | {seconds:.2f} | {mae / base[1]:.2f}x |")

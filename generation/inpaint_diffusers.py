@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .hole import Growth
-from .inpaint import HoleInpainter
+from .hole import Growth, HoleInpainter
 
 DEFAULT_PROMPT = "background, empty scene, no objects"
 DEFAULT_STEPS = 25
