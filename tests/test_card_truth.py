@@ -4,6 +4,7 @@ masks, blended diffusion with ADM, animal classes, ILSVRC ids, ImageNet terms) a
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ def _photos(root: Path) -> tuple[Path, Path, Path]:
     masks.mkdir()
     labels = []
     for k, (name, label) in enumerate((("garden_bench", 703), ("kitchen_coffeepot", 505), ("desk_lamp", 846))):
-        photo, mask = synthetic_scene(48, 64, seed=k)
+        photo, mask = synthetic_scene(48, 64, seed=k, **({"rx": 28, "ry": 20} if name == "desk_lamp" else {}))
         Image.fromarray(photo).save(images / f"{name}.png")
         Image.fromarray(mask.astype(np.uint8) * 255).save(masks / f"{name}.png")
         labels.append(f"{name}.png\t{label}")
@@ -54,6 +55,11 @@ def test_cpu_run_on_own_photos_gets_a_card_that_says_what_happened(tmp_path):
     assert "`source_id` = the photo's file name without extension (e.g. `desk_lamp`)" in card
     assert "Classes present (3): coffeepot (505), park bench (703), table lamp (846)." in card
     assert "their own licences apply" in card
+    # the lamp's mask covers more than 40 % of the frame: flagged in the card and the manifest
+    assert "1 of 3 source masks were flagged" in card
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    flagged = {m["source_id"] for m in manifest if m["params"].get("mask_warnings")}
+    assert flagged == {"desk_lamp"}
     # the release's text is still what an import of the authors' release gets
     assert "OpenAI ADM" in RELEASE_METHOD and "ILSVRC2012_val" in RELEASE_SOURCES
     assert any("animal" in line for line in RELEASE_LIMITATIONS)

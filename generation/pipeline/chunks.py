@@ -186,12 +186,24 @@ class ChunkGenerator:
             on_progress(len(group), f"{subset or 'batch'}: edited")
         return out
 
+    @staticmethod
+    def _original_params(item: _Loaded) -> dict[str, Any]:
+        from ..masks import mask_warnings
+
+        params: dict[str, Any] = {"source_file": item.source.image_path.name}
+        # A mask over 40 % of the frame or touching three sides is probably not one object: flagged
+        # in the manifest and counted in the card, the edits are still made.
+        warnings = mask_warnings(item.prepared.mask)
+        if warnings:
+            params["mask_warnings"] = warnings
+        return params
+
     def _original_row(self, item: _Loaded) -> dict[str, Any]:
         source = item.source
         return {
             "source_id": source.source_id, "subset": ORIGINAL, "status": RowStatus.OK, "reason": None, "detail": None,
             "label": source.label, "seed": None, "image_name": source.image_path.name, "image": item.raw,
-            "object_mask": encode_png(item.prepared.mask), "params": canonical_json({"source_file": source.image_path.name}),
+            "object_mask": encode_png(item.prepared.mask), "params": canonical_json(self._original_params(item)),
             "sha256": sha256_hex(item.raw),
         }
 

@@ -52,6 +52,7 @@ def merge_chunks(
     manifest: list[str] = []
     skips: list[Skip] = list(selection.skips)
     rows_per_subset: Counter[str] = Counter()
+    flagged_masks = 0
     with writer:
         for k in range(num_chunks):
             table = work.read(k)
@@ -59,12 +60,14 @@ def merge_chunks(
                 if row["status"] == RowStatus.SKIPPED:
                     skips.append(Skip(row["source_id"], SkipReason(row["reason"]), row["detail"] or "", row["subset"] or ""))
                     continue
+                params = json.loads(row["params"] or "{}")
+                flagged_masks += bool(params.get("mask_warnings"))
                 manifest.append(canonical_json({
                     "source_id": row["source_id"],
                     "subset": row["subset"],
                     "seed": row["seed"],
                     "status": row["status"],
-                    "params": json.loads(row["params"] or "{}"),
+                    "params": params,
                     "sha256": row["sha256"],
                 }))
                 if row["status"] == RowStatus.UNREACHABLE:
@@ -79,7 +82,8 @@ def merge_chunks(
                     "object_mask": None if row["object_mask"] is None else {"bytes": row["object_mask"], "path": f"{row['source_id']}_mask.png"},
                 })
         skip_counts = _skip_counts(skips)
-        context = card_context(settings, selection, provenance, rows_per_subset, skip_counts, repo_id, masks_note)
+        context = card_context(settings, selection, provenance, rows_per_subset, skip_counts, repo_id, masks_note,
+                               flagged_masks)
         writer.finalize(context)
     skips.sort(key=lambda s: (s.source_id, s.subset, s.reason.value))
     for folder, placeholder in sorted((hide_paths or {}).items(), key=lambda kv: -len(str(kv[0]))):
@@ -116,6 +120,7 @@ def card_context(
     skips: Mapping[str, int],
     repo_id: str | None,
     masks_note: str | None = None,
+    flagged_masks: int = 0,
 ):
     """What the card says about this run: the backend, protocol, inpainter, sources, classes and ids it
     actually used (never the release's ImageNet/ADM description unless that is what happened)."""
@@ -150,6 +155,10 @@ def card_context(
         "from that subset and listed in `skipped.tsv`; paired metrics compare only the source images both subsets "
         "hold. `manifest.jsonl` lists every row with its seed, drawn parameters and the sha256 of its image bytes.",
     )
+    if flagged_masks:
+        notes += (f"{flagged_masks} of {len(selection.sources)} source masks were flagged (more than 40 % of the frame, "
+                  "or touching three sides: possibly background taken for the object); their `original` rows in "
+                  "`manifest.jsonl` say why (`mask_warnings`).",)
     photos = "ImageNet validation photos" if imagenet_ids else "photos from a folder"
     masks = masks_note or ("ImageNet-S object masks" if imagenet_s else "object masks from a folder (0/255 PNGs)")
     return CardContext(
