@@ -11,6 +11,7 @@ photo gives the same bytes on the same machine and torch build).
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,13 @@ def load_inpainting_pipeline(model: str, device: str, dtype: str) -> Any:
     except ImportError:
         raise ValueError("--inpainter diffusers:... needs torch and diffusers (pip install 'imagenet-e[generation]')") from None
     from diffusers.pipelines import pipeline_utils
+
+    local = Path(model).expanduser()
+    if local.exists():
+        model = str(local)
+    elif model.startswith(("/", ".", "~")) or model.count("/") > 1 or "\\" in model:
+        # A path, not a Hub id ("org/name"): say so instead of asking the Hub for it.
+        raise ValueError(f"inpainting pipeline folder {model} does not exist")
 
     # Newer diffusers take ``dtype=`` and warn about ``torch_dtype=``; older ones only know the latter.
     key = "dtype" if hasattr(pipeline_utils, "_resolve_dtype") else "torch_dtype"
@@ -65,6 +73,9 @@ class DiffusersInpainter(HoleInpainter):
         self.seed = int(seed)
         self.device = choose_device(device)
         self.dtype = dtype or ("float16" if self.device.startswith("cuda") else "float32")
+        # Load now (cached per process): a wrong id or folder fails the command at once with its name,
+        # instead of every photo being skipped later as "preparing the photo failed".
+        load_inpainting_pipeline(self.model, self.device, self.dtype)
 
     def record(self) -> dict[str, Any]:
         return {**super().record(), "model": self.model, "steps": self.steps, "prompt": self.prompt,
