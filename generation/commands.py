@@ -184,9 +184,10 @@ def _edit(args: argparse.Namespace) -> int:
     shown = photo if args.no_outline else outline(photo, mask)
     mask_note = "" if args.no_outline else " + mask"
     items: list[tuple[str, Any]] = [] if any(s.is_original for s in subsets) else [(f"photo (input){mask_note}", shown)]
-    items += [(_panel_label(s.name, by_name.get(s.name)) + (mask_note if s.is_original else ""),
-               shown if s.is_original and s.name in by_name else by_name[s.name].image if s.name in by_name else None)
-              for s in subsets]
+    for s in subsets:
+        result = by_name.get(s.name)
+        image = None if result is None else shown if s.is_original else result.image
+        items.append((_panel_label(s.name, result) + (mask_note if s.is_original else ""), image))
     sheet = contact_sheet(items, out / "contact_sheet.png", columns=4)
     record = {
         "image": str(args.image), "source_id": source_id, "global_seed": args.seed, "label": label,
