@@ -64,6 +64,10 @@ def add_protocol_arguments(parser: argparse.ArgumentParser | Any, *, edit_option
                             help="override one edit setting (an EditOptions field, repeatable), e.g. full_mode=aspect")
 
 
+DEFAULT_AUTO_MASK = "u2netp"
+"""``generation.masks.DEFAULT_AUTO_MASK``, spelled here so ``--help`` does not import PIL (a test checks they agree)."""
+
+
 def add_plugin_argument(parser: argparse.ArgumentParser) -> None:
     """``--plugin`` (repeatable): an attribute plug-in module or .py file to load first."""
     parser.add_argument("--plugin", action="append", metavar="MODULE_OR_FILE",
@@ -93,12 +97,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--classifier", default="efficientnet-lite0",
                    help="guiding classifier for background_20_adv: efficientnet-lite0, hf:<id or dir>, torchvision:<name>")
-    p.add_argument("--auto-mask", help="make the mask automatically when none is given: u2netp, grabcut, grabcut+u2netp, "
-                                       "or hf:<CLIPSeg Hub id or folder> prompted with --mask-prompt")
+    p.add_argument("--auto-mask", nargs="?", const=DEFAULT_AUTO_MASK, metavar="METHOD",
+                   help=f"make the mask automatically when none is given: {DEFAULT_AUTO_MASK} (the default; best IoU on "
+                        "the reference masks, benchmarks/bench_masks.py), grabcut, grabcut+u2netp, or "
+                        "hf:<CLIPSeg Hub id or folder> prompted with --mask-prompt")
     p.add_argument("--mask-prompt", help="text prompt of an hf: auto-mask model (default: the --label's class name)")
+    p.add_argument("--no-outline", action="store_true", help="contact sheet: show the photo without the mask's outline")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--random-background", help="photo whose background background_random uses")
     p.add_argument("--random-background-mask", help="object mask of --random-background (its object is removed first)")
-    p.add_argument("--inpainter", help="object removal: patchmatch (default) or opencv")
+    p.add_argument("--inpainter", help="object removal: patchmatch (default), opencv, or diffusers:<hub id or folder> "
+                                       "(a diffusers inpainting pipeline)")
     add_protocol_arguments(p)
     p.add_argument("--fit", help="photo to square: stretch (the protocols') or center_crop")
     p.add_argument("--full-mode", help="size_full: official (the authors' window), aspect (corrected) or stretch (tight box)")
@@ -116,11 +125,11 @@ def _edit(args: argparse.Namespace) -> int:
     from imagenet_e_dataset.registry import ALL, ALL_WITH_EXTRAS, resolve_many
 
     from .attributes import Requirement
-    from .contact_sheet import contact_sheet
+    from .contact_sheet import contact_sheet, outline
     from .edits import plan_edit, prepare_source, run_edits
-    from .protocol import Protocol
     from .image_io import read_rgb, write_png_atomic
-    from .masks import auto_mask, read_mask
+    from .masks import auto_mask, available_maskers, mask_warnings, read_mask
+    from .protocol import Protocol
     from .seeding import seed_for
 
     photo = read_rgb(args.image)
@@ -136,7 +145,10 @@ def _edit(args: argparse.Namespace) -> int:
             prompt = class_names()[check_label(args.label, where="--label")]
         mask = auto_mask(photo, args.auto_mask, prompt=prompt)
     else:
-        raise ValueError("no MASK given: pass a mask PNG after the image, or --auto-mask u2netp|grabcut")
+        raise ValueError(f"no MASK given: pass a mask PNG after the image, or --auto-mask (default method "
+                         f"{DEFAULT_AUTO_MASK}; also {', '.join(m for m in available_maskers() if m != DEFAULT_AUTO_MASK)})")
+    for warning in mask_warnings(mask):
+        print(f"warning: the mask {warning}; check it (--mask-out, or the outline in the contact sheet)", file=sys.stderr)
     subsets = resolve_many(args.subset, levels=False)
     many = args.subset.strip() in (ALL, ALL_WITH_EXTRAS) or len(subsets) > 1
     out = Path(args.out)
@@ -187,14 +199,20 @@ def _edit(args: argparse.Namespace) -> int:
         else:
             raise ValueError(f"{needs_donor[0]} needs --random-background PHOTO (the background of another image)")
 
+    print(f"{source_id}: removing the object ({options.inpainter}) at {options.resolution}x{options.resolution}",
+          file=sys.stderr, flush=True)
     source = prepare_source(photo, mask, options=protocol, source_id=source_id)
-    planned = []
-    for sub in tqdm(subsets, desc="planning edits", disable=len(subsets) < 3, file=sys.stderr):
-        if sub.name in skipped:
-            continue
-        planned.append(plan_edit(source, None, sub, seed=seed_for(args.seed, source_id, sub),
-                                 other_background=other, label=label, options=protocol, lam=args.lam))
-    results = run_edits(planned, editor)
+    # One subset at a time, so progress (with an ETA) moves per subset; editors give the same bytes
+    # for a request alone or in a batch.
+    results = []
+    todo = [sub for sub in subsets if sub.name not in skipped]
+    with tqdm(todo, desc=f"{source_id}: editing", unit="subset", disable=len(todo) < 2 or args.no_progress,
+              file=sys.stderr, dynamic_ncols=True) as bar:
+        for sub in bar:
+            bar.set_postfix_str(sub.name, refresh=True)
+            planned = plan_edit(source, None, sub, seed=seed_for(args.seed, source_id, sub),
+                                other_background=other, label=label, options=protocol, lam=args.lam)
+            results.extend(run_edits([planned], editor))
 
     by_name = {r.subset: r for r in results}
     failed = [r for r in results if not r.ok]
@@ -221,9 +239,14 @@ def _edit(args: argparse.Namespace) -> int:
             if args.mask_out:
                 write_png_atomic(r.object_mask, Path(args.mask_out) / f"{r.subset}.png")
         print(f"{r.subset:18s} {r.status.value:12s} {_summary(r.params)}")
-    items: list[tuple[str, Any]] = [] if any(s.is_original for s in subsets) else [("photo (input)", photo)]
-    items += [(_panel_label(s.name, by_name.get(s.name)), by_name[s.name].image if s.name in by_name else None)
-              for s in subsets]
+    # The original (or the input photo) shows the mask the edits used, as an outline, unless --no-outline.
+    shown = photo if args.no_outline else outline(photo, mask)
+    mask_note = "" if args.no_outline else " + mask"
+    items: list[tuple[str, Any]] = [] if any(s.is_original for s in subsets) else [(f"photo (input){mask_note}", shown)]
+    for s in subsets:
+        result = by_name.get(s.name)
+        image = None if result is None else shown if s.is_original else result.image
+        items.append((_panel_label(s.name, result) + (mask_note if s.is_original else ""), image))
     sheet = contact_sheet(items, out / "contact_sheet.png", columns=4)
     record = {
         "image": str(args.image), "source_id": source_id, "global_seed": args.seed, "label": label,

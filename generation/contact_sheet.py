@@ -15,6 +15,28 @@ _LABEL_HEIGHT = 18
 _GAP = 4
 
 
+OUTLINE_COLOUR = (255, 0, 255)
+
+
+def outline(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = OUTLINE_COLOUR,
+            width: int | None = None) -> np.ndarray:
+    """``image`` with the border of ``mask`` drawn on it (the mask an edit used, shown on the original).
+
+    The line is about 0.6 % of the longer side (at least 2 px), so it stays visible when the image is
+    shrunk into a contact-sheet tile.
+    """
+    import cv2
+
+    image = np.ascontiguousarray(np.asarray(image, dtype=np.uint8)).copy()
+    mask = np.asarray(mask, bool)
+    if mask.shape != image.shape[:2]:
+        mask = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(image.shape[1::-1], Image.NEAREST)) > 127
+    width = max(2, round(0.006 * max(image.shape[:2]))) if width is None else width
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+    cv2.drawContours(image, contours, -1, colour, width)
+    return image
+
+
 def contact_sheet(
     items: Sequence[tuple[str, np.ndarray | None]],
     path: str | os.PathLike,

@@ -62,9 +62,12 @@ class CPUBackgroundEditor:
         init_noise: float = 0.0,
         batch_size: int = 16,
         device: str = "cpu",
+        adv_iterations: int | None = None,
     ):
         if iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {iterations}")
+        if adv_iterations is not None and adv_iterations < 1:
+            raise ValueError(f"adv_iterations must be >= 1, got {adv_iterations}")
         if lr <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
         if batch_size < 1:
@@ -76,6 +79,10 @@ class CPUBackgroundEditor:
         self.init_noise = float(init_noise)
         self.batch_size = int(batch_size)
         self.device = "cpu" if device in (None, "auto") else device
+        # Adversarial requests cost a classifier forward and backward per iteration. With fewer
+        # iterations their step grows so the total step (iterations x lr) stays the same: the same
+        # λ growth of the spectrum and the same adversarial budget, taken in larger steps.
+        self.adv_iterations = None if adv_iterations is None else int(adv_iterations)
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -88,19 +95,23 @@ class CPUBackgroundEditor:
             "init_noise": self.init_noise,
             "range_penalty": "projection onto [-1, 1]",
             "classifier": getattr(self.classifier, "name", None if self.classifier is None else type(self.classifier).__name__),
+            **({} if self.adv_iterations is None else {"adv_iterations": self.adv_iterations}),
         }
 
     def edit(self, requests: Sequence[BackgroundEditRequest]) -> list[np.ndarray]:
         for i, req in enumerate(requests):
             self._check(req, i)
         outputs: list[np.ndarray | None] = [None] * len(requests)
-        groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
         for i, req in enumerate(requests):
-            groups[req.image.shape].append(i)
-        for indices in groups.values():
+            groups[(req.image.shape, bool(req.adversarial and self.adv_iterations is not None))].append(i)
+        for (_, adv_schedule), indices in groups.items():
+            iterations, lr = self.iterations, self.lr
+            if adv_schedule:
+                iterations, lr = self.adv_iterations, self.lr * self.iterations / self.adv_iterations
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
-                for i, out in zip(chunk, self._optimise([requests[i] for i in chunk])):
+                for i, out in zip(chunk, self._optimise([requests[i] for i in chunk], iterations, lr)):
                     outputs[i] = out
         return outputs  # type: ignore[return-value]
 
@@ -121,7 +132,7 @@ class CPUBackgroundEditor:
             if req.label is None:
                 raise ValueError(f"{where} is adversarial but has no label (the class whose probability it lowers)")
 
-    def _optimise(self, reqs: list[BackgroundEditRequest]) -> list[np.ndarray]:
+    def _optimise(self, reqs: list[BackgroundEditRequest], iterations: int, lr: float) -> list[np.ndarray]:
         import torch
 
         dev = torch.device(self.device)
@@ -141,11 +152,11 @@ class CPUBackgroundEditor:
                 init[i] += self.init_noise * torch.randn(start.shape[1:], generator=gen).to(dev)
         x = init.clamp(-1, 1)
         keep = start * (1 - region)
-        step = (self.lr * lam.abs()).view(-1, 1, 1, 1)
+        step = (lr * lam.abs()).view(-1, 1, 1, 1)
         sign = torch.sign(lam).view(-1, 1, 1, 1)
         denom = region.sum(dim=(1, 2, 3)).clamp_min(1.0) * start.shape[1]
         has_fft_term = bool((lam != 0).any())
-        for _ in range(self.iterations if (has_fft_term or adv_idx) else 0):
+        for _ in range(iterations if (has_fft_term or adv_idx) else 0):
             if adv_idx:
                 xa = x[adv_idx].detach().requires_grad_(True)
                 logits = self.classifier(((xa + 1) / 2).clamp(0, 1))
@@ -155,7 +166,7 @@ class CPUBackgroundEditor:
                     grad = grad * region[adv_idx]
                     rms = ((grad ** 2).sum(dim=(1, 2, 3)) / denom[adv_idx]).sqrt().clamp_min(1e-12)
                     x = x.clone()
-                    x[adv_idx] = xa.detach() - self.lr * abs(self.adv_scale) * grad / rms[:, None, None, None]
+                    x[adv_idx] = xa.detach() - lr * abs(self.adv_scale) * grad / rms[:, None, None, None]
             if not has_fft_term:
                 continue
             with torch.no_grad():

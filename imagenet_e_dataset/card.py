@@ -49,6 +49,36 @@ def size_category(num_rows: int) -> str:
     return "n>1M" if num_rows < 1_000_000_000 else "n>1T"
 
 
+# The authors' release: what the card says when the context does not describe a toolkit run.
+RELEASE_TITLE = "ImageNet-E: attribute-edited ImageNet validation images"
+RELEASE_SOURCES = (
+    "Every subset holds the same source images (`source_id` = `ILSVRC2012_val_XXXXXXXX`, ImageNet "
+    "validation photos), so each edited prediction can be paired with the prediction on the unedited "
+    "`original` image."
+)
+RELEASE_METHOD = """\
+- **background**: the object is kept pixel-exact and the background is re-synthesised by blended
+  diffusion (OpenAI ADM 256×256 unconditional model, 100 respaced DDPM steps) guided by
+  λ · mean|FFT2(x̂₀)|: λ < 0 gives a simpler background, λ > 0 a more complex one; `20_adv`
+  adds adversarial classifier guidance; `random` pastes the object onto another image's background.
+- **size**: the object is rescaled about its centre until it covers the target share of the
+  image (±0.015); `full` crops the object's bounding box to fill the frame.
+- **position**: the object moves to a uniformly random place fully inside the frame.
+- **direction**: the object is rotated by a random angle; the old place becomes background."""
+RELEASE_LIMITATIONS = (
+    "Only animal classes of ImageNet are covered (the source images needed object masks).",
+    "Diffusion-edited backgrounds can carry generation artefacts; `background_0` (λ = 0) is the control for them.",
+    "Some source images cannot reach a size target (the object is too large or too small); such images are "
+    "missing from that subset, so compare subsets on the source images they share.",
+    "The background-complexity measure is a global frequency statistic, not a perceptual one.",
+)
+IMAGENET_LICENCE = (
+    "The images are derived from the ImageNet (ILSVRC 2012) validation set: **the ImageNet terms of\n"
+    "access apply** (non-commercial research and educational use; see https://image-net.org/download.php).\n"
+    "Edited images are derivatives of those photos. The code that made and packages them is Apache-2.0."
+)
+
+
 def template_path() -> Path:
     """The card template: ``dataset_card.md`` at the repository root, reached through the package's
     symlink to it, which a wheel build turns into a copy (so installed packages carry it too)."""
@@ -58,13 +88,15 @@ def template_path() -> Path:
     return path
 
 
-def front_matter(stats: Sequence[ConfigStats], features: datasets.Features) -> DatasetCardData:
+def front_matter(stats: Sequence[ConfigStats], features: datasets.Features, *,
+                 imagenet_terms: bool = True) -> DatasetCardData:
     """Hub metadata: licence note, task, size, pretty name, ``configs`` and ``dataset_info``."""
     total = sum(s.num_examples for s in stats)
+    licence = ({"license_name": LICENSE_NAME, "license_link": LICENSE_LINK} if imagenet_terms
+               else {"license_name": "source-photos-licences"})
     card = DatasetCardData(
         license="other",
-        license_name=LICENSE_NAME,
-        license_link=LICENSE_LINK,
+        **licence,
         task_categories=["image-classification"],
         size_categories=[size_category(total)],
         pretty_name=PRETTY_NAME,
@@ -112,7 +144,8 @@ def front_matter_yaml(card: DatasetCardData) -> str:
     return yaml.dump(doc, Dumper=_AnchorDumper, sort_keys=False, allow_unicode=True, line_break="\n").strip()
 
 
-def subset_table(counts: Mapping[str, int] | None = None, *, extras: bool = False) -> str:
+def subset_table(counts: Mapping[str, int] | None = None, *, extras: bool = False,
+                 original_description: str | None = None) -> str:
     """Markdown table of the registry's subsets (with row counts where given): the twelve ImageNet-E
     configs and the extras that ``counts`` names; with ``extras=True`` only the extra and plug-in subsets."""
     if counts is None:
@@ -129,7 +162,8 @@ def subset_table(counts: Mapping[str, int] | None = None, *, extras: bool = Fals
             continue
         n = "" if counts is None else f" {counts[s.name]:,} |" if s.name in counts else " — |"
         alias = f"`{s.alias}`" if s.alias else "—"
-        rows.append(f"| `{s.name}` | {alias} | {s.attribute.name} | {s.level} |{n} {s.description} |")
+        description = original_description if (s.is_original and original_description) else s.description
+        rows.append(f"| `{s.name}` | {alias} | {s.attribute.name} | {s.level} |{n} {description} |")
     return "\n".join([head, *rows])
 
 
@@ -186,11 +220,19 @@ def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, con
     template = string.Template(template_path().read_text(encoding="utf-8"))
     counts = {s.name: s.num_examples for s in stats}
     notes = "\n\n".join(context.notes)
+    limitations = RELEASE_LIMITATIONS if context.limitations is None else context.limitations
     values = {
-        "front_matter": front_matter_yaml(front_matter(stats, features)),
+        "front_matter": front_matter_yaml(front_matter(stats, features, imagenet_terms=context.imagenet_terms)),
+        "title": context.title or RELEASE_TITLE,
+        "sources": context.sources or RELEASE_SOURCES,
+        "method": context.method or RELEASE_METHOD,
+        "limitations": "\n".join(f"- {line}" for line in limitations),
+        "licence": context.licence or IMAGENET_LICENCE,
         "total_rows": f"{sum(counts.values()):,}",
         "num_configs": str(len(stats)),
-        "subset_table": subset_table(counts),
+        # The registry describes `original` as an ImageNet val image; a run on other photos says what it holds.
+        "subset_table": subset_table(counts, original_description=None if context.imagenet_terms else
+                                     "Unedited source photo (the same source images as every other subset)."),
         "provenance": context.provenance + ("\n\n" + notes if notes else ""),
         "generation_settings": _settings_table(context),
         "skipped": _skipped_text(context),

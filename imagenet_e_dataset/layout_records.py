@@ -56,6 +56,19 @@ class CardContext:
     skipped: Mapping[str, int] = field(default_factory=dict)
     """Config name -> number of source files skipped as bad (importer ``--skip-bad``, generator failures)."""
     notes: tuple[str, ...] = ()
+    # What the card says about the images. ``None`` keeps the text that describes the authors' release
+    # (ImageNet val photos, ImageNet-S masks, blended diffusion); a toolkit run states what it did.
+    title: str | None = None
+    sources: str | None = None
+    """Markdown: which photos, masks and id scheme the subsets hold."""
+    method: str | None = None
+    """Markdown bullets: how each attribute's images were made (backend actually used, protocol, inpainter)."""
+    limitations: tuple[str, ...] | None = None
+    licence: str | None = None
+    """Markdown: the terms that apply to the images."""
+    imagenet_terms: bool = True
+    """Whether the photos are ImageNet's, so its terms of access apply (the card's YAML licence fields,
+    the ``original`` row of the subset table)."""
 
     @classmethod
     def coerce(cls, value: CardContext | Mapping[str, Any] | None) -> CardContext:
@@ -69,7 +82,8 @@ class CardContext:
             if unknown:
                 raise ValueError(f"unknown card_context keys {sorted(unknown)}; valid: {sorted(known)}")
             kwargs = dict(value)
-            if "notes" in kwargs:
-                kwargs["notes"] = tuple(kwargs["notes"])
+            for key in ("notes", "limitations"):
+                if kwargs.get(key) is not None:
+                    kwargs[key] = tuple(kwargs[key])
             return cls(**kwargs)
         raise ValueError(f"card_context must be a CardContext, a mapping or None, got {type(value).__name__}")

@@ -29,8 +29,8 @@ def test_demo_end_to_end_outputs_agree(tmp_path, capsys):
     # every subset was written in the Hub layout and loads back, paired on the same source image
     for config in CONFIG_NAMES:
         ds = datasets.load_dataset(str(out / "dataset"), config, split="test")
-        assert ds["source_id"] == ["matplotlib_grace_hopper", "skimage_chelsea", "skimage_coffee"], config
-        assert [ds.features["label"].int2str(i) for i in ds["label"]] == ["military uniform", "tabby", "espresso"]
+        assert ds["source_id"] == ["darknet_zebra", "opencv_squirrel", "skimage_coffee"], config
+        assert [ds.features["label"].int2str(i) for i in ds["label"]] == ["zebra", "fox squirrel", "espresso"]
         assert doc["counts"][config] == 3
 
     # the printed table is the results file: every subset's accuracy and the mean drop as printed

@@ -94,7 +94,7 @@ def test_inpainting_removes_the_object_and_changes_only_the_hole(name):
     photo, mask = synthetic_scene(64, 64, rx=12, ry=14)
     painter = make_inpainter(name, dilation=3)
     out = painter.inpaint(photo, mask)
-    hole = painter.hole(mask)
+    hole = painter.hole_for(photo, mask)
     assert hole.sum() > mask.sum()  # the halo margin is removed too
     assert np.array_equal(out[~hole], photo[~hole])
     # The object was red/yellow stripes; the fill must look like the (blue-green) surroundings.

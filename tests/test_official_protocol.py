@@ -32,12 +32,11 @@ CORRECTED = Protocol.resolve("corrected", {"resolution": 64, "inpainter": "openc
 
 
 def demo_photo(name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A demo photo and its committed mask, loaded the way ``imagenet-e demo`` loads them."""
-    from imagenet_e.demo.run import EMBEDDED_PHOTOS, photo_pixels
+    """A scikit-image photo (``skimage.data.<name>()``, CC0) and its committed mask from the package's assets."""
+    from skimage import data as skimage_data
 
-    (photo,) = [p for p in EMBEDDED_PHOTOS if p.mask_asset == f"{name}_mask.png"]
-    data = resources.files("imagenet_e.demo").joinpath(f"assets/{photo.mask_asset}").read_bytes()
-    return photo_pixels(photo.pixels), np.asarray(Image.open(io.BytesIO(data)).convert("L")) > 127
+    mask = resources.files("imagenet_e.demo").joinpath(f"assets/{name}_mask.png").read_bytes()
+    return getattr(skimage_data, name)(), np.asarray(Image.open(io.BytesIO(mask)).convert("L")) > 127
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ does not depend on which process handles the item.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -128,27 +128,33 @@ class ChunkGenerator:
         return Skip(source.source_id, SkipReason.EDIT_FAILED, f"no usable donor background (tried {', '.join(tried)})", subset)
 
     # -- one chunk ----------------------------------------------------------------------------------
-    def run(self, indices: range, on_source=None) -> list[dict[str, Any]]:
+    def run(self, indices: range, on_progress: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
+        """The rows of the sources at ``indices``; ``on_progress(edits_done, what)`` is called as each
+        source is prepared and as its edits finish (per image and subset, not per batch)."""
         rows: list[dict[str, Any]] = []
         batch = self.settings.batch_size
         for start in range(indices.start, indices.stop, batch):
             members = [self.sources[i] for i in range(start, min(start + batch, indices.stop))]
-            rows.extend(self._run_batch(members))
-            if on_source is not None:
-                on_source(len(members))
+            rows.extend(self._run_batch(members, on_progress or (lambda n, what: None)))
         return rows
 
-    def _run_batch(self, members: list[Source]) -> list[dict[str, Any]]:
+    def _run_batch(self, members: list[Source], on_progress: Callable[[int, str], None]) -> list[dict[str, Any]]:
         from .. import edits
 
         settings = self.settings
-        loaded = [self.load(s) for s in members]
+        loaded = []
+        for s in members:
+            loaded.append(self.load(s))  # reads the photo and removes its object (the slow CPU step)
+            # Its original row is done now (or, for a skipped source, every row of it).
+            on_progress(1 if isinstance(loaded[-1], _Loaded) else 1 + len(settings.subsets), f"{s.source_id}: object removed")
         plans: list[Any] = []  # PlannedEdit, or a Skip row for (source, subset)
+        owner: list[str] = []  # the subset of each plan
         for item in loaded:
             if not isinstance(item, _Loaded):
                 continue
             sid, label = item.source.source_id, item.source.label
             for subset in settings.subsets:
+                owner.append(subset)
                 seed = seed_for(settings.seed, sid, resolve(subset))
                 other = None
                 if subset in self.needs_donor:
@@ -162,9 +168,7 @@ class ChunkGenerator:
                                                  label=label, options=self.protocol))
                 except ValueError as exc:
                     plans.append(Skip(sid, SkipReason.EDIT_FAILED, str(exc), subset))
-        planned = [p for p in plans if not isinstance(p, Skip)]
-        results = iter(edits.run_edits(planned, self.editor))
-        finished = iter([p if isinstance(p, Skip) else next(results) for p in plans])
+        finished = iter(self._finish(plans, owner, on_progress))
 
         rows: list[dict[str, Any]] = []
         for source, item in zip(members, loaded):
@@ -177,12 +181,45 @@ class ChunkGenerator:
                 rows.append(self._edited_row(item, subset, result))
         return rows
 
+    def _finish(self, plans: list[Any], owner: list[str], on_progress: Callable[[int, str], None]) -> list[Any]:
+        """Run the background editor over the planned edits, reporting progress per subset.
+
+        The cpu editor optimises every request on its own (same bytes alone or batched), so it is
+        called once per subset, with that subset's requests of every source of the batch (the
+        adversarial ones still share one classifier pass); other editors (a GPU model) get the whole
+        batch in one call, where batching pays most.
+        """
+        from .. import edits
+
+        groups: dict[str, list[int]] = {}
+        for i, subset in enumerate(owner):
+            groups.setdefault(subset if getattr(self.editor, "name", "") == "cpu" else "", []).append(i)
+        out: list[Any] = list(plans)
+        for subset, group in groups.items():
+            planned = [i for i in group if not isinstance(plans[i], Skip)]
+            for i, result in zip(planned, edits.run_edits([plans[i] for i in planned], self.editor)):
+                out[i] = result
+            on_progress(len(group), f"{subset or 'batch'}: edited")
+        return out
+
+    @staticmethod
+    def _original_params(item: _Loaded) -> dict[str, Any]:
+        from ..masks import mask_warnings
+
+        params: dict[str, Any] = {"source_file": item.source.image_path.name}
+        # A mask over 40 % of the frame or touching three sides is probably not one object: flagged
+        # in the manifest and counted in the card, the edits are still made.
+        warnings = mask_warnings(item.prepared.mask)
+        if warnings:
+            params["mask_warnings"] = warnings
+        return params
+
     def _original_row(self, item: _Loaded) -> dict[str, Any]:
         source = item.source
         return {
             "source_id": source.source_id, "subset": ORIGINAL, "status": RowStatus.OK, "reason": None, "detail": None,
             "label": source.label, "seed": None, "image_name": source.image_path.name, "image": item.raw,
-            "object_mask": encode_png(item.prepared.mask), "params": canonical_json({"source_file": source.image_path.name}),
+            "object_mask": encode_png(item.prepared.mask), "params": canonical_json(self._original_params(item)),
             "sha256": sha256_hex(item.raw),
         }
 

@@ -8,6 +8,7 @@ byte-identical however the work was split, interrupted and resumed.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections import Counter
 from dataclasses import replace
@@ -40,6 +41,7 @@ def merge_chunks(
     hide_paths: Mapping[Path, str] | None = None,
     overwrite: bool = False,
     inputs: Sequence[Path] = (),
+    masks_note: str | None = None,
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Assemble the dataset folder (Hub layout + manifest + skip report) from committed chunks.
 
@@ -59,6 +61,7 @@ def merge_chunks(
     manifest: list[str] = []
     skips: list[Skip] = list(selection.skips)
     rows_per_subset: Counter[str] = Counter()
+    flagged_masks = 0
     with writer:
         for k in range(num_chunks):
             table = _verified_chunk(work, k)
@@ -66,12 +69,14 @@ def merge_chunks(
                 if row["status"] == RowStatus.SKIPPED:
                     skips.append(Skip(row["source_id"], SkipReason(row["reason"]), row["detail"] or "", row["subset"] or ""))
                     continue
+                params = json.loads(row["params"] or "{}")
+                flagged_masks += bool(params.get("mask_warnings"))
                 manifest.append(canonical_json({
                     "source_id": row["source_id"],
                     "subset": row["subset"],
                     "seed": row["seed"],
                     "status": row["status"],
-                    "params": json.loads(row["params"] or "{}"),
+                    "params": params,
                     "sha256": row["sha256"],
                 }))
                 if row["status"] == RowStatus.UNREACHABLE:
@@ -86,7 +91,8 @@ def merge_chunks(
                     "object_mask": None if row["object_mask"] is None else {"bytes": row["object_mask"], "path": f"{row['source_id']}_mask.png"},
                 })
         skip_counts = _skip_counts(skips)
-        context = card_context(settings, selection, provenance, rows_per_subset, skip_counts, repo_id)
+        context = card_context(settings, selection, provenance, rows_per_subset, skip_counts, repo_id, masks_note,
+                               flagged_masks)
         writer.finalize(context)
     skips.sort(key=lambda s: (s.source_id, s.subset, s.reason.value))
     for folder, placeholder in sorted((hide_paths or {}).items(), key=lambda kv: -len(str(kv[0]))):
@@ -139,6 +145,10 @@ def _skip_counts(skips: Sequence[Skip]) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+ILSVRC_ID = re.compile(r"^ILSVRC2012_val_\d{8}$")
+CPU_NO_PRIOR = "no diffusion prior: an offline approximation"
+
+
 def card_context(
     settings: GenerateSettings,
     selection: Selection,
@@ -146,7 +156,11 @@ def card_context(
     rows: Mapping[str, int],
     skips: Mapping[str, int],
     repo_id: str | None,
+    masks_note: str | None = None,
+    flagged_masks: int = 0,
 ):
+    """What the card says about this run: the backend, protocol, inpainter, sources, classes and ids it
+    actually used (never the release's ImageNet/ADM description unless that is what happened)."""
     from imagenet_e_dataset.hub_layout import CardContext
 
     protocol = settings.protocol_object()
@@ -176,25 +190,122 @@ def card_context(
     else:
         but = " but the overridden settings." if protocol.overrides else "."
         steps = "Every step is the authors' ImageNet-Editing code's" + but
+    sources = selection.sources
+    imagenet_ids = bool(sources) and all(ILSVRC_ID.match(s.source_id) for s in sources)
+    imagenet_s = bool(sources) and all(s.mask_wnid is not None for s in sources)
     notes = (
         f"Editing protocol: **{protocol.label}**. {steps} The protocols and the reason for each difference are in "
         "`docs/fidelity.md` of the imagenet-e toolkit; `protocol.json` holds every resolved setting. Datasets made "
         "under different protocols are not comparable.",
-        "Each row's `seed` is derive_seed(global seed, source_id, seed key), the seed key being the config name (one key for every level of a severity sweep); `original` rows are the untouched "
-        "source files (seed empty). `background_random` takes the clean background of another selected source "
-        "drawn with the row's seed (the donor's id is in `manifest.jsonl`).",
+        "Each row's `seed` is derive_seed(global seed, source_id, seed key), the seed key being the config name (one "
+        "key for every level of a severity sweep); `original` rows are the untouched "
+        "source files (seed empty). Edits that take another image's background use the clean background of "
+        "another selected source drawn with the row's seed (the donor's id is in `manifest.jsonl`).",
         "Rows whose edit was unreachable (e.g. a size target the object cannot reach within ±0.015) are omitted "
         "from that subset and listed in `skipped.tsv`; paired metrics compare only the source images both subsets "
         "hold. `manifest.jsonl` lists every row with its seed, drawn parameters and the sha256 of its image bytes.",
     )
+    if flagged_masks:
+        notes += (f"{flagged_masks} of {len(selection.sources)} source masks were flagged (more than 40 % of the frame, "
+                  "or touching three sides: possibly background taken for the object); their `original` rows in "
+                  "`manifest.jsonl` say why (`mask_warnings`).",)
+    photos = "ImageNet validation photos" if imagenet_ids else "photos from a folder"
+    masks = masks_note or ("ImageNet-S object masks" if imagenet_s else "object masks from a folder (0/255 PNGs)")
     return CardContext(
         repo_id=repo_id or "<org>/imagenet-e",
         provenance=(
-            f"Generated with the imagenet-e toolkit (`imagenet-e generate`, backend `{settings.backend}`) from "
-            f"ImageNet validation photos and ImageNet-S object masks: {len(selection.sources)} source images."
+            f"Generated with the imagenet-e toolkit (`imagenet-e generate`, backend `{settings.backend}`"
+            f", protocol `{protocol.label}`) from {photos} and {masks}: "
+            f"{len(sources)} source images."
         ),
         generation_settings=generation,
         global_seed=settings.seed,
         skipped=dict(skips),
         notes=notes,
+        title=None if imagenet_ids else f"ImageNet-E-style attribute edits of {len(sources)} photos",
+        sources=_sources_text(sources, imagenet_ids, photos, masks),
+        method=_method_text(settings, provenance, protocol.label),
+        limitations=_limitations(settings, sources),
+        licence=None if imagenet_ids else (
+            "The source photos come from the folder the run was given, not from ImageNet: **their own licences "
+            "apply** (record them beside this dataset before sharing it). Edited images are derivatives of those "
+            "photos. The code that made and packages them is Apache-2.0."),
+        imagenet_terms=imagenet_ids,
     )
+
+
+def _sources_text(sources: Sequence[Any], imagenet_ids: bool, photos: str, masks: str) -> str:
+    from imagenet_e_dataset.labels import class_names
+
+    names = class_names()
+    labels = sorted({s.label for s in sources if s.label is not None})
+    listed = ", ".join(f"{names[i]} ({i})" for i in labels[:12]) + (f" and {len(labels) - 12} more" if len(labels) > 12 else "")
+    if imagenet_ids:
+        ids = "`source_id` = the ImageNet validation file name (`ILSVRC2012_val_XXXXXXXX`)"
+    else:
+        example = sources[0].source_id if sources else "photo"
+        ids = f"`source_id` = the photo's file name without extension (e.g. `{example}`)"
+    return (
+        f"This copy holds {len(sources)} source images ({photos}, with {masks}); every subset holds the same "
+        f"source images ({ids}), so each edited prediction can be paired with the prediction on the unedited "
+        f"`original` image. Classes present ({len(labels)}): {listed}."
+    )
+
+
+def _method_text(settings: GenerateSettings, provenance: Mapping[str, Any], protocol: str | None) -> str:
+    from imagenet_e_dataset.registry import resolve
+
+    from ..attributes import Requirement
+
+    options = settings.edit_options_object()
+    lines = []
+    if protocol:
+        lines.append(f"- **protocol**: `{protocol}` (the settings table lists every option it set).")
+    lines.append(
+        f"- **object removal**: `{options.inpainter}` inpainting of the object's mask grown by its halo and a rim "
+        "proportional to its size, filled from the background around it only.")
+    if settings.backend == "cpu":
+        backend = (
+            f"the `cpu` backend: **{CPU_NO_PRIOR}** of the paper's blended-diffusion backgrounds. The background "
+            "pixels are optimised directly against the paper's guidance objective (λ · mean|FFT2|, a range penalty, "
+            "and for adversarial subsets the guiding classifier's log-probability) starting from the inpainted "
+            "background: λ = 0 keeps it, λ < 0 flattens it, λ > 0 amplifies its texture towards noise, and the "
+            "adversarial term adds a classifier-specific perturbation, not natural content")
+    else:
+        model = provenance.get("unet") or provenance.get("model") or "the given UNet"
+        backend = (f"the `{settings.backend}` backend: blended diffusion with `{model}` "
+                   f"({provenance.get('steps', '?')} guided steps), guided by λ · mean|FFT2(x̂₀)|")
+    by_attribute: dict[str, list[Any]] = {}
+    for name in settings.subsets:
+        sub = resolve(name)
+        by_attribute.setdefault(sub.attribute.name, []).append(sub)
+    for name, subs in by_attribute.items():
+        edited = [s for s in subs if Requirement.EDITOR in s.requirements(options)]
+        others = [s for s in subs if s not in edited]
+        parts = []
+        if edited:
+            parts.append(f"{', '.join(f'`{s.name}`' for s in edited)}: the object is kept pixel-exact; the background "
+                         f"is made by {backend}.")
+        if others and (edited or any(Requirement.EDITOR in s.requirements(options) for s in subs[0].attribute.subsets())):
+            # An attribute the backend usually finishes: describe its other subsets one by one.
+            parts += [f"`{s.name}`: {s.description}" for s in others]
+        elif others:
+            parts.append(subs[0].attribute.description)
+        lines.append(f"- **{name}**: " + " ".join(parts))
+    return "\n".join(lines)
+
+
+def _limitations(settings: GenerateSettings, sources: Sequence[Any]) -> tuple[str, ...]:
+    lines = []
+    if settings.backend == "cpu":
+        lines.append(f"The backgrounds have {CPU_NO_PRIOR}: use this copy to test a pipeline end to end, not to "
+                     "report robustness numbers comparable with the paper's.")
+    else:
+        lines.append("Diffusion-edited backgrounds can carry generation artefacts; `background_0` (λ = 0) is the "
+                     "control for them.")
+    lines.append(f"{len(sources)} source images: accuracy and drops carry the sampling error of that many images "
+                 "(see the metric's bootstrap intervals).")
+    lines.append("Some source images cannot reach a size target (the object is too large or too small); such images "
+                 "are missing from that subset, so compare subsets on the source images they share.")
+    lines.append("The background-complexity measure is a global frequency statistic, not a perceptual one.")
+    return tuple(lines)

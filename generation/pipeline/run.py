@@ -92,7 +92,7 @@ def generate(
     """Generate (this process's share of) the dataset, then merge and push when this process merges."""
     out = Path(out).absolute()
     inputs = Inputs(Path(inputs.images).absolute(), Path(inputs.masks).absolute(),
-                    None if inputs.labels is None else Path(inputs.labels).absolute())
+                    None if inputs.labels is None else Path(inputs.labels).absolute(), inputs.masks_note)
     work = WorkFolder(work_dir_for(out))
     replace_existing = _check_output(out, work, inputs, overwrite)
     if repo_id and placement.merges:
@@ -135,7 +135,8 @@ def generate(
         )
     rows, skipped = merge_chunks(work, settings, selection, out, len(ranges), repo_id=repo_id,
                                  hide_paths={inputs.images: "<images>", inputs.masks: "<masks>"},
-                                 overwrite=replace_existing, inputs=_input_paths(inputs))
+                                 overwrite=replace_existing, inputs=_input_paths(inputs),
+                                 masks_note=inputs.masks_note)
     url = None
     if repo_id:
         from imagenet_e_dataset.push import push_folder
@@ -232,11 +233,19 @@ def _check_environment(work: WorkFolder, placement: Placement, backend: str) -> 
 def _run_chunks(work: WorkFolder, generator: ChunkGenerator, ranges: list[range], todo: list[int], placement: Placement) -> int:
     from tqdm.auto import tqdm
 
-    total = sum(len(ranges[k]) for k in todo)
+    per_source = len(generator.settings.all_subsets)
+    total = sum(len(ranges[k]) for k in todo) * per_source
     desc = "generate" if placement.num_shards == 1 else f"generate {placement.shard_index + 1}/{placement.num_shards}"
-    with tqdm(total=total, desc=desc, unit="img", disable=not placement.progress, dynamic_ncols=True) as bar:
+    # One tick per (image, subset): the bar moves as each photo's object is removed and its edits finish,
+    # with tqdm's rate and ETA, instead of jumping once per batch.
+    with tqdm(total=total, desc=desc, unit="edit", disable=not placement.progress, dynamic_ncols=True,
+              file=sys.stderr) as bar:
+        def progress(done: int, what: str) -> None:
+            bar.set_postfix_str(what, refresh=False)
+            bar.update(done)
+
         for k in todo:
-            rows = generator.run(ranges[k], on_source=bar.update)
+            rows = generator.run(ranges[k], on_progress=progress)
             work.commit(k, rows)
     return len(todo)
 

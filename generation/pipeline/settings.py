@@ -165,3 +165,5 @@ class Inputs:
     images: Path
     masks: Path
     labels: Path | None = None
+    masks_note: str | None = None
+    """How the masks were made, for the dataset card (e.g. "automatic u2netp masks"); default: read from the layout."""

@@ -11,7 +11,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="edit real photos into every subset, build the dataset, score a real classifier, show the results",
         description=(
-            "Offline, on a CPU: the embedded photos (scikit-image's cat and coffee cup, matplotlib's Grace Hopper) or your own "
+            "Offline, on a CPU: the embedded photos (a fox squirrel, an espresso cup and a zebra, licences in imagenet_e/demo/assets/LICENSES.md) or your own "
             "--images/--masks go through every ImageNet-E subset, are written as a Hub-layout dataset, loaded back "
             "with datasets.load_dataset, scored with EfficientNet-Lite0 and reported as a table, drops.png, "
             "contact_sheet.png and results.json in --out."

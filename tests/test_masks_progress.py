@@ -1,0 +1,104 @@
+"""Masks users can check (suspicious ones flagged, the outline drawn on the original, the default
+auto-mask the best one on the reference masks) and progress that moves per image and subset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers.scenes import ellipse_mask, synthetic_scene
+from generation.contact_sheet import OUTLINE_COLOUR, outline
+from generation.masks import DEFAULT_AUTO_MASK, auto_mask, mask_warnings, touched_sides
+
+REFERENCES = Path(__file__).parent / "data" / "masks"
+
+
+def test_big_or_frame_filling_masks_are_flagged():
+    assert mask_warnings(ellipse_mask(100, 100, 50, 50, 20, 25)) == []
+    big = ellipse_mask(100, 100, 50, 50, 40, 45)  # 56 % of the frame
+    assert any("56%" in w and "40%" in w for w in mask_warnings(big))
+    wall = np.zeros((100, 100), bool)
+    wall[:, :30] = True  # a strip down the left side: touches top, bottom and left
+    assert touched_sides(wall) == ("top", "bottom", "left")
+    assert any("touches 3 sides" in w for w in mask_warnings(wall))
+    speck = np.zeros((100, 100), bool)
+    speck[40:60, 40:60] = True
+    speck[0, 50] = speck[99, 50] = speck[50, 0] = True  # single stray pixels do not count as touching
+    assert mask_warnings(speck) == []
+
+
+def test_outline_marks_the_mask_border_on_the_photo():
+    from generation.hole import dilate
+
+    photo, mask = synthetic_scene(64, 64)
+    drawn = outline(photo, mask)
+    changed = (drawn != photo).any(axis=-1)
+    assert changed.any() and (drawn[changed] == OUTLINE_COLOUR).all()
+    # only a thin band along the border moves; the object's inside and the far background do not
+    band = dilate(mask, 3) & dilate(~mask, 3)
+    assert not changed[~band].any()
+
+
+def test_default_auto_mask_matches_the_reference_masks():
+    """The default method (best mean IoU in benchmarks/bench_masks.py) on two committed references."""
+    import skimage.data
+
+    from generation.commands import DEFAULT_AUTO_MASK as cli_default
+
+    assert cli_default == DEFAULT_AUTO_MASK == "u2netp"
+    for name, photo in (("coffee", skimage.data.coffee()), ("rocket", skimage.data.rocket())):
+        ref = np.asarray(Image.open(REFERENCES / f"{name}.png").convert("L")) > 127
+        got = auto_mask(photo)
+        assert (got & ref).sum() / (got | ref).sum() > 0.8, name
+
+
+def test_edit_contact_sheet_shows_the_mask_and_warns(tmp_path, capsys):
+    from imagenet_e.cli import main
+
+    photo, _ = synthetic_scene(64, 64)
+    big = ellipse_mask(64, 64, 32, 32, 28, 30)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    Image.fromarray(big.astype(np.uint8) * 255).save(tmp_path / "mask.png")
+    out = tmp_path / "edits"
+    code = main(["edit", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"), "--subset", "size_full,position_random",
+                 "--resolution", "64", "--inpainter", "opencv", "--out", str(out)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "warning: the mask covers" in err
+    sheet = np.asarray(Image.open(out / "contact_sheet.png").convert("RGB"))
+    assert (sheet == OUTLINE_COLOUR).all(axis=-1).sum() > 50  # the outline is on the first tile
+
+
+@pytest.fixture()
+def small_run(tmp_path):
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    lines = []
+    for k in range(3):
+        photo, mask = synthetic_scene(40, 40, seed=k)
+        Image.fromarray(photo).save(images / f"photo_{k}.png")
+        Image.fromarray(mask.astype(np.uint8) * 255).save(masks / f"photo_{k}.png")
+        lines.append(f"photo_{k}.png\t{k}")
+    (tmp_path / "labels.txt").write_text("\n".join(lines) + "\n")
+    return images, masks, tmp_path / "labels.txt"
+
+
+def test_generate_progress_moves_per_image_and_subset(small_run):
+    from generation.pipeline import ChunkGenerator, GenerateSettings, Placement, prepare_selection
+    from generation.pipeline.settings import Inputs
+
+    subsets = ("background_0", "background_20", "size_0.1", "position_random")
+    settings = GenerateSettings(subsets=subsets, backend_options=(("iterations", 1),),
+                                edit_options=(("inpainter", "opencv"), ("resolution", 32)), batch_size=3)
+    selection = prepare_selection(Inputs(*small_run), settings)
+    generator = ChunkGenerator(settings, selection.sources, Placement(progress=False))
+    calls: list[tuple[int, str]] = []
+    generator.run(range(3), on_progress=lambda n, what: calls.append((n, what)))
+    # one batch of three photos: a tick per photo read and cleaned, then one per subset
+    assert sum(n for n, _ in calls) == 3 * (1 + len(subsets))
+    assert [what for _, what in calls[:3]] == [f"photo_{k}: object removed" for k in range(3)]
+    assert [what for _, what in calls[3:]] == [f"{s}: edited" for s in settings.subsets]
