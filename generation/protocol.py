@@ -2,8 +2,8 @@
 
 A :class:`Protocol` is a preset of :class:`~generation.edit_types.EditOptions` plus the overrides a
 user asked for. ``official`` is the default of ``imagenet-e generate`` and ``imagenet-e edit`` and of
-``EditOptions()`` itself: every step as the authors' ImageNet-Editing code does it (SPEC §2, "The
-official protocol, step by step"). ``corrected`` changes the steps listed in :data:`DEVIATIONS`,
+``EditOptions()`` itself: every step as the authors' ImageNet-Editing code does it (the table in
+``docs/fidelity.md``). ``corrected`` changes the steps listed in :data:`DEVIATIONS`,
 each with its reason. The blended-diffusion step itself (blend at the step's own noise level, the
 detached ``class_guided`` adversarial gradient) is the same under both: it is simply correct.
 

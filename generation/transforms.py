@@ -1,4 +1,4 @@
-"""Object transforms (SPEC §2.2): size, full-frame crop, position and direction edits.
+"""Object transforms: size, full-frame crop, position and direction edits.
 
 Every transform takes a photo and its object mask and returns a :class:`TransformResult`: the object
 image, the transformed object mask and the parameters drawn. The object image is only meaningful

@@ -1,4 +1,4 @@
-"""The authors' size transforms, step by step as SPEC §2 "The official protocol" describes them.
+"""The authors' size transforms (their ImageNet-Editing code's `rescale` and `rescale_maximum`), step by step.
 
 - :func:`official_full_window` / :func:`official_full`: the ``full`` crop window, ``new_w = w/H*h``
   (or the height analogue) placed about the box centre, unioned with the box, resized bilinear (cv2)
