@@ -82,12 +82,7 @@ def unet_sample_size(unet: "str | os.PathLike[str] | Any") -> int | None:
     if isinstance(unet, UNet2DModel):
         config = unet.config
     elif isinstance(unet, (str, os.PathLike)):
-        from imagenet_e_dataset.local_paths import looks_like_local_path
-
-        source = os.fspath(unet)
-        if not os.path.isdir(source) and looks_like_local_path(source):
-            raise FileNotFoundError(f"cannot load a diffusers UNet2DModel from {source!r}: no such folder "
-                                    "(it looks like a local path, so the Hub was not asked)")
+        source = _unet_source(unet)
         try:
             config = UNet2DModel.load_config(source)
         except (OSError, ValueError) as exc:
@@ -102,18 +97,24 @@ def unet_sample_size(unet: "str | os.PathLike[str] | Any") -> int | None:
     return None if size is None else int(size)
 
 
+def _unet_source(unet: "str | os.PathLike[str]") -> str:
+    """The UNet's folder or Hub id; a path-looking argument that does not exist is a local error at once."""
+    from imagenet_e_dataset.local_paths import looks_like_local_path
+
+    source = os.fspath(unet)
+    if not os.path.isdir(source) and looks_like_local_path(source):
+        raise FileNotFoundError(f"cannot load a diffusers UNet2DModel from {source!r}: no such folder "
+                                "(it looks like a local path, so the Hub was not asked)")
+    return source
+
+
 def _load_unet(unet: "str | os.PathLike[str] | Any") -> tuple[Any, str]:
     from diffusers import UNet2DModel
 
     if isinstance(unet, UNet2DModel):
         return unet, getattr(unet.config, "_name_or_path", "") or "<in-memory UNet2DModel>"
     if isinstance(unet, (str, os.PathLike)):
-        source = os.fspath(unet)
-        from imagenet_e_dataset.local_paths import looks_like_local_path
-
-        if not os.path.isdir(source) and looks_like_local_path(source):
-            raise FileNotFoundError(f"cannot load a diffusers UNet2DModel from {source!r}: no such folder "
-                                    "(it looks like a local path, so the Hub was not asked)")
+        source = _unet_source(unet)
         try:
             return UNet2DModel.from_pretrained(source), source
         except OSError as exc:

@@ -35,6 +35,7 @@ from imagenet_e_dataset.registry import (
     resolve_many,
     subset_for_spec,
 )
+from helpers.cli import run_cli
 from helpers.layouts import write_layout
 
 REPO = Path(__file__).resolve().parent.parent
@@ -192,17 +193,11 @@ def test_plugin_argument_names_a_missing_file_or_module():
         load_plugin("no_such_module_xyz")
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "imagenet_e", *args], capture_output=True, text=True, cwd=cwd)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
 @pytest.mark.slow
 def test_a_plugin_file_goes_through_generate_load_evaluate_and_the_leaderboard(tmp_path):
     layout = write_layout(tmp_path / "imagenet", range(1, 5), bad=False)
     out = tmp_path / "blur-e"
-    _cli("generate", "--plugin", str(EXAMPLE), "--images", str(layout["images"]), "--masks", str(layout["masks"]),
+    run_cli("generate", "--plugin", str(EXAMPLE), "--images", str(layout["images"]), "--masks", str(layout["masks"]),
          "--out", str(out), "--subsets", "blur_4,occlusion_0.5,size_0.1", "--edit-option", "resolution=64",
          "--single-object", "--no-progress", cwd=tmp_path)
     # The Hub layout and card carry the plug-in's config; datasets reads it with no plug-in loaded.
@@ -215,7 +210,7 @@ def test_a_plugin_file_goes_through_generate_load_evaluate_and_the_leaderboard(t
 
     results = tmp_path / "board" / "results.json"
     results.parent.mkdir()
-    _cli("evaluate", "--plugin", str(EXAMPLE), "--model", "efficientnet-lite0", "--dataset", str(out),
+    run_cli("evaluate", "--plugin", str(EXAMPLE), "--model", "efficientnet-lite0", "--dataset", str(out),
          "--output", str(results), "--n-bootstrap", "50", "--num-workers", "0", "--no-progress", cwd=tmp_path)
     doc = json.loads(results.read_text("utf-8"))
     assert set(doc["metrics"]["attribute_drop"]) == {"blur", "occlusion", "size"}

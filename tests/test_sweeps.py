@@ -7,13 +7,13 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from generation.edits import EditOptions, plan_edit, prepare_source, run_edits
 from generation.sweeps import parse_sweep
+from helpers.cli import run_cli
 from helpers.layouts import write_layout
 from imagenet_e_dataset.registry import resolve
 from imagenet_e_metric.sweeps import compute_sweeps
@@ -98,17 +98,11 @@ def test_failure_points_are_the_first_level_where_a_correct_prediction_is_wrong(
     assert fixed == {}
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "imagenet_e", *args], capture_output=True, text=True, cwd=cwd)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
-
-
 @pytest.mark.slow
 def test_a_sweep_goes_through_generate_evaluate_and_the_leaderboard(tmp_path):
     layout = write_layout(tmp_path / "imagenet", range(1, 5), bad=False)
     out = tmp_path / "sweep-e"
-    _cli("generate", "--images", str(layout["images"]), "--masks", str(layout["masks"]), "--out", str(out),
+    run_cli("generate", "--images", str(layout["images"]), "--masks", str(layout["masks"]), "--out", str(out),
          "--sweep", "direction=0:60:3", "--sweep", "occlusion=0.25,0.5", "--edit-option", "resolution=64",
          "--single-object", "--no-progress", cwd=tmp_path)
     card = (out / "README.md").read_text("utf-8")
@@ -125,7 +119,7 @@ def test_a_sweep_goes_through_generate_evaluate_and_the_leaderboard(tmp_path):
     assert senses and all(len(s) == 1 for s in senses.values())
 
     board = tmp_path / "board"
-    _cli("evaluate", "--model", "efficientnet-lite0", "--dataset", str(out), "--output", str(board / "results.json"),
+    run_cli("evaluate", "--model", "efficientnet-lite0", "--dataset", str(out), "--output", str(board / "results.json"),
          "--plot", str(board / "drops.png"), "--n-bootstrap", "50", "--num-workers", "0", "--no-progress", cwd=tmp_path)
     doc = json.loads((board / "results.json").read_text("utf-8"))
     assert set(doc["metrics"]["sweeps"]) == {"direction", "occlusion"}

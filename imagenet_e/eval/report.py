@@ -112,14 +112,7 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
     # '\$': a folder name with two '$' would otherwise be parsed as mathtext and could fail to draw.
     fig.suptitle(f"ImageNet-E — {doc['model']['id']}".replace("$", r"\$"), fontsize=13, fontweight="bold")
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=130, format="png")
-    finally:
-        plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_sweeps(doc: dict[str, Any], path: str | os.PathLike) -> Path | None:
@@ -159,6 +152,13 @@ def plot_sweeps(doc: dict[str, Any], path: str | os.PathLike) -> Path | None:
         ax.grid(axis="y", alpha=0.25)
         ax.legend(fontsize=8, frameon=False)
     fig.suptitle(f"ImageNet-E sweeps — {doc['model']['id']}".replace("$", r"\$"), fontsize=12, fontweight="bold")
+    return _save(fig, path)
+
+
+def _save(fig: Any, path: str | os.PathLike) -> Path:
+    """Write a figure as PNG atomically (a crash never leaves half a picture) and close it."""
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
