@@ -18,7 +18,6 @@ channel multiplier is not 1 (ADM-512) cannot be expressed and is refused.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -29,6 +28,7 @@ from typing import Any, Mapping
 import torch
 
 from imagenet_e_dataset.atomic import current_umask
+from imagenet_e_dataset.checksums import file_sha256 as _sha256
 from imagenet_e_dataset.output_folder import (
     OutputKind,
     check_output_folder,
@@ -392,14 +392,6 @@ def load_adm_checkpoint(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]
         raise ValueError(f"{path}: tensor {integral[0]!r} has dtype {obj[integral[0]].dtype}; the weights of an ADM UNet "
                          "are floating point (this file is not a guided-diffusion UNet checkpoint, or it was altered)")
     return dict(obj)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def convert_adm_checkpoint(

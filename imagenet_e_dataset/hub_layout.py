@@ -14,7 +14,6 @@ leaves a folder that looks complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import math
@@ -32,6 +31,7 @@ from .features import is_source_id, make_features
 from .labels import check_label, wnids
 from .layout_records import SPLIT, CardContext, ConfigStats, ShardFile
 from .registry import ALL_SUBSETS, resolve
+from .checksums import file_sha256 as _sha256
 
 DEFAULT_MAX_SHARD_BYTES = 500 * 2**20
 # One row group per this many rows: random access to an image dataset reads a whole row group,
@@ -339,14 +339,6 @@ def _write_parquet(table: pa.Table, path: Path, features) -> None:
         for offset in range(0, max(table.num_rows, 1), ROW_GROUP_ROWS):
             writer.write_table(table.slice(offset, ROW_GROUP_ROWS).cast(schema))
         writer.add_key_value_metadata({"content_defined_chunking": json.dumps(ds_config.DEFAULT_CDC_OPTIONS)})
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(2**20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _eval_yaml_text() -> str | None:

@@ -17,7 +17,7 @@ reports, card, leaderboard, Hub layout) reads those. All views are live: a plug-
 from __future__ import annotations
 
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 # The built-in attributes register themselves on import.
 from generation.attributes import background, direction, occlusion, original, position, size  # noqa: F401
@@ -29,7 +29,7 @@ from generation.attributes.original import OriginalSpec
 __all__ = [
     "ALIASES", "ALL", "ALL_SUBSETS", "ALL_WITH_EXTRAS", "Attribute", "AttributePlugin", "BENCHMARK_CONFIG_NAMES", "CONFIG_NAMES",
     "CONTROL_CONFIG", "DEFAULT_CONFIG", "ORIGINAL_CONFIG", "EDITED_ATTRIBUTES", "EDITED_CONFIG_NAMES", "SUBSETS", "Subset", "attributes", "get_attribute",
-    "edited_attributes", "register_subset", "resolve", "resolve_many", "subset_for_spec", "subsets_of",
+    "edited_attributes", "recognise", "register_subset", "resolve", "resolve_many", "subset_for_spec", "subsets_of",
 ]
 
 Attribute = AttributePlugin
@@ -212,6 +212,18 @@ def subsets_of(attribute: AttributePlugin | str) -> list[Subset]:
     attr = get_attribute(attribute)
     declared = {s.name for s in attr.subsets()}
     return [s for s in _SUBSETS.values() if s.name in declared]
+
+
+def recognise(names: Iterable[object]) -> list[str]:
+    """Let the registry know every config in ``names`` (a sweep level joins as an extra, so views such
+    as :data:`ALL_SUBSETS` and the results schema include it); return the names no attribute knows."""
+    unknown = []
+    for name in names:
+        try:
+            resolve(name)  # type: ignore[arg-type]
+        except ValueError:
+            unknown.append(str(name))
+    return unknown
 
 
 def _is_declared(sub: Subset) -> bool:

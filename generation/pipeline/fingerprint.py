@@ -13,7 +13,6 @@ unchanged file is only ``stat``-ed. ``benchmarks/bench_fingerprint.py`` measures
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from imagenet_e_dataset.atomic import atomic_write_bytes
+from imagenet_e_dataset.checksums import file_sha256, sha256_bytes
 from imagenet_e_dataset.jsonsafe import canonical_json
 
 from ..sources import Source
@@ -28,14 +28,6 @@ from ..sources import Source
 CACHE_NAME = "input-hashes.json"
 INPUTS_NAME = "inputs.json"
 _CACHE_VERSION = 1
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class HashCache:
@@ -90,7 +82,7 @@ class InputDigests:
             "sources": {sid: list(v) for sid, v in sorted(self.sources.items())},
             "labels_sha256": None if self.labels is None else self.labels[1],
         }
-        return hashlib.sha256(canonical_json(doc).encode("utf-8")).hexdigest()
+        return sha256_bytes(canonical_json(doc).encode("utf-8"))
 
     def describe(self) -> str:
         labels = "" if self.labels is None else ", labels file"
@@ -112,7 +104,7 @@ class InputDigests:
 
     def _check(self, source_id: str, raw: bytes, which: int) -> None:
         expected = self.sources.get(source_id)
-        if expected is not None and hashlib.sha256(raw).hexdigest() != expected[which]:
+        if expected is not None and sha256_bytes(raw) != expected[which]:
             raise ValueError(
                 f"{self.paths[source_id][which - 1]} changed while the run was going (its sha256 differs from the one "
                 "taken when the run started); restore it, or delete the work folder and start over with the new inputs"

@@ -8,7 +8,6 @@ shard ``k % num_shards``.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -21,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from imagenet_e_dataset.atomic import atomic_write_bytes, current_umask
+from imagenet_e_dataset.checksums import sha256_bytes as sha256_hex  # noqa: F401  (re-exported)
 from imagenet_e_dataset.output_folder import make_staging, release_staging
 
 from .fingerprint import INPUTS_NAME, changed_inputs
@@ -217,5 +217,3 @@ def shard_chunks(num_chunks: int, num_shards: int, shard_index: int) -> list[int
     return list(range(shard_index, num_chunks, num_shards))
 
 
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()

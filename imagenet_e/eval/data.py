@@ -88,14 +88,9 @@ def available_configs(source: str | os.PathLike, revision: str | None = None) ->
 def _known(names: Sequence[str]) -> list[str]:
     """The configs among ``names`` the registry knows, in its order. Sweep levels (``size_0.02``) are
     recognised from their names; a config of an attribute no loaded plug-in provides is reported."""
-    from imagenet_e_dataset.registry import ALL_SUBSETS, resolve
+    from imagenet_e_dataset.registry import ALL_SUBSETS, recognise
 
-    unknown = []
-    for name in names:
-        try:
-            resolve(name)
-        except ValueError:
-            unknown.append(name)
+    unknown = recognise(names)
     if unknown:
         logger.warning("the dataset's config(s) %s belong to no registered attribute and are not scored; "
                        "load their plug-in with --plugin", ", ".join(sorted(unknown)))

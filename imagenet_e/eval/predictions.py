@@ -23,7 +23,6 @@ the results file from this file alone. No torch here: the leaderboard reads thes
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -34,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from imagenet_e_dataset.checksums import file_sha256, sha256_bytes  # noqa: F401  (re-exported)
 from imagenet_e_dataset.labels import NUM_CLASSES
-from imagenet_e_dataset.registry import ALL_SUBSETS, resolve
+from imagenet_e_dataset.registry import ALL_SUBSETS, recognise, resolve
+
 
 PREDICTIONS_FILE = "predictions.parquet"
 PREDICTIONS_SUFFIX = ".predictions.parquet"
@@ -98,8 +99,7 @@ class PredictionTable:
         order = np.argsort(codes, kind="stable")
         bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
         rows = {names[k]: order[bounds[k]:bounds[k + 1]] for k in range(len(names))}
-        for name in rows:
-            resolve(name)  # a sweep level seen for the first time joins the registry's order
+        recognise(rows)  # a sweep level seen for the first time joins the registry's order
         return {name: rows[name] for name in ALL_SUBSETS if name in rows}
 
     @property
@@ -136,18 +136,6 @@ def predictions_bytes(table: PredictionTable) -> bytes:
     buffer = io.BytesIO()
     pq.write_table(_arrow_table(table), buffer, compression="zstd", write_statistics=False)
     return buffer.getvalue()
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fail(source: str, message: str) -> ValueError:

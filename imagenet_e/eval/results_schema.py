@@ -154,16 +154,11 @@ def results_schema() -> dict[str, Any]:
 def _recognise_levels(doc: dict[str, Any]) -> None:
     """Let the registry recognise sweep levels the file names (``size_0.02``), so the schema built
     from the registry accepts them; a name that is no attribute's level stays unknown (and is refused)."""
-    from imagenet_e_dataset.registry import resolve
+    from imagenet_e_dataset.registry import recognise
 
     dataset = doc.get("dataset")
     configs = dataset.get("configs") if isinstance(dataset, dict) else None
-    for name in configs if isinstance(configs, list) else ():
-        if isinstance(name, str):
-            try:
-                resolve(name)
-            except ValueError:
-                pass
+    recognise(name for name in (configs if isinstance(configs, list) else ()) if isinstance(name, str))
 
 
 def _validator():
