@@ -6,7 +6,7 @@ import re
 
 import datasets
 
-from .labels import class_names
+from .label_space import LabelSpace
 
 # Both patterns are ASCII-only ([0-9], never \d, which also matches "٥") and anchored with \Z, not $
 # (which accepts a trailing newline); match them with ``fullmatch`` (see :func:`is_source_id`).
@@ -23,14 +23,16 @@ def is_source_id(value: object, *, imagenet_only: bool = False) -> bool:
     return isinstance(value, str) and pattern.fullmatch(value) is not None
 
 
-def make_features(with_object_mask: bool = False) -> datasets.Features:
+def make_features(with_object_mask: bool = False, label_space: LabelSpace | None = None) -> datasets.Features:
     """Features of one ImageNet-E config: image, label, wnid, source_id, attribute, level, seed.
 
     ``object_mask`` is present where the toolkit produced the edit (the official release has none).
+    ``label_space`` (default ImageNet-1k) gives the ``label`` column's ``ClassLabel`` names.
     """
+    space = label_space or LabelSpace.imagenet()
     fields = {
         "image": datasets.Image(),
-        "label": datasets.ClassLabel(names=list(class_names())),
+        "label": datasets.ClassLabel(names=list(space.names)),
         "wnid": datasets.Value("string"),
         "source_id": datasets.Value("string"),
         "attribute": datasets.Value("string"),

@@ -36,7 +36,9 @@ def _front_matter(root: Path) -> dict:
 
 
 def test_doctests_of_the_dataset_modules():
-    for module in (imagenet_e_dataset.hub_layout, imagenet_e_dataset.card):
+    import imagenet_e_dataset.label_space
+
+    for module in (imagenet_e_dataset.hub_layout, imagenet_e_dataset.card, imagenet_e_dataset.label_space):
         result = doctest.testmod(module)
         assert result.failed == 0 and result.attempted > 0, module.__name__
 
