@@ -56,3 +56,23 @@ def test_demo_end_to_end_outputs_agree(tmp_path, capsys):
     assert Image.open(out / "drops.png").size[0] > 300
     manifest = [json.loads(line) for line in (out / "dataset" / "manifest.jsonl").read_text().splitlines()]
     assert {m["subset"] for m in manifest} >= set(CONFIG_NAMES) - {"original"}
+
+
+def test_export_photos_writes_an_image_folder_of_the_embedded_photos(tmp_path, capsys):
+    from imagenet_e.demo.run import EMBEDDED_PHOTOS
+    from imagenet_e_dataset.labels import class_names
+
+    out = tmp_path / "photos"
+    assert main(["demo", "--export-photos", str(out)]) == 0
+    listed = capsys.readouterr().out.split("\n")
+    folders = sorted(p.name for p in out.iterdir())
+    assert folders == sorted(class_names()[p.label] for p in EMBEDDED_PHOTOS)
+    for photo in EMBEDDED_PHOTOS:
+        path = out / class_names()[photo.label] / f"{photo.source_id}.jpg"
+        assert str(path) in listed
+        with Image.open(path) as image:
+            assert image.format == "JPEG" and min(image.size) >= 200
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
+    # An existing folder is never written into.
+    assert main(["demo", "--export-photos", str(out)]) != 0
+    assert "folder exists" in capsys.readouterr().err

@@ -22,6 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--masks", type=Path, help="their object masks (0/255 PNG named like the photos)")
     p.add_argument("--labels", type=Path, help="labels file '<file name><TAB><ImageNet index>' for your photos")
     p.add_argument("--limit", type=int, help="use only the first N photos")
+    p.add_argument("--export-photos", type=Path, metavar="DIR",
+                   help="only write the embedded photos as an image folder DIR/<class name>/<photo>.jpg (no masks), "
+                        "the input of 'imagenet-e generate --image-folder', and stop")
     p.add_argument("--iterations", type=int, help="CPU background-editor iterations (fewer = faster, rougher)")
     p.add_argument("--seed", type=int, default=404, help="global seed (default 404)")
     p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
@@ -34,7 +37,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .run import DemoSettings, run_demo, serve
+    from .run import DemoSettings, export_photos, run_demo, serve
+
+    if args.export_photos is not None:
+        for path in export_photos(args.export_photos):
+            print(path)
+        return 0
 
     report = run_demo(DemoSettings(
         out=args.out, images=args.images, masks=args.masks, labels=args.labels, limit=args.limit,

@@ -175,6 +175,39 @@ def stage_embedded_inputs(folder: Path, limit: int | None = None) -> tuple[Path,
     return images, masks, labels
 
 
+def export_photos(folder: str | Path) -> list[Path]:
+    """Write the embedded photos as an image folder, ``<folder>/<ImageNet class name>/<photo id>.jpg``, no masks.
+
+    The layout ``imagenet-e generate --image-folder`` reads (classes from the folder names), so the
+    README's "Your own dataset" commands run on these photos as written. The folder is written
+    beside its destination and renamed into place; an existing folder is never touched.
+    """
+    _require((EMBEDDED_REQUIREMENT,))
+    import tempfile
+
+    from PIL import Image
+
+    from imagenet_e_dataset.labels import class_names
+
+    dest = Path(folder)
+    if dest.exists():
+        raise FileExistsError(f"--export-photos {dest}: the folder exists; name a new one")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    try:
+        written = []
+        for photo in EMBEDDED_PHOTOS:
+            target = staging / class_names()[photo.label] / f"{photo.source_id}.jpg"
+            target.parent.mkdir(exist_ok=True)
+            Image.fromarray(photo_pixels(photo.pixels)).convert("RGB").save(target, format="JPEG", quality=95)
+            written.append(dest / target.relative_to(staging))
+        staging.rename(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return written
+
+
 def _contact_sheet_from_dataset(tables: dict[str, Any], out: Path, configs: list[str]) -> Path:
     """One row per source image, read back from the written dataset: the original with the outline of
     the object mask the edits used, then every subset."""
