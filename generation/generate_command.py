@@ -15,13 +15,16 @@ from .interfaces import BACKENDS
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "generate",
-        help="generate ImageNet-E from ImageNet val images and ImageNet-S masks (resumable, shardable)",
+        help="generate ImageNet-E from ImageNet val images and ImageNet-S masks, an image folder or a Hub dataset "
+             "(resumable, shardable)",
         description=(
             "Run every selected ImageNet val image through every requested subset and write the dataset in the "
             "Hub layout (one config per subset) with manifest.jsonl and skipped.tsv. Work is committed in chunks to "
             "<out>.work: a killed run restarted with the same arguments resumes and gives the same bytes. Under "
             "torchrun / accelerate launch each process takes its share of chunks and rank 0 merges; for job arrays "
-            "use --num-shards/--shard-index and then --merge."
+            "use --num-shards/--shard-index and then --merge. Besides the ImageNet val layout (--images), the photos "
+            "can be an image folder (--image-folder) or a Hub image-classification dataset (--hf-dataset); masks "
+            "come from --masks or --auto-mask (docs/any-dataset.md)."
         ),
     )
     io = p.add_argument_group("inputs and output")

@@ -234,9 +234,9 @@ class AutoMasker:
         """How the masks were made, for the dataset card."""
         if self._text is not None:
             return (f"automatic masks from the text-prompted model `{self._text.model_id}` prompted with each image's "
-                    f"class name (threshold {self.threshold}, cleaned: largest region, holes filled)")
-        threshold = f", threshold {self.threshold}" if self.threshold is not None else ""
-        return f"automatic `{self.method}` masks ({threshold.lstrip(', ') or 'no threshold'}; cleaned: largest region, holes filled)"
+                    f"class name at threshold {self.threshold}, each cleaned to its largest region with holes filled")
+        threshold = f" at threshold {self.threshold}" if self.threshold is not None else ""
+        return f"automatic `{self.method}` masks{threshold}, each cleaned to its largest region with holes filled"
 
 
 # --- u2netp -------------------------------------------------------------------------------------

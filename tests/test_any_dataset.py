@@ -181,6 +181,17 @@ def test_a_hub_dataset_is_streamed_staged_once_and_resumed(hub_server, tmp_path,
     assert "Label space" in (out / "README.md").read_text()
 
 
+def test_an_integer_label_column_gives_classes_0_to_max(hub_server, tmp_path):
+    import datasets
+
+    hub_dataset("ns/int-labels", label_feature=datasets.Value("int64"))
+    out = tmp_path / "out"
+    assert main(["generate", "--hf-dataset", "ns/int-labels", "--split", "test", "--image-column", "img",
+                 "--auto-mask", "grabcut", "--out", str(out), *FAST]) == 0
+    ds = datasets.load_dataset(str(out), "original", split="test")
+    assert ds.features["label"].names == ["0", "1"] and set(ds["wnid"]) <= {"0", "1"}
+
+
 @pytest.mark.parametrize("problem, extra, message", [
     ("no-image", ["--image-column", "photo"], "no image column 'photo'"),
     ("no-label", ["--label-column", "class"], "no label column 'class'"),

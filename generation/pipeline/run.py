@@ -160,6 +160,11 @@ def generate(
         if merge_only and not work.run_file.is_file():
             raise FileNotFoundError(f"nothing to merge: work folder {work.root} does not exist")
         selection = prepare_selection(inputs, settings, work, placement)
+        if settings.auto_mask is not None and settings.auto_mask.startswith("hf:"):
+            unnamed = [s.source_id for s in selection.sources if not (s.class_name or "").strip()]
+            if unnamed:  # a text-prompted masker needs every image's class name as its prompt
+                raise ValueError(f"--auto-mask {settings.auto_mask} prompts with each image's class name, but "
+                                 f"{len(unnamed)} source(s) have none (e.g. {unnamed[0]})")
         cache = HashCache(work.root / CACHE_NAME if work.run_file.is_file() else None)
         digests = compute_digests(selection.sources, inputs.labels, cache, auto_mask=settings.auto_mask is not None)
         doc = run_document(settings, selection, digests)
