@@ -154,6 +154,91 @@ def auto_mask(photo: np.ndarray, method: str = DEFAULT_AUTO_MASK, *, prompt: str
     return validate_mask(masker(photo), where=f"auto mask ({method})")
 
 
+# --- automatic masks in the batch pipeline ----------------------------------------------------
+
+HF_PREFIX = "hf:"
+_DEFAULT_THRESHOLDS = {"u2netp": 0.5, "grabcut+u2netp": 0.5, HF_PREFIX: 0.4}
+"""The masker's threshold on its probability map (u2netp saliency, CLIPSeg sigmoid); GrabCut has none."""
+
+
+def check_auto_mask(method: str, threshold: float | None) -> float | None:
+    """Validate ``--auto-mask METHOD`` / ``--mask-threshold T``; the threshold the method uses (None for GrabCut)."""
+    valid = ", ".join(available_maskers()) + f", {HF_PREFIX}<CLIPSeg Hub id or folder>"
+    if not isinstance(method, str) or not method or (method.startswith(HF_PREFIX) and not method[3:].strip()):
+        raise ValueError(f"--auto-mask {method!r} is not a method; choose one of {valid}")
+    key = HF_PREFIX if method.startswith(HF_PREFIX) else method
+    if key != HF_PREFIX and method not in available_maskers():
+        raise ValueError(f"--auto-mask {method!r} is not a method; choose one of {valid}")
+    if threshold is None:
+        return _DEFAULT_THRESHOLDS.get(key)
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f"--mask-threshold must be a number in (0, 1), got {threshold!r}")
+    if key not in _DEFAULT_THRESHOLDS:
+        raise ValueError(f"--mask-threshold has no meaning for --auto-mask {method} (it thresholds the u2netp "
+                         "saliency or a CLIPSeg probability map)")
+    return float(threshold)
+
+
+class AutoMasker:
+    """The batch pipeline's automatic masker: ``__call__(photo, class name) -> CleanedMask``.
+
+    Every mask, whatever the method, is cleaned by :func:`generation.text_masks.clean_mask` (largest
+    component kept, holes filled; empty, full-frame and several-object masks refused with a reason).
+    Models run on the CPU, so a resumed or sharded run makes the same masks on any machine.
+    """
+
+    def __init__(self, method: str, threshold: float | None = None) -> None:
+        self.method = method
+        self.threshold = check_auto_mask(method, threshold)
+        self._text = None
+        if method.startswith(HF_PREFIX):
+            from .text_masks import TextPromptMasker
+
+            self._text = TextPromptMasker(method[len(HF_PREFIX):], threshold=float(self.threshold or 0.4))
+
+    def load(self) -> None:
+        """Load the model now, so a model that cannot be loaded is an error before any work."""
+        if self._text is not None:
+            from .text_masks import _load
+
+            _load(self._text.model_id, self._text.device)
+        elif "u2netp" in self.method:
+            _u2netp_session()
+
+    def raw(self, photo: np.ndarray, prompt: str | None) -> np.ndarray:
+        if self._text is not None:
+            if not prompt or not prompt.strip():
+                raise ValueError(f"--auto-mask {self.method} needs the image's class name as its prompt, got {prompt!r}")
+            return self._text.probabilities(photo, prompt) >= self._text.threshold
+        if self.method == "u2netp":
+            return u2netp_mask(photo, threshold=float(self.threshold))
+        if self.method == "grabcut+u2netp":
+            return grabcut_mask(photo, init=u2netp_mask(photo, threshold=float(self.threshold)))
+        return _MASKERS.get(self.method)(photo)
+
+    def __call__(self, photo: np.ndarray, prompt: str | None):
+        from .text_masks import clean_mask
+
+        return clean_mask(self.raw(photo, prompt))
+
+    def record(self) -> dict[str, object]:
+        """What a row's params record about its mask."""
+        doc: dict[str, object] = {"mask_source": "auto", "mask_method": "hf" if self._text is not None else self.method}
+        if self._text is not None:
+            doc["mask_model"] = self._text.model_id
+        if self.threshold is not None:
+            doc["mask_threshold"] = self.threshold
+        return doc
+
+    def note(self) -> str:
+        """How the masks were made, for the dataset card."""
+        if self._text is not None:
+            return (f"automatic masks from the text-prompted model `{self._text.model_id}` prompted with each image's "
+                    f"class name at threshold {self.threshold}, each cleaned to its largest region with holes filled")
+        threshold = f" at threshold {self.threshold}" if self.threshold is not None else ""
+        return f"automatic `{self.method}` masks{threshold}, each cleaned to its largest region with holes filled"
+
+
 # --- u2netp -------------------------------------------------------------------------------------
 
 def u2netp_model_path() -> Path:

@@ -23,6 +23,7 @@ from typing import Iterable, Iterator, Mapping
 import numpy as np
 
 from imagenet_e_dataset.features import is_source_id
+from imagenet_e_dataset.label_space import LabelSpace
 from imagenet_e_dataset.labels import NUM_CLASSES, val_labels, wnid_to_index, wnids
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
@@ -63,7 +64,12 @@ class SkipReason(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Source:
-    """One source photo with its mask and label, as found on disk."""
+    """One source photo with its mask and label, as found on disk.
+
+    ``label`` is an index into ``space``, the run's label space (ImageNet-1k for the ImageNet val
+    layout; the folder or ``ClassLabel`` names for an image folder or a Hub dataset). ``mask_path``
+    is None when the mask is made automatically (``--auto-mask``) where the photo is decoded.
+    """
 
     source_id: str
     image_path: Path
@@ -71,10 +77,16 @@ class Source:
     label: int | None
     mask_wnid: str | None = None
     """The ImageNet-S class folder the mask sits in, if any (cross-checked against the label)."""
+    space: LabelSpace = field(default_factory=LabelSpace.imagenet, compare=False, repr=False)
 
     @property
     def wnid(self) -> str | None:
-        return None if self.label is None else wnids()[self.label]
+        return None if self.label is None else self.space.ids[self.label]
+
+    @property
+    def class_name(self) -> str | None:
+        """The class's name (what a text-prompted masker is prompted with)."""
+        return None if self.label is None else self.space.names[self.label]
 
 
 @dataclass(frozen=True)
@@ -237,21 +249,22 @@ def _folder_wnid(path: Path, root: Path) -> str | None:
 
 def discover_sources(
     images: str | os.PathLike,
-    masks: str | os.PathLike,
+    masks: str | os.PathLike | None,
     labels_file: str | os.PathLike | None = None,
 ) -> tuple[list[Source], list[Skip]]:
     """All photos under ``images`` paired with their mask and label, sorted by ``source_id``.
 
     Label precedence: ``labels_file`` > the photo's wnid folder > the official validation labels.
-    Photos without a label or mask are returned as :class:`Skip` entries, not as sources.
+    Photos without a label or mask are returned as :class:`Skip` entries, not as sources. With
+    ``masks`` None every source has ``mask_path`` None (its mask is made automatically later).
     """
-    images, masks = Path(images), Path(masks)
+    images = Path(images)
     skips: list[Skip] = []
     labels_path = None if labels_file is None else Path(labels_file)
     photo_index = _index_files(images, IMAGE_SUFFIXES, "image", unusable=skips, ignore=labels_path)
     if not photo_index:
         raise ValueError(f"no images (.JPEG/.jpg/.png, e.g. ILSVRC2012_val_XXXXXXXX.JPEG) found under {images}")
-    mask_index = _index_files(masks, (".png",), "mask")
+    mask_index = _index_files(Path(masks), (".png",), "mask") if masks is not None else None
     file_labels = read_labels_file(labels_file) if labels_file is not None else {}
     official: Mapping[str, int] | None = None
     index_of = wnid_to_index()
@@ -270,6 +283,9 @@ def discover_sources(
             label = official.get(sid)
         if label is None:
             skips.append(Skip(sid, SkipReason.UNKNOWN_LABEL, f"no label for {photo.name}"))
+            continue
+        if mask_index is None:
+            sources.append(Source(sid, photo, None, label))
             continue
         mask_path = mask_index.get(sid)
         if mask_path is None:
@@ -298,6 +314,8 @@ class Selection:
     sources: tuple[Source, ...]
     skips: tuple[Skip, ...]
     filter: SelectionFilter = field(default_factory=SelectionFilter)
+    space: LabelSpace = field(default_factory=LabelSpace.imagenet)
+    """The run's label space (the ``label`` ClassLabel names of the dataset it makes)."""
 
 
 def select_sources(
@@ -306,11 +324,15 @@ def select_sources(
     *,
     limit: int | None = None,
     skips: Iterable[Skip] = (),
+    space: LabelSpace | None = None,
 ) -> Selection:
     """Check masks and apply the filter in ``source_id`` order, stopping after ``limit`` selected.
 
     Only the sources examined before the limit is reached are judged (and reported), so a
-    ``--limit 10`` trial run reads a handful of masks rather than all of ImageNet-S.
+    ``--limit 10`` trial run reads a handful of masks rather than all of ImageNet-S. A source
+    without a mask file (automatic masks) is taken as it is: its mask is made, cleaned and judged by
+    the same filter where its photo is decoded (:mod:`generation.pipeline.chunks`), so ``limit``
+    counts the first candidates then.
     """
     if limit is not None and limit <= 0:
         raise ValueError(f"--limit must be positive, got {limit}")
@@ -322,7 +344,7 @@ def select_sources(
         if limit is not None and len(selected) >= limit:
             break
         examined.add(source.source_id)
-        skip = _judge(source, selection_filter)
+        skip = None if source.mask_path is None else _judge(source, selection_filter)
         if skip is None:
             selected.append(source)
         else:
@@ -334,7 +356,7 @@ def select_sources(
         if last is None or skip.source_id < last or skip.reason.is_file_problem:
             out_skips.append(skip)
     out_skips.sort(key=lambda s: (s.source_id, s.subset))
-    return Selection(tuple(selected), tuple(out_skips), selection_filter)
+    return Selection(tuple(selected), tuple(out_skips), selection_filter, space or LabelSpace.imagenet())
 
 
 def _judge(source: Source, selection_filter: SelectionFilter) -> Skip | None:

@@ -215,6 +215,23 @@ def usage_block(repo_id: str) -> str:
     return usage_markdown(ids, endpoint="https://huggingface.co", version=__version__)
 
 
+MAX_LISTED_CLASSES = 50
+
+
+def label_space_section(space: Mapping[str, Any] | None) -> str:
+    """The card's "Label space" section for classes other than ImageNet-1k's ("" for ImageNet-1k)."""
+    if not space:
+        return ""
+    names = list(space.get("names") or [])
+    lines = ["### Label space", "",
+             f"The `label` column's classes are not ImageNet-1k's: they are the {space['num_classes']} classes of "
+             f"**{_cell(space['name'])}** (the `label` ClassLabel names; `wnid` holds each class's id). "
+             f"sha256 of the class names, one per line: `{space['sha256']}`."]
+    if names and len(names) <= MAX_LISTED_CLASSES:
+        lines += ["", "Classes: " + ", ".join(f"{i} `{_cell(n)}`" for i, n in enumerate(names)) + "."]
+    return "\n".join(lines)
+
+
 def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, context: CardContext) -> str:
     """The full ``README.md`` of a written layout."""
     template = string.Template(template_path().read_text(encoding="utf-8"))
@@ -224,7 +241,8 @@ def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, con
     values = {
         "front_matter": front_matter_yaml(front_matter(stats, features, imagenet_terms=context.imagenet_terms)),
         "title": context.title or RELEASE_TITLE,
-        "sources": context.sources or RELEASE_SOURCES,
+        "sources": (context.sources or RELEASE_SOURCES) + (
+            "\n\n" + label_space_section(context.label_space) if context.label_space else ""),
         "method": context.method or RELEASE_METHOD,
         "limitations": "\n".join(f"- {line}" for line in limitations),
         "licence": context.licence or IMAGENET_LICENCE,

@@ -28,7 +28,8 @@ import pyarrow.parquet as pq
 
 from .output_folder import OutputKind, check_output_folder, make_staging, release_staging, replace_output
 from .features import is_source_id, make_features
-from .labels import check_label, wnids
+from .label_space import LabelSpace
+from .labels import check_label
 from .layout_records import SPLIT, CardContext, ConfigStats, ShardFile
 from .registry import ALL_SUBSETS, resolve
 from .checksums import file_sha256 as _sha256
@@ -115,6 +116,7 @@ class HubLayoutWriter:
         overwrite: bool = False,
         command: str = "dataset writer",
         inputs: Sequence[str | os.PathLike] = (),
+        label_space: LabelSpace | None = None,
     ) -> None:
         # The output-folder rule (imagenet_e_dataset.output_folder): only a new folder, or with
         # ``overwrite`` one of the tool's own dataset folders, never one overlapping an input.
@@ -124,7 +126,9 @@ class HubLayoutWriter:
                                            overwrite=overwrite)
         self.max_shard_bytes = parse_size(max_shard_bytes)
         self.with_object_mask = bool(with_object_mask)
-        self.features = make_features(self.with_object_mask)
+        # The dataset's classes (default ImageNet-1k): the ``label`` ClassLabel names and the ``wnid`` ids.
+        self.label_space = label_space or LabelSpace.imagenet()
+        self.features = make_features(self.with_object_mask, self.label_space)
         self.schema = self.features.arrow_schema
         self.overwrite = overwrite
         # Sibling of the output so the final move into place is a same-filesystem rename; locked while
@@ -163,8 +167,11 @@ class HubLayoutWriter:
         unknown = set(row) - allowed
         if unknown:
             raise ValueError(f"{where}: unknown columns {sorted(unknown)}; the schema has {sorted(allowed)}")
-        label = check_label(row.get("label"), where=where)
-        expected = {"wnid": wnids()[label], "attribute": subset.attribute.name, "level": subset.level}
+        if self.label_space.is_imagenet:
+            label = check_label(row.get("label"), where=where)
+        else:
+            label = self.label_space.check(row.get("label"), where=where)
+        expected = {"wnid": self.label_space.ids[label], "attribute": subset.attribute.name, "level": subset.level}
         out: dict[str, Any] = {"source_id": source_id, "label": label}
         for key, value in expected.items():
             given = row.get(key)

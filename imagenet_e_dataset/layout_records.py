@@ -69,6 +69,9 @@ class CardContext:
     imagenet_terms: bool = True
     """Whether the photos are ImageNet's, so its terms of access apply (the card's YAML licence fields,
     the ``original`` row of the subset table)."""
+    label_space: Mapping[str, Any] | None = None
+    """For a dataset whose classes are not ImageNet-1k's: ``name``, ``num_classes``, ``sha256`` and
+    ``names`` of its label space (the card's "Label space" section). None: ImageNet-1k, no section."""
 
     @classmethod
     def coerce(cls, value: CardContext | Mapping[str, Any] | None) -> CardContext:

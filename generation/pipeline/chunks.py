@@ -34,6 +34,7 @@ class _Loaded:
     source: Source
     raw: bytes
     prepared: Any  # edits.PreparedSource
+    auto_mask: bool = False
 
 
 class ChunkGenerator:
@@ -44,9 +45,16 @@ class ChunkGenerator:
     """
 
     def __init__(self, settings: GenerateSettings, selection: Sequence[Source], placement: Placement,
-                 digests: InputDigests | None = None):
+                 digests: InputDigests | None = None, *, masker: Any = None, record_mask_source: bool = False):
         from ..inpaint import make_inpainter
+        from ..masks import AutoMasker
 
+        # Sources without a mask file get theirs here, where the photo is decoded anyway (never twice).
+        self.masker = masker if masker is not None or settings.auto_mask is None else \
+            AutoMasker(settings.auto_mask, settings.mask_threshold)
+        self.record_mask_source = record_mask_source or self.masker is not None
+        """Whether original rows record ``mask_source`` (off for the ImageNet layout with mask files,
+        whose manifests stay byte-identical to earlier versions')."""
         self.settings = settings
         self.digests = digests
         """The inputs' sha256 taken when the run started: a photo or mask edited since is refused, not edited."""
@@ -100,15 +108,35 @@ class ChunkGenerator:
             photo = decode_rgb(raw, source.image_path)
         except ValueError as exc:
             return Skip(sid, SkipReason.UNREADABLE_IMAGE, str(exc))
-        try:
-            mask = read_mask(source.mask_path, photo_size=(photo.shape[1], photo.shape[0]))
-        except (OSError, ValueError) as exc:
-            return Skip(sid, SkipReason.MASK_SIZE_MISMATCH if "resolution" in str(exc) else SkipReason.UNREADABLE_MASK, str(exc))
+        if source.mask_path is None:
+            made = self._auto_mask(source, photo)
+            if isinstance(made, Skip):
+                return made
+            mask = made
+        else:
+            try:
+                mask = read_mask(source.mask_path, photo_size=(photo.shape[1], photo.shape[0]))
+            except (OSError, ValueError) as exc:
+                return Skip(sid, SkipReason.MASK_SIZE_MISMATCH if "resolution" in str(exc) else SkipReason.UNREADABLE_MASK, str(exc))
         try:
             prepared = edits.prepare_source(photo, mask, self.inpainter, self.options, source_id=sid)
         except ValueError as exc:
             return Skip(sid, SkipReason.EDIT_FAILED, f"preparing the photo failed: {exc}")
-        return _Loaded(source, raw, prepared)
+        return _Loaded(source, raw, prepared, source.mask_path is None)
+
+    def _auto_mask(self, source: Source, photo: np.ndarray) -> np.ndarray | Skip:
+        """The cleaned automatic mask of ``photo``, or the reason it cannot be used (refused by
+        ``clean_mask``, or outside the selection filter: judged here as file masks are at selection)."""
+        sid = source.source_id
+        if self.masker is None:
+            raise ValueError(f"source {sid} has no mask file and no --auto-mask method was given")
+        cleaned = self.masker(photo, source.class_name)
+        if cleaned.problem is not None:
+            return Skip(sid, SkipReason(cleaned.problem.value), f"automatic mask ({self.masker.method}): {cleaned.detail}")
+        verdict = self.settings.selection.check(cleaned.mask)
+        if verdict is not None:
+            return Skip(sid, verdict.reason, f"automatic mask: {verdict.detail}")
+        return cleaned.mask
 
     def donor(self, source: Source, seed: int, subset: str) -> _Loaded | Skip:
         """The source whose clean background ``background_random`` uses, drawn from the whole selection."""
@@ -202,11 +230,14 @@ class ChunkGenerator:
             on_progress(len(group), f"{subset or 'batch'}: edited")
         return out
 
-    @staticmethod
-    def _original_params(item: _Loaded) -> dict[str, Any]:
+    def _original_params(self, item: _Loaded) -> dict[str, Any]:
         from ..masks import mask_warnings
 
         params: dict[str, Any] = {"source_file": item.source.image_path.name}
+        if item.auto_mask:
+            params.update(self.masker.record())
+        elif self.record_mask_source:
+            params["mask_source"] = "file"
         # A mask over 40 % of the frame or touching three sides is probably not one object: flagged
         # in the manifest and counted in the card, the edits are still made.
         warnings = mask_warnings(item.prepared.mask)

@@ -111,15 +111,18 @@ class InputDigests:
             )
 
 
-def compute_digests(sources: Iterable[Source], labels_file: Path | None, cache: HashCache) -> InputDigests:
+def compute_digests(sources: Iterable[Source], labels_file: Path | None, cache: HashCache, *,
+                    auto_mask: bool = False) -> InputDigests:
+    """The inputs' digests; with ``auto_mask`` a source without a mask file is hashed by its photo alone
+    (its mask is a function of the photo and the fingerprinted ``--auto-mask`` settings)."""
     digests: dict[str, tuple[str, str, str]] = {}
     paths: dict[str, tuple[str, str]] = {}
     for source in sources:
-        if source.mask_path is None:
+        if source.mask_path is None and not auto_mask:
             raise ValueError(f"source {source.source_id} has no mask")
-        digests[source.source_id] = (source.image_path.name, cache.sha256(source.image_path),
-                                     cache.sha256(source.mask_path))
-        paths[source.source_id] = (str(source.image_path), str(source.mask_path))
+        mask_sha = "" if source.mask_path is None else cache.sha256(source.mask_path)
+        digests[source.source_id] = (source.image_path.name, cache.sha256(source.image_path), mask_sha)
+        paths[source.source_id] = (str(source.image_path), "" if source.mask_path is None else str(source.mask_path))
     labels = None if labels_file is None else (str(labels_file), cache.sha256(labels_file))
     return InputDigests(digests, paths, labels)
 
@@ -127,6 +130,13 @@ def compute_digests(sources: Iterable[Source], labels_file: Path | None, cache: 
 def changed_inputs(old: Mapping[str, Any], new: Mapping[str, Any], limit: int = 3) -> list[str]:
     """Human-readable differences between two :meth:`InputDigests.document` values, changed files first."""
     out: list[str] = []
+    old_space, new_space = old.get("label_space"), new.get("label_space")
+    if old_space != new_space:
+        def text(space: Any) -> str:
+            return "ImageNet-1k" if not space else f"{space.get('num_classes')} classes of {space.get('name')}"
+
+        out.append(f"the label space changed ({text(old_space)} then, {text(new_space)} now: classes were added, "
+                   "removed or renamed)")
     old_labels, new_labels = old.get("labels"), new.get("labels")
     if (old_labels or {}).get("sha256") != (new_labels or {}).get("sha256"):
         where = (new_labels or old_labels or {}).get("path", "the labels file")

@@ -42,6 +42,7 @@ def merge_chunks(
     overwrite: bool = False,
     inputs: Sequence[Path] = (),
     masks_note: str | None = None,
+    photos_note: str | None = None,
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Assemble the dataset folder (Hub layout + manifest + skip report) from committed chunks.
 
@@ -57,7 +58,7 @@ def merge_chunks(
         shutil.rmtree(staged)  # inside our own work folder: a staging copy from a merge killed mid-way
     provenance = work.read_json("provenance.json")
     writer = HubLayoutWriter(staged, max_shard_bytes=settings.max_shard_bytes, with_object_mask=True, overwrite=True,
-                             command=COMMAND)
+                             command=COMMAND, label_space=selection.space)
     manifest: list[str] = []
     skips: list[Skip] = list(selection.skips)
     rows_per_subset: Counter[str] = Counter()
@@ -91,8 +92,12 @@ def merge_chunks(
                     "object_mask": None if row["object_mask"] is None else {"bytes": row["object_mask"], "path": f"{row['source_id']}_mask.png"},
                 })
         skip_counts = _skip_counts(skips)
+        if not rows_per_subset:
+            raise ValueError(f"every selected source was skipped, so there is no dataset to write ({len(skips)} skip(s): "
+                             f"{', '.join(f'{k} {v}' for k, v in skip_counts.items())}); see the reasons above or "
+                             "loosen the selection (e.g. another --auto-mask method or --mask-threshold)")
         context = card_context(settings, selection, provenance, rows_per_subset, skip_counts, repo_id, masks_note,
-                               flagged_masks)
+                               flagged_masks, photos_note=photos_note)
         writer.finalize(context)
     skips.sort(key=lambda s: (s.source_id, s.subset, s.reason.value))
     for folder, placeholder in sorted((hide_paths or {}).items(), key=lambda kv: -len(str(kv[0]))):
@@ -158,6 +163,8 @@ def card_context(
     repo_id: str | None,
     masks_note: str | None = None,
     flagged_masks: int = 0,
+    *,
+    photos_note: str | None = None,
 ):
     """What the card says about this run: the backend, protocol, inpainter, sources, classes and ids it
     actually used (never the release's ImageNet/ADM description unless that is what happened)."""
@@ -209,7 +216,7 @@ def card_context(
         notes += (f"{flagged_masks} of {len(selection.sources)} source masks were flagged (more than 40 % of the frame, "
                   "or touching three sides: possibly background taken for the object); their `original` rows in "
                   "`manifest.jsonl` say why (`mask_warnings`).",)
-    photos = "ImageNet validation photos" if imagenet_ids else "photos from a folder"
+    photos = "ImageNet validation photos" if imagenet_ids else (photos_note or "photos from a folder")
     masks = masks_note or ("ImageNet-S object masks" if imagenet_s else "object masks from a folder (0/255 PNGs)")
     return CardContext(
         repo_id=repo_id or "<org>/imagenet-e",
@@ -223,7 +230,7 @@ def card_context(
         skipped=dict(skips),
         notes=notes,
         title=None if imagenet_ids else f"ImageNet-E-style attribute edits of {len(sources)} photos",
-        sources=_sources_text(sources, imagenet_ids, photos, masks),
+        sources=_sources_text(sources, imagenet_ids, photos, masks, selection.space),
         method=_method_text(settings, provenance, protocol.label),
         limitations=_limitations(settings, sources),
         licence=None if imagenet_ids else (
@@ -231,13 +238,13 @@ def card_context(
             "apply** (record them beside this dataset before sharing it). Edited images are derivatives of those "
             "photos. The code that made and packages them is Apache-2.0."),
         imagenet_terms=imagenet_ids,
+        label_space=None if selection.space.is_imagenet else {**selection.space.describe(),
+                                                              "names": list(selection.space.names)},
     )
 
 
-def _sources_text(sources: Sequence[Any], imagenet_ids: bool, photos: str, masks: str) -> str:
-    from imagenet_e_dataset.labels import class_names
-
-    names = class_names()
+def _sources_text(sources: Sequence[Any], imagenet_ids: bool, photos: str, masks: str, space: Any) -> str:
+    names = space.names
     labels = sorted({s.label for s in sources if s.label is not None})
     listed = ", ".join(f"{names[i]} ({i})" for i in labels[:12]) + (f" and {len(labels) - 12} more" if len(labels) > 12 else "")
     if imagenet_ids:
@@ -245,6 +252,9 @@ def _sources_text(sources: Sequence[Any], imagenet_ids: bool, photos: str, masks
     else:
         example = sources[0].source_id if sources else "photo"
         ids = f"`source_id` = the photo's file name without extension (e.g. `{example}`)"
+        if not space.is_imagenet:
+            ids = (f"`source_id` = `<class folder>-<file stem>` for an image folder, `<split>-<row index>` for a Hub "
+                   f"dataset (e.g. `{example}`)")
     return (
         f"This copy holds {len(sources)} source images ({photos}, with {masks}); every subset holds the same "
         f"source images ({ids}), so each edited prediction can be paired with the prediction on the unedited "

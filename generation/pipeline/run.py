@@ -23,6 +23,8 @@ from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
 
 from imagenet_e_dataset.output_folder import OutputKind, check_no_overlap, check_output_folder, read_marker
 
+from imagenet_e_dataset.label_space import LabelSpace
+
 from ..sources import Selection, discover_sources, select_sources
 from .chunks import ChunkGenerator
 from .fingerprint import CACHE_NAME, HashCache, InputDigests, compute_digests
@@ -49,15 +51,66 @@ class GenerateReport:
     url: str | None = None
 
 
-def prepare_selection(inputs: Inputs, settings: GenerateSettings) -> Selection:
-    candidates, discovery_skips = discover_sources(inputs.images, inputs.masks, inputs.labels)
-    selection = select_sources(candidates, settings.selection, limit=settings.limit, skips=discovery_skips)
+def prepare_selection(inputs: Inputs, settings: GenerateSettings, work: WorkFolder | None = None,
+                      placement: Placement = Placement()) -> Selection:
+    """The selected sources and the run's label space, from whichever source the inputs name.
+
+    A Hub dataset is staged into ``work`` first (see :mod:`generation.source_hub`).
+    """
+    if inputs.masks is None and settings.auto_mask is None:
+        raise ValueError("give --masks DIR (one mask per photo) or --auto-mask METHOD (masks made from the photos)")
+    if inputs.masks is not None and settings.auto_mask is not None:
+        raise ValueError(f"give --masks or --auto-mask, not both (--auto-mask {settings.auto_mask} with --masks {inputs.masks})")
+    space: LabelSpace | None = None
+    if inputs.image_folder is not None:
+        from ..source_folder import discover_image_folder
+
+        candidates, discovery_skips, space = discover_image_folder(inputs.image_folder, inputs.masks)
+        where = str(inputs.image_folder)
+    elif inputs.hub is not None:
+        candidates, discovery_skips, space = _hub_sources(inputs, work, placement)
+        where = inputs.hub.label_text()
+    else:
+        assert inputs.images is not None
+        candidates, discovery_skips = discover_sources(inputs.images, inputs.masks, inputs.labels)
+        where = str(inputs.images)
+    selection = select_sources(candidates, settings.selection, limit=settings.limit, skips=discovery_skips, space=space)
     if not selection.sources:
+        masks = f"masks {inputs.masks}" if inputs.masks is not None else f"--auto-mask {settings.auto_mask}"
         raise ValueError(
-            f"no source passed selection under {inputs.images} with masks {inputs.masks} "
+            f"no source passed selection under {where} with {masks} "
             f"({len(selection.skips)} skipped; first reasons: {[s.reason.value for s in selection.skips[:5]]})"
         )
     return selection
+
+
+def _hub_sources(inputs: Inputs, work: WorkFolder | None, placement: Placement):
+    from ..source_hub import STAGING_NAME, check_features, resolve_features, stage, staged_sources
+
+    if work is None:
+        raise ValueError("a --hf-dataset run needs its work folder (<out>.work) to stage the rows in")
+    request = inputs.hub
+    space = check_features(request, resolve_features(request))
+    staging = work.root / STAGING_NAME
+    waits = placement.launcher and placement.shard_index != 0
+    doc = stage(request, staging, space, wait_only=waits, wait_s=placement.rank_timeout_s,
+                claimed=work.run_file.is_file())
+    return staged_sources(request, staging, doc, inputs.masks)
+
+
+def check_sources_early(inputs: Inputs, settings: GenerateSettings):
+    """What can be refused before any work: the Hub dataset's columns, the automatic masker's model."""
+    masker = None
+    if inputs.hub is not None:
+        from ..source_hub import check_features, resolve_features
+
+        check_features(inputs.hub, resolve_features(inputs.hub))
+    if settings.auto_mask is not None:
+        from ..masks import AutoMasker
+
+        masker = AutoMasker(settings.auto_mask, settings.mask_threshold)
+        masker.load()
+    return masker
 
 
 def run_document(settings: GenerateSettings, selection: Selection, digests: InputDigests | None = None) -> dict[str, Any]:
@@ -65,6 +118,10 @@ def run_document(settings: GenerateSettings, selection: Selection, digests: Inpu
     for s in selection.sources:
         listing.update(f"{s.source_id}\t{s.label}\n".encode())
     settings_doc = settings.fingerprint_doc()
+    if not selection.space.is_imagenet:
+        # Another label space is another dataset (a resumed run whose classes changed is refused); an
+        # ImageNet run's fingerprint stays what it always was.
+        settings_doc["label_space"] = selection.space.describe()
     settings_doc["sources"] = f"{len(selection.sources)} selected, list sha256 {listing.hexdigest()[:16]}"
     if digests is not None:
         # The content of every photo, mask and the labels file: a file edited between two invocations of one
@@ -91,22 +148,30 @@ def generate(
 ) -> GenerateReport:
     """Generate (this process's share of) the dataset, then merge and push when this process merges."""
     out = Path(out).absolute()
-    inputs = Inputs(Path(inputs.images).absolute(), Path(inputs.masks).absolute(),
-                    None if inputs.labels is None else Path(inputs.labels).absolute(), inputs.masks_note)
+    inputs = inputs.absolute()
     work = WorkFolder(work_dir_for(out))
     replace_existing = _check_output(out, work, inputs, overwrite)
     if repo_id and placement.merges:
         from imagenet_e_dataset.push import check_token
 
         check_token()  # a push that would fail for want of a login fails now, not after the whole run
+    masker = check_sources_early(inputs, settings)
     with _Heartbeat(work, placement):
-        selection = prepare_selection(inputs, settings)
         if merge_only and not work.run_file.is_file():
             raise FileNotFoundError(f"nothing to merge: work folder {work.root} does not exist")
+        selection = prepare_selection(inputs, settings, work, placement)
+        if settings.auto_mask is not None and settings.auto_mask.startswith("hf:"):
+            unnamed = [s.source_id for s in selection.sources if not (s.class_name or "").strip()]
+            if unnamed:  # a text-prompted masker needs every image's class name as its prompt
+                raise ValueError(f"--auto-mask {settings.auto_mask} prompts with each image's class name, but "
+                                 f"{len(unnamed)} source(s) have none (e.g. {unnamed[0]})")
         cache = HashCache(work.root / CACHE_NAME if work.run_file.is_file() else None)
-        digests = compute_digests(selection.sources, inputs.labels, cache)
+        digests = compute_digests(selection.sources, inputs.labels, cache, auto_mask=settings.auto_mask is not None)
         doc = run_document(settings, selection, digests)
-        work.claim(doc, digests.document())
+        inputs_doc = digests.document()
+        if not selection.space.is_imagenet:
+            inputs_doc["label_space"] = selection.space.describe()
+        work.claim(doc, inputs_doc)
         cache.save(work.root / CACHE_NAME)
         ranges = chunk_ranges(len(selection.sources), settings.chunk_size)
         mine = shard_chunks(len(ranges), placement.num_shards, placement.shard_index)
@@ -116,7 +181,8 @@ def generate(
             todo = [k for k in mine if not work.is_done(k)]
             work.clean_temporaries(todo)
             if todo:
-                generator = ChunkGenerator(settings, selection.sources, placement, digests)
+                generator = ChunkGenerator(settings, selection.sources, placement, digests, masker=masker,
+                                           record_mask_source=inputs.images is None)
                 work.write_json("provenance.json", to_jsonable(generator.provenance()))
                 _check_environment(work, placement, settings.backend)
                 done_here = _run_chunks(work, generator, ranges, todo, placement)
@@ -133,10 +199,13 @@ def generate(
             f"cannot merge: {len(missing)} of {len(ranges)} chunks are not generated yet "
             f"(first missing: {work.chunk_path(missing[0]).name}); run the remaining shards first"
         )
+    hide = {inputs.images: "<images>", inputs.image_folder: "<image-folder>", inputs.masks: "<masks>",
+            work.root: "<work>"}
     rows, skipped = merge_chunks(work, settings, selection, out, len(ranges), repo_id=repo_id,
-                                 hide_paths={inputs.images: "<images>", inputs.masks: "<masks>"},
+                                 hide_paths={k: v for k, v in hide.items() if k is not None},
                                  overwrite=replace_existing, inputs=_input_paths(inputs),
-                                 masks_note=inputs.masks_note)
+                                 masks_note=inputs.masks_note or (None if masker is None else masker.note()),
+                                 photos_note=_photos_note(inputs))
     url = None
     if repo_id:
         from imagenet_e_dataset.push import push_folder
@@ -148,7 +217,16 @@ def generate(
 
 
 def _input_paths(inputs: Inputs) -> tuple[Path, ...]:
-    return tuple(p for p in (inputs.images, inputs.masks, inputs.labels) if p is not None)
+    # A Hub dataset's staging folder is the tool's own, inside the work folder: not an input here.
+    return tuple(p for p in (inputs.images, inputs.image_folder, inputs.masks, inputs.labels) if p is not None)
+
+
+def _photos_note(inputs: Inputs) -> str | None:
+    if inputs.hub is not None:
+        return f"photos of the Hub dataset `{inputs.hub.dataset}` ({inputs.hub.label_text()})"
+    if inputs.image_folder is not None:
+        return f"photos from the image folder `{inputs.image_folder.name}` (one sub-folder per class)"
+    return None
 
 
 def _check_output(out: Path, work: WorkFolder, inputs: Inputs, overwrite: bool) -> bool:

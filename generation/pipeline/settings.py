@@ -59,8 +59,19 @@ class GenerateSettings:
     model_resolution: int | None = None
     """The diffusion UNet's ``sample_size``: the working resolution unless ``resolution`` is an edit
     option. Read from the UNet's config when not given."""
+    auto_mask: str | None = None
+    """``--auto-mask``: how masks are made for sources without a mask file (``u2netp``, ``grabcut``,
+    ``grabcut+u2netp``, ``hf:<CLIPSeg id or folder>``); None: mask files only."""
+    mask_threshold: float | None = None
+    """``--mask-threshold`` of the automatic masker (None: the method's default)."""
 
     def __post_init__(self) -> None:
+        if self.auto_mask is not None:
+            from ..masks import check_auto_mask
+
+            object.__setattr__(self, "mask_threshold", check_auto_mask(self.auto_mask, self.mask_threshold))
+        elif self.mask_threshold is not None:
+            raise ValueError("--mask-threshold is only used with --auto-mask")
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
         if self.chunk_size < 1:
@@ -115,6 +126,9 @@ class GenerateSettings:
         doc["edit_options"] = {k: to_jsonable(v) for k, v in self.edit_options}
         doc["subsets"] = list(self.subsets)
         doc["format_version"] = FORMAT_VERSION
+        for key in ("auto_mask", "mask_threshold"):
+            if doc[key] is None:
+                del doc[key]  # absent, as before automatic masks existed: a mask-file run keeps its fingerprint
         return doc
 
 
@@ -162,8 +176,37 @@ class Placement:
 
 @dataclass(frozen=True)
 class Inputs:
-    images: Path
-    masks: Path
+    """Where the sources come from: exactly one of ``images`` (the ImageNet val layout, with ``labels``),
+    ``image_folder`` (``DIR/<class name>/<photo>``) or ``hub`` (a Hub image-classification dataset).
+    ``masks`` is None when the masks are made automatically (``GenerateSettings.auto_mask``)."""
+
+    images: Path | None
+    masks: Path | None
     labels: Path | None = None
     masks_note: str | None = None
     """How the masks were made, for the dataset card (e.g. "automatic u2netp masks"); default: read from the layout."""
+    image_folder: Path | None = None
+    hub: Any = None
+    """A :class:`generation.source_hub.HubRequest`."""
+
+    def __post_init__(self) -> None:
+        given = [name for name, value in (("--images", self.images), ("--image-folder", self.image_folder),
+                                          ("--hf-dataset", self.hub)) if value is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one source of photos: --images, --image-folder or --hf-dataset "
+                             f"(got {', '.join(given) or 'none'})")
+        if self.labels is not None and self.images is None:
+            raise ValueError(f"--labels is only for --images: with {given[0]} the labels come from the "
+                             f"{'class folders' if self.image_folder is not None else 'dataset'}")
+
+    def absolute(self) -> "Inputs":
+        def absolute(p: Path | None) -> Path | None:
+            return None if p is None else Path(p).absolute()
+
+        return Inputs(absolute(self.images), absolute(self.masks), absolute(self.labels), self.masks_note,
+                      absolute(self.image_folder), self.hub)
+
+    @property
+    def photos(self) -> Path | None:
+        """The folder the photos are read from (None for a Hub dataset: it is staged in the work folder)."""
+        return self.images if self.images is not None else self.image_folder

@@ -86,12 +86,22 @@ class WorkFolder:
         if self.root.is_symlink():
             raise ValueError(f"work folder {self.root} is a symbolic link; the tool never writes through a link: remove it")
         if self.root.exists() and not self.run_file.is_file():
-            if self.root.is_dir() and not any(self.root.iterdir()):
-                return  # an empty folder (e.g. left by an older version killed at its start) holds nothing to lose
+            if self.root.is_dir() and not self._foreign_entries():
+                return  # empty (e.g. left by an older version killed at its start), or only a Hub staging of ours
             raise FileExistsError(
                 f"{self.root} exists but is not an imagenet-e work folder (no run.json); generate keeps its chunks there "
                 "and deletes it when done: rename or remove it, or choose another --out"
             )
+
+    def _foreign_entries(self) -> list[str]:
+        """Entries of the folder other than a Hub dataset's staging (``hf-source``, written before the claim)."""
+        from ..source_hub import MARKER_NAME, REQUEST_NAME, STAGING_NAME
+
+        entries = [e.name for e in self.root.iterdir()]
+        staging = self.root / STAGING_NAME
+        ours = staging.is_dir() and not staging.is_symlink() and (
+            (staging / REQUEST_NAME).is_file() or (staging / MARKER_NAME).is_file() or not any(staging.iterdir()))
+        return [e for e in entries if not (e == STAGING_NAME and ours)]
 
     def claim(self, run_doc: Mapping[str, Any], inputs_doc: Mapping[str, Any] | None = None) -> None:
         """Create the folder or check it belongs to a run with the same arguments and inputs.
@@ -100,6 +110,13 @@ class WorkFolder:
         """
         self.check_is_ours()
         text = json.dumps(run_doc, sort_keys=True, indent=1)
+        if not self.run_file.is_file() and self.root.is_dir() and any(self.root.iterdir()):
+            # A Hub dataset staged before the claim lives here already: the run's files are added beside
+            # it and run.json is written last (atomically), so the folder is still never "ours" without it.
+            self.chunks.mkdir(exist_ok=True)
+            if inputs_doc is not None:
+                atomic_write_bytes(self.root / INPUTS_NAME, json.dumps(inputs_doc, sort_keys=True, indent=1).encode())
+            atomic_write_bytes(self.run_file, text.encode())
         if not self.run_file.is_file():
             self.root.parent.mkdir(parents=True, exist_ok=True)
             staging = make_staging(self.root, "new")  # locked; removed by the next run if this one is killed
