@@ -117,6 +117,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(official: yes, corrected: no)")
     add_plugin_argument(p)
     p.set_defaults(func=_edit)
+    register_contact_sheet(subparsers)
+
+
+def register_contact_sheet(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "contact-sheet",
+        help="draw a dataset as a contact sheet: each source image with its mask's outline, then every config",
+        description="Read a dataset (a Hub-layout folder or a Hub repo id) and write one PNG: a row per source "
+                    "image (by id), the original with the outline of its object mask, then each config.",
+    )
+    p.add_argument("dataset", help="dataset folder or Hub repo id")
+    p.add_argument("--out", type=Path, required=True, help="PNG to write")
+    p.add_argument("--configs", help="comma-separated configs (default: every config the dataset holds)")
+    p.add_argument("--limit", type=int, help="only the first N source images (by id)")
+    p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
+    p.add_argument("--tile", type=int, default=192, help="tile size in pixels (default 192)")
+    add_plugin_argument(p)
+    p.set_defaults(func=_contact_sheet)
+
+
+def _contact_sheet(args: argparse.Namespace) -> int:
+    from .dataset_sheet import dataset_contact_sheet, load_tables
+
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()] if args.configs else None
+    tables = load_tables(args.dataset, configs, revision=args.revision)
+    path = dataset_contact_sheet(tables, args.out, limit=args.limit, tile=args.tile)
+    print(f"wrote {path}: {min(len(tables[next(iter(tables))]), args.limit or 10**9)} source image(s) x {len(tables)} configs")
+    return 0
 
 
 def _edit(args: argparse.Namespace) -> int:

@@ -208,39 +208,6 @@ def export_photos(folder: str | Path) -> list[Path]:
     return written
 
 
-def _contact_sheet_from_dataset(tables: dict[str, Any], out: Path, configs: list[str]) -> Path:
-    """One row per source image, read back from the written dataset: the original with the outline of
-    the object mask the edits used, then every subset."""
-    import datasets
-    from PIL import Image
-
-    from generation.contact_sheet import contact_sheet, outline
-
-    def pixels(cell: dict | None) -> np.ndarray | None:
-        if cell is None:
-            return None
-        return np.asarray(Image.open(io.BytesIO(cell["bytes"])).convert("RGB"))
-
-    by_config: dict[str, dict[str, np.ndarray | None]] = {}
-    for config in configs:
-        table = tables[config].cast_column("image", datasets.Image(decode=False))
-        if config == ORIGINAL_CONFIG and "object_mask" in table.column_names:
-            table = table.cast_column("object_mask", datasets.Image(decode=False))
-            by_config[config] = {
-                row["source_id"]: outline(pixels(row["image"]), pixels(row["object_mask"])[..., 0] > 127)
-                if row["object_mask"] is not None else pixels(row["image"])
-                for row in table
-            }
-        else:
-            by_config[config] = {row["source_id"]: pixels(row["image"]) for row in table}
-    items: list[tuple[str, np.ndarray | None]] = []
-    for source_id in sorted(by_config[ORIGINAL_CONFIG]):
-        for config in configs:
-            label = f"{source_id.partition('_')[2]} + mask" if config == ORIGINAL_CONFIG else config
-            items.append((label, by_config[config].get(source_id)))
-    return contact_sheet(items, out, columns=len(configs), tile=192)
-
-
 DEMO_ADV_ITERATIONS = 20
 """Iterations of the cpu editor for the adversarial subset in the demo (60 elsewhere): each costs a
 classifier forward and backward pass; the step grows so the total budget is the same
@@ -327,7 +294,9 @@ def _run(settings: DemoSettings, notes: list[str]) -> DemoReport:
     _say(f"      done in {clock.lap()}")
 
     _say("[4/4] drawing the contact sheet (the original with its mask's outline, then every subset)")
-    sheet = _contact_sheet_from_dataset(tables, out / "contact_sheet.png", present)
+    from generation.dataset_sheet import dataset_contact_sheet
+
+    sheet = dataset_contact_sheet({name: tables[name] for name in present}, out / "contact_sheet.png")
     _say(f"      done in {clock.lap()}; total {clock.total()}")
     if report.skipped:
         notes.append(f"skipped: {dict(report.skipped)} (reasons in {dataset}/skipped.tsv)")

@@ -1,0 +1,69 @@
+"""``imagenet-e contact-sheet``: a written dataset drawn back, sweeps in severity order, masks outlined."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from generation.contact_sheet import OUTLINE_COLOUR
+from generation.dataset_sheet import sheet_order
+from imagenet_e.cli import main
+from imagenet_e_dataset.hub_layout import HubLayoutWriter
+from imagenet_e_dataset.registry import recognise
+
+
+def _png(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _dataset(folder, n_sources: int = 3):
+    recognise(["size_0.02", "size_0.3"])
+    mask = np.zeros((64, 64), np.uint8)
+    mask[16:48, 16:48] = 255
+    with HubLayoutWriter(folder, with_object_mask=True) as writer:
+        for k in range(n_sources):
+            photo = np.full((64, 64, 3), 40 * k, np.uint8)
+            sid = f"photo_{k}"
+            writer.add("original", {"source_id": sid, "label": 1, "image": _png(photo), "object_mask": _png(mask)})
+            writer.add("size_0.3", {"source_id": sid, "label": 1, "image": _png(photo), "seed": k})
+            if k != 1:  # photo_1's smallest size was out of reach: a grey tile, not a shifted row
+                writer.add("size_0.02", {"source_id": sid, "label": 1, "image": _png(photo), "seed": k})
+        writer.finalize()
+    return folder
+
+
+def test_sweep_levels_are_drawn_from_the_mildest():
+    recognise(["size_0.02", "size_0.3", "direction_90", "direction_0"])
+    order = sheet_order(["direction_90", "size_0.02", "original", "size_0.3", "direction_0"])
+    assert order == ["original", "size_0.3", "size_0.02", "direction_0", "direction_90"]
+
+
+def test_contact_sheet_of_a_written_dataset(tmp_path, capsys):
+    dataset = _dataset(tmp_path / "ds")
+    out = tmp_path / "sheet.png"
+    assert main(["contact-sheet", str(dataset), "--out", str(out), "--tile", "64", "--limit", "2"]) == 0
+    assert "2 source image(s) x 3 configs" in capsys.readouterr().out
+    with Image.open(out) as image:
+        sheet = np.asarray(image.convert("RGB"))
+    gap, label = 4, 18
+    assert sheet.shape[:2] == (2 * (64 + label + gap) + gap, 3 * (64 + gap) + gap)
+    # The first tile is the original with its mask outlined; the others are not outlined.
+    first = sheet[gap + label:gap + label + 64, gap:gap + 64]
+    assert (first == OUTLINE_COLOUR).all(axis=2).sum() > 50
+    second = sheet[gap + label:gap + label + 64, gap + 68:gap + 68 + 64]
+    assert not (second == OUTLINE_COLOUR).all(axis=2).any()
+    # photo_1 has no size_0.02 row: its tile (row 2, column 3: the strongest level, last) is grey.
+    top = 2 * gap + label + 64 + label
+    missing = sheet[top:top + 64, gap + 2 * 68:gap + 2 * 68 + 64]
+    assert (missing == 200).all(axis=2).mean() > 0.8
+
+
+def test_contact_sheet_names_a_config_the_dataset_lacks(tmp_path, capsys):
+    dataset = _dataset(tmp_path / "ds", n_sources=1)
+    assert main(["contact-sheet", str(dataset), "--out", str(tmp_path / "s.png"), "--configs", "position_random"]) != 0
+    err = capsys.readouterr().err
+    assert "position_random" in err and not (tmp_path / "s.png").exists()
