@@ -221,3 +221,12 @@ def test_score_and_leaderboard_accept_the_run_and_refuse_another_label_space(caf
     (folder / "old.predictions.parquet").write_bytes(predictions_bytes(old))
     with pytest.raises(ValueError, match=r"in the label space 'imagenet-1k' \(1000 classes"):
         score_predictions(folder / "old.predictions.parquet", dataset=cafe["dataset"])
+
+
+def test_dataset_space_doctests():
+    import doctest
+
+    import imagenet_e.eval.dataset_space as module
+
+    result = doctest.testmod(module)
+    assert result.attempted >= 4 and result.failed == 0
