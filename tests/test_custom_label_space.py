@@ -86,6 +86,7 @@ def test_evaluate_module_takes_num_classes():
 
 
 def test_imagenet_classifier_on_a_cafe_dataset_predicts_dataset_classes(cafe, lite_run):
+    from imagenet_e.eval.formats import format_text
     from imagenet_e.eval.models import load_model
     from imagenet_e.eval.predictions import read_predictions
 
@@ -93,6 +94,7 @@ def test_imagenet_classifier_on_a_cafe_dataset_predicts_dataset_classes(cafe, li
     assert doc["dataset"]["label_space"] == cafe["space"].describe()
     assert doc["dataset"]["label_space"]["num_classes"] == 3
     assert doc["model"]["label_mapping"] == "dataset-classes"
+    assert "(3 classes of its own)" in format_text(doc).splitlines()[0]
     notes = doc["model"]["label_mapping_notes"]
     assert "997 of the model's 1000 outputs are linked to no dataset class" in notes[0]
     assert any("'espresso' <- output 967 by way of ImageNet-1k" in n for n in notes)
