@@ -137,8 +137,23 @@ def _first_position(codes: np.ndarray, code: int) -> int:
     return int(np.flatnonzero(codes == code)[0])
 
 
-def check_class_indices(values: Any, name: str) -> np.ndarray:
-    """A 1-D int64 array of ImageNet-1k indices, or ValueError naming the first bad entry."""
+def _space(num_classes: int | None) -> int:
+    """The label space's size: ``None`` is ImageNet-1k; anything else a positive integer."""
+    if num_classes is None:
+        return NUM_CLASSES
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer (the size of the label space), got {num_classes!r}")
+    return int(num_classes)
+
+
+def _space_text(num_classes: int) -> str:
+    return "ImageNet-1k" if num_classes == NUM_CLASSES else f"a label space of {num_classes} classes"
+
+
+def check_class_indices(values: Any, name: str, num_classes: int | None = NUM_CLASSES) -> np.ndarray:
+    """A 1-D int64 array of class indices ``0..num_classes-1`` (default ImageNet-1k), or ValueError
+    naming the first bad entry and the space's size."""
+    num_classes = _space(num_classes)
     try:
         array = np.asarray(values)
     except ValueError as exc:
@@ -155,15 +170,17 @@ def check_class_indices(values: Any, name: str) -> np.ndarray:
         pos = next((i for i, v in enumerate(array.tolist())
                     if isinstance(v, bool) or not isinstance(v, (int, np.integer))), 0)
         raise ValueError(f"{name}[{pos}] = {array.tolist()[pos]!r} is not an integer class index")
-    bad = np.flatnonzero((array < 0) | (array >= NUM_CLASSES))
+    bad = np.flatnonzero((array < 0) | (array >= num_classes))
     if bad.size:
         pos = int(bad[0])
-        raise ValueError(f"{name}[{pos}] = {int(array[pos])} is outside 0..{NUM_CLASSES - 1}")
+        raise ValueError(f"{name}[{pos}] = {int(array[pos])} is outside 0..{num_classes - 1} "
+                         f"({_space_text(num_classes)})")
     return array.astype(np.int64, copy=False)
 
 
-def check_score_rows(values: Any) -> np.ndarray | None:
-    """The (N, 1000) score matrix when ``predictions`` are score rows, else None."""
+def check_score_rows(values: Any, num_classes: int | None = NUM_CLASSES) -> np.ndarray | None:
+    """The (N, num_classes) score matrix when ``predictions`` are score rows, else None."""
+    num_classes = _space(num_classes)
     if isinstance(values, np.ndarray):
         if values.ndim != 2:
             return None
@@ -176,11 +193,11 @@ def check_score_rows(values: Any) -> np.ndarray | None:
             array = np.asarray(values, dtype=np.float64)
         except ValueError:
             widths = sorted({np.size(row) for row in values})
-            raise ValueError(f"predictions score rows must all have {NUM_CLASSES} entries, "
+            raise ValueError(f"predictions score rows must all have {num_classes} entries, "
                              f"got rows of widths {widths[:5]}") from None
-    if array.ndim != 2 or array.shape[1] != NUM_CLASSES:
-        raise ValueError(f"predictions score rows must have {NUM_CLASSES} columns (one per ImageNet-1k class), "
-                         f"got shape {array.shape}")
+    if array.ndim != 2 or array.shape[1] != num_classes:
+        raise ValueError(f"predictions score rows must have {num_classes} columns (one per class of "
+                         f"{_space_text(num_classes)}), got shape {array.shape}")
     if array.dtype.kind not in "fiu":
         raise ValueError(f"predictions score rows must be numbers, got dtype {array.dtype}")
     for start in range(0, array.shape[0], _ROW_CHUNK):
@@ -190,7 +207,7 @@ def check_score_rows(values: Any) -> np.ndarray | None:
     return array
 
 
-def _top5_rows(values: Any, top1: np.ndarray) -> np.ndarray:
+def _top5_rows(values: Any, top1: np.ndarray, num_classes: int) -> np.ndarray:
     """(N, 5) ranked class indices whose first column is the top-1 prediction."""
     try:
         array = np.asarray(values)
@@ -199,7 +216,7 @@ def _top5_rows(values: Any, top1: np.ndarray) -> np.ndarray:
     if array.ndim != 2 or array.shape != (top1.shape[0], _TOP_K):
         raise ValueError(f"top5 must have shape ({top1.shape[0]}, {_TOP_K}) (one row of {_TOP_K} ranked classes "
                          f"per prediction), got shape {array.shape}")
-    flat = check_class_indices(array.reshape(-1), "top5 (flattened)").reshape(array.shape)
+    flat = check_class_indices(array.reshape(-1), "top5 (flattened)", num_classes).reshape(array.shape)
     differs = np.flatnonzero(flat[:, 0] != top1)
     if differs.size:
         row = int(differs[0])
@@ -277,13 +294,14 @@ def compute_imagenet_e(
     n_bootstrap: int = 1000,
     seed: int = 0,
     confidence: float = 0.95,
+    num_classes: int | None = None,
 ) -> dict[str, Any]:
     """Accuracy per subset and the accuracy drop each edit causes, with paired statistics.
 
     Args:
-        predictions: predicted class index per row (N,), or class scores per row (N, 1000); with
-            scores the top-1 prediction is the argmax and ``top5_accuracy`` is reported too.
-        references: true ImageNet-1k class index per row, 0..999.
+        predictions: predicted class index per row (N,), or class scores per row (N, num_classes);
+            with scores the top-1 prediction is the argmax and ``top5_accuracy`` is reported too.
+        references: true class index per row, 0..num_classes-1 (ImageNet-1k: 0..999).
         subsets: each row's ImageNet-E subset: config name (``background_20``) or official folder
             alias (``20_hard``). Rows of ``original`` are required.
         source_ids: optional source image id per row (``ILSVRC2012_val_00000001``). When given,
@@ -297,6 +315,9 @@ def compute_imagenet_e(
         n_bootstrap: bootstrap resamples of source images for ``ci95`` (0 skips the intervals).
         seed: seed of the resampling; equal seeds give equal intervals.
         confidence: coverage of the percentile interval reported under ``ci95``.
+        num_classes: size of the label space the indices live in; None (the default) is
+            ImageNet-1k's 1000. A dataset with its own classes (``LabelSpace.num_classes``) gives
+            its own: references, predictions, ``top5`` and score-row widths are checked against it.
 
     Returns:
         Plain Python values, subsets in the registry's table order: ``accuracy``
@@ -327,7 +348,19 @@ def compute_imagenet_e(
     {'original': 1.0, 'background_20': 0.75}
     >>> result["accuracy_drop"], result["flip_rate"], result["mean_drop"]
     ({'background_20': 0.25}, {'background_20': 0.25}, 0.25)
+
+    A dataset with its own three classes:
+
+    >>> result = compute_imagenet_e([0, 2, 1, 2], [0, 2, 1, 1], ["original"] * 2 + ["rp"] * 2,
+    ...                             ["a", "b"] * 2, num_classes=3)
+    >>> result["accuracy"]
+    {'original': 1.0, 'position_random': 0.5}
+    >>> compute_imagenet_e([0, 3], [0, 1], ["original", "rp"], num_classes=3)
+    Traceback (most recent call last):
+    ...
+    ValueError: predictions[1] = 3 is outside 0..2 (a label space of 3 classes)
     """
+    space = _space(num_classes)
     settings = BootstrapSettings(n_bootstrap=n_bootstrap, seed=seed, confidence=confidence)
     lengths = {"predictions": _length(predictions, "predictions"),
                "references": _length(references, "references"),
@@ -342,10 +375,10 @@ def compute_imagenet_e(
     if n_rows == 0:
         raise ValueError("empty input: predictions, references and subsets hold no rows")
 
-    refs = check_class_indices(references, "references")
-    scores = check_score_rows(predictions)
+    refs = check_class_indices(references, "references", space)
+    scores = check_score_rows(predictions, space)
     if scores is None:
-        preds = check_class_indices(predictions, "predictions")
+        preds = check_class_indices(predictions, "predictions", space)
     else:
         if top5 is not None:
             raise ValueError("top5 goes with class-index predictions; score rows already rank every class")
@@ -384,7 +417,7 @@ def compute_imagenet_e(
     if scores is not None:
         top5_hit = _in_top_k(scores, refs, _TOP_K)
     elif top5 is not None:
-        top5_hit = (_top5_rows(top5, preds) == refs[:, None]).any(axis=1)
+        top5_hit = (_top5_rows(top5, preds, space) == refs[:, None]).any(axis=1)
     else:
         top5_hit = None
     if top5_hit is not None:
@@ -495,7 +528,7 @@ class _Paired:
         # -1 marks a source image the subset does not hold.
         self.correct = np.full((len(present), n_sources), -1, dtype=np.int8)
         self.correct[rows, id_codes] = correct
-        self.preds = np.full((len(present), n_sources), -1, dtype=np.int16)
+        self.preds = np.full((len(present), n_sources), -1, dtype=np.int32)  # any label space size
         self.preds[rows, id_codes] = preds
         self.present, self.settings = present, settings
 

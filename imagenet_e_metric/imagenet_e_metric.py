@@ -46,9 +46,9 @@ configuration to compare whole subsets instead.
 
 _KWARGS_DESCRIPTION = """
 Args:
-    predictions (`list` of `int`, or `list` of 1000-float score rows): predicted ImageNet-1k class
+    predictions (`list` of `int`, or `list` of score rows of `num_classes` floats): predicted class
         per image, or class scores per image (then top-1 is the argmax and `top5_accuracy` is added).
-    references (`list` of `int`): true ImageNet-1k class, 0..999.
+    references (`list` of `int`): true class, 0..num_classes-1 (ImageNet-1k: 0..999).
     subsets (`list` of `str`): each image's subset, a config name (`background_20`) or an official
         folder alias (`20_hard`). Rows of `original` are required.
     source_ids (`list` of `str`, optional): each image's source id (`ILSVRC2012_val_00000001`);
@@ -58,6 +58,10 @@ Args:
     n_bootstrap (`int`, defaults to 1000): resamples for `ci95`; 0 skips the intervals.
     seed (`int`, defaults to 0): seed of the resampling.
     confidence (`float`, defaults to 0.95): coverage of the `ci95` intervals.
+    num_classes (`int`, optional): size of the label space of a dataset with its own classes (its
+        `label` ClassLabel's `num_classes`); left out, ImageNet-1k's 1000. Indices are checked
+        against 0..num_classes-1 and score rows must have num_classes columns. Give it to
+        `compute` (and to `add_batch`/`add` to have batches checked against it as they come).
 Returns:
     accuracy (`dict`): {subset: top-1 accuracy in [0, 1]}.
     top5_accuracy (`dict`): {subset: top-5 accuracy in [0, 1]}, only for score rows.
@@ -104,6 +108,14 @@ Examples:
     >>> result = metric.compute(n_bootstrap=200, seed=1)
     >>> result["accuracy_drop"], result["mean_drop"], result["counts"]
     ({'position_random': 0.5}, 0.5, {'original': 2, 'position_random': 2})
+
+    A dataset with its own classes (here 3) says how many:
+
+    >>> metric = evaluate.load("imagenet_e_metric")
+    >>> result = metric.compute(predictions=[0, 2, 0, 1], references=[0, 2, 0, 2],
+    ...                         subsets=["ori", "ori", "rd", "rd"], num_classes=3)
+    >>> result["accuracy_drop"]
+    {'direction_random': 0.5}
 """
 
 
@@ -154,16 +166,19 @@ class ImagenetEMetric(evaluate.Metric):
             reference_urls=["https://arxiv.org/abs/2303.17096"],
         )
 
-    def _checked(self, predictions, references, kwargs: dict) -> dict:
-        """The core's validation, then a blank source id per row when none were given (paired by position)."""
+    def _checked(self, predictions, references, kwargs: dict, num_classes=None) -> dict:
+        """The core's validation, then a blank source id per row when none were given (paired by position).
+
+        ``num_classes`` None: the upper bound is ImageNet-1k's until ``compute`` says otherwise.
+        """
         if self._configuration() is Configuration.UNPAIRED and kwargs.get("source_ids") is not None:
             raise ValueError("the 'unpaired' configuration takes no source_ids; load the default "
                              "configuration for paired statistics")
         if predictions is not None:
-            if check_score_rows(predictions) is None:
-                check_class_indices(predictions, "predictions")
+            if check_score_rows(predictions, num_classes) is None:
+                check_class_indices(predictions, "predictions", num_classes)
         if references is not None:
-            check_class_indices(references, "references")
+            check_class_indices(references, "references", num_classes)
         if (self._configuration() is Configuration.PAIRED and predictions is not None
                 and kwargs.get("source_ids") is None):
             # evaluate needs every declared input; "" is never a valid source id, so a column of
@@ -171,16 +186,16 @@ class ImagenetEMetric(evaluate.Metric):
             kwargs = {**kwargs, "source_ids": [""] * len(predictions)}
         return kwargs
 
-    def add_batch(self, *, predictions=None, references=None, **kwargs):
-        """Add a batch of rows (checked as the core checks them)."""
-        kwargs = self._checked(predictions, references, kwargs)
+    def add_batch(self, *, predictions=None, references=None, num_classes=None, **kwargs):
+        """Add a batch of rows (checked as the core checks them, against ``num_classes`` when given)."""
+        kwargs = self._checked(predictions, references, kwargs, num_classes)
         return super().add_batch(predictions=predictions, references=references, **kwargs)
 
-    def add(self, *, prediction=None, reference=None, **kwargs):
-        """Add one row (checked as the core checks it)."""
+    def add(self, *, prediction=None, reference=None, num_classes=None, **kwargs):
+        """Add one row (checked as the core checks it, against ``num_classes`` when given)."""
         kwargs = self._checked(None if prediction is None else [prediction],
                                None if reference is None else [reference],
-                               {k: (None if v is None else [v]) for k, v in kwargs.items()})
+                               {k: (None if v is None else [v]) for k, v in kwargs.items()}, num_classes)
         kwargs = {k: (None if v is None else v[0]) for k, v in kwargs.items()}
         return super().add(prediction=prediction, reference=reference, **kwargs)
 
@@ -189,12 +204,27 @@ class ImagenetEMetric(evaluate.Metric):
         inputs = {k: v for k, v in kwargs.items() if k in ("subsets", "source_ids")}
         rest = {k: v for k, v in kwargs.items() if k not in inputs}
         if predictions is not None or references is not None:
-            inputs = self._checked(predictions, references, inputs)
+            inputs = self._checked(predictions, references, inputs, rest.get("num_classes"))
         return super().compute(predictions=predictions, references=references, **inputs, **rest)
 
     def _compute(self, predictions, references, subsets, source_ids=None, n_bootstrap=1000, seed=0,
-                 confidence=0.95):
+                 confidence=0.95, num_classes=None):
+        """The core's ``compute_imagenet_e`` on the collected rows.
+
+        ``num_classes``: size of the label space (None = ImageNet-1k, 1000). A dataset generated from
+        a user's own classes, e.g. 3 of them, gives its own; indices outside it are refused:
+
+        >>> metric = evaluate.load("imagenet_e_metric")
+        >>> metric.compute(predictions=[2, 1, 2, 0], references=[2, 1, 2, 1], subsets=["ori"] * 2 + ["rp"] * 2,
+        ...                source_ids=["a", "b", "a", "b"], num_classes=3)["accuracy"]
+        {'original': 1.0, 'position_random': 0.5}
+        >>> metric.compute(predictions=[2, 1, 2, 3], references=[2, 1, 2, 1], subsets=["ori"] * 2 + ["rp"] * 2,
+        ...                num_classes=3)
+        Traceback (most recent call last):
+        ...
+        ValueError: predictions[3] = 3 is outside 0..2 (a label space of 3 classes)
+        """
         by_position = source_ids is not None and len(source_ids) > 0 and not any(source_ids)
         return compute_imagenet_e(predictions, references, subsets, None if by_position else source_ids,
                                   pair_by_position=by_position, n_bootstrap=n_bootstrap, seed=seed,
-                                  confidence=confidence)
+                                  confidence=confidence, num_classes=num_classes)

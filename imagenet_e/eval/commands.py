@@ -60,7 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "are in ImageNet-1k order")
     p.add_argument("--label-map", metavar="FILE.json", default=None,
                    help="explicit ImageNet-1k index of model outputs, {\"output\": index, ...}: needed when repeated "
-                        "label names (crane, maillot) cannot be placed by the order of the outputs")
+                        "label names (crane, maillot) cannot be placed by the order of the outputs; for a dataset "
+                        "with its own classes also {\"class name\": output, ...}: the model output predicting a "
+                        "class that neither its name nor ImageNet-1k links")
     p.add_argument("--model-revision", default=None, help="Hub revision of the model")
     p.add_argument("--dataset-revision", default=None, help="Hub revision of the dataset")
     p.add_argument("--n-bootstrap", type=_positive_int, default=1000)

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from imagenet_e_dataset.label_space import LabelSpace
 from imagenet_e_dataset.registry import Subset
 from generation.image_io import image_error_text, to_rgb8
 
@@ -39,6 +40,17 @@ class ConfigTable:
     source_ids: np.ndarray
     rows: np.ndarray
     """Row numbers of ``images`` to score (all of them unless ``--limit`` picked some)."""
+    label_space: LabelSpace = LabelSpace.imagenet()
+    """The classes of the config's ``label`` column (its ClassLabel names)."""
+
+
+def features_space(features: Any, *, name: str = "custom") -> LabelSpace:
+    """The label space of a config's features; ImageNet-1k when ``label`` has no class names (a plain
+    integer column, as datasets written before label spaces were recorded may hold)."""
+    label = features.get("label") if hasattr(features, "get") else None
+    if not getattr(label, "names", None):
+        return LabelSpace.imagenet()
+    return LabelSpace.from_features(features, name=name)
 
 
 def _load_config(source: str, subset: Subset, revision: str | None) -> Any:
@@ -120,8 +132,15 @@ def load_configs(source: str | os.PathLike, subsets: Sequence[Subset], *, revisi
         if limit is not None and keep is None:
             keep = set(list(dict.fromkeys(source_ids.tolist()))[:limit])
         rows = np.arange(len(labels)) if keep is None else np.flatnonzero([s in keep for s in source_ids])
-        tables.append(ConfigTable(subset, images, labels, source_ids, rows))
+        space = features_space(ds.features, name=_space_name(source))
+        tables.append(ConfigTable(subset, images, labels, source_ids, rows, space))
     return tables
+
+
+def _space_name(source: str) -> str:
+    """A custom label space is named after its dataset: a Hub id as given, a folder by its name."""
+    path = Path(source).expanduser()
+    return path.resolve().name if path.is_dir() else source
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Mapping
 
 import numpy as np
 
+from imagenet_e_dataset.label_space import LabelSpace
 from imagenet_e_dataset.registry import resolve
 
 from .predictions import PredictionTable
@@ -74,6 +75,8 @@ class ConfigLabels:
     source_ids: np.ndarray
     """object array of str, dataset order"""
     labels: np.ndarray
+    label_space: LabelSpace = LabelSpace.imagenet()
+    """The classes of the ``label`` column (from the parquet files' ``huggingface`` features)."""
 
     @cached_property
     def arrow_ids(self):
@@ -90,6 +93,27 @@ class DatasetLabels:
     revision: str | None
     configs: Mapping[str, ConfigLabels]
 
+    @cached_property
+    def label_space(self) -> LabelSpace:
+        """The configs' one label space (an error naming the configs when they disagree)."""
+        from .dataset_space import dataset_space_of
+
+        return dataset_space_of({c: v.label_space for c, v in self.configs.items()}, source=self.source)
+
+
+def _space_of_schema(schema, name: str) -> LabelSpace:
+    """The ``label`` ClassLabel names ``datasets`` stores in a parquet schema (key ``huggingface``);
+    ImageNet-1k when the file records none (files written before label spaces, plain integer labels)."""
+    import json
+
+    raw = (schema.metadata or {}).get(b"huggingface")
+    try:
+        label = json.loads(raw)["info"]["features"]["label"] if raw else None
+    except (ValueError, KeyError, TypeError):
+        label = None
+    names = label.get("names") if isinstance(label, dict) else None
+    return LabelSpace.from_names(names, name=name) if names else LabelSpace.imagenet()
+
 
 def _read_columns(files: list, open_file=None):
     import pyarrow as pa
@@ -98,27 +122,31 @@ def _read_columns(files: list, open_file=None):
     tables = []
     for file in files:
         if open_file is None:
-            tables.append(pq.read_table(file, columns=["source_id", "label"]))
+            parquet = pq.ParquetFile(file)
+            tables.append(parquet.read(columns=["source_id", "label"]).replace_schema_metadata(parquet.schema_arrow.metadata))
         else:
             with open_file(file) as fh:  # range reads: only the two small columns travel
-                tables.append(pq.ParquetFile(fh).read(columns=["source_id", "label"]))
+                parquet = pq.ParquetFile(fh)
+                tables.append(parquet.read(columns=["source_id", "label"])
+                              .replace_schema_metadata(parquet.schema_arrow.metadata))
     return pa.concat_tables(tables) if tables else None
 
 
-def _as_config(table, where: str) -> ConfigLabels:
+def _as_config(table, where: str, space_name: str = "custom", space: LabelSpace | None = None) -> ConfigLabels:
     if table is None or table.num_rows == 0:
         raise ValueError(f"{where} holds no rows")
     if table.column("label").null_count:
         raise ValueError(f"{where} has rows without a label")
     ids = table.column("source_id").to_numpy(zero_copy_only=False).astype(object, copy=False)
-    return ConfigLabels(ids, table.column("label").to_numpy().astype(np.int64))
+    space = space if space is not None else _space_of_schema(table.schema, space_name)
+    return ConfigLabels(ids, table.column("label").to_numpy().astype(np.int64), space)
 
 
 def _from_folder(folder: Path, config: str) -> ConfigLabels:
     files = sorted((folder / config).glob("*.parquet"))
     if not files:
         raise ValueError(f"the dataset {folder.name!r} has no config {config!r}")
-    return _as_config(_read_columns(files), f"config {config!r} of {folder.name!r}")
+    return _as_config(_read_columns(files), f"config {config!r} of {folder.name!r}", folder.resolve().name)
 
 
 def _from_hub(repo_id: str, revision: str, config: str) -> ConfigLabels:
@@ -130,14 +158,17 @@ def _from_hub(repo_id: str, revision: str, config: str) -> ConfigLabels:
         raise ValueError(f"the dataset {repo_id}@{revision} has no config {config!r}")
     fs = HfFileSystem()
     table = _read_columns([f"datasets/{repo_id}@{revision}/{f}" for f in files], open_file=fs.open)
-    return _as_config(table, f"config {config!r} of {repo_id}@{revision}")
+    return _as_config(table, f"config {config!r} of {repo_id}@{revision}", repo_id)
 
 
 def _from_reader(source: str, revision: str | None, config: str) -> ConfigLabels:
     from imagenet_e_dataset.reader import load
 
+    from .data import features_space
+
     ds = load(config, source, revision=revision)
-    return _as_config(ds.select_columns(["source_id", "label"]).data.table, f"config {config!r} of {source}")
+    return _as_config(ds.select_columns(["source_id", "label"]).data.table, f"config {config!r} of {source}",
+                      space=features_space(ds.features, name=Path(source).name or source))
 
 
 _CACHE: dict[tuple[str, str | None, str], ConfigLabels] = {}
@@ -191,7 +222,8 @@ def check_against_dataset(table: PredictionTable, labels: DatasetLabels, *, wher
                           allow_partial: bool = False) -> None:
     """Refuse predictions that do not match the dataset, naming the first offending row.
 
-    Every row must be a (config, source) of the dataset with the dataset's label; every
+    The predictions' label space must be the dataset's (same class names in the same order);
+    every row must be a (config, source) of the dataset with the dataset's label; every
     (config, source) of the dataset must have a row unless ``allow_partial`` (a ``--limit`` run).
     """
     import pyarrow as pa
@@ -200,6 +232,14 @@ def check_against_dataset(table: PredictionTable, labels: DatasetLabels, *, wher
     missing_configs = [c for c in table.configs if c not in labels.configs]
     if missing_configs:
         raise ValueError(f"{where}: the dataset has no config(s) {missing_configs}")
+    ours, theirs_space = table.label_space, labels.label_space
+    if ours.digest() != theirs_space.digest():
+        def said(space: LabelSpace) -> str:
+            shown = ", ".join(repr(n) for n in space.names[:4]) + (", ..." if space.num_classes > 4 else "")
+            return f"{space.name!r} ({space.num_classes} classes: {shown}; sha256 {space.digest()[:12]})"
+
+        raise ValueError(f"{where}: the predictions are in the label space {said(ours)}, but the dataset's labels are "
+                         f"in {said(theirs_space)}: predictions made for another label space are not scored here")
     for config, rows in table.groups.items():
         theirs = labels.configs[config]
         ids = pa.array(table.source_ids[rows], pa.string())

@@ -80,8 +80,13 @@ def format_text(doc: dict[str, Any]) -> str:
         return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     model = doc["model"]
+    space = doc["dataset"].get("label_space") or {}
+    from imagenet_e_dataset.label_space import LabelSpace
+
+    own = f" ({space['num_classes']} classes of its own)" if space.get("sha256") not in (None, LabelSpace.imagenet().digest()) \
+        else ""
     out = [f"ImageNet-E: {model['id']} ({model['loader']}, labels {model.get('label_mapping', '?')}) "
-           f"on {doc['dataset']['id']}",
+           f"on {doc['dataset']['id']}{own}",
            line(header), line(["-" * w for w in widths]), *(line(r) for r in rows), ""]
     head = "attribute    drop pp" + (f"  vs {control} pp" if control else "")
     out.append(head)

@@ -40,7 +40,7 @@ _GENERIC_LABEL = re.compile(r"label_[0-9]+")  # ASCII digits, used with fullmatc
 
 
 class MappingMethod(str, enum.Enum):
-    """How a model's classes were placed in ImageNet-1k (recorded in the results file)."""
+    """How a model's classes were placed in the dataset's label space (recorded in the results file)."""
 
     IDENTITY = "identity"
     """1000 outputs whose names are ImageNet-1k's, in ImageNet order."""
@@ -50,40 +50,62 @@ class MappingMethod(str, enum.Enum):
     """The loader declared the ImageNet index of every output (``module:function`` models, timm)."""
     ASSUMED_IDENTITY = "identity-declared"
     """The user declared the 1000 outputs to be in ImageNet order (``--label-mapping identity``)."""
+    NOT_IMAGENET = "not-imagenet"
+    """The outputs could not be placed in ImageNet-1k (the reason is the first note); fine for a
+    dataset with its own classes that the outputs' names match, an error on ImageNet-1k."""
+    DATASET_CLASSES = "dataset-classes"
+    """Outputs linked to a dataset's own classes (:mod:`.dataset_space`): by the model's class
+    names, by way of ImageNet-1k, or by the label map; how each class was linked is in the notes."""
 
 
 @dataclass(frozen=True)
 class LabelMapping:
-    """Model output ``j`` is ImageNet-1k class ``indices[j]``."""
+    """Model output ``j`` is class ``indices[j]`` of the target space (ImageNet-1k unless ``num_classes``
+    says otherwise); ``-1``: the output is no class of that space and never predicted."""
 
     indices: tuple[int, ...]
     method: MappingMethod
     notes: tuple[str, ...] = ()
     """Human-readable remarks (duplicates resolved, …), recorded in the results file."""
+    num_classes: int = NUM_CLASSES
+    """Size of the target label space (1000: ImageNet-1k)."""
 
     def __post_init__(self) -> None:
         if not self.indices:
             raise ValueError("a label mapping needs at least one class")
-        bad = [i for i in self.indices if not 0 <= int(i) < NUM_CLASSES]
+        to_dataset = self.method is MappingMethod.DATASET_CLASSES
+        space = f"the {self.num_classes} dataset classes" if to_dataset else "ImageNet-1k"
+        if not to_dataset and self.num_classes != NUM_CLASSES:
+            raise ValueError(f"a mapping to ImageNet-1k has {NUM_CLASSES} classes, not {self.num_classes}")
+        # -1 (no class) only where outputs may legitimately fall outside the target space.
+        low = -1 if to_dataset or self.method is MappingMethod.NOT_IMAGENET else 0
+        bad = [i for i in self.indices if not low <= int(i) < self.num_classes]
         if bad:
-            raise ValueError(f"label mapping has indices outside 0..{NUM_CLASSES - 1}: {bad[:5]}")
-        if len(set(self.indices)) != len(self.indices):
+            raise ValueError(f"label mapping has indices outside {low}..{self.num_classes - 1} ({space}): {bad[:5]}")
+        placed = [i for i in self.indices if i >= 0]
+        if len(set(placed)) != len(placed):
             seen: dict[int, int] = {}
             for j, i in enumerate(self.indices):
                 if i in seen:
-                    raise ValueError(
-                        f"model outputs {seen[i]} and {j} both map to ImageNet class {i} "
-                        f"({class_names()[i]!r}); a class may appear only once"
-                    )
-                seen[i] = j
+                    name = "" if to_dataset else f" ({class_names()[i]!r})"
+                    what = "dataset class" if to_dataset else "ImageNet class"
+                    raise ValueError(f"model outputs {seen[i]} and {j} both map to {what} {i}{name}; "
+                                     "a class may appear only once")
+                if i >= 0:
+                    seen[i] = j
 
     @property
     def num_outputs(self) -> int:
         return len(self.indices)
 
     @property
+    def num_placed(self) -> int:
+        """Outputs that are a class of the target space (the others never win the argmax)."""
+        return sum(1 for i in self.indices if i >= 0)
+
+    @property
     def is_identity(self) -> bool:
-        return self.indices == tuple(range(NUM_CLASSES))
+        return self.method is not MappingMethod.DATASET_CLASSES and self.indices == tuple(range(NUM_CLASSES))
 
     def as_array(self) -> np.ndarray:
         return np.asarray(self.indices, dtype=np.int64)
@@ -91,16 +113,26 @@ class LabelMapping:
     def output_mask(self, allowed_imagenet: Sequence[int] | np.ndarray | None) -> np.ndarray | None:
         """Boolean mask over model outputs that may win the argmax (None = all of them).
 
-        Raises when the restriction leaves no output at all: every prediction would be undefined.
+        ``allowed_imagenet``: the target classes allowed (None: every class); outputs placed in no
+        class (``-1``) are always masked. Raises when nothing is left: every prediction would be undefined.
         """
+        indices = self.as_array()
         if allowed_imagenet is None:
-            return None
-        allowed = np.zeros(NUM_CLASSES, dtype=bool)
-        allowed[np.asarray(list(allowed_imagenet), dtype=np.int64)] = True
-        mask = allowed[self.as_array()]
+            if (indices >= 0).all():
+                return None
+            allowed = np.ones(self.num_classes, dtype=bool)
+        else:
+            allowed = np.zeros(self.num_classes, dtype=bool)
+            allowed[np.asarray(list(allowed_imagenet), dtype=np.int64)] = True
+        mask = (indices >= 0) & allowed[np.maximum(indices, 0)]
         if not mask.any():
             raise ValueError("restricting predictions to the dataset's classes leaves none of the model's classes")
         return mask
+
+
+def not_imagenet(num_outputs: int, reason: str) -> LabelMapping:
+    """A model whose outputs are no ImageNet-1k classes (``reason``: why); usable on a dataset with its own classes."""
+    return LabelMapping((-1,) * num_outputs, MappingMethod.NOT_IMAGENET, (reason,))
 
 
 def identity_mapping(method: MappingMethod = MappingMethod.IDENTITY) -> LabelMapping:
@@ -239,8 +271,13 @@ def _resolve_duplicates(labels: list[str], candidates: list[tuple[int, ...]], fi
     return chosen
 
 
-def load_label_map(path: str) -> dict[int, int]:
-    """Read ``--label-map``: a JSON object {model output: ImageNet-1k index} or a list of N indices."""
+def load_label_map(path: str) -> dict[int | str, int]:
+    """Read ``--label-map``: a JSON object or a list of N ImageNet-1k indices.
+
+    Object keys that are numbers are model outputs, their values ImageNet-1k indices
+    (``{"417": 517}``); any other key is a class name or id of a dataset with its own classes, its
+    value the model output that predicts it (``{"fox squirrel": 3}``): see :mod:`.dataset_space`.
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
@@ -251,16 +288,29 @@ def load_label_map(path: str) -> dict[int, int]:
     items = enumerate(data) if isinstance(data, list) else data.items() if isinstance(data, dict) else None
     if items is None:
         raise ValueError(f"{path}: a label map is a JSON object {{output: ImageNet index}} or a list of indices")
-    out: dict[int, int] = {}
+    out: dict[int | str, int] = {}
     for key, value in items:
         try:
             output = int(key)
         except (TypeError, ValueError):
-            raise ValueError(f"{path}: key {key!r} is not a model output number") from None
+            # A dataset class name or id: its value is the model output predicting it.
+            if not isinstance(key, str) or not key.strip():
+                raise ValueError(f"{path}: key {key!r} is neither a model output number nor a class name") from None
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{path}: dataset class {key!r} maps to {value!r}, not a model output number") from None
+            out[key] = value
+            continue
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < NUM_CLASSES:
             raise ValueError(f"{path}: output {output} maps to {value!r}, not an ImageNet-1k index 0..{NUM_CLASSES - 1}")
         out[output] = value
     return out
+
+
+def split_label_map(label_map: Mapping[int | str, int] | None) -> tuple[dict[int, int], dict[str, int]]:
+    """(``{output: ImageNet index}``, ``{dataset class: output}``) from a label map's two kinds of entry."""
+    imagenet = {k: v for k, v in (label_map or {}).items() if not isinstance(k, str)}
+    classes = {k: v for k, v in (label_map or {}).items() if isinstance(k, str)}
+    return imagenet, classes
 
 
 def _checked_overrides(overrides: Mapping[int, int] | None, num_outputs: int, model_name: str) -> dict[int, int]:

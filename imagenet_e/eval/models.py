@@ -46,6 +46,8 @@ from .label_space import (
     identity_mapping,
     map_labels,
     mapping_from_declaration,
+    not_imagenet,
+    split_label_map,
 )
 from .preprocess import CallableTransform, ProcessorTransform, ResizeCropNormalize
 
@@ -73,6 +75,9 @@ class LoadedModel:
     link: str | None = None
     preprocessing: dict[str, Any] = field(default_factory=dict)
     """At least ``description``; more keys describe the transform (sizes, mean/std, processor class)."""
+    output_names: tuple[str, ...] | None = None
+    """The model's own class name per output (``id2label``, declared names), when it has them: a
+    dataset with its own classes is matched to these (:mod:`.dataset_space`)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.module, nn.Module):
@@ -164,19 +169,40 @@ def load_model(
     except ValueError:
         raise ValueError(f"label_mapping must be one of {[c.value for c in LabelMappingChoice]}, got {label_mapping!r}") from None
     name = detect_loader(spec) if loader == "auto" else loader
-    loaded = _LOADERS.get(name, hint=f"auto, {', '.join(_LOADERS.names())}")(spec, revision, choice, label_map)
+    imagenet_map, _ = split_label_map(label_map)
+    loaded = _LOADERS.get(name, hint=f"auto, {', '.join(_LOADERS.names())}")(spec, revision, choice, imagenet_map or None)
     loaded.module.eval()
     public = public_model_id(loaded.model_id, record_paths=record_paths)
     return loaded if public == loaded.model_id else replace(loaded, model_id=public)
 
 
 def _apply_choice(mapping_fn: Callable[[], LabelMapping], num_outputs: int, choice: LabelMappingChoice,
-                  model_id: str, overrides: Mapping[int, int] | None = None) -> LabelMapping:
+                  model_id: str, overrides: Mapping[int, int] | None = None, *, named: bool = False) -> LabelMapping:
+    """The outputs' ImageNet-1k mapping. ``named``: the model has its own class names, so outputs that are
+    no ImageNet classes are kept as such (:func:`not_imagenet`, the reason recorded): a dataset with its own
+    classes may still match those names; an ImageNet-1k dataset refuses the model with that reason."""
     if choice is LabelMappingChoice.IDENTITY:
         if num_outputs != 1000:
             raise ValueError(f"--label-mapping identity needs 1000 outputs, {model_id} has {num_outputs}")
         return apply_overrides(identity_mapping(MappingMethod.ASSUMED_IDENTITY), overrides, model_name=model_id)
-    return mapping_fn()
+    try:
+        return mapping_fn()
+    except ValueError as exc:
+        if not named or not num_outputs:
+            raise
+        return not_imagenet(num_outputs, str(exc))
+
+
+def _declared_names(declared: Any) -> tuple[str, ...] | None:
+    """Class names a loader declared (an id2label mapping or a sequence of names), else None."""
+    if isinstance(declared, Mapping):
+        try:
+            return tuple(str(declared[k]) for k in sorted(declared, key=int))
+        except (TypeError, ValueError):
+            return None
+    if isinstance(declared, (list, tuple)) and declared and all(isinstance(x, str) for x in declared):
+        return tuple(declared)
+    return None
 
 
 # --- transformers --------------------------------------------------------------------------------
@@ -256,8 +282,9 @@ def _load_transformers(spec: str, revision: str | None, choice: LabelMappingChoi
     finally:
         transformers.logging.set_verbosity(verbosity)
     id2label = dict(model.config.id2label or {})
+    names = _declared_names(id2label)
     mapping = _apply_choice(lambda: map_labels(id2label, model_name=spec, overrides=overrides), len(id2label), choice,
-                            spec, overrides)
+                            spec, overrides, named=names is not None)
     transform = ProcessorTransform(processor)
     if is_local:
         rev, link, model_id = _folder_revision(folder), None, str(folder)
@@ -272,6 +299,7 @@ def _load_transformers(spec: str, revision: str | None, choice: LabelMappingChoi
         revision=rev,
         num_parameters=count_parameters(model),
         link=link,
+        output_names=names,
     )
 
 
@@ -344,22 +372,32 @@ def _load_callable(spec: str, revision: str | None, choice: LabelMappingChoice,
     model, preprocess, label_space = result
     if not isinstance(model, nn.Module):
         raise ValueError(f"{spec} returned a {type(model).__name__} as model; expected a torch.nn.Module")
-    transform = CallableTransform(preprocess)
-    num_outputs = _probe_outputs(model, transform)
-    mapping = _apply_choice(lambda: mapping_from_declaration(label_space, num_outputs, model_name=spec,
-                                                             overrides=overrides),
-                            num_outputs, choice, spec, overrides)
     file = Path(spec.rsplit(":", 1)[0])
     if revision is None and file.suffix == ".py" and file.is_file():
         revision = "sha256:" + hashlib.sha256(file.read_bytes()).hexdigest()[:32]  # the code is the model's id
+    return _wrap_module(_LogitsAttr(model), preprocess, label_space, name=spec, choice=choice, overrides=overrides,
+                        loader="callable", revision=revision, num_parameters=count_parameters(model))
+
+
+def _wrap_module(module: nn.Module, preprocess: Callable[[Any], torch.Tensor], label_space: Any, *, name: str,
+                 choice: LabelMappingChoice, overrides: Mapping[int, int] | None, loader: str,
+                 revision: str | None, num_parameters: int | None) -> LoadedModel:
+    """A user's module (``module:function`` or a model object): probe its outputs, map its declared labels."""
+    transform = preprocess if callable(getattr(preprocess, "describe", None)) else CallableTransform(preprocess)
+    num_outputs = _probe_outputs(module, transform)
+    names = _declared_names(label_space)
+    mapping = _apply_choice(lambda: mapping_from_declaration(label_space, num_outputs, model_name=name,
+                                                             overrides=overrides),
+                            num_outputs, choice, name, overrides, named=names is not None and len(names) == num_outputs)
     return LoadedModel(
-        module=_LogitsAttr(model),
+        module=module,
         preprocess=transform,
         label_mapping=mapping,
-        model_id=spec,
-        loader="callable",
+        model_id=name,
+        loader=loader,
         revision=revision,
-        num_parameters=count_parameters(model),
+        num_parameters=num_parameters,
+        output_names=names,
     )
 
 
@@ -405,10 +443,11 @@ def _load_timm(spec: str, revision: str | None, choice: LabelMappingChoice,
     mapping = _apply_choice(
         lambda: map_labels(list(label_names), model_name=spec, overrides=overrides) if label_names
         else mapping_from_declaration("imagenet", num_classes, model_name=spec, overrides=overrides),
-        num_classes, choice, spec, overrides)
+        num_classes, choice, spec, overrides, named=bool(label_names))
     return LoadedModel(module=model, preprocess=transform, label_mapping=mapping, model_id=f"timm/{name}",
                        loader="timm", revision=revision, num_parameters=count_parameters(model),
-                       link=f"https://huggingface.co/timm/{name}")
+                       link=f"https://huggingface.co/timm/{name}",
+                       output_names=tuple(map(str, label_names)) if label_names else None)
 
 
 # --- built-in -------------------------------------------------------------------------------------
@@ -494,17 +533,7 @@ def wrap_model(
         target = model if not is_module else type(model)
         name = getattr(target, "__qualname__", None) or type(model).__qualname__
     module = _LogitsAttr(model) if is_module else _CallableLogits(model)
-    transform = preprocess if callable(getattr(preprocess, "describe", None)) else CallableTransform(preprocess)
-    num_outputs = _probe_outputs(module, transform)
-    mapping = _apply_choice(lambda: mapping_from_declaration(label_space, num_outputs, model_name=name,
-                                                             overrides=label_map),
-                            num_outputs, choice, name, label_map)
-    return LoadedModel(
-        module=module,
-        preprocess=transform,
-        label_mapping=mapping,
-        model_id=name,
-        loader="object",
-        revision=_parameter_hash(model) if is_module else None,
-        num_parameters=count_parameters(model) if is_module else None,
-    )
+    imagenet_map, _ = split_label_map(label_map)
+    return _wrap_module(module, preprocess, label_space, name=name, choice=choice, overrides=imagenet_map or None,
+                        loader="object", revision=_parameter_hash(model) if is_module else None,
+                        num_parameters=count_parameters(model) if is_module else None)

@@ -7,8 +7,9 @@ column        type                                meaning
 ============  ==================================  =============================================
 subset        dictionary<string>                  config name (``background_20``)
 source_id     string                              source image id (``ILSVRC2012_val_00000001``)
-label         int16                               the dataset's label for the row (ImageNet-1k)
-top1          int16, null when skipped            the model's top-1 ImageNet-1k class
+label         int16                               the dataset's label for the row (a class index of
+                                                  the dataset's label space, ImageNet-1k by default)
+top1          int16, null when skipped            the model's top-1 class (same space)
 top5          fixed_size_list<int16>[5], nullable the model's five best classes, best first; only
                                                   present when the model ranks at least 5 classes
 skipped       string, null when scored            why the row has no prediction (unreadable image,
@@ -18,7 +19,10 @@ skipped       string, null when scored            why the row has no prediction 
 The schema metadata key ``imagenet_e`` holds the run's description as JSON (model, dataset,
 preprocessing, protocol, environment, run settings, date): everything a results file says that is
 not computed from the rows, so :func:`imagenet_e.eval.scoring.results_from_predictions` rebuilds
-the results file from this file alone. No torch here: the leaderboard reads these files.
+the results file from this file alone. Its ``label_space`` entry names the classes the indices
+are ({name, num_classes, sha256} of :class:`~imagenet_e_dataset.label_space.LabelSpace`, plus the
+class ``names`` for a space other than ImageNet-1k); a file without it (written before label
+spaces) is ImageNet-1k. No torch here: the leaderboard reads these files.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from imagenet_e_dataset.checksums import file_sha256, sha256_bytes  # noqa: F401  (re-exported)
-from imagenet_e_dataset.labels import NUM_CLASSES
+from imagenet_e_dataset.label_space import LabelSpace
 from imagenet_e_dataset.registry import ALL_SUBSETS, recognise, resolve
 
 
@@ -44,6 +48,36 @@ METADATA_KEY = b"imagenet_e"
 FORMAT_VERSION = 1
 TOP_K = 5
 COLUMNS = ("subset", "source_id", "label", "top1", "top5", "skipped")
+MAX_CLASSES = 2**15 - 1  # label, top1 and top5 are int16 columns
+
+
+def label_space_metadata(space: LabelSpace) -> dict[str, Any]:
+    """What a predictions file records about its label space (the names only when not ImageNet-1k:
+    ImageNet-1k's are known, its sha256 identifies them)."""
+    if space.num_classes > MAX_CLASSES:
+        raise ValueError(f"label space {space.name!r} has {space.num_classes} classes; a predictions file holds "
+                         f"at most {MAX_CLASSES}")
+    return space.describe() if space.is_imagenet else {**space.describe(), "names": list(space.names)}
+
+
+def label_space_from_metadata(metadata: dict[str, Any], *, where: str) -> LabelSpace:
+    """The label space a predictions file's metadata records (ImageNet-1k when it records none)."""
+    recorded = metadata.get("label_space")
+    if recorded is None:
+        return LabelSpace.imagenet()
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("sha256"), str):
+        raise _fail(where, "the metadata's label_space must be an object with name, num_classes and sha256")
+    names = recorded.get("names")
+    try:
+        space = LabelSpace.imagenet() if names is None else LabelSpace.from_names(
+            names, name=str(recorded.get("name") or "custom"))
+    except (TypeError, ValueError) as exc:
+        raise _fail(where, f"the metadata's label_space names are not a label space ({exc})") from None
+    if recorded["sha256"] != space.digest() or recorded.get("num_classes") != space.num_classes:
+        raise _fail(where, f"the metadata's label_space says {recorded.get('num_classes')!r} classes with sha256 "
+                           f"{recorded['sha256']}, but its class names give {space.num_classes} with sha256 "
+                           f"{space.digest()}" + (" (ImageNet-1k; a custom space records its names)" if names is None else ""))
+    return space
 _REQUIRED = ("subset", "source_id", "label", "top1")
 
 
@@ -84,6 +118,11 @@ class PredictionTable:
     metadata: dict[str, Any] = field(default_factory=dict)
     subset_codes: tuple[np.ndarray, list[str]] | None = field(default=None, compare=False, repr=False)
     """(code per row, distinct names) when the reader already has them (it saves a pass)."""
+
+    @cached_property
+    def label_space(self) -> LabelSpace:
+        """The classes the label and prediction indices are (the metadata's ``label_space``; ImageNet-1k if none)."""
+        return label_space_from_metadata(self.metadata, where="predictions")
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -150,8 +189,9 @@ def read_predictions(source: str | os.PathLike | bytes, *, name: str | None = No
     """Read and check a predictions file; ``ValueError`` names the file and the first bad row.
 
     Checked: the columns and their types, known subset names, no missing subset/source id/label,
-    labels and predictions inside 0..999, ``top5`` starting with ``top1``, each row either scored
-    or skipped with a reason, and each (subset, source_id) at most once.
+    the recorded label space, labels and predictions inside it (0..999 for ImageNet-1k), ``top5``
+    starting with ``top1``, each row either scored or skipped with a reason, and each
+    (subset, source_id) at most once.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -180,6 +220,9 @@ def read_predictions(source: str | os.PathLike | bytes, *, name: str | None = No
     if metadata.get("format") != FORMAT_VERSION:
         raise _fail(where, f"predictions format {metadata.get('format')!r}, this version reads {FORMAT_VERSION}")
     metadata = {k: v for k, v in metadata.items() if k != "format"}
+    space = label_space_from_metadata(metadata, where=where)
+    num_classes = space.num_classes
+    space_text = "ImageNet-1k" if space.is_imagenet else f"the {num_classes} classes of {space.name!r}"
 
     def text(column: str) -> np.ndarray:
         col = arrow.column(column)
@@ -223,10 +266,10 @@ def read_predictions(source: str | os.PathLike | bytes, *, name: str | None = No
     top1 = top1_col.fill_null(-1).to_numpy().astype(np.int64)
     skipped = text("skipped") if "skipped" in arrow.column_names else np.full(len(labels), None, dtype=object)
     for values, column in ((labels, "label"), (top1, "top1")):
-        bad = np.flatnonzero((values < (0 if column == "label" else -1)) | (values >= NUM_CLASSES))
+        bad = np.flatnonzero((values < (0 if column == "label" else -1)) | (values >= num_classes))
         if bad.size:
             raise _fail(where, f"{_row(subsets, ids, int(bad[0]))}: {column} {int(values[bad[0]])} is outside "
-                               f"0..{NUM_CLASSES - 1}")
+                               f"0..{num_classes - 1} ({space_text})")
     has_reason = ~((skipped == None) | (skipped == ""))  # noqa: E711 (element-wise)
     bad = np.flatnonzero((top1 < 0) != has_reason)
     if bad.size:
@@ -242,16 +285,19 @@ def read_predictions(source: str | os.PathLike | bytes, *, name: str | None = No
         filled = col.fill_null(pa.scalar([0] * TOP_K, col.type)) if col.null_count else col
         top5 = filled.flatten().to_numpy().astype(np.int64).reshape(-1, TOP_K)
         scored = top1 >= 0
-        bad = np.flatnonzero(scored & ((top5 < 0).any(axis=1) | (top5 >= NUM_CLASSES).any(axis=1)))
+        bad = np.flatnonzero(scored & ((top5 < 0).any(axis=1) | (top5 >= num_classes).any(axis=1)))
         if bad.size:
-            raise _fail(where, f"{_row(subsets, ids, int(bad[0]))}: top5 holds a class outside 0..{NUM_CLASSES - 1}")
+            raise _fail(where, f"{_row(subsets, ids, int(bad[0]))}: top5 holds a class outside 0..{num_classes - 1} "
+                               f"({space_text})")
         bad = np.flatnonzero(scored & (top5[:, 0] != top1))
         if bad.size:
             raise _fail(where, f"{_row(subsets, ids, int(bad[0]))}: top5 starts with {int(top5[bad[0], 0])}, "
                                f"top1 is {int(top1[bad[0]])}")
     _refuse_duplicates(subset_codes, pc.dictionary_encode(arrow.column("source_id").combine_chunks()).indices,
                        subsets, ids, where)
-    return PredictionTable(subsets, ids, labels, top1, top5, skipped, metadata, subset_codes=(subset_codes, names))
+    table = PredictionTable(subsets, ids, labels, top1, top5, skipped, metadata, subset_codes=(subset_codes, names))
+    table.__dict__["label_space"] = space  # the cached_property, already read and checked
+    return table
 
 
 def _codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:

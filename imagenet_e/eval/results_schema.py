@@ -94,6 +94,17 @@ def results_schema() -> dict[str, Any]:
                     "protocol": {"type": ["string", "null"], "maxLength": 500},
                     "configs": {"type": "array", "items": {"enum": list(CONFIG_NAMES)}, "minItems": 2,
                                 "uniqueItems": True},
+                    # The classes the labels and predictions are (LabelSpace.describe()); absent: ImageNet-1k.
+                    "label_space": {
+                        "type": "object",
+                        "required": ["name", "num_classes", "sha256"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1, "maxLength": 500},
+                            "num_classes": {"type": "integer", "minimum": 1},
+                            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        },
+                    },
                 },
             },
             "preprocessing": {

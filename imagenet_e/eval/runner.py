@@ -19,7 +19,7 @@ import logging
 import os
 import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from imagenet_e import __version__
+from imagenet_e_dataset.label_space import LabelSpace
 from imagenet_e_dataset.local_paths import looks_like_local_path
 from imagenet_e_dataset.protocol_file import read_protocol
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
@@ -37,10 +38,13 @@ from . import distributed
 from .data import EncodedImages, available_configs, collate, load_configs, worker_init
 from .dataset_labels import dataset_revision as _dataset_revision_of
 from .dataset_labels import recorded_dataset_id
+from .dataset_space import dataset_space_of, link_to_dataset
+from .label_space import split_label_map
 from .models import LabelMappingChoice, LoadedModel, load_model, wrap_model
 from .predictions import (
     TOP_K,
     PredictionTable,
+    label_space_metadata,
     predictions_bytes,
     predictions_path_for,
     read_predictions,
@@ -399,6 +403,12 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
                             label_mapping=settings.label_mapping, label_map=label_map,
                             record_paths=settings.record_paths)
     tables = load_configs(settings.dataset, subsets, revision=settings.dataset_revision, limit=settings.limit)
+    # Predictions live in the dataset's label space: ImageNet-1k keeps the model's mapping, a dataset with
+    # its own classes gets each class linked to one model output (by name, or by way of ImageNet-1k).
+    space = dataset_space_of({t.subset.name: t.label_space for t in tables}, source=settings.dataset)
+    loaded = replace(loaded, label_mapping=link_to_dataset(
+        loaded.label_mapping, loaded.output_names, space, class_outputs=split_label_map(label_map)[1],
+        model_name=loaded.model_id))
     images = EncodedImages(tables, loaded.preprocess)
     allowed = None
     if settings.restrict_to_dataset_classes:
@@ -413,7 +423,7 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
     if ctx.is_main:
         try:
             table = _prediction_table(settings, loaded, tables, gathered, device, dtype, ctx.world_size,
-                                      time.perf_counter() - started, len(images))
+                                      time.perf_counter() - started, len(images), space)
             data = predictions_bytes(table)
             name = Path(predictions).name if predictions is not None else "predictions.parquet"
             # Scored from the file's own bytes, read back: the results are what the file gives.
@@ -440,7 +450,7 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
 
 def _prediction_table(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[Predictions],
                       device: torch.device, dtype: DtypeChoice, world_size: int, seconds: float,
-                      n_images: int) -> PredictionTable:
+                      n_images: int, space: LabelSpace) -> PredictionTable:
     """Every requested (config, source) as one row: the model's top-k, or why it has none."""
     positions = np.concatenate([g.positions for g in gathered])
     topk = np.concatenate([g.topk for g in gathered])
@@ -490,6 +500,7 @@ def _prediction_table(settings: EvalSettings, loaded: LoadedModel, tables, gathe
             "dtype": dtype.value,
         },
         "protocol": settings.protocol.value,
+        "label_space": label_space_metadata(space),
         "environment": _environment(device, dtype, world_size),
         "created_at": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         "run": {

@@ -48,6 +48,7 @@ def compute_metrics(table: PredictionTable, *, n_bootstrap: int, seed: int) -> d
         top5=None if table.top5 is None else table.top5[scored],
         n_bootstrap=n_bootstrap,
         seed=seed,
+        num_classes=None if table.label_space.is_imagenet else table.label_space.num_classes,
     )
 
 
@@ -77,10 +78,12 @@ def results_from_predictions(table: PredictionTable, *, file_name: str, sha256: 
     run["skipped"] = skipped_rows(table)
     run["skipped_count"] = n_skipped
     doc: dict[str, Any] = {
-        **{k: v for k, v in meta.items() if k not in _ORDER},
+        **{k: v for k, v in meta.items() if k not in _ORDER and k != "label_space"},
         "schema_version": SCHEMA_VERSION,
         "model": meta.get("model"),
-        "dataset": {**(meta.get("dataset") or {}), "configs": table.configs},
+        # The space the predictions' indices are: recorded by the file (names + sha256), summarised here.
+        "dataset": {**(meta.get("dataset") or {}), "configs": table.configs,
+                    "label_space": table.label_space.describe()},
         "preprocessing": meta.get("preprocessing"),
         "protocol": meta.get("protocol"),
         "metrics": metrics,
