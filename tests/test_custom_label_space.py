@@ -168,15 +168,16 @@ def test_mismatched_config_spaces_are_refused_naming_the_configs(tmp_path):
     from imagenet_e.eval.runner import evaluate_model
 
     rows = _rows([0, 1, 0, 1])
-    folder = write_label_space_dataset(tmp_path / "mixed", {"original": rows["original"]},
-                                       LabelSpace.from_names(["cat", "dog"]))
-    write_label_space_dataset(tmp_path / "other", {"background_20": rows["background_20"]},
+    # A hand-assembled folder: background_20's shard comes from a dataset with other classes.
+    folder = write_label_space_dataset(tmp_path / "mixed", rows, LabelSpace.from_names(["cat", "dog"]))
+    write_label_space_dataset(tmp_path / "other", {"original": rows["original"], "background_20": rows["background_20"]},
                               LabelSpace.from_names(["cat", "wolf"]))
-    (tmp_path / "other" / "background_20").rename(folder / "background_20")
-    readme = (folder / "README.md").read_text().replace("---\n# test", "- config_name: background_20\n  data_files:\n"
-                                                        "  - split: test\n    path: background_20/test-*.parquet\n"
-                                                        "---\n# test")
-    (folder / "README.md").write_text(readme)
+    for shard in (folder / "background_20").glob("*.parquet"):
+        shard.unlink()
+    for shard in (tmp_path / "other" / "background_20").glob("*.parquet"):
+        shard.rename(folder / "background_20" / shard.name)
+    (folder / "README.md").write_text("---\nconfigs:\n" + "".join(
+        f"- config_name: {c}\n  data_files:\n  - split: test\n    path: {c}/test-*.parquet\n" for c in rows) + "---\n")
     with pytest.raises(ValueError, match=r"do not share one label space.*original: 2 classes \(cat, dog\); "
                                          r"background_20: 2 classes \(cat, wolf\)"):
         evaluate_model("efficientnet-lite0", folder, num_workers=0, n_bootstrap=20, progress=False)

@@ -73,35 +73,16 @@ def write_layout(root: Path, good: range = range(1, 11), *, bad: bool = True, wn
 
 
 def write_label_space_dataset(folder: Path, rows: dict[str, list[dict]], label_space) -> Path:
-    """A dataset folder in the Hub layout whose ``label`` ClassLabel is ``label_space``.
+    """A dataset folder in the Hub layout whose ``label`` ClassLabel is ``label_space``, written by the
+    project's writer (as ``generate`` writes a dataset with its own classes).
 
     ``rows``: {config: [{"image": PNG/JPEG bytes, "label": class index, "source_id": id}, ...]}.
-    Written with ``datasets`` itself (features in each parquet's schema, ``configs:`` in the card),
-    the way a generated dataset with its own classes is. Stand-in until ``HubLayoutWriter`` takes a
-    ``label_space=``; then switch the callers to the writer.
     """
-    import datasets
+    from imagenet_e_dataset.hub_layout import HubLayoutWriter
 
-    from imagenet_e_dataset.features import make_features
-    from imagenet_e_dataset.registry import resolve
-
-    features = make_features(False, label_space)
-    configs = []
-    for config, items in rows.items():
-        subset = resolve(config)
-        columns = {
-            "image": [{"bytes": r["image"], "path": None} for r in items],
-            "label": [r["label"] for r in items],
-            "wnid": [label_space.ids[r["label"]] for r in items],
-            "source_id": [r["source_id"] for r in items],
-            "attribute": [subset.attribute.name] * len(items),
-            "level": [subset.level] * len(items),
-            "seed": [0] * len(items),
-        }
-        (folder / subset.name).mkdir(parents=True, exist_ok=True)
-        datasets.Dataset.from_dict(columns, features=features).to_parquet(
-            str(folder / subset.name / "test-00000-of-00001.parquet"))
-        configs.append(f"- config_name: {subset.name}\n  data_files:\n  - split: test\n"
-                       f"    path: {subset.name}/test-*.parquet\n")
-    (folder / "README.md").write_text("---\nconfigs:\n" + "".join(configs) + "---\n# test dataset\n", encoding="utf-8")
+    with HubLayoutWriter(folder, label_space=label_space) as writer:
+        for config, items in rows.items():
+            for r in items:
+                writer.add(config, {"image": r["image"], "label": r["label"], "source_id": r["source_id"], "seed": 0})
+        writer.finalize()
     return folder
