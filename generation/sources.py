@@ -45,6 +45,9 @@ class SkipReason(str, enum.Enum):
     # Selection filter (not a fault of the files): recorded the same way so the card can count them.
     AREA_OUT_OF_RANGE = "area_out_of_range"
     MULTIPLE_OBJECTS = "multiple_objects"
+    # An automatic mask (--auto-mask) that covers several similar-sized regions: the masker's output,
+    # not the selection filter's judgement of a given mask, so it is counted apart in the card.
+    SEVERAL_REGIONS = "several_regions_mask"
     # Per (source, subset): the edit could not be made (e.g. a size target out of reach).
     UNREACHABLE = "unreachable"
     EDIT_FAILED = "edit_failed"

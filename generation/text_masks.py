@@ -21,7 +21,7 @@ import numpy as np
 class MaskProblem(str, enum.Enum):
     EMPTY = "empty_mask"
     FULL = "full_frame_mask"
-    SEVERAL = "multiple_objects"
+    SEVERAL = "several_regions_mask"
 
 
 @dataclass(frozen=True)

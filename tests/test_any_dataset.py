@@ -91,7 +91,7 @@ def test_text_prompted_auto_masks_are_cleaned_recorded_or_skipped_with_a_reason(
     assert len(originals) + len(whole) == 9 and originals and whole
     for sid, row in skips.items():
         if row[1] == "*":
-            assert row[2] in ("empty_mask", "full_frame_mask", "multiple_objects", "area_out_of_range") and row[3]
+            assert row[2] in ("empty_mask", "full_frame_mask", "several_regions_mask", "area_out_of_range") and row[3]
     for m in (m for m in manifest(out) if m["subset"] == "original"):
         assert m["params"]["mask_source"] == "auto" and m["params"]["mask_method"] == "hf"
         assert m["params"]["mask_model"] == str(model) and m["params"]["mask_threshold"] == 0.6

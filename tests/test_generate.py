@@ -361,3 +361,18 @@ def test_one_image_regenerated_alone_matches_the_batch_run(clean, layout, tmp_pa
         assert row["seed"] == derive_seed(404, source, subset)
         with Image.open(out) as alone:
             assert np.array_equal(np.asarray(alone), np.asarray(row["image"])), subset
+
+
+def test_a_refused_resume_names_only_the_settings_that_changed(tmp_path):
+    from generation.pipeline import WorkFolder
+
+    def run_doc(threshold: float) -> dict:
+        # Tuples here, lists once read back from run.json: the same sweep, not a change.
+        settings = {"sweeps": (("size", (0.02, 0.1)),), "mask_threshold": threshold}
+        return {"fingerprint": f"fp-{threshold}", "settings": settings}
+
+    WorkFolder(tmp_path / "run.work").claim(run_doc(0.6))
+    with pytest.raises(ValueError) as info:
+        WorkFolder(tmp_path / "run.work").claim(run_doc(0.5))
+    assert "mask_threshold: 0.6 then, 0.5 now" in str(info.value)
+    assert "sweeps" not in str(info.value)

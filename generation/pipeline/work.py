@@ -147,7 +147,8 @@ class WorkFolder:
                     f"inputs, or delete {self.root} to start over with the new ones (the output would otherwise mix "
                     "edits of old and new files)."
                 )
-            settings = {k: v for k, v in run_doc["settings"].items()}
+            # Compared as they were stored (JSON): tuples now and lists then are the same setting.
+            settings = json.loads(json.dumps(run_doc["settings"], default=str))
             diffs = _differences(old.get("settings", {}), settings)
             raise ValueError(
                 f"work folder {self.root} belongs to a run with different arguments or inputs "
