@@ -21,7 +21,7 @@ from imagenet_e_dataset.output_folder import OutputKind, read_marker, replace_ou
 from imagenet_e_dataset.protocol_file import write_protocol_file
 
 from ..sources import Selection, Skip, SkipReason, iter_tsv
-from .settings import GenerateSettings
+from .settings import ORIGINAL, GenerateSettings
 from .work import RowStatus, WorkFolder, _atomic_write_bytes, sha256_hex
 
 COMMAND = "generate"
@@ -63,6 +63,7 @@ def merge_chunks(
     skips: list[Skip] = list(selection.skips)
     rows_per_subset: Counter[str] = Counter()
     flagged_masks = 0
+    written: set[str] = set()  # sources with an original row (an auto mask may refuse a selected source)
     with writer:
         for k in range(num_chunks):
             table = _verified_chunk(work, k)
@@ -84,6 +85,8 @@ def merge_chunks(
                     skips.append(Skip(row["source_id"], SkipReason(row["reason"] or "unreachable"), row["detail"] or "", row["subset"]))
                     continue
                 rows_per_subset[row["subset"]] += 1
+                if row["subset"] == ORIGINAL:
+                    written.add(row["source_id"])
                 writer.add(row["subset"], {
                     "image": {"bytes": row["image"], "path": row["image_name"]},
                     "label": row["label"],
@@ -96,7 +99,8 @@ def merge_chunks(
             raise ValueError(f"every selected source was skipped, so there is no dataset to write ({len(skips)} skip(s): "
                              f"{', '.join(f'{k} {v}' for k, v in skip_counts.items())}); see the reasons above or "
                              "loosen the selection (e.g. another --auto-mask method or --mask-threshold)")
-        context = card_context(settings, selection, provenance, rows_per_subset, skip_counts, repo_id, masks_note,
+        in_dataset = replace(selection, sources=tuple(s for s in selection.sources if s.source_id in written))
+        context = card_context(settings, in_dataset, provenance, rows_per_subset, skip_counts, repo_id, masks_note,
                                flagged_masks, photos_note=photos_note)
         writer.finalize(context)
     skips.sort(key=lambda s: (s.source_id, s.subset, s.reason.value))
