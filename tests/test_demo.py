@@ -76,3 +76,19 @@ def test_export_photos_writes_an_image_folder_of_the_embedded_photos(tmp_path, c
     # An existing folder is never written into.
     assert main(["demo", "--export-photos", str(out)]) != 0
     assert "folder exists" in capsys.readouterr().err
+
+
+def test_export_photos_by_wnid_is_the_imagenet_layout(tmp_path):
+    from generation.sources import discover_sources
+    from imagenet_e.demo.run import EMBEDDED_PHOTOS, export_photos
+    from imagenet_e_dataset.labels import wnids
+
+    export_photos(tmp_path / "photos", by_wnid=True)
+    assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == sorted(wnids()[p.label] for p in EMBEDDED_PHOTOS)
+    # generate --images reads the wnid folders as ImageNet-1k labels (masks come from --auto-mask).
+    (tmp_path / "masks").mkdir()
+    for photo in EMBEDDED_PHOTOS:
+        (tmp_path / "masks" / f"{photo.source_id}.png").write_bytes(b"")
+    sources, _ = discover_sources(tmp_path / "photos", tmp_path / "masks")
+    assert {s.source_id: s.label for s in sources} == {p.source_id: p.label for p in EMBEDDED_PHOTOS}
+    assert main(["demo", "--by-wnid"]) != 0  # only with --export-photos

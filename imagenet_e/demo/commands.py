@@ -25,6 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--export-photos", type=Path, metavar="DIR",
                    help="only write the embedded photos as an image folder DIR/<class name>/<photo>.jpg (no masks), "
                         "the input of 'imagenet-e generate --image-folder', and stop")
+    p.add_argument("--by-wnid", action="store_true",
+                   help="with --export-photos: name the folders by WordNet id (DIR/n02356798/...), the ImageNet "
+                        "layout 'imagenet-e generate --images' reads with ImageNet-1k's 1000 classes")
     p.add_argument("--iterations", type=int, help="CPU background-editor iterations (fewer = faster, rougher)")
     p.add_argument("--seed", type=int, default=404, help="global seed (default 404)")
     p.add_argument("--n-bootstrap", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
@@ -39,8 +42,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from .run import DemoSettings, export_photos, run_demo, serve
 
+    if args.by_wnid and args.export_photos is None:
+        raise ValueError("--by-wnid only applies with --export-photos DIR")
     if args.export_photos is not None:
-        for path in export_photos(args.export_photos):
+        for path in export_photos(args.export_photos, by_wnid=args.by_wnid):
             print(path)
         return 0
 

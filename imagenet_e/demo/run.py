@@ -175,19 +175,21 @@ def stage_embedded_inputs(folder: Path, limit: int | None = None) -> tuple[Path,
     return images, masks, labels
 
 
-def export_photos(folder: str | Path) -> list[Path]:
+def export_photos(folder: str | Path, *, by_wnid: bool = False) -> list[Path]:
     """Write the embedded photos as an image folder, ``<folder>/<ImageNet class name>/<photo id>.jpg``, no masks.
 
     The layout ``imagenet-e generate --image-folder`` reads (classes from the folder names), so the
-    README's "Your own dataset" commands run on these photos as written. The folder is written
-    beside its destination and renamed into place; an existing folder is never touched.
+    README's "Your own dataset" commands run on these photos as written. ``by_wnid`` names the folders
+    by WordNet id instead (``n02356798/``), the ImageNet layout ``generate --images`` reads with the
+    ImageNet-1k label space. The folder is written beside its destination and renamed into place; an
+    existing folder is never touched.
     """
     _require((EMBEDDED_REQUIREMENT,))
     import tempfile
 
     from PIL import Image
 
-    from imagenet_e_dataset.labels import class_names
+    from imagenet_e_dataset.labels import class_names, wnids
 
     dest = Path(folder)
     if dest.exists():
@@ -197,7 +199,8 @@ def export_photos(folder: str | Path) -> list[Path]:
     try:
         written = []
         for photo in EMBEDDED_PHOTOS:
-            target = staging / class_names()[photo.label] / f"{photo.source_id}.jpg"
+            folder_name = (wnids() if by_wnid else class_names())[photo.label]
+            target = staging / folder_name / f"{photo.source_id}.jpg"
             target.parent.mkdir(exist_ok=True)
             Image.fromarray(photo_pixels(photo.pixels)).convert("RGB").save(target, format="JPEG", quality=95)
             written.append(dest / target.relative_to(staging))
