@@ -149,4 +149,16 @@ class LabelSpace:
         return {"name": self.name, "num_classes": self.num_classes, "sha256": self.digest()}
 
 
-__all__ = ["IMAGENET_1K", "LabelSpace"]
+def own_classes_note(described: Mapping[str, Any] | None) -> str | None:
+    """A short text for a :meth:`LabelSpace.describe` record that is not ImageNet-1k (None for ImageNet-1k
+    or no record): what a leaderboard shows so runs on different label spaces are never ranked together.
+
+    >>> own_classes_note(LabelSpace.from_names(["cat", "dog"], name="pets").describe())
+    '2 classes of pets (3a450eb1)'
+    """
+    if not isinstance(described, Mapping) or described.get("name") in (None, IMAGENET_1K):
+        return None
+    return f"{described.get('num_classes')} classes of {described['name']} ({str(described.get('sha256', ''))[:8]})"
+
+
+__all__ = ["IMAGENET_1K", "LabelSpace", "own_classes_note"]

@@ -198,6 +198,13 @@ def test_score_and_leaderboard_accept_the_run_and_refuse_another_label_space(caf
     resolver = DatasetResolver(sources={"cafe": str(cafe["dataset"])})
     shown = verify_submission(doc, out, resolver, name="lite")
     assert shown["dataset"]["label_space"]["sha256"] == cafe["space"].digest()
+    # On the board, the label space is part of the benchmark's name: never ranked with ImageNet-1k runs.
+    from imagenet_e.leaderboard.table import load_board_dir
+
+    board = load_board_dir(out.parent, datasets={"cafe": str(cafe["dataset"])})
+    assert not board.skipped, board.skipped
+    (key,) = board.keys()
+    assert f"3 classes of cafe ({cafe['space'].digest()[:8]})" in board.key_label(key)
 
     # The same rows declared in another label space (same size, other names): refused with the reason.
     table = read_predictions(predictions)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
+from imagenet_e_dataset.label_space import own_classes_note
 from imagenet_e_dataset.registry import (
     ALL_SUBSETS, EDITED_ATTRIBUTES, ORIGINAL_CONFIG, Attribute, edited_attributes, get_attribute, resolve,
 )
@@ -197,8 +198,9 @@ class Entry:
             attribute_drop=dict(metrics["attribute_drop"]),
             mean_drop=float(metrics["mean_drop"]),
             label=model["id"],
-            # The editing protocol of the dataset and the evaluation protocol: a board never mixes either.
-            protocol=" / ".join(str(p) for p in (dataset.get("protocol"), doc.get("protocol")) if p),
+            # The dataset's editing protocol, the evaluation protocol and a label space of its own: never mixed.
+            protocol=" / ".join(str(p) for p in (dataset.get("protocol"), doc.get("protocol"),
+                                                 own_classes_note(dataset.get("label_space"))) if p),
             n_images=int(doc["counts"].get(ORIGINAL_CONFIG, 0)),
             control_drop=dict(metrics.get("control_drop", {})),
             control_attribute_drop=dict(metrics.get("control_attribute_drop", {})),
