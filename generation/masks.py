@@ -291,6 +291,9 @@ def grabcut_mask(photo: np.ndarray, init: np.ndarray | None = None, *, margin: f
     h, w = photo.shape[:2]
     state = np.zeros((h, w), np.uint8)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models with k-means on OpenCV's (per-thread) global RNG: without a fixed seed a
+    # photo's mask depends on how many masks this thread made before (shards, resumes, batches would differ).
+    cv2.setRNGSeed(0)
     if init is None:
         x0, y0 = int(round(w * margin)), int(round(h * margin))
         rect = (x0, y0, max(1, w - 2 * x0), max(1, h - 2 * y0))

@@ -160,8 +160,9 @@ def stage(request: HubRequest, staging: Path, space: LabelSpace | None, *, wait_
             if isinstance(doc, dict) and doc.get("request") == wanted:
                 return doc
             time.sleep(poll_s)
-        raise ValueError(f"waited {wait_s:g} s for rank 0 to stage {request.label_text()} into {staging}; it did not "
-                         "finish (check rank 0's output, then run the same command again)")
+        raise ValueError(f"waited {wait_s:g} s (--rank-timeout) for rank 0 to stage {request.label_text()}: its marker "
+                         f"{marker} never appeared (check that rank 0 runs the same command and what it printed, "
+                         "then run the same command again)")
     done = _read_json(marker)
     if isinstance(done, dict) and done.get("request") == wanted:
         return done
