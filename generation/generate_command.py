@@ -188,6 +188,8 @@ def inputs_from_args(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from imagenet_e_dataset.registry import ORIGINAL_CONFIG
+
     from .pipeline import Placement, generate
 
     settings = settings_from_args(args)
@@ -210,7 +212,10 @@ def _run(args: argparse.Namespace) -> int:
     if report.out is not None:
         rows = ", ".join(f"{k} {v}" for k, v in report.rows.items())
         skipped = sum(report.skipped.values())
-        print(f"wrote {report.out}: {report.num_sources} sources; rows: {rows}; {skipped} skip(s) in skipped.tsv")
+        kept = report.rows.get(ORIGINAL_CONFIG, 0)
+        # Sources refused while editing (an automatic mask, an unreadable photo) are selected but not in the dataset.
+        sources = f"{report.num_sources} sources" + (f" ({kept} in the dataset)" if kept != report.num_sources else "")
+        print(f"wrote {report.out}: {sources}; rows: {rows}; {skipped} skip(s) in skipped.tsv")
         if report.url:
             print(f"pushed to {report.url}")
     else:

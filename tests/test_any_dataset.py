@@ -74,7 +74,7 @@ def test_an_image_folder_becomes_a_dataset_with_its_own_label_space(tmp_path, ca
     assert {m["params"]["mask_source"] for m in originals} == {"file"}
 
 
-def test_text_prompted_auto_masks_are_cleaned_recorded_or_skipped_with_a_reason(tmp_path):
+def test_text_prompted_auto_masks_are_cleaned_recorded_or_skipped_with_a_reason(tmp_path, capsys):
     import datasets
 
     photos, _ = make_folder(tmp_path, per_class=3, masks=False)
@@ -97,7 +97,11 @@ def test_text_prompted_auto_masks_are_cleaned_recorded_or_skipped_with_a_reason(
         assert m["params"]["mask_model"] == str(model) and m["params"]["mask_threshold"] == 0.6
     ds = datasets.load_dataset(str(out), "original", split="test")
     assert ds.features["label"].names == list(CLASSES)
-    assert "text-prompted model" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "text-prompted model" in card
+    # Refused sources are neither counted as in the dataset by the summary line nor by the card.
+    assert f"9 sources ({len(originals)} in the dataset)" in capsys.readouterr().out
+    assert f"This copy holds {len(originals)} source images" in card
 
 
 def test_u2netp_masks_real_photos(tmp_path):
