@@ -185,17 +185,17 @@ def export_photos(folder: str | Path, *, by_wnid: bool = False) -> list[Path]:
     existing folder is never touched.
     """
     _require((EMBEDDED_REQUIREMENT,))
-    import tempfile
-
     from PIL import Image
 
     from imagenet_e_dataset.labels import class_names, wnids
+    from imagenet_e_dataset.output_folder import make_staging, release_staging
 
-    dest = Path(folder)
+    dest = Path(folder).absolute()
     if dest.exists():
-        raise FileExistsError(f"--export-photos {dest}: the folder exists; name a new one")
+        raise FileExistsError(f"--export-photos {folder}: the folder exists; name a new one")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    # The project's staging folder: a killed export leaves nothing that looks finished, and the next one cleans it.
+    staging = make_staging(dest, "tmp")
     try:
         written = []
         for photo in EMBEDDED_PHOTOS:
@@ -203,11 +203,12 @@ def export_photos(folder: str | Path, *, by_wnid: bool = False) -> list[Path]:
             target = staging / folder_name / f"{photo.source_id}.jpg"
             target.parent.mkdir(exist_ok=True)
             Image.fromarray(photo_pixels(photo.pixels)).convert("RGB").save(target, format="JPEG", quality=95)
-            written.append(dest / target.relative_to(staging))
+            written.append(Path(folder) / target.relative_to(staging))
         staging.rename(dest)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        release_staging(staging)
         raise
+    release_staging(staging, remove=False)
     return written
 
 
