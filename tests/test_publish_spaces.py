@@ -112,3 +112,20 @@ def test_a_failure_setting_the_variable_leaves_no_files_and_a_rerun_completes(hu
     done = publish_leaderboard(space, f"{NS}/results")  # the empty Space it left is not "someone else's"
     assert done.upload.commit is not None and "app.py" in hub_server.repo_files("space", space)
     assert hub_server.space_variables(space) == {"RESULTS_REPO": f"{NS}/results"}
+
+
+def test_publish_metric_guards_the_owners_space_too(hub, hub_server, capsys):
+    from imagenet_e.cli import main
+
+    space = _owner_space(hub)
+    space_module = space.replace("-", "_")  # the metric Space's name must be a Python identifier
+    hub.move_repo(space, space_module, repo_type="space")
+    commits = len(hub_server.commits("space", space_module))
+    assert main(["publish-metric", "--repo-id", space_module]) == 1
+    err = capsys.readouterr().err
+    assert "imagenet-e did not write" in err and "update app.py" in err and "delete my_research_code.py" in err
+    assert main(["publish-metric", "--repo-id", space_module, "--overwrite", "--dry-run"]) == 0
+    assert "dry run, nothing changed" in capsys.readouterr().out
+    assert len(hub_server.commits("space", space_module)) == commits
+    assert main(["publish-metric", "--repo-id", space_module, "--overwrite"]) == 0
+    assert "my_research_code.py" not in hub_server.repo_files("space", space_module)
