@@ -152,9 +152,15 @@ def _marker_kind(api: Any, space_id: str, remote: dict[str, Any]) -> str | None:
     return data.get("space") if isinstance(data, dict) and data.get("created_by") == "imagenet-e" else None
 
 
-def _check_ownership(space_id: str, kind: SpaceKind, found: str | None, remote: dict[str, Any],
+def _untouched(api: Any, space_id: str, remote: dict[str, Any]) -> bool:
+    """Whether the Space holds nothing of anyone's: no files but the Hub's own, or only its creation commit
+    (the Hub may write a README.md when it creates a Space)."""
+    return not set(remote) - _HUB_DEFAULTS or len(api.list_repo_commits(space_id, repo_type="space")) <= 1
+
+
+def _check_ownership(api: Any, space_id: str, kind: SpaceKind, found: str | None, remote: dict[str, Any],
                      changes: list[str]) -> None:
-    if found == kind or not set(remote) - _HUB_DEFAULTS:
+    if found == kind or (found is None and _untouched(api, space_id, remote)):
         return
     held = f"the {found} Space of imagenet-e" if found else f"files imagenet-e did not write (no {MARKER})"
     touched = [c for c in changes if not c.startswith("add ")]
@@ -184,7 +190,7 @@ def upload_space(api: Any, space_id: str, folder: Path, *, kind: SpaceKind, priv
         remote, current = {}, {}
     changes = planned_changes(folder, remote, patterns)
     if not overwrite:
-        _check_ownership(space_id, kind, _marker_kind(api, space_id, remote), remote, changes)
+        _check_ownership(api, space_id, kind, _marker_kind(api, space_id, remote), remote, changes)
     new_variables = {k: v for k, v in (variables or {}).items() if current.get(k) != v}
     changes += [f"set variable {k}={v}" for k, v in new_variables.items()]
     if dry_run:
