@@ -39,8 +39,8 @@ EVAL_YAML_NAME = "eval.yaml"
 CARD_FILES: tuple[str, ...] = (README_NAME, EVAL_YAML_NAME)
 DEFAULT_COMMIT_MESSAGE = "Upload ImageNet-E dataset"
 # Bounds of one LFS upload batch: small enough that an interrupted push loses little progress.
-MAX_FILES_PER_COMMIT = 64
-MAX_BYTES_PER_COMMIT = 4 * 10**9
+MAX_FILES_PER_UPLOAD = 64
+MAX_BYTES_PER_UPLOAD = 4 * 10**9
 _PARQUET_MAGIC = b"PAR1"
 
 
@@ -180,7 +180,7 @@ def _batches(files: list[LocalFile]) -> list[list[LocalFile]]:
     current: list[LocalFile] = []
     current_bytes = 0
     for file in files:
-        if current and (len(current) >= MAX_FILES_PER_COMMIT or current_bytes + file.size > MAX_BYTES_PER_COMMIT):
+        if current and (len(current) >= MAX_FILES_PER_UPLOAD or current_bytes + file.size > MAX_BYTES_PER_UPLOAD):
             batches.append(current)
             current, current_bytes = [], 0
         current.append(file)

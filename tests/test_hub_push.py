@@ -98,7 +98,7 @@ def test_a_failed_commit_leaves_the_old_dataset_and_the_retry_resends_nothing(hu
     from imagenet_e_dataset.push import push_folder
 
     repo_id = _repo()
-    monkeypatch.setattr(push, "MAX_FILES_PER_COMMIT", 1)  # one upload batch per shard
+    monkeypatch.setattr(push, "MAX_FILES_PER_UPLOAD", 1)  # one upload batch per shard
     real_create_commit = HfApi.create_commit
 
     def failing_create_commit(self, *args, **kwargs):
