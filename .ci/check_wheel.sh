@@ -14,16 +14,15 @@ python -m twine check --strict "$work"/dist/*
 wheel=$(ls "$work"/dist/*.whl)
 sdist=$(ls "$work"/dist/*.tar.gz)
 
-# Every file the checkout tracks under the package folders is in the wheel (sources and data).
+# The wheel holds exactly the declared package files: the tracked modules of the packages pyproject
+# declares and the package data it names; no untracked or stray file, and nothing declared missing.
 python - "$wheel" <<'PY'
-import subprocess, sys, zipfile
-from imagenet_e.publish.carry import PROJECT_PACKAGES
-tracked = subprocess.run(["git", "ls-files", "--", *PROJECT_PACKAGES], capture_output=True, text=True, check=True).stdout.split()
-names = set(zipfile.ZipFile(sys.argv[1]).namelist())
-missing = [path for path in tracked if path not in names]
-if missing:
-    sys.exit(f"the wheel lacks {len(missing)} tracked file(s): {', '.join(missing[:20])}")
-print(f"wheel holds all {len(tracked)} tracked package files")
+import sys
+from pathlib import Path
+from imagenet_e.publish.wheel import check_wheel_files, declared_package_files
+declared = declared_package_files(Path.cwd())
+check_wheel_files(Path(sys.argv[1]), declared)
+print(f"wheel holds exactly the {len(declared)} declared package files")
 PY
 
 # A fresh venv: heavy dependencies are lent from the running environment through a .pth line (its

@@ -24,6 +24,11 @@ _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
 _VIA = {"La": "LA", "RGBa": "RGBA"}
 
 
+# Modes the usual `Image.open(...).convert("RGB")` misreads (16-bit turns white, 32-bit and premultiplied
+# alpha come out wrong): an original in one of them is stored re-encoded by to_rgb8 (store_as_rgb8).
+_MISREAD_MODES = _SIXTEEN_BIT_MODES | {"I", "F"} | set(_VIA)
+
+
 def image_error_text(exc: BaseException) -> str:
     """The message of a decoder error without the ``<_io.BytesIO object at 0x...>`` PIL puts in it (callers name the file)."""
     text = re.sub(r"\s*<_io\.BytesIO object at 0x[0-9a-fA-F]+>", "", str(exc)).strip()
@@ -103,6 +108,17 @@ def encode_png(image: np.ndarray | Image.Image) -> bytes:
     sink = io.BytesIO()
     pil.save(sink, format="PNG", compress_level=6, optimize=False)
     return sink.getvalue()
+
+
+def misread_mode(raw: bytes) -> str | None:
+    """The PIL mode of the encoded image ``raw`` when ordinary readers misread it, else None.
+
+    A dataset row's image is read by other tools the usual PIL way (``convert("RGB")``, as
+    ``contact-sheet`` and most loaders do): an original in such a mode is stored as the 8-bit RGB
+    PNG :func:`to_rgb8` makes of it, the source bytes' hash recorded beside it.
+    """
+    with Image.open(io.BytesIO(raw)) as img:
+        return img.mode if img.mode in _MISREAD_MODES else None
 
 
 def write_png_atomic(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path:

@@ -8,9 +8,12 @@ file-name safe and unique across classes; two photos with the same id are refuse
 
 Masks, when given (``--masks DIR``), are ``<source id>.png`` anywhere under ``DIR`` (flat, or in any
 sub-folder, e.g. ``DIR/tabby cat/tabby_cat-001.png``); without them the masks are made
-automatically (``--auto-mask``). Files directly in ``DIR``, files deeper than one class folder,
-hidden files and non-photos are not sources: the visible ones are reported in ``skipped.tsv`` with
-the reason, like the ImageNet layout's unusable files.
+automatically (``--auto-mask``). Files directly in ``DIR``, folders inside a class folder (even one
+named ``x.jpg``), hidden files and non-photos are not sources: the visible ones are reported in
+``skipped.tsv`` with the reason, like the ImageNet layout's unusable files.
+
+Class names are the folder names in Unicode NFC: ``café`` typed on macOS (NFD) and on Linux (NFC)
+is one class; two folders whose names differ only in that form are refused, naming both.
 
 The Hub source (:mod:`generation.source_hub`) stages a dataset's rows as such a folder (one folder
 per class index) and comes through :func:`folder_sources` with its own ids and label space.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -45,10 +49,24 @@ def folder_id(class_folder: str, stem: str) -> str:
 
 
 def class_folders(root: Path) -> list[str]:
-    """The class folder names under ``root``, sorted (hidden folders are not classes)."""
+    """The class folder names under ``root`` as on disk, sorted (hidden folders are not classes)."""
     if not root.is_dir():
         raise FileNotFoundError(f"image folder {root} does not exist")
     return sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+
+
+def class_names_nfc(root: Path, folders: list[str]) -> dict[str, str]:
+    """Each class folder's name in NFC; ValueError naming both folders when two share an NFC form."""
+    seen: dict[str, str] = {}
+    for folder in folders:
+        name = unicodedata.normalize("NFC", folder)
+        if name in seen:
+            raise ValueError(
+                f"--image-folder {root}: the class folders {seen[name]!r} and {folder!r} are the same name "
+                f"{name!r} in different Unicode forms (NFC and NFD, e.g. one made on macOS): they would be two classes "
+                "that look identical; merge them into one folder")
+        seen[name] = folder
+    return {folder: name for name, folder in seen.items()}
 
 
 def folder_sources(
@@ -72,15 +90,19 @@ def folder_sources(
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         here = Path(dirpath)
         depth = len(here.relative_to(root).parts)
+        if depth >= 1:  # a folder inside a class folder is no photo, whatever its name (`x.jpg/`)
+            skips += [Skip(printable_path(here / d, root) + "/", SkipReason.UNSUPPORTED_FILE,
+                           "a folder inside a class folder: photos go in <class name>/<file> (one level of class "
+                           "folders)") for d in dirnames]
+            dirnames[:] = []
         for name in sorted(filenames):
             path = here / name
             if name.startswith("."):
                 continue  # hidden files (.DS_Store, editor backups) are not data
             cell = printable_path(path, root)
-            if depth != 1:
-                where = "directly in the folder" if depth == 0 else "deeper than one class folder"
+            if depth == 0:
                 skips.append(Skip(cell, SkipReason.UNSUPPORTED_FILE,
-                                  f"{where}: photos go in <class name>/<file> (one level of class folders)"))
+                                  "directly in the folder: photos go in <class name>/<file> (one level of class folders)"))
                 continue
             if path.suffix.lower() not in suffixes:
                 skips.append(Skip(cell, SkipReason.UNSUPPORTED_FILE, f"not a {'/'.join(suffixes)} file"))
@@ -116,14 +138,16 @@ def discover_image_folder(root: str | os.PathLike, masks: str | os.PathLike | No
     if not names:
         raise ValueError(f"--image-folder {root} has no class folders: put the photos in <class name>/ sub-folders "
                          "(e.g. tabby cat/001.jpg)")
-    space = LabelSpace.from_class_ids(names, name=f"image folder {root.name}")
-    labels = {n: i for i, n in enumerate(names)}
-    sources, skips = folder_sources(root, labels, space, lambda folder, path: folder_id(folder, path.stem),
+    nfc = class_names_nfc(root, names)
+    classes = sorted(nfc.values())
+    space = LabelSpace.from_class_ids(classes, name=f"image folder {root.name}")
+    labels = {folder: classes.index(name) for folder, name in nfc.items()}
+    sources, skips = folder_sources(root, labels, space, lambda folder, path: folder_id(nfc[folder], path.stem),
                                     None if masks is None else Path(masks))
     if not sources and not any(s.reason is SkipReason.MISSING_MASK for s in skips):
         raise ValueError(f"--image-folder {root} has no photos (.jpg/.jpeg/.png) in its class folders "
-                         f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})")
+                         f"({', '.join(classes[:5])}{', ...' if len(classes) > 5 else ''})")
     return sources, skips, space
 
 
-__all__ = ["class_folders", "discover_image_folder", "folder_id", "folder_sources", "slug"]
+__all__ = ["class_folders", "class_names_nfc", "discover_image_folder", "folder_id", "folder_sources", "slug"]

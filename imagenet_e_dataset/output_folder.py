@@ -89,13 +89,14 @@ def check_no_overlap(out: str | os.PathLike, inputs: Iterable[str | os.PathLike 
             continue
         resolved = Path(item).resolve()
         if out_resolved == resolved:
-            raise ValueError(f"{flag} {out} is the input {item}; writing there would destroy it: choose another {flag}")
+            raise ValueError(f"{flag} {out} is the input {item}; writing there would destroy it: choose another "
+                             f"location for {flag}")
         if _within(resolved, out_resolved):
             raise ValueError(f"{flag} {out} contains the input {item}; replacing it would destroy the input: "
-                             f"choose a {flag} outside it")
+                             f"choose a location outside it for {flag}")
         if _within(out_resolved, resolved):
             raise ValueError(f"{flag} {out} is inside the input {item}; the output must not change an input: "
-                             f"choose a {flag} outside it")
+                             f"choose a location outside it for {flag}")
 
 
 def check_output_folder(

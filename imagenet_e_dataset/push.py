@@ -1,15 +1,18 @@
 """Upload a dataset folder in the Hub layout (``<config>/test-*.parquet`` + ``README.md`` [+ ``eval.yaml``]).
 
-The push is built from plain :meth:`HfApi.create_commit` calls so it behaves the same with or
-without ``hf_xet`` and against any Hub-compatible endpoint:
+The push is one commit, so the repo moves from the old dataset to the new one in a single step:
 
-* data shards go first, in several commits of bounded size; the card (``README.md``, ``eval.yaml``)
-  and the deletion of stale shards go last, in one commit. Until that last commit lands the repo
-  still advertises its previous card, and at that commit the card and the data switch together.
-* re-running is a resume: files whose content is already on the revision are dropped from each
-  commit by ``create_commit`` (remote oid == local oid), LFS objects the server already holds are
-  not re-sent, and a commit left with no change is skipped, so pushing an unchanged folder makes
-  no commit at all.
+* the data shards' LFS objects are uploaded first (:meth:`HfApi.preupload_lfs_files`, in batches of
+  bounded size); an upload is not a commit, so until the end the repo still serves its previous card
+  and shards, and stays loadable whenever the push is killed;
+* then one :meth:`HfApi.create_commit` holds every addition (shards, ``README.md``, ``eval.yaml``)
+  and the deletion of stale shards: the card and the data switch together. It names the head it
+  was computed from as ``parent_commit``, so a concurrent push makes it fail instead of mixing two
+  builds.
+* re-running is a resume: LFS objects the server already holds are not re-sent (the LFS batch
+  answers without an upload action), files whose content is already on the revision are dropped
+  from the commit by ``create_commit`` (remote oid == local oid), and a commit left with no change is
+  skipped, so pushing an unchanged folder makes no commit at all.
 * remote ``*.parquet`` files (and ``eval.yaml``) that the folder no longer has are deleted: a
   config's ``data_files`` glob (``background_20/test-*``) would otherwise pick up the shards of an
   earlier, differently sharded build. Other remote files (``.gitattributes``, files added by hand)
@@ -35,10 +38,9 @@ README_NAME = "README.md"
 EVAL_YAML_NAME = "eval.yaml"
 CARD_FILES: tuple[str, ...] = (README_NAME, EVAL_YAML_NAME)
 DEFAULT_COMMIT_MESSAGE = "Upload ImageNet-E dataset"
-# Bounds of one data commit: small enough that an interrupted push loses little, large enough to
-# stay far below the Hub's commit rate limits for the full benchmark (~8 GB in ~25 shards).
-MAX_FILES_PER_COMMIT = 64
-MAX_BYTES_PER_COMMIT = 4 * 10**9
+# Bounds of one LFS upload batch: small enough that an interrupted push loses little progress.
+MAX_FILES_PER_UPLOAD = 64
+MAX_BYTES_PER_UPLOAD = 4 * 10**9
 _PARQUET_MAGIC = b"PAR1"
 
 
@@ -178,7 +180,7 @@ def _batches(files: list[LocalFile]) -> list[list[LocalFile]]:
     current: list[LocalFile] = []
     current_bytes = 0
     for file in files:
-        if current and (len(current) >= MAX_FILES_PER_COMMIT or current_bytes + file.size > MAX_BYTES_PER_COMMIT):
+        if current and (len(current) >= MAX_FILES_PER_UPLOAD or current_bytes + file.size > MAX_BYTES_PER_UPLOAD):
             batches.append(current)
             current, current_bytes = [], 0
         current.append(file)
@@ -219,8 +221,8 @@ def push_folder(
 
     Creates the repo if needed (``private`` applies to a new repo; an existing public repo is made
     private when ``private=True``, never the reverse), creates branch ``revision`` from ``main`` if
-    it does not exist, uploads the data in resumable commits, then the card together with the
-    deletion of shards the folder no longer has. Pushing an unchanged folder again makes no commit.
+    it does not exist, uploads the data's LFS objects (resumable), then commits data, card and the
+    deletion of shards the folder no longer has in one commit. Pushing an unchanged folder again makes no commit.
     With ``usage_ids`` (an :class:`imagenet_e.publish.PublishedIds`, as ``imagenet-e push`` passes),
     the card's usage block is uploaded naming those ids; the local README is left as it is.
     Uses the endpoint and token huggingface_hub is configured with (``HF_ENDPOINT``, ``HF_TOKEN``).
@@ -246,21 +248,19 @@ def push_folder(
 
     data = [f for f in files if f.path_in_repo not in CARD_FILES]
     card = [f for f in files if f.path_in_repo in CARD_FILES]
-    batches = _batches(data)
-    for index, batch in enumerate(tqdm(batches, desc=f"Pushing {repo_id}", unit="commit")):
-        api.create_commit(
-            repo_id,
-            repo_type=REPO_TYPE,
-            revision=branch,
-            operations=[CommitOperationAdd(f.path_in_repo, str(f.local_path)) for f in batch],
-            commit_message=f"{message} (data {index + 1}/{len(batches)})",
-        )
+    head = api.repo_info(repo_id, repo_type=REPO_TYPE, revision=branch).sha
+    additions = [CommitOperationAdd(f.path_in_repo, str(f.local_path)) for f in data]
+    by_path = {op.path_in_repo: op for op in additions}
+    # Uploads first, nothing visible yet: a kill here leaves the previous dataset as it was.
+    for batch in tqdm(_batches(data), desc=f"Uploading {repo_id}", unit="batch"):
+        api.preupload_lfs_files(repo_id, [by_path[f.path_in_repo] for f in batch], repo_type=REPO_TYPE,
+                                revision=branch)
 
     local_paths = {f.path_in_repo for f in files}
-    remote_paths = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=branch)
+    remote_paths = api.list_repo_files(repo_id, repo_type=REPO_TYPE, revision=head)
     stale = sorted(p for p in remote_paths if _is_stale(p, local_paths))
-    operations: list[Any] = [CommitOperationAdd(f.path_in_repo, _card_content(f, usage_ids, api.endpoint))
-                             for f in card]
+    operations: list[Any] = list(additions)
+    operations += [CommitOperationAdd(f.path_in_repo, _card_content(f, usage_ids, api.endpoint)) for f in card]
     operations += [CommitOperationDelete(path) for path in stale]
     api.create_commit(
         repo_id,
@@ -269,6 +269,7 @@ def push_folder(
         operations=operations,
         commit_message=message,
         commit_description=f"Removed {len(stale)} stale file(s): {', '.join(stale)}" if stale else None,
+        parent_commit=head,
     )
     return str(repo_url)
 

@@ -240,3 +240,60 @@ def test_dataset_space_doctests():
 
     result = doctest.testmod(module)
     assert result.attempted >= 4 and result.failed == 0
+
+
+_MODEL_FILE = """
+import numpy as np
+import torch
+from torch import nn
+from imagenet_e_dataset.label_space import LabelSpace
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.head = nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def preprocess(image):
+    return torch.from_numpy(np.asarray(image.convert("RGB").resize((8, 8)), dtype=np.float32).copy()).permute(2, 0, 1) / 255
+
+
+def build():
+    return Tiny().eval(), preprocess, LabelSpace.from_names(["dog", "cat"], name="pets-reversed")
+
+
+def build_bad():
+    return Tiny().eval(), preprocess, 42
+"""
+
+
+def test_a_file_model_declaring_a_label_space_is_mapped_by_its_names(tmp_path):
+    """Issue 24, item 6: a `file.py:function` model returning a LabelSpace used to raise a raw TypeError."""
+    from imagenet_e.eval.models import load_model
+    from imagenet_e.eval.predictions import read_predictions
+    from imagenet_e.eval.runner import evaluate_model
+
+    space = LabelSpace.from_names(["cat", "dog"], name="pets")
+    dataset = write_label_space_dataset(tmp_path / "pets", {c: rows for c, rows in _rows([0, 1, 1, 0]).items()}, space)
+    (tmp_path / "pets_model.py").write_text(_MODEL_FILE)
+    spec = f"{tmp_path / 'pets_model.py'}:build"
+    out = tmp_path / "run" / "results.json"
+    doc = evaluate_model(spec, dataset, num_workers=0, output=out, n_bootstrap=20, progress=False)
+    notes = doc["model"]["label_mapping_notes"]
+    assert any("'cat' <- output 1" in n for n in notes) and any("'dog' <- output 0" in n for n in notes)
+    loaded = load_model(spec)
+    table = read_predictions(out.with_name("predictions.parquet"))
+    rows = table.groups["original"]
+    with torch.no_grad():
+        outputs = [int(loaded.module(loaded.preprocess(Image.open(io.BytesIO(_png(i))))[None]).argmax())
+                   for i in range(N)]
+    got = dict(zip(table.source_ids[rows].tolist(), table.top1[rows].tolist()))
+    assert [got[f"photo_{i}"] for i in range(N)] == [{0: 1, 1: 0}[o] for o in outputs]
+
+    with pytest.raises(ValueError, match="the label space it declares is a int"):
+        load_model(f"{tmp_path / 'pets_model.py'}:build_bad")

@@ -87,49 +87,105 @@ def test_push_then_load_every_config(hub_server, layout):
     assert hub_server.unhandled[unhandled_before:] == []
 
 
-def test_repush_is_idempotent_and_resumes(hub_server, layout, monkeypatch):
+def _puts(hub_server) -> int:
+    return sum(1 for m, _, _ in hub_server.requests if m == "PUT")
+
+
+def test_a_failed_commit_leaves_the_old_dataset_and_the_retry_resends_nothing(hub_server, layout, monkeypatch):
     from huggingface_hub import HfApi
 
     from imagenet_e_dataset import push
     from imagenet_e_dataset.push import push_folder
 
     repo_id = _repo()
-    # Interrupt the first push after its first data commit (one shard per commit here).
-    monkeypatch.setattr(push, "MAX_FILES_PER_COMMIT", 1)
+    monkeypatch.setattr(push, "MAX_FILES_PER_UPLOAD", 1)  # one upload batch per shard
     real_create_commit = HfApi.create_commit
-    calls = []
 
-    def flaky_create_commit(self, *args, **kwargs):
-        calls.append(kwargs["commit_message"])
-        if len(calls) == 2:
-            raise ConnectionError("network dropped")
-        return real_create_commit(self, *args, **kwargs)
+    def failing_create_commit(self, *args, **kwargs):
+        raise ConnectionError("network dropped")
 
-    monkeypatch.setattr(HfApi, "create_commit", flaky_create_commit)
+    monkeypatch.setattr(HfApi, "create_commit", failing_create_commit)
+    puts_before = _puts(hub_server)
     with pytest.raises(ConnectionError):
         push_folder(layout, repo_id)
+    assert _puts(hub_server) - puts_before == len(CONFIGS)  # every shard's bytes went up...
+    assert list(hub_server.repo_files("dataset", repo_id)) == [".gitattributes"]  # ...none is visible
     monkeypatch.setattr(HfApi, "create_commit", real_create_commit)
-    first_shard = calls[0]
-    assert "README.md" not in hub_server.repo_files("dataset", repo_id)  # the card only lands at the end
-    assert len(hub_server.commits("dataset", repo_id)) == 2
 
-    puts_before = sum(1 for m, _, _ in hub_server.requests if m == "PUT")
+    puts_before = _puts(hub_server)
     push_folder(layout, repo_id)
+    assert _puts(hub_server) == puts_before  # the retry only commits what the server already holds
     titles = [c["title"] for c in hub_server.commits("dataset", repo_id)]
-    # The resumed push commits the two missing shards and the card; the shard already there is skipped.
-    assert titles == [
-        "Upload ImageNet-E dataset",
-        "Upload ImageNet-E dataset (data 3/3)",
-        "Upload ImageNet-E dataset (data 2/3)",
-        first_shard,
-        "initial commit",
-    ]
-    assert sum(1 for m, _, _ in hub_server.requests if m == "PUT") - puts_before == 2
+    assert titles == ["Upload ImageNet-E dataset", "initial commit"]  # data and card in one commit
 
-    puts_before = sum(1 for m, _, _ in hub_server.requests if m == "PUT")
     push_folder(layout, repo_id)
     assert [c["title"] for c in hub_server.commits("dataset", repo_id)] == titles  # no new commit
-    assert sum(1 for m, _, _ in hub_server.requests if m == "PUT") == puts_before  # nothing re-sent
+    assert _puts(hub_server) == puts_before  # nothing re-sent
+
+
+_KILLED_PUSH = """
+import os, signal, sys
+from huggingface_hub import HfApi
+from imagenet_e_dataset.push import push_folder
+
+when = sys.argv[3]
+real_create_commit = HfApi.create_commit
+
+def create_commit(self, *args, **kwargs):
+    if when == "before-commit":
+        os.kill(os.getpid(), signal.SIGKILL)
+    result = real_create_commit(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+HfApi.create_commit = create_commit
+push_folder(sys.argv[1], sys.argv[2])
+"""
+
+
+def _killed_push(folder: Path, repo_id: str, when: str) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", _KILLED_PUSH, str(folder), repo_id, when], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-3000:]
+
+
+def _rows(repo_id: str) -> dict[str, int]:
+    import datasets
+
+    return {config: datasets.load_dataset(repo_id, config, split="test", download_mode="force_redownload").num_rows
+            for config in CONFIGS}
+
+
+def test_a_push_killed_at_any_moment_leaves_a_loadable_dataset(hub_server, tmp_path):
+    """A push killed between its uploads and its commit leaves the old dataset (its card and shards);
+    one killed just after the commit leaves the new one; never a mix (issue 24, item 3)."""
+    from imagenet_e_dataset.push import push_folder
+
+    repo_id = _repo()
+    old = build_layout(tmp_path / "old", rows=6, max_shard_bytes=400)  # several shards per config
+    new = build_layout(tmp_path / "new", rows=5)  # one shard per config: the old ones must all go
+    assert len(list(old.rglob("*.parquet"))) > len(CONFIGS)
+    push_folder(old, repo_id)
+    assert _rows(repo_id) == dict.fromkeys(CONFIGS, 6)
+    old_card = hub_server.repo_files("dataset", repo_id)["README.md"]
+
+    puts_before = _puts(hub_server)
+    _killed_push(new, repo_id, "before-commit")
+    assert _puts(hub_server) > puts_before  # the new shards were uploaded, yet:
+    assert hub_server.repo_files("dataset", repo_id)["README.md"] == old_card
+    assert _rows(repo_id) == dict.fromkeys(CONFIGS, 6)
+
+    _killed_push(new, repo_id, "after-commit")
+    assert _rows(repo_id) == dict.fromkeys(CONFIGS, 5)
+    remote = sorted(p for p in hub_server.repo_files("dataset", repo_id) if p.endswith(".parquet"))
+    assert remote == sorted(p.relative_to(new).as_posix() for p in new.rglob("*.parquet"))
 
 
 def test_stale_shards_are_deleted(hub_server, tmp_path):

@@ -16,7 +16,7 @@ from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
 from imagenet_e_dataset.registry import resolve
 
 from ..attributes import Requirement
-from ..image_io import decode_rgb, encode_png
+from ..image_io import decode_rgb, encode_png, misread_mode
 from ..seeding import seed_for
 from ..sources import Skip, SkipReason, Source
 from .fingerprint import InputDigests
@@ -247,11 +247,16 @@ class ChunkGenerator:
 
     def _original_row(self, item: _Loaded) -> dict[str, Any]:
         source = item.source
+        image, name, params = item.raw, source.image_path.name, self._original_params(item)
+        mode = misread_mode(item.raw)
+        if mode is not None:  # 16-bit and the like: stored as the 8-bit RGB every edit was made from
+            image, name = encode_png(decode_rgb(item.raw, source.image_path)), f"{source.image_path.stem}.png"
+            params.update(source_mode=mode, source_sha256=sha256_hex(item.raw))
         return {
             "source_id": source.source_id, "subset": ORIGINAL, "status": RowStatus.OK, "reason": None, "detail": None,
-            "label": source.label, "seed": None, "image_name": source.image_path.name, "image": item.raw,
-            "object_mask": encode_png(item.prepared.mask), "params": canonical_json(self._original_params(item)),
-            "sha256": sha256_hex(item.raw),
+            "label": source.label, "seed": None, "image_name": name, "image": image,
+            "object_mask": encode_png(item.prepared.mask), "params": canonical_json(params),
+            "sha256": sha256_hex(image),
         }
 
     def _edited_row(self, item: _Loaded, subset: str, result: Any) -> dict[str, Any]:

@@ -15,6 +15,7 @@ import shutil
 import sys
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -146,7 +147,20 @@ def generate(
     private: bool = False,
     wait_poll_s: float = 2.0,
 ) -> GenerateReport:
-    """Generate (this process's share of) the dataset, then merge and push when this process merges."""
+    """Generate (this process's share of) the dataset, then merge and push when this process merges.
+
+    From the claim of the work folder to the end, the process holds the work folder's lock for its
+    shard (``--merge``: for the merge): an identical run started meanwhile is refused at once, naming
+    the lock and the pid holding it.
+    """
+    with ExitStack() as held:
+        return _generate(inputs, settings, out, placement, held, merge_only=merge_only, keep_work=keep_work,
+                         overwrite=overwrite, repo_id=repo_id, private=private, wait_poll_s=wait_poll_s)
+
+
+def _generate(inputs: Inputs, settings: GenerateSettings, out: str | os.PathLike, placement: Placement,
+              held: ExitStack, *, merge_only: bool, keep_work: bool, overwrite: bool, repo_id: str | None,
+              private: bool, wait_poll_s: float) -> GenerateReport:
     out = Path(out).absolute()
     inputs = inputs.absolute()
     work = WorkFolder(work_dir_for(out))
@@ -172,6 +186,7 @@ def generate(
         if not selection.space.is_imagenet:
             inputs_doc["label_space"] = selection.space.describe()
         work.claim(doc, inputs_doc)
+        held.enter_context(work.run_lock("merge" if merge_only else f"shard-{placement.shard_index}"))
         cache.save(work.root / CACHE_NAME)
         ranges = chunk_ranges(len(selection.sources), settings.chunk_size)
         mine = shard_chunks(len(ranges), placement.num_shards, placement.shard_index)

@@ -13,8 +13,15 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Mapping, Sequence
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; concurrent identical runs are not detected there
+    fcntl = None  # type: ignore[assignment]
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -156,6 +163,42 @@ class WorkFolder:
                 f"or delete {self.root} to start over."
             )
         self.chunks.mkdir(exist_ok=True)
+
+    def lock_path(self, name: str) -> Path:
+        return self.root / "locks" / f"{name}.lock"
+
+    @contextmanager
+    def run_lock(self, name: str) -> Iterator[Path]:
+        """Hold ``locks/<name>.lock`` in the work folder for the rest of the run, or refuse at once.
+
+        Two identical runs (same ``--out``, same shard) would each clean the other's temporaries and
+        the first to finish would delete the work folder under the second. The lock is an advisory
+        ``flock`` with the holder's pid written in it: the kernel drops it when its process dies, so a
+        killed run never leaves a stale lock behind.
+        """
+        path = self.lock_path(name)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            handle = open(path, "a+", encoding="utf-8")
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"work folder {self.root} was removed while this run started: another run of the same command "
+                "finished (or removed it) meanwhile; check its output, or run the command again") from None
+        with handle:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "?"
+                    raise ValueError(
+                        f"another run holds the lock {path} (pid {holder}): it is generating into the same work "
+                        f"folder; wait for it to finish (or stop it), then run the command again to resume") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            yield path
 
     # -- launcher ranks ------------------------------------------------------------------------------
     def heartbeat_path(self, rank: int) -> Path:

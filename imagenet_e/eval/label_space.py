@@ -31,6 +31,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -391,6 +392,16 @@ def apply_overrides(mapping: LabelMapping, overrides: Mapping[int, int] | None, 
     return LabelMapping(tuple(indices), mapping.method, notes)
 
 
+def declared_classes(declared: Any) -> Any:
+    """A dataset-side :class:`~imagenet_e_dataset.label_space.LabelSpace` as a loader declaration:
+    ``"imagenet"`` for the ImageNet-1k space, else its class names (in output order); anything else as it is."""
+    from imagenet_e_dataset.label_space import LabelSpace
+
+    if isinstance(declared, LabelSpace):
+        return "imagenet" if declared.is_imagenet else declared.names
+    return declared
+
+
 def mapping_from_declaration(
     declared: LabelMapping | Sequence[int] | Sequence[str] | Mapping[int, str] | str | None,
     num_outputs: int,
@@ -401,8 +412,14 @@ def mapping_from_declaration(
     """Turn what a ``module:function`` loader returns as its label space into a :class:`LabelMapping`.
 
     Accepted: a :class:`LabelMapping`; ``None`` or ``"imagenet"`` (1000 outputs in ImageNet order);
-    a sequence of ImageNet indices; a sequence of names / wnids or an ``id2label`` mapping.
+    a sequence of ImageNet indices; a sequence of names / wnids or an ``id2label`` mapping; a
+    :class:`~imagenet_e_dataset.label_space.LabelSpace` (:func:`declared_classes`).
     """
+    declared = declared_classes(declared)
+    if not isinstance(declared, (LabelMapping, str, Mapping, Sequence)) and declared is not None:
+        raise ValueError(f"{model_name}: the label space it declares is a {type(declared).__name__}; give "
+                         "'imagenet', a list of ImageNet indices, a list of class names or wnids, an id2label "
+                         "mapping, a LabelMapping or a LabelSpace")
     if isinstance(declared, LabelMapping):
         mapping = declared
     elif declared is None or (isinstance(declared, str) and declared.lower() in {"imagenet", "imagenet-1k", "identity"}):

@@ -43,6 +43,7 @@ from .label_space import (
     LabelMapping,
     MappingMethod,
     apply_overrides,
+    declared_classes,
     identity_mapping,
     map_labels,
     mapping_from_declaration,
@@ -384,6 +385,7 @@ def _wrap_module(module: nn.Module, preprocess: Callable[[Any], torch.Tensor], l
                  revision: str | None, num_parameters: int | None) -> LoadedModel:
     """A user's module (``module:function`` or a model object): probe its outputs, map its declared labels."""
     transform = preprocess if callable(getattr(preprocess, "describe", None)) else CallableTransform(preprocess)
+    label_space = declared_classes(label_space)
     num_outputs = _probe_outputs(module, transform)
     names = _declared_names(label_space)
     mapping = _apply_choice(lambda: mapping_from_declaration(label_space, num_outputs, model_name=name,

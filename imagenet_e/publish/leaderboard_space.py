@@ -11,8 +11,9 @@
 * ``README.md``: ``leaderboard_space/README.md`` with the installed gradio as ``sdk_version``, the
   dataset id and the usage block filled in.
 
-:func:`publish_leaderboard` checks the ids, the token and the results repo, uploads the folder and
-sets the Space variable ``RESULTS_REPO``.
+:func:`publish_leaderboard` checks the ids, the token and the results repo, sets the Space variable
+``RESULTS_REPO``, then uploads the folder (never onto a Space imagenet-e did not make, unless
+``overwrite``: :func:`imagenet_e.publish.hub.upload_space`).
 """
 
 from __future__ import annotations
@@ -102,12 +103,15 @@ class LeaderboardPublish:
 
 
 def publish_leaderboard(space_id: str, results: str, *, private: bool = False, dataset: str | None = None,
-                        metric: str | None = None) -> LeaderboardPublish:
+                        metric: str | None = None, overwrite: bool = False,
+                        dry_run: bool = False) -> LeaderboardPublish:
     """Create or update the leaderboard Space ``space_id`` reading results from the dataset repo ``results``.
 
     Checks before uploading anything (ValueError naming the repo and the fix): the ids' form, a token
     the Hub accepts, that ``space_id`` is not a Space of another SDK, that ``results`` is an existing
-    dataset repo. Unchanged files make no commit and an unchanged variable is not rewritten.
+    dataset repo, and that the Space is new or one this command made (``overwrite`` lifts that one).
+    Unchanged files make no commit and an unchanged variable is not rewritten; ``dry_run`` only
+    lists the changes.
     """
     space_id = check_repo_id(space_id, what="--space-id", repo_type="space")
     results = check_repo_id(results, what="--results", repo_type="dataset")
@@ -119,14 +123,11 @@ def publish_leaderboard(space_id: str, results: str, *, private: bool = False, d
     check_results_repo(api, results)
     with tempfile.TemporaryDirectory(prefix="imagenet-e-leaderboard-") as tmp:
         folder = build_leaderboard_space(Path(tmp) / "space", ids=ids, endpoint=api.endpoint, root=root)
-        upload = upload_space(api, space_id, folder, private=private,
+        upload = upload_space(api, space_id, folder, kind="leaderboard", private=private,
                               message=f"Publish the ImageNet-E leaderboard (imagenet-e {__version__})",
-                              delete_patterns=["*.py", f"{WHEEL_FOLDER}/*"])
-    current = api.get_space_variables(space_id).get(RESULTS_VARIABLE)
-    changed = current is None or current.value != results
-    if changed:
-        api.add_space_variable(space_id, RESULTS_VARIABLE, results,
-                               description="Hub dataset repo the leaderboard reads results files from")
+                              delete_patterns=["*.py", f"{WHEEL_FOLDER}/*"], variables={RESULTS_VARIABLE: results},
+                              overwrite=overwrite, dry_run=dry_run)
+    changed = f"set variable {RESULTS_VARIABLE}={results}" in upload.changes
     return LeaderboardPublish(upload, results, changed, bool(api.dataset_info(results).private))
 
 

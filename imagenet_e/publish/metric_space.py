@@ -165,7 +165,7 @@ def build_metric_space(folder: str | Path, *, ids: PublishedIds | None = None, e
 
 
 def publish_metric(repo_id: str, *, private: bool = False, dataset: str | None = None, results: str | None = None,
-                   leaderboard: str | None = None) -> SpaceUpload:
+                   leaderboard: str | None = None, overwrite: bool = False, dry_run: bool = False) -> SpaceUpload:
     """Build the metric Space and make the gradio Space ``repo_id`` hold it; ``evaluate.load(repo_id)`` then works.
 
     Checks before uploading anything (ValueError naming the repo and the fix): the id's form and a
@@ -181,9 +181,9 @@ def publish_metric(repo_id: str, *, private: bool = False, dataset: str | None =
     check_space(api, space_id, what="metric Space")
     with tempfile.TemporaryDirectory(prefix="imagenet-e-metric-") as tmp:
         folder = build_metric_space(Path(tmp) / name, ids=ids, endpoint=api.endpoint)
-        return upload_space(api, space_id, folder, private=private,
+        return upload_space(api, space_id, folder, kind="metric", private=private,
                             message=f"Publish the ImageNet-E metric (imagenet-e {__version__})",
-                            delete_patterns=["*.py"])
+                            delete_patterns=["*.py"], overwrite=overwrite, dry_run=dry_run)
 
 
 __all__ = ["build_metric_space", "check_module_name", "publish_metric", "render_card"]

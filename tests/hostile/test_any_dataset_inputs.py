@@ -75,3 +75,36 @@ def test_a_text_mask_model_that_cannot_be_loaded_fails_before_any_work(tmp_path,
     photo(folder / "cat" / "001.jpg")
     message = run(tmp_path, capsys, "--image-folder", str(folder), "--auto-mask", f"hf:{tmp_path / 'no-model'}")
     assert "cannot load a CLIPSeg model" in message and "no-model" in message
+
+
+NFC, NFD = "caf\u00e9", "cafe\u0301"
+
+
+def test_class_folders_differing_only_in_unicode_form_are_refused_naming_both(tmp_path, capsys):
+    folder = tmp_path / "photos"
+    photo(folder / NFC / "001.jpg")
+    photo(folder / NFD / "002.jpg")
+    message = run(tmp_path, capsys, "--image-folder", str(folder), "--auto-mask", "grabcut")
+    assert repr(NFC) in message and repr(NFD) in message and "NFC and NFD" in message
+
+
+def test_an_nfd_folder_is_the_nfc_class_and_a_folder_named_like_a_photo_is_listed(tmp_path, capsys):
+    """Issue 24, item 7: `café` typed on macOS is the class `café`; `cat/dir.jpg/` gets a skipped.tsv line."""
+    import datasets
+
+    folder, masks = tmp_path / "photos", tmp_path / "masks"
+    mask = np.zeros((32, 32), np.uint8)
+    mask[8:24, 8:24] = 255
+    masks.mkdir()
+    for cls, stem in ((NFD, "001"), ("cat", "002")):
+        photo(folder / cls / f"{stem}.jpg")
+        sid = f"{'caf_' if cls == NFD else cls}-{stem}"
+        Image.fromarray(mask).save(masks / f"{sid}.png")
+    (folder / "cat" / "dir.jpg").mkdir()
+    out = tmp_path / "out"
+    code = main(["generate", "--image-folder", str(folder), "--masks", str(masks), "--out", str(out), *FAST])
+    assert code == 0, capsys.readouterr().err
+    names = datasets.load_dataset(str(out), "original", split="test").features["label"].names
+    assert names == ["caf\u00e9", "cat"]  # NFC, whatever the disk holds
+    rows = [line.split("\t") for line in (out / "skipped.tsv").read_text(encoding="utf-8").splitlines()[1:]]
+    assert [(r[0], r[2]) for r in rows] == [("cat/dir.jpg/", "unsupported_file")]

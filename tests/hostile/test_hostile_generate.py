@@ -245,6 +245,78 @@ def test_a_16_bit_photo_is_edited_like_its_8_bit_twin_not_white(tmp_path, capsys
             assert b.mean() < 200  # not the white picture a clipped conversion gives
 
 
+_HOLD_LOCK = """
+import sys, time
+from pathlib import Path
+from generation.pipeline.work import WorkFolder
+with WorkFolder(Path(sys.argv[1])).run_lock("shard-0"):
+    print("locked", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_an_identical_run_started_meanwhile_names_the_lock_and_its_pid(layout, tmp_path, capsys):
+    """Issue 24, item 7: the second of two identical runs used to fail on a missing provenance.json."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out"
+    assert cli(capsys, *args(layout, out, "--keep-work"))[0] == 0
+    work = tmp_path / "out.work"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[2]),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    holder = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(work)], stdout=subprocess.PIPE, text=True,
+                              env=env)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        error = cli_error(capsys, *args(layout, out, "--keep-work"))
+        lock = work / "locks" / "shard-0.lock"
+        assert f"another run holds the lock {lock} (pid {holder.pid})" in error
+        assert "provenance" not in error
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder's death released the lock (no stale lock file blocks anything): the run resumes.
+    code, _, err = cli(capsys, *args(layout, out, "--keep-work"))
+    assert code == 0, err
+
+
+def test_a_work_folder_over_an_input_reads_as_english():
+    from imagenet_e_dataset.output_folder import check_no_overlap
+
+    with pytest.raises(ValueError) as info:
+        check_no_overlap("/data/photos/x.work", ["/data/photos"], flag="the work folder (--out + '.work')")
+    assert str(info.value).endswith("choose a location outside it for the work folder (--out + '.work')")
+
+
+def test_a_16_bit_original_is_stored_as_8_bit_rgb_with_the_source_hash(tmp_path, capsys):
+    """Issue 24, item 5: the `original` row of a 16-bit photo reads right the usual PIL way."""
+    import datasets
+
+    from generation.image_io import to_rgb8
+
+    photo, mask = shape_photo(5)
+    grey16 = np.asarray(Image.fromarray(photo).convert("L")).astype(np.uint16) * 257
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    Image.fromarray(grey16).save(images / f"{sid(5)}.png")
+    Image.fromarray(mask.astype(np.uint8) * 255).save(masks / f"{sid(5)}.png")
+    source = (images / f"{sid(5)}.png").read_bytes()
+    out = tmp_path / "out"
+    assert cli(capsys, "generate", "--images", str(images), "--masks", str(masks), "--out", str(out), "--subsets",
+               "position_random", "--steps", "2", "--edit-option", "resolution=64", "--no-progress")[0] == 0
+    row = datasets.load_dataset(str(out), "original", split="test")[0]
+    stored = row["image"]
+    assert stored.mode == "RGB"  # not I;16: contact-sheet and any convert("RGB") reader see the photo, not white
+    expected = np.asarray(to_rgb8(Image.open(io.BytesIO(source))))
+    assert np.array_equal(np.asarray(stored.convert("RGB")), expected) and expected.mean() < 200
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    original = next(r for r in manifest if r["subset"] == "original")
+    params = original["params"]
+    assert params["source_mode"] == "I;16" and params["source_sha256"] == hashlib.sha256(source).hexdigest()
+
+
 # -- items 8, 9, 10: labels and file names ---------------------------------------------------------------------
 
 
