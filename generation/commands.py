@@ -152,7 +152,7 @@ def _edit(args: argparse.Namespace) -> int:
 
     from imagenet_e_dataset.registry import ALL, ALL_WITH_EXTRAS, resolve_many
 
-    from .attributes import Requirement
+    from .attributes import Requirement, requirements
     from .contact_sheet import contact_sheet, outline
     from .edits import plan_edit, prepare_source, run_edits
     from .image_io import read_rgb, write_png_atomic
@@ -188,7 +188,7 @@ def _edit(args: argparse.Namespace) -> int:
     protocol = Protocol.resolve(args.protocol, overrides)
     options = protocol.options
 
-    needs = {s.name: s.requirements(options) for s in subsets}
+    needs = {s.name: requirements(s, options) for s in subsets}
     adversarial = any(Requirement.CLASSIFIER in n for n in needs.values())
     needs_editor = any(Requirement.EDITOR in n for n in needs.values())
     needs_donor = [name for name, n in needs.items() if Requirement.OTHER_BACKGROUND in n]

@@ -19,6 +19,7 @@ from generation.attributes import (
     RandomBackgroundSpec,
     Requirement,
     SizeSpec,
+    requirements,
     load_entry_points,
     load_plugin,
     register_attribute,
@@ -82,13 +83,13 @@ def test_extras_resolve_by_name_but_stay_out_of_all():
 def test_requirements_decide_what_a_subset_needs():
     # The official protocol (EditOptions() defaults) harmonises every edit as the authors do; corrected does not.
     plain, harmonised = EditOptions(harmonize=False), EditOptions()
-    assert resolve("background_20_adv").requirements(plain) == {Requirement.EDITOR, Requirement.CLASSIFIER,
+    assert requirements(resolve("background_20_adv"), plain) == {Requirement.EDITOR, Requirement.CLASSIFIER,
                                                                  Requirement.LABEL}
-    assert resolve("background_random").requirements(plain) == {Requirement.OTHER_BACKGROUND}
-    assert resolve("background_random").requirements(harmonised) == {Requirement.OTHER_BACKGROUND, Requirement.EDITOR}
-    assert resolve("size_0.1").requirements(plain) == set()
-    assert resolve("size_0.1").requirements(harmonised) == {Requirement.EDITOR}
-    assert resolve("size_full").requirements(harmonised) == set()  # the full-frame crop keeps its own background
+    assert requirements(resolve("background_random"), plain) == {Requirement.OTHER_BACKGROUND}
+    assert requirements(resolve("background_random"), harmonised) == {Requirement.OTHER_BACKGROUND, Requirement.EDITOR}
+    assert requirements(resolve("size_0.1"), plain) == set()
+    assert requirements(resolve("size_0.1"), harmonised) == {Requirement.EDITOR}
+    assert requirements(resolve("size_full"), harmonised) == set()  # the full-frame crop keeps its own background
 
 
 def test_registration_refuses_taken_names_and_malformed_plugins():

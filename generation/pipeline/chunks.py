@@ -15,7 +15,7 @@ import numpy as np
 from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
 from imagenet_e_dataset.registry import resolve
 
-from ..attributes import Requirement
+from ..attributes import Requirement, requirements
 from ..image_io import decode_rgb, encode_png
 from ..seeding import seed_for
 from ..sources import Skip, SkipReason, Source
@@ -65,7 +65,7 @@ class ChunkGenerator:
         self.options = self.protocol.options
         # Subsets whose edit takes another source's clean background (background_random, plug-ins).
         self.needs_donor = {s for s in settings.subsets
-                            if Requirement.OTHER_BACKGROUND in resolve(s).requirements(self.options)}
+                            if Requirement.OTHER_BACKGROUND in requirements(resolve(s), self.options)}
         self.inpainter = make_inpainter(self.options.inpainter, dilation=self.options.inpaint_dilation)
         self.editor = build_editor(settings, placement)
         # Donor backgrounds for background_random: a small cache of prepared sources (pure function
