@@ -45,7 +45,8 @@ class ChunkGenerator:
     """
 
     def __init__(self, settings: GenerateSettings, selection: Sequence[Source], placement: Placement,
-                 digests: InputDigests | None = None, *, masker: Any = None, record_mask_source: bool = False):
+                 digests: InputDigests | None = None, *, masker: Any = None, record_mask_source: bool = False,
+                 editor: Any = None, lam: float | None = None):
         from ..inpaint import make_inpainter
         from ..masks import AutoMasker
 
@@ -67,7 +68,9 @@ class ChunkGenerator:
         self.needs_donor = {s for s in settings.subsets
                             if Requirement.OTHER_BACKGROUND in requirements(resolve(s), self.options)}
         self.inpainter = make_inpainter(self.options.inpainter, dilation=self.options.inpaint_dilation)
-        self.editor = build_editor(settings, placement)
+        self.editor = editor if editor is not None else build_editor(settings, placement)
+        self.lam = lam
+        """A λ override of every background edit (``edit --lambda``; None: each subset's own)."""
         # Donor backgrounds for background_random: a small cache of prepared sources (pure function
         # of the source, so the cache changes speed only, never bytes).
         self._cache: dict[str, _Loaded | Skip] = {}
@@ -193,7 +196,7 @@ class ChunkGenerator:
                     other = donor.prepared
                 try:
                     plans.append(edits.plan_edit(item.prepared, None, subset, seed=seed, other_background=other,
-                                                 label=label, options=self.protocol))
+                                                 label=label, options=self.protocol, lam=self.lam))
                 except ValueError as exc:
                     plans.append(Skip(sid, SkipReason.EDIT_FAILED, str(exc), subset))
         finished = iter(self._finish(plans, owner, on_progress))
