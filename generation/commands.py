@@ -16,17 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-# Re-exported: the other commands (evaluate, leaderboard) and tests import them from here.
-from .edit_flags import (  # noqa: F401
-    DEFAULT_AUTO_MASK,
-    DEFAULT_GLOBAL_SEED,
-    add_editing_arguments,
-    add_plugin_argument,
-    add_protocol_arguments,
-    edit_overrides,
-    key_value,
-    protocol_name,
-)
+# add_plugin_argument and DEFAULT_AUTO_MASK are re-exported: evaluate, leaderboard and tests import them from here.
+from .edit_flags import DEFAULT_AUTO_MASK, add_editing_arguments, add_plugin_argument
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -1,10 +1,9 @@
-"""``background``: the background re-synthesised with a complexity weight λ, or taken from another photo.
+"""``background``: what the background edits are, as a dataset records them.
 
-``BackgroundSpec(lam, adversarial)`` asks the background editor for λ (``> 0`` more complex, ``< 0``
-smoother, ``0`` the regeneration control) and optionally adversarial classifier guidance;
-``RandomBackgroundSpec()`` puts the object on the clean background of another source image: under
-the official protocol (``harmonize``) as the authors do, the other background is the start image of
-the blended diffusion with λ = 0 and the object is blended in; otherwise the object is pasted.
+``BackgroundSpec(lam, adversarial)``: the background re-synthesised with complexity weight λ
+(``> 0`` more complex, ``< 0`` smoother, ``0`` the regeneration control), optionally with adversarial
+classifier guidance; ``RandomBackgroundSpec()``: the object over another source image's clean
+background. The object's pixels are kept. Planned in :mod:`generation.attributes.background`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,8 @@
-"""``direction``: the object rotated; its old place becomes background.
+"""``direction``: what the rotation edits are, as a dataset records them.
 
-``DirectionSpec()`` is the benchmark's edit: an integer angle uniform in ``[-45, 45]`` degrees
-(``max_angle`` changes the range). ``DirectionSpec(angle=a)`` is a sweep level: a rotation by ``a``
-degrees in a sense drawn once per image for every level, so the rotation grows with ``a``.
-
-The options choose the authors' rotation (``PIL.Image.rotate`` about the image centre, NEAREST, black
-fill, no expand: the object may be clipped or leave the frame, and is unreachable when nothing is
-left) or the corrected one (about the object's centre, kept inside the frame, bilinear). The rotation
-is made on the photo at its own resolution, as the authors rotate the original before resizing it.
+``DirectionSpec()`` is the benchmark's edit, an angle drawn uniformly from ``[-45, 45]`` degrees
+(``max_angle`` changes the range, level ``random<max>``); ``DirectionSpec(angle=a)`` is a sweep level
+of ``a`` degrees. The rotation itself is planned in :mod:`generation.attributes.direction`.
 """
 
 from __future__ import annotations

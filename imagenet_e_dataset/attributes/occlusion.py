@@ -1,11 +1,7 @@
-"""``occlusion`` (an extra, not one of the twelve ImageNet-E configs): part of the object hidden.
+"""``occlusion`` (an extra, not one of the twelve ImageNet-E configs): a share of the object hidden.
 
-``OcclusionSpec(share=0.5)`` covers that share of the object's pixels with a band of the photo's
-own clean background (the inpainted background behind the object), entering the object's
-bounding box from a side drawn from the row's seed. The band's depth is the smallest that covers
-at least ``share`` of the object pixels, so the achieved share is exact up to one row/column of
-pixels and recorded. The visible part of the object keeps its pixels exactly; the edited
-``object_mask`` is what stays visible.
+``OcclusionSpec(share=0.5)`` hides half the object's pixels behind its own clean background; the
+visible part keeps its pixels. The band is drawn in :mod:`generation.attributes.occlusion`.
 """
 
 from __future__ import annotations

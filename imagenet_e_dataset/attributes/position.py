@@ -1,13 +1,8 @@
-"""``position``: the object moved to a uniformly random place fully inside the frame.
+"""``position``: what the move edits are, as a dataset records them.
 
-``PositionSpec()`` is the benchmark's edit: a new top-left corner uniform in ``[0, W - w] x
-[0, H - h]``. ``PositionSpec(shift=s)`` is a sweep level: the object moves the fraction ``s`` of
-the way from its place to that random corner, drawn once per image for every level, so the
-displacement grows with ``s`` along one line.
-
-The object is the box ``options.object_box`` picks: the authors move the bounding box of the mask's
-largest contour (the mask pixels inside it; other parts of the mask are left out), the corrected
-protocol the whole mask's box. The move is made on the photo at its own resolution.
+``PositionSpec()`` is the benchmark's edit (a uniformly random place fully inside the frame);
+``PositionSpec(shift=s)`` is a sweep level, the share ``s`` of the way to that place. The move is
+planned in :mod:`generation.attributes.position`.
 """
 
 from __future__ import annotations

@@ -1,16 +1,8 @@
-"""``size``: the object rescaled to cover a share of the frame, or its box brought to fill the frame.
+"""``size``: what the object-size edits are, as a dataset records them.
 
-``SizeSpec(rate=0.05)`` rescales the object about its centre until it covers 5 % of the image
-(within the tolerance); ``SizeSpec(full=True)`` crops a window around the object's bounding box to
-the frame. The options choose the authors' steps or the corrected ones (:mod:`generation.protocol`):
-
-- the loop (``size_loop``): the authors' crop/canvas steps (:func:`~generation.transforms_official.official_rescale`)
-  or the toolkit's centred warp (:func:`~generation.transforms.rescale_to_rate`), both measuring the
-  object by ``object_box`` and letting the frame clip a grown object only with ``size_allow_clip``;
-- ``size_full_fallback``: as the authors, the ``full`` edit is made first and a target that is not
-  below its rate takes the ``full`` image;
-- ``size_invalid``: a failed edit ("Invalid size") gives the untransformed object (the authors copy
-  the original) or is reported unreachable.
+``SizeSpec(rate=0.05)``: the object rescaled to cover 5 % of the image; ``SizeSpec(full=True)``: a
+window around its bounding box cropped to the frame. Severity grows as the rate falls. How the edit
+is made (the authors' loop or the corrected one) is the planner's part: :mod:`generation.attributes.size`.
 """
 
 from __future__ import annotations
