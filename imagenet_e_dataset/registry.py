@@ -3,8 +3,8 @@
 Each attribute (:mod:`imagenet_e_dataset.attributes`, or a plug-in) declares its subsets with a typed
 edit spec and registers here with :func:`register_attribute`; this module keeps the one table of
 subsets the importer, writer, metric, runner, card, leaderboard, CLI and the editing toolkit read
-(the toolkit's planners are registered apart, by attribute name, in :mod:`generation.attributes`). Nothing else spells a subset name out. The twelve ImageNet-E configs are
-the subsets with ``benchmark=True`` (what ``"all"`` means); extras such as ``occlusion_0.5`` and the
+(the toolkit's planners are registered apart, by attribute name, in :mod:`generation.attributes`).
+Nothing else spells a subset name out. The twelve ImageNet-E configs are the subsets with ``benchmark=True`` (what ``"all"`` means); extras such as ``occlusion_0.5`` and the
 subsets of user plug-ins resolve by name and join ``"all+extras"``.
 
 Two families of views. :data:`SUBSETS`, :data:`CONFIG_NAMES`, :data:`EDITED_CONFIG_NAMES` and
