@@ -55,8 +55,6 @@ def run_edit(args: argparse.Namespace) -> int:
     from .pipeline.chunks import ChunkGenerator, build_editor
     from .sources import Source
 
-    if args.subsets is None and not args.sweep:
-        raise ValueError("name what to make: --subsets NAMES ('all', 'all+extras' or config names) or --sweep ATTRIBUTE=LEVELS")
     photo_path = Path(args.image)
     if not photo_path.is_file():
         raise FileNotFoundError(f"photo {photo_path} does not exist")
@@ -66,9 +64,11 @@ def run_edit(args: argparse.Namespace) -> int:
         raise ValueError(f"no MASK given: pass a mask PNG after the image, or --auto-mask (default method "
                          f"{DEFAULT_AUTO_MASK}; also {', '.join(m for m in available_maskers() if m != DEFAULT_AUTO_MASK)})")
     label = None if args.label is None else check_label(args.label, where="--label")
-    requested = [s.name for s in resolve_many(args.subsets, levels=False)] if args.subsets else []
+    # As in generate, no --subsets and no --sweep means 'all'.
+    chosen = args.subsets if args.subsets is not None else (None if args.sweep else ALL)
+    requested = [s.name for s in resolve_many(chosen, levels=False)] if chosen else []
     settings = settings_from_args(args, auto_mask=args.auto_mask or None, batch_size=1)
-    many = (args.subsets or "").strip() in (ALL, ALL_WITH_EXTRAS) or len(requested) > 1 or bool(args.sweep)
+    many = (chosen or "").strip() in (ALL, ALL_WITH_EXTRAS) or len(requested) > 1 or bool(args.sweep)
     out = Path(args.out)
     if not many and out.suffix.lower() != ".png":
         raise ValueError(f"--out {out}: one subset is written as a .png file")

@@ -85,8 +85,8 @@ def test_edit_refuses_what_generate_refuses(tmp_path, capsys, command):
     assert "unknown edit option(s) no_such_option" in capsys.readouterr().err
 
 
-def test_edit_needs_subsets_to_make(tmp_path, capsys):
+def test_edit_without_subsets_makes_all_as_generate_does(tmp_path, capsys):
     photo = tmp_path / "p.png"
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(photo)
     assert main(["edit", str(photo), str(photo), "--out", str(tmp_path / "o.png"), "--steps", "2"]) == 1
-    assert "--subsets" in capsys.readouterr().err
+    assert "several subsets need a folder" in capsys.readouterr().err
