@@ -39,7 +39,7 @@ import numpy as np
 from imagenet_e_dataset.labels import check_label
 from imagenet_e_dataset.registry import Subset, resolve, subset_for_spec
 
-from .attributes import EditContext, EditSpec
+from .attributes import EditContext, EditSpec, planner_for
 from .edit_types import EditOptions, EditResult, EditStatus, Fit, PlannedEdit, PreparedSource, check_photo
 from .inpaint import Inpainter, make_inpainter
 from .interfaces import BackgroundEditor
@@ -137,7 +137,7 @@ def plan_edit(
     if label is not None:
         params["label"] = label
     ctx = EditContext(source, sub, int(seed), options, params, other_background, label, lam)
-    return sub.attribute.plan(ctx, sub.spec)
+    return planner_for(sub.attribute).plan(ctx, sub.spec)
 
 
 def run_edits(planned: Sequence[PlannedEdit], editor: BackgroundEditor | None) -> list[EditResult]:

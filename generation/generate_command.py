@@ -6,10 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
-from .commands import add_plugin_argument, add_protocol_arguments, key_value
-from .interfaces import BACKENDS
+from .edit_flags import add_editing_arguments
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -64,32 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     io.add_argument("--keep-work", action="store_true", help="keep <out>.work (the committed chunks) after the merge")
 
     sel = p.add_argument_group("source selection")
-    sel.add_argument("--subsets", default=None,
-                     help="'all' (the 12 ImageNet-E configs; the default without --sweep), 'all+extras', or "
-                          "comma-separated config names / official aliases")
-    sel.add_argument("--sweep", action="append", default=[], metavar="ATTRIBUTE=LEVELS",
-                     help="one config per level of an attribute, LEVELS as V1,V2,... or START:STOP:COUNT "
-                          "(e.g. size=0.02,0.05,0.1,0.2 or background=-40:40:9 or direction=0:90:7); repeatable")
     sel.add_argument("--limit", type=int, help="use only the first N selected sources (by source id)")
     sel.add_argument("--min-area", type=float, default=0.0, help="minimum object share of the image (mask area)")
     sel.add_argument("--max-area", type=float, default=1.0, help="maximum object share of the image")
     sel.add_argument("--single-object", action="store_true", help="keep only masks with one connected object")
 
-    ed = p.add_argument_group("editing")
-    add_protocol_arguments(ed, edit_option=False)
-    ed.add_argument("--backend", choices=BACKENDS, default="cpu", help="background editor (default cpu)")
-    ed.add_argument("--unet", help="diffusers UNet2DModel folder / Hub id (diffusion backend)")
-    ed.add_argument("--steps", type=int, help="diffusion: guided steps (default 10); cpu: optimisation iterations")
-    ed.add_argument("--classifier", help="guidance classifier for background_20_adv (default efficientnet-lite0)")
-    ed.add_argument("--adv-scale", type=float, help="adversarial guidance scale s_adv")
-    ed.add_argument("--inpainter", help="object-removal inpainter: patchmatch (default), opencv, or diffusers:<hub id or folder> "
-                         "(a diffusers inpainting pipeline)")
-    ed.add_argument("--seed", type=int, default=404, help="global seed (default 404, as the paper)")
-    ed.add_argument("--backend-option", action="append", type=key_value, default=[], metavar="KEY=VALUE",
-                    help="extra background-editor option (repeatable), e.g. lr=0.02")
-    ed.add_argument("--edit-option", action="append", type=key_value, default=[], metavar="KEY=VALUE",
-                    help="override one edit setting of the protocol (an EditOptions field, repeatable), "
-                         "e.g. full_mode=aspect; recorded as an override in the card")
+    add_editing_arguments(p.add_argument_group("editing (the same flags as `imagenet-e edit`)"))
 
     run = p.add_argument_group("work split")
     run.add_argument("--chunk-size", type=int, default=32, help="sources per committed chunk (default 32)")
@@ -97,61 +75,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--shard-index", type=int, help="this job's shard (default: RANK or 0)")
     run.add_argument("--merge", action="store_true", help="only assemble the dataset from the committed chunks")
     run.add_argument("--batch-size", type=int, default=8, help="sources planned and edited together (default 8)")
-    run.add_argument("--device", default="auto", help="torch device (default: cpu for --backend cpu; cuda:LOCAL_RANK if available for diffusion)")
     run.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     run.add_argument("--rank-timeout", type=float, default=None, metavar="SECONDS",
                      help="under torchrun / accelerate launch: how long rank 0 waits for a rank that shows no sign of "
                           "life before naming it and stopping (default 1800)")
-    add_plugin_argument(p)
     p.set_defaults(func=_run)
 
 
 def settings_from_args(args: argparse.Namespace):
+    """The run's :class:`~generation.pipeline.GenerateSettings`: the editing flags shared with ``edit``, and
+    the selection and chunking only ``generate`` has."""
     from imagenet_e_dataset.hub_layout import parse_size
 
-    from .pipeline import GenerateSettings
+    from .edit_flags import settings_from_args as editing_settings
     from .sources import SelectionFilter
 
-    backend_options: dict[str, Any] = dict(args.backend_option)
-    if args.backend == "diffusion":
-        if args.unet is None and "unet" not in backend_options:
-            raise ValueError("--backend diffusion needs --unet (a diffusers UNet2DModel folder or Hub id)")
-        if args.unet is not None:
-            backend_options["unet"] = str(args.unet)
-        if args.steps is not None:
-            backend_options["steps"] = args.steps
-    else:
-        if args.unet is not None:
-            raise ValueError("--unet is only used by --backend diffusion")
-        if args.steps is not None:
-            backend_options["iterations"] = args.steps
-    if args.adv_scale is not None:
-        backend_options["adv_scale"] = args.adv_scale
-    if args.classifier is not None:
-        backend_options["classifier"] = args.classifier
-    edit_options: dict[str, Any] = dict(args.edit_option)
-    if args.inpainter is not None:
-        edit_options["inpainter"] = args.inpainter
-    if args.resolution is not None:
-        edit_options["resolution"] = args.resolution
-    from imagenet_e_dataset.registry import ALL, resolve_many
-
-    from .sweeps import parse_sweep
-
-    sweeps = tuple(parse_sweep(text) for text in args.sweep)
-    swept = tuple(dict.fromkeys(name for sweep in sweeps for name in sweep.config_names()))
-    chosen = args.subsets if args.subsets is not None else (None if sweeps else ALL)
-    subsets = tuple(s.name for s in resolve_many(chosen, levels=False)) if chosen is not None else ()
-    return GenerateSettings(
+    return editing_settings(
+        args,
         auto_mask=args.auto_mask,
         mask_threshold=args.mask_threshold,
-        subsets=subsets + tuple(name for name in swept if name not in subsets),
-        sweeps=tuple((sweep.attribute, sweep.values) for sweep in sweeps),
-        protocol=args.protocol,
-        backend=args.backend,
-        backend_options=tuple(sorted(backend_options.items())),
-        edit_options=tuple(sorted(edit_options.items())),
-        seed=args.seed,
         limit=args.limit,
         selection=SelectionFilter(min_area=args.min_area, max_area=args.max_area, single_object=args.single_object),
         chunk_size=args.chunk_size,

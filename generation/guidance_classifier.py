@@ -77,7 +77,7 @@ def _module_class():
 def _efficientnet_lite0(argument: str, device: str) -> ClassifierFn:
     if argument:
         raise ValueError(f"efficientnet-lite0 takes no argument, got {argument!r}")
-    from imagenet_e.eval import efficientnet_lite0
+    from . import efficientnet_lite0
 
     size = (efficientnet_lite0.INPUT_SIZE, efficientnet_lite0.INPUT_SIZE)
     return _module_class()(efficientnet_lite0.build(), size, list(efficientnet_lite0.MEAN), list(efficientnet_lite0.STD),

@@ -8,7 +8,7 @@ each with its reason. The blended-diffusion step itself (blend at the step's own
 detached ``class_guided`` adversarial gradient) is the same under both: it is simply correct.
 
 Which subsets a protocol sends through the background editor follows from the attribute plug-ins
-(``Subset.requirements(options)``): under ``official`` every edited subset but ``size_full`` does.
+(``generation.attributes.requirements(subset, options)``): under ``official`` every edited subset but ``size_full`` does.
 
 The protocol's label (``"official"``, ``"corrected"`` or ``"official protocol with overrides: ..."``)
 is recorded in every edit's params, ``manifest.jsonl``, ``edits.json``, the dataset card, the

@@ -24,11 +24,11 @@ import numpy as np
 
 from imagenet_e_dataset.features import is_source_id
 from imagenet_e_dataset.label_space import LabelSpace
-from imagenet_e_dataset.labels import NUM_CLASSES, val_labels, wnid_to_index, wnids
+from imagenet_e_dataset.labels import val_labels, wnid_to_index, wnids
+from imagenet_e_dataset.labels_file import read_labels_file as parse_labels_file
 
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 WNID_PATTERN = re.compile(r"n[0-9]{8}")  # ASCII digits; always used with fullmatch
-_LABEL_VALUE = re.compile(r"[+-]?[0-9]+")
 
 
 class SkipReason(str, enum.Enum):
@@ -203,46 +203,8 @@ def _index_files(
 
 def read_labels_file(path: str | os.PathLike) -> dict[str, int]:
     """Parse ``<file name><TAB><index>`` lines (the release's ``labels.txt``) into ``source_id -> label``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"labels file {path} does not exist")
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise ValueError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    labels: dict[str, int] = {}
-    first_line: dict[str, int] = {}
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        parts = line.split("\t") if "\t" in line else line.split()
-        if len(parts) != 2:
-            raise ValueError(f"{path}:{number}: expected '<file name><TAB><label index>', got {line!r}")
-        name, value = parts[0].strip(), parts[1].strip()
-        sid = source_id_of(Path(name))
-        if sid is None:
-            raise ValueError(f"{path}:{number}: {name!r} is not a usable image file name (ILSVRC2012_val_XXXXXXXX.JPEG, "
-                             "or letters, digits, '_', '.', '-')")
-        # ASCII digits only: int() would also take "٥" (5) and "2_8_1" (281), and a 5000-digit string
-        # raises an error that names no line.
-        if not _LABEL_VALUE.fullmatch(value):
-            raise ValueError(f"{path}:{number}: label {_short(value)} is not an integer in ASCII digits 0-9")
-        if len(value.lstrip("+-")) > 6 or not 0 <= int(value) < NUM_CLASSES:
-            raise ValueError(f"{path}:{number}: label {value if len(value) <= 12 else _short(value)} is outside 0..{NUM_CLASSES - 1}")
-        label = int(value)
-        if sid in labels and labels[sid] != label:
-            # Keeping either one would silently mislabel the image (import-release refuses the same conflict).
-            raise ValueError(f"{path}:{number}: {name!r} has label {label}, but line {first_line[sid]} gave "
-                             f"{sid} label {labels[sid]}; one image has one label: fix one of the lines")
-        labels[sid] = label
-        first_line.setdefault(sid, number)
-    return labels
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+    return parse_labels_file(path, source_id=lambda name: source_id_of(Path(name)),
+                             name_rule="ILSVRC2012_val_XXXXXXXX.JPEG, or letters, digits, '_', '.', '-'")
 
 
 def _folder_wnid(path: Path, root: Path) -> str | None:

@@ -2,7 +2,7 @@
 
 A sweep names an attribute and its values, as a list (``0.02,0.05,0.1``) or as
 ``start:stop:count`` (``-40:40:9`` = nine evenly spaced values). Each value becomes the
-attribute's spec for that level (:meth:`~generation.attributes.AttributePlugin.sweep_spec`), hence a
+attribute's spec for that level (:meth:`~imagenet_e_dataset.attributes.AttributePlugin.sweep_spec`), hence a
 config name (``size_0.02``, ``background_-40``, ``direction_15``); a level that coincides with one
 of the twelve ImageNet-E configs *is* that config. Sweep specs of the geometric attributes share
 one seed key per image, so the rotation sense, the target place and the occluded side are the same

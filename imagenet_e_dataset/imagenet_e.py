@@ -31,16 +31,15 @@ from PIL import Image
 # Absolute imports: as a datasets<4 loading script this file is copied alone into a modules cache,
 # where relative imports would not resolve; the installed package provides them.
 from imagenet_e_dataset.features import SOURCE_ID_PATTERN, make_features
-from imagenet_e_dataset.labels import NUM_CLASSES, wnids
+from imagenet_e_dataset.labels import wnids
+from imagenet_e_dataset.labels_file import read_labels_file
 from imagenet_e_dataset.registry import DEFAULT_CONFIG, SUBSETS, Subset, resolve
 
 LABELS_FILE = "labels.txt"
 IMAGE_SUFFIXES = frozenset({".png", ".jpeg", ".jpg"})
 # ASCII digits only ([0-9], not \d, which also takes "٥"), matched with fullmatch (``$`` would accept a
-# trailing newline). The label field is checked apart so a long or odd label gets its own message.
-_LABEL_LINE = re.compile(r"(?P<file>ILSVRC2012_val_[0-9]{8})\.(?:JPEG|jpeg|jpg|JPG|png|PNG)\t(?P<label>[^\t]*)")
-_LABEL_VALUE = re.compile(r"[+-]?[0-9]+")
-_MAX_LABEL_DIGITS = 6
+# trailing newline).
+_RELEASE_NAME = re.compile(r"(?P<id>ILSVRC2012_val_[0-9]{8})\.(?:JPEG|jpeg|jpg|JPG|png|PNG)")
 
 _CITATION = """\
 @inproceedings{li2023imagenete,
@@ -110,46 +109,19 @@ def read_release_labels(root: str | os.PathLike, *, on_bad: OnBad | None = None)
         raise ValueError(f"{path} is a {problem}: copy the file into the release instead")
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: the release root must hold {LABELS_FILE}")
-    labels: dict[str, int] = {}
-    with open(path, "rb") as fh:
-        for number, raw_bytes in enumerate(fh, start=1):
-            where = f"{path}:{number}"
-            try:
-                raw = raw_bytes.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                _report_or_raise(BadFile("", where, f"line is not UTF-8 text ({exc.reason} at byte {exc.start})"), on_bad)
-                continue
-            line = raw.rstrip("\r\n")
-            if not line.strip():
-                continue
-            match = _LABEL_LINE.fullmatch(line)
-            if match is None:
-                _report_or_raise(BadFile("", where, f"malformed label line {_short(line)}; expected 'ILSVRC2012_val_XXXXXXXX.JPEG<TAB><label>'"), on_bad)
-                continue
-            text = match["label"]
-            if not _LABEL_VALUE.fullmatch(text):
-                _report_or_raise(BadFile("", where, f"label {_short(text)} is not an integer in ASCII digits 0-9"), on_bad)
-                continue
-            if len(text.lstrip("+-")) > _MAX_LABEL_DIGITS or not 0 <= int(text) < NUM_CLASSES:
-                _report_or_raise(BadFile("", where, f"label {text if len(text) <= 12 else _short(text)} is outside 0..{NUM_CLASSES - 1}"), on_bad)
-                continue
-            label = int(text)
-            source_id = match["file"]
-            if labels.get(source_id, label) != label:
-                _report_or_raise(BadFile("", where, f"{source_id} is listed again with a different label {label}"), on_bad)
-                continue
-            labels[source_id] = label
-    return labels
+
+    def release_id(name: str) -> str | None:
+        match = _RELEASE_NAME.fullmatch(name)
+        return match["id"] if match else None
+
+    report = None if on_bad is None else (lambda where, reason: on_bad(BadFile("", where, reason)))
+    return read_labels_file(path, source_id=release_id, name_rule="ILSVRC2012_val_XXXXXXXX.JPEG", tab_only=True,
+                            on_bad=report)
 
 
 def _shown(path: Path) -> str:
     """``path`` with newlines, tabs and other control characters escaped: one line in messages and reports."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
-
-
-def _short(text: str, limit: int = 60) -> str:
-    """``repr`` of ``text``, cut to ``limit`` characters (a 5000-digit label stays readable)."""
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
 
 
 def _image_error(exc: BaseException) -> str:

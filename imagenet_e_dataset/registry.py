@@ -1,9 +1,10 @@
-"""The subset registry: every dataset config, built from the attribute plug-ins.
+"""The attribute and subset registry: every attribute and every dataset config, in one module.
 
-Each attribute plug-in (:mod:`generation.attributes`) declares its subsets with a typed edit spec;
-this module collects them into the one table the importer, writer, metric, runner, card,
-leaderboard and CLI read. Nothing else spells a subset name out. The twelve ImageNet-E configs are
-the subsets with ``benchmark=True`` (what ``"all"`` means); extras such as ``occlusion_0.5`` and the
+Each attribute (:mod:`imagenet_e_dataset.attributes`, or a plug-in) declares its subsets with a typed
+edit spec and registers here with :func:`register_attribute`; this module keeps the one table of
+subsets the importer, writer, metric, runner, card, leaderboard, CLI and the editing toolkit read
+(the toolkit's planners are registered apart, by attribute name, in :mod:`generation.attributes`).
+Nothing else spells a subset name out. The twelve ImageNet-E configs are the subsets with ``benchmark=True`` (what ``"all"`` means); extras such as ``occlusion_0.5`` and the
 subsets of user plug-ins resolve by name and join ``"all+extras"``.
 
 Two families of views. :data:`SUBSETS`, :data:`CONFIG_NAMES`, :data:`EDITED_CONFIG_NAMES` and
@@ -19,17 +20,16 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
-# The built-in attributes register themselves on import.
-from generation.attributes import background, direction, occlusion, original, position, size  # noqa: F401
-from generation.attributes.background import BackgroundSpec
-from generation.attributes.base import AttributePlugin, EditSpec, Subset, on_register, registered_attributes
-from generation.attributes.loading import load_entry_points
-from generation.attributes.original import OriginalSpec
+from .attributes import BUILTIN_ATTRIBUTES, AttributePlugin, EditSpec, Subset, check_attribute_class
+from .attributes.background import BackgroundSpec
+from .attributes.original import OriginalSpec
+from .named_registry import NamedRegistry
+from .plugin_loading import load_entry_points
 
 __all__ = [
     "ALIASES", "ALL", "ALL_SUBSETS", "ALL_WITH_EXTRAS", "Attribute", "AttributePlugin", "BENCHMARK_CONFIG_NAMES", "CONFIG_NAMES",
     "CONTROL_CONFIG", "DEFAULT_CONFIG", "ORIGINAL_CONFIG", "EDITED_ATTRIBUTES", "EDITED_CONFIG_NAMES", "SUBSETS", "Subset", "attributes", "get_attribute",
-    "edited_attributes", "recognise", "register_subset", "resolve", "resolve_many", "subset_for_spec", "subsets_of",
+    "edited_attributes", "recognise", "register_attribute", "register_subset", "registered_attributes", "resolve", "resolve_many", "subset_for_spec", "subsets_of",
 ]
 
 Attribute = AttributePlugin
@@ -43,28 +43,48 @@ CONTROL_CONFIG = BackgroundSpec(0.0).config_name()
 """The regeneration control (λ = 0): shares every edited subset's resizing and re-synthesis."""
 DEFAULT_CONFIG = ORIGINAL_CONFIG
 
+
+def _same_class(existing: AttributePlugin, new: AttributePlugin) -> bool:
+    # The same plug-in module imported twice (e.g. a plug-in file loaded again) is not a clash.
+    return (type(existing).__qualname__, type(existing).__module__) == (type(new).__qualname__, type(new).__module__)
+
+
+_ATTRIBUTES: NamedRegistry[AttributePlugin] = NamedRegistry("attribute", same=_same_class)
 _SUBSETS: dict[str, Subset] = {}
 _BENCHMARK: dict[str, Subset] = {}
 _ALIASES: dict[str, str] = {}
-_ATTRIBUTES: dict[str, AttributePlugin] = {}
 
 
-def _add(plugin: AttributePlugin) -> None:
-    for sub in plugin.subsets():
+def register_attribute(cls: type[AttributePlugin]) -> type[AttributePlugin]:
+    """Class decorator: register an attribute (one instance per class) and the subsets it declares."""
+    name = check_attribute_class(cls)
+    plugin = cls()
+    if name in _ATTRIBUTES:
+        _ATTRIBUTES.add(name, plugin)  # the same module imported again is kept; another class is refused
+        return cls
+    declared = plugin.subsets()
+    for sub in declared:
         for key in (sub.name, sub.alias):
             if key is not None and (key in _SUBSETS or key in _ALIASES):
                 raise ValueError(f"attribute {plugin.name!r}: subset name or alias {key!r} is already taken")
+    _ATTRIBUTES.add(name, plugin)
+    for sub in declared:
         _SUBSETS[sub.name] = sub
         if sub.alias:
             _ALIASES[sub.alias] = sub.name
-    _ATTRIBUTES[plugin.name] = plugin
     _reorder()
+    return cls
+
+
+def registered_attributes() -> Iterator[AttributePlugin]:
+    """Registered attributes, by ``order`` then name."""
+    return iter(sorted(_ATTRIBUTES.values(), key=lambda a: (a.order, a.name)))
 
 
 def _reorder() -> None:
     # Canonical order: attribute order; within one, its declared subsets as declared, then the
     # levels it gained from sweeps by severity (so curves and tables read left to right).
-    rank = {a.name: i for i, a in enumerate(sorted(_ATTRIBUTES.values(), key=lambda a: (a.order, a.name)))}
+    rank = {a.name: i for i, a in enumerate(registered_attributes())}
     declared = {s.name: k for a in _ATTRIBUTES.values() for k, s in enumerate(a.subsets())}
 
     def key(s: Subset) -> tuple:
@@ -79,11 +99,6 @@ def _reorder() -> None:
     _BENCHMARK.clear()
     _BENCHMARK.update((s.name, s) for s in ordered if s.benchmark)
 
-
-for _plugin in registered_attributes():
-    _add(_plugin)
-on_register(_add)
-load_entry_points()
 
 T = TypeVar("T")
 
@@ -147,11 +162,11 @@ def get_attribute(name: str | AttributePlugin) -> AttributePlugin:
     """The attribute plug-in of a name, with an error listing the registered ones."""
     if isinstance(name, AttributePlugin):
         return name
-    try:
-        return _ATTRIBUTES[name]
-    except (KeyError, TypeError):
-        valid = ", ".join(_ATTRIBUTES)
-        raise ValueError(f"unknown attribute {name!r}; valid: {valid} (plug-ins add more: --plugin)") from None
+    found = _ATTRIBUTES.find(name) if isinstance(name, str) else None
+    if found is None:
+        valid = ", ".join(_ATTRIBUTES.names())
+        raise ValueError(f"unknown attribute {name!r}; valid: {valid} (plug-ins add more: --plugin)")
+    return found
 
 
 def resolve(name: str | Subset, *, levels: bool = True) -> Subset:
@@ -261,3 +276,9 @@ def register_subset(spec: EditSpec) -> Subset:
 def subset_for_spec(spec: EditSpec) -> Subset:
     """The subset of a spec: the declared one, or a new extra named by the spec (sweep levels)."""
     return register_subset(spec)
+
+
+for _builtin in BUILTIN_ATTRIBUTES:
+    register_attribute(_builtin)
+# Last: an entry-point plug-in imports this module's names while it registers.
+load_entry_points()

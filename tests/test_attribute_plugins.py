@@ -19,6 +19,7 @@ from generation.attributes import (
     RandomBackgroundSpec,
     Requirement,
     SizeSpec,
+    requirements,
     load_entry_points,
     load_plugin,
     register_attribute,
@@ -82,13 +83,13 @@ def test_extras_resolve_by_name_but_stay_out_of_all():
 def test_requirements_decide_what_a_subset_needs():
     # The official protocol (EditOptions() defaults) harmonises every edit as the authors do; corrected does not.
     plain, harmonised = EditOptions(harmonize=False), EditOptions()
-    assert resolve("background_20_adv").requirements(plain) == {Requirement.EDITOR, Requirement.CLASSIFIER,
+    assert requirements(resolve("background_20_adv"), plain) == {Requirement.EDITOR, Requirement.CLASSIFIER,
                                                                  Requirement.LABEL}
-    assert resolve("background_random").requirements(plain) == {Requirement.OTHER_BACKGROUND}
-    assert resolve("background_random").requirements(harmonised) == {Requirement.OTHER_BACKGROUND, Requirement.EDITOR}
-    assert resolve("size_0.1").requirements(plain) == set()
-    assert resolve("size_0.1").requirements(harmonised) == {Requirement.EDITOR}
-    assert resolve("size_full").requirements(harmonised) == set()  # the full-frame crop keeps its own background
+    assert requirements(resolve("background_random"), plain) == {Requirement.OTHER_BACKGROUND}
+    assert requirements(resolve("background_random"), harmonised) == {Requirement.OTHER_BACKGROUND, Requirement.EDITOR}
+    assert requirements(resolve("size_0.1"), plain) == set()
+    assert requirements(resolve("size_0.1"), harmonised) == {Requirement.EDITOR}
+    assert requirements(resolve("size_full"), harmonised) == set()  # the full-frame crop keeps its own background
 
 
 def test_registration_refuses_taken_names_and_malformed_plugins():
@@ -183,6 +184,15 @@ def test_plugin_from_an_entry_point_is_loaded(tmp_path, monkeypatch):
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["flipdemo", "True"]
+    # Imported through the toolkit first, the plug-in (which imports the toolkit itself) still loads and plans.
+    code = textwrap.dedent(f"""
+        import sys; sys.path.insert(0, {str(package)!r})
+        from generation.attributes import planner_for
+        from imagenet_e_dataset.registry import get_attribute
+        print(type(planner_for(get_attribute("flipdemo"))).__name__)
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == ["_OneClassPlugin"] and "failed to load" not in run.stderr
     assert load_entry_points() == []  # once per process
 
 
@@ -228,3 +238,37 @@ def test_a_plugin_file_goes_through_generate_load_evaluate_and_the_leaderboard(t
     """)
     columns = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "blur drop (pp)" in columns and "occlusion drop (pp)" in columns and "blur_4 accuracy (%)" in columns
+
+
+def test_a_declaration_without_a_planner_reads_but_does_not_edit():
+    # The ground-floor half alone: enough to resolve and score the configs, and generate says what is missing.
+    code = textwrap.dedent("""
+        from dataclasses import dataclass
+        from typing import ClassVar
+        from imagenet_e_dataset.attributes import AttributePlugin, EditSpec
+        from imagenet_e_dataset.registry import register_attribute, resolve
+        import sys
+
+        @dataclass(frozen=True)
+        class HazeSpec(EditSpec):
+            attribute: ClassVar[str] = "haze"
+            def level(self): return "thick"
+
+        @register_attribute
+        class Haze(AttributePlugin):
+            name = "haze"
+            description = "fog over the background"
+            spec_types = (HazeSpec,)
+            def subsets(self): return (self.subset(HazeSpec(), "fog"),)
+
+        assert "generation" not in sys.modules  # declaring and resolving needs no toolkit
+        print(resolve("haze_thick").attribute.name)
+        from generation.attributes import planner_for
+        try:
+            planner_for(resolve("haze_thick").attribute)
+        except ValueError as exc:
+            print(exc)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "haze"
+    assert out[1].startswith("attribute 'haze' has no planner") and "register_planner('haze')" in out[1]

@@ -182,9 +182,9 @@ def test_cli_subset_all_writes_every_edit_and_a_contact_sheet(tmp_path, capsys):
     Image.fromarray(other_photo).save(other)
     Image.fromarray(other_mask.astype(np.uint8) * 255).save(other_m)
     out = tmp_path / "edits"
-    code = main(["edit", str(img), str(CHELSEA_MASK), "--subset", "all", "--out", str(out), "--label", "281",
+    code = main(["edit", str(img), str(CHELSEA_MASK), "--subsets", "all", "--out", str(out), "--label", "281",
                  "--random-background", str(other), "--random-background-mask", str(other_m),
-                 "--iterations", "3", "--resolution", "64", "--inpainter", "opencv", "--mask-out", str(tmp_path / "masks")])
+                 "--steps", "3", "--resolution", "64", "--inpainter", "opencv", "--mask-out", str(tmp_path / "masks")])
     assert code == 0
     names = {p.name for p in out.iterdir()}
     assert names == {f"{n}.png" for n in CONFIG_NAMES} | {"contact_sheet.png", "edits.json"}
@@ -206,7 +206,7 @@ def test_cli_single_subset_and_clear_errors(tmp_path, capsys):
     Image.fromarray(photo).save(img)
     Image.fromarray(mask.astype(np.uint8) * 255).save(m)
     out = tmp_path / "moved.png"
-    assert main(["edit", str(img), str(m), "--subset", "rp", "--out", str(out), "--inpainter", "opencv",
+    assert main(["edit", str(img), str(m), "--subsets", "rp", "--out", str(out), "--inpainter", "opencv",
                  "--mask-out", str(tmp_path / "moved_mask.png")]) == 0
     with Image.open(out) as im:
         assert im.size == (256, 256)
@@ -214,7 +214,7 @@ def test_cli_single_subset_and_clear_errors(tmp_path, capsys):
 
     wrong = tmp_path / "wrong_size.png"
     Image.fromarray(np.pad(mask, 5).astype(np.uint8) * 255).save(wrong)
-    assert main(["edit", str(img), str(wrong), "--subset", "size_0.1", "--out", str(tmp_path / "x.png")]) == 1
+    assert main(["edit", str(img), str(wrong), "--subsets", "size_0.1", "--out", str(tmp_path / "x.png")]) == 1
     assert "wrong_size.png" in capsys.readouterr().err
-    assert main(["edit", str(img), "--subset", "size_0.1", "--out", str(tmp_path / "x.png")]) == 1
+    assert main(["edit", str(img), "--subsets", "size_0.1", "--out", str(tmp_path / "x.png")]) == 1
     assert "--auto-mask" in capsys.readouterr().err

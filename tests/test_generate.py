@@ -354,13 +354,48 @@ def test_one_image_regenerated_alone_matches_the_batch_run(clean, layout, tmp_pa
     (mask,) = layout["masks"].rglob(f"{source}.png")
     for subset in ("position_random", "direction_random", "background_-20"):
         out = tmp_path / f"{subset}.png"
-        assert main(["edit", str(photo), str(mask), "--subset", subset, "--out", str(out), "--resolution", "64",
-                     "--iterations", "3"]) == 0
+        assert main(["edit", str(photo), str(mask), "--subsets", subset, "--out", str(out), "--resolution", "64",
+                     "--steps", "3"]) == 0
         ds = datasets.load_dataset(str(clean), subset, split="test")
         row = ds[ds["source_id"].index(source)]
         assert row["seed"] == derive_seed(404, source, subset)
         with Image.open(out) as alone:
             assert np.array_equal(np.asarray(alone), np.asarray(row["image"])), subset
+
+
+def test_edit_is_the_pipeline_on_one_photo_with_its_donor_and_classifier(clean, layout, tiny_classifier, tmp_path):
+    """``edit`` of one photo gives the bytes ``generate`` wrote for it, for every subset at once: the donor
+    background, the guiding classifier (loaded and placed the same way) and the label included."""
+    import datasets
+
+    source = SELECTED[3]
+    entries = {e["subset"]: e for e in manifest(clean) if e["source_id"] == source}
+    donor = entries["background_random"]["params"]["other_source_id"]
+    photo = layout["images"] / f"{source}.JPEG"
+    (mask,) = layout["masks"].rglob(f"{source}.png")
+    (donor_mask,) = layout["masks"].rglob(f"{donor}.png")
+    out = tmp_path / "edits"
+    label = official_label(int(source[-8:]))
+    assert main(["edit", str(photo), str(mask), "--subsets", "all", "--out", str(out), "--resolution", "64",
+                 "--steps", "3", "--classifier", tiny_classifier, "--label", str(label), "--no-progress",
+                 "--random-background", str(layout["images"] / f"{donor}.JPEG"),
+                 "--random-background-mask", str(donor_mask)]) == 0
+    record = json.loads((out / "edits.json").read_text())
+    assert record["edits"]["background_random"]["other_source_id"] == donor
+    compared = 0
+    for config in SUBSETS:
+        if entries[config]["status"] != "ok":
+            assert record["edits"][config]["status"] == entries[config]["status"], config
+            continue
+        ds = datasets.load_dataset(str(clean), config, split="test").cast_column("image", datasets.Image(decode=False))
+        row = ds[ds["source_id"].index(source)]
+        if config == "original":  # the dataset keeps the photo's file; edit shows its pixels as a PNG
+            with Image.open(out / "original.png") as alone, Image.open(photo) as given:
+                assert np.array_equal(np.asarray(alone), np.asarray(given.convert("RGB")))
+            continue
+        assert (out / f"{config}.png").read_bytes() == row["image"]["bytes"], config
+        compared += 1
+    assert compared >= 9  # the diffusion-free cpu editor reaches every edited subset of this photo
 
 
 def test_a_refused_resume_names_only_the_settings_that_changed(tmp_path):

@@ -149,7 +149,7 @@ def test_diffusers_inpainter_through_the_edit_command(tiny_pipeline, tmp_path):
     Image.fromarray(photo).save(tmp_path / "photo.png")
     Image.fromarray(mask.astype(np.uint8) * 255).save(tmp_path / "mask.png")
     out = tmp_path / "moved.png"
-    code = main(["edit", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"), "--subset", "position_random",
+    code = main(["edit", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"), "--subsets", "position_random",
                  "--inpainter", f"diffusers:{tiny_pipeline}", "--resolution", "64", "--out", str(out)])
     assert code == 0 and Image.open(out).size == (64, 64)
 

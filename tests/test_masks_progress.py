@@ -63,7 +63,7 @@ def test_edit_contact_sheet_shows_the_mask_and_warns(tmp_path, capsys):
     Image.fromarray(photo).save(tmp_path / "photo.png")
     Image.fromarray(big.astype(np.uint8) * 255).save(tmp_path / "mask.png")
     out = tmp_path / "edits"
-    code = main(["edit", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"), "--subset", "size_full,position_random",
+    code = main(["edit", str(tmp_path / "photo.png"), str(tmp_path / "mask.png"), "--subsets", "size_full,position_random",
                  "--resolution", "64", "--inpainter", "opencv", "--out", str(out)])
     assert code == 0
     err = capsys.readouterr().err

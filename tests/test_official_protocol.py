@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from helpers.scenes import synthetic_scene
-from generation.attributes import Requirement
+from generation.attributes import Requirement, requirements
 from generation.edits import EditOptions, EditStatus, plan_edit, prepare_source, run_edits
 from generation.cpu_background import CPUBackgroundEditor
 from generation.protocol import Protocol
@@ -76,8 +76,8 @@ def test_official_harmonises_transforms_over_the_clean_background_with_lambda_ze
     # Corrected: a hard composite, no editor.
     plain = plan_edit(chelsea_sources["corrected"], None, subset, seed=3, options=CORRECTED)
     assert not plain.needs_editor and plain.result.ok
-    assert resolve(subset).requirements(OFFICIAL.options) == {Requirement.EDITOR}
-    assert resolve(subset).requirements(CORRECTED.options) == set()
+    assert requirements(resolve(subset), OFFICIAL.options) == {Requirement.EDITOR}
+    assert requirements(resolve(subset), CORRECTED.options) == set()
 
 
 # --- row: random_bg is a blended-diffusion start ----------------------------------------------------
@@ -94,7 +94,7 @@ def test_official_random_background_starts_the_blended_diffusion_from_the_other_
             assert req.lam == 0.0 and np.array_equal(req.background, other.background)  # the start image
             assert np.array_equal(req.image[source.object_mask], source.image[source.object_mask])
             assert planned.params["other_source_id"] == "donor"
-            assert resolve("background_random").requirements(protocol.options) == {
+            assert requirements(resolve("background_random"), protocol.options) == {
                 Requirement.OTHER_BACKGROUND, Requirement.EDITOR}
         else:
             assert not planned.needs_editor  # pasted

@@ -70,7 +70,7 @@ def test_cli_rejects_an_unknown_protocol(tmp_path, capsys):
     Image.fromarray(photo).save(img)
     Image.fromarray(mask.astype(np.uint8) * 255).save(m)
     with pytest.raises(SystemExit):
-        main(["edit", str(img), str(m), "--subset", "size_full", "--out", str(tmp_path / "o.png"), "--protocol", "paper"])
+        main(["edit", str(img), str(m), "--subsets", "size_full", "--out", str(tmp_path / "o.png"), "--protocol", "paper"])
     assert "unknown protocol 'paper'; valid: official, corrected" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["generate", "--images", str(tmp_path), "--masks", str(tmp_path), "--out", str(tmp_path / "d"),
@@ -84,7 +84,7 @@ def test_cli_edit_records_the_protocol_and_its_overrides(tmp_path, capsys):
     Image.fromarray(photo).save(img)
     Image.fromarray(mask.astype(np.uint8) * 255).save(m)
     out = tmp_path / "edits"
-    assert main(["edit", str(img), str(m), "--subset", "size_full,position_random", "--out", str(out),
+    assert main(["edit", str(img), str(m), "--subsets", "size_full,position_random", "--out", str(out),
                  "--protocol", "corrected", "--resolution", "64", "--inpainter", "opencv", "--harmonize",
                  "--edit-option", "object_box=largest_contour"]) == 0
     record = json.loads((out / "edits.json").read_text())
@@ -170,7 +170,7 @@ def test_cli_edit_takes_the_working_resolution_from_the_unet(tmp_path):
     img, m = tmp_path / "p.png", tmp_path / "m.png"
     Image.fromarray(photo).save(img)
     Image.fromarray(mask.astype(np.uint8) * 255).save(m)
-    base = ["edit", str(img), str(m), "--subset", "background_0,position_random", "--backend", "diffusion",
+    base = ["edit", str(img), str(m), "--subsets", "background_0,position_random", "--backend", "diffusion",
             "--unet", str(tmp_path / "unet"), "--steps", "2", "--inpainter", "opencv"]
     assert main([*base, "--out", str(tmp_path / "a")]) == 0
     record = json.loads((tmp_path / "a" / "edits.json").read_text())

@@ -6,6 +6,10 @@ it is and everything behind it is blurred with a Gaussian of standard deviation 
 on ``edit``, ``generate``, ``evaluate`` and ``leaderboard``, or install it with an entry point in
 the group ``imagenet_e.attributes``. It publishes ``blur_2``, ``blur_4`` and ``blur_8``; any other
 sigma is a ``BlurSpec(sigma=...)``.
+
+The file has the two halves of every attribute: the declaration (the spec and the configs, from
+``imagenet_e_dataset``: enough to read and score a dataset made with it) and the planner (how an edit
+is made, from ``generation.attributes``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import math
 from dataclasses import dataclass
 from typing import ClassVar
 
-from generation.attributes import AttributePlugin, EditContext, EditSpec, format_number, register_attribute
+from generation.attributes import AttributePlanner, EditContext, register_planner
+from imagenet_e_dataset.attributes import AttributePlugin, EditSpec, format_number
+from imagenet_e_dataset.registry import register_attribute
 
 
 @dataclass(frozen=True)
@@ -39,10 +45,14 @@ class BackgroundBlur(AttributePlugin):
     name = "blur"
     description = "Background blur: everything but the object blurred (a shallow depth of field)."
     spec_types = (BlurSpec,)
+    object_pixel_exact = True  # only the background is blurred
 
     def subsets(self):
         return tuple(self.subset(BlurSpec(s), f"Background blurred with a Gaussian of sigma {s} px.") for s in (2, 4, 8))
 
+
+@register_planner("blur")
+class BackgroundBlurPlanner(AttributePlanner):
     def plan(self, ctx: EditContext, spec: EditSpec):
         import numpy as np
         from PIL import Image, ImageFilter

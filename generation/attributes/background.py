@@ -9,78 +9,15 @@ the blended diffusion with λ = 0 and the object is blended in; otherwise the ob
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from .base import (
-    AttributePlugin, EditContext, EditSpec, Requirement, Subset, format_number, parse_number, register_attribute,
-)
+from imagenet_e_dataset.attributes.background import BackgroundSpec, RandomBackgroundSpec
+
+from .base import AttributePlanner, EditContext, EditSpec, Requirement, register_planner
 
 
-@dataclass(frozen=True)
-class BackgroundSpec(EditSpec):
-    """Blended background editing with complexity weight ``lam`` (and adversarial guidance)."""
-
-    attribute: ClassVar[str] = "background"
-    lam: float
-    adversarial: bool = False
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.lam, (int, float)) or isinstance(self.lam, bool) or not math.isfinite(self.lam):
-            raise ValueError(f"BackgroundSpec.lam must be a finite number, got {self.lam!r}")
-        object.__setattr__(self, "lam", float(self.lam))
-
-    def level(self) -> str:
-        return format_number(self.lam) + ("_adv" if self.adversarial else "")
-
-
-@dataclass(frozen=True)
-class RandomBackgroundSpec(EditSpec):
-    """The object over the clean background of another source image (drawn with the row's seed)."""
-
-    attribute: ClassVar[str] = "background"
-
-    def level(self) -> str:
-        return "random"
-
-
-@register_attribute
-class Background(AttributePlugin):
-    name = "background"
-    description = "Background complexity edited by blended diffusion (lambda < 0 simpler, > 0 more complex), or swapped."
-    spec_types = (BackgroundSpec, RandomBackgroundSpec)
-    colour = "#0072B2"
-    order = 10
-    sweep_unit = "lambda, the complexity weight (a finite number; < 0 smoother, > 0 more complex)"
-
-    def sweep_spec(self, value: float) -> EditSpec:
-        return BackgroundSpec(value)
-
-    def severity(self, spec: EditSpec) -> float | None:
-        # Only plain λ edits lie on the complexity scale (adversarial guidance and swaps do not).
-        return spec.lam if isinstance(spec, BackgroundSpec) and not spec.adversarial else None
-
-    def spec_from_level(self, level: str) -> EditSpec | None:
-        if level == "random":
-            return RandomBackgroundSpec()
-        adversarial = level.endswith("_adv")
-        lam = parse_number(level.removesuffix("_adv"))
-        return None if lam is None else BackgroundSpec(lam, adversarial=adversarial)
-
-    def subsets(self) -> tuple[Subset, ...]:
-        s = self.subset
-        return (
-            s(BackgroundSpec(0.0), "Background re-synthesised by the background editor with lambda = 0 "
-                                   "(controls for generation artefacts).", alias="rec", benchmark=True),
-            s(BackgroundSpec(-20.0), "lambda = -20: simpler, smoother background.", alias="20_smooth", benchmark=True),
-            s(BackgroundSpec(20.0), "lambda = +20: more complex background.", alias="20_hard", benchmark=True),
-            s(BackgroundSpec(20.0, adversarial=True), "lambda = +20 plus adversarial classifier guidance.",
-              alias="20_adv", benchmark=True),
-            s(RandomBackgroundSpec(), "Object pasted onto the background of another image.", alias="random_bg",
-              benchmark=True),
-        )
-
+@register_planner("background")
+class BackgroundPlanner(AttributePlanner):
     def requirements(self, spec: EditSpec, options: Any) -> frozenset[Requirement]:
         if isinstance(spec, RandomBackgroundSpec):
             if options.harmonize:

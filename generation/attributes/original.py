@@ -2,38 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
-
-from .base import AttributePlugin, EditContext, EditSpec, Subset, register_attribute
+from .base import AttributePlanner, EditContext, EditSpec, register_planner
 
 
-@dataclass(frozen=True)
-class OriginalSpec(EditSpec):
-    """No edit."""
-
-    attribute: ClassVar[str] = "original"
-
-    def level(self) -> str:
-        return "none"
-
-    def config_name(self) -> str:
-        return "original"
-
-
-@register_attribute
-class Original(AttributePlugin):
-    name = "original"
-    description = "The unedited photo (the control every edited subset is compared with)."
-    spec_types = (OriginalSpec,)
-    colour = "#3b3b3b"
-    order = 0
-    edited = False
-
-    def subsets(self) -> tuple[Subset, ...]:
-        return (self.subset(OriginalSpec(), "Unedited ImageNet validation image (the same source images as every other subset).",
-                            alias="ori", file_extension=".JPEG", benchmark=True),)
-
+@register_planner("original")
+class OriginalPlanner(AttributePlanner):
     def plan(self, ctx: EditContext, spec: EditSpec):
         # The release keeps the photo at its own size: the untouched pixels, not the working copy.
         return ctx.finished(ctx.source.photo, ctx.source.mask, ctx.params)

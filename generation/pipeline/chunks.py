@@ -15,7 +15,7 @@ import numpy as np
 from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
 from imagenet_e_dataset.registry import resolve
 
-from ..attributes import Requirement
+from ..attributes import Requirement, requirements
 from ..image_io import decode_rgb, encode_png, misread_mode
 from ..seeding import seed_for
 from ..sources import Skip, SkipReason, Source
@@ -45,7 +45,8 @@ class ChunkGenerator:
     """
 
     def __init__(self, settings: GenerateSettings, selection: Sequence[Source], placement: Placement,
-                 digests: InputDigests | None = None, *, masker: Any = None, record_mask_source: bool = False):
+                 digests: InputDigests | None = None, *, masker: Any = None, record_mask_source: bool = False,
+                 editor: Any = None, lam: float | None = None):
         from ..inpaint import make_inpainter
         from ..masks import AutoMasker
 
@@ -65,9 +66,11 @@ class ChunkGenerator:
         self.options = self.protocol.options
         # Subsets whose edit takes another source's clean background (background_random, plug-ins).
         self.needs_donor = {s for s in settings.subsets
-                            if Requirement.OTHER_BACKGROUND in resolve(s).requirements(self.options)}
+                            if Requirement.OTHER_BACKGROUND in requirements(resolve(s), self.options)}
         self.inpainter = make_inpainter(self.options.inpainter, dilation=self.options.inpaint_dilation)
-        self.editor = build_editor(settings, placement)
+        self.editor = editor if editor is not None else build_editor(settings, placement)
+        self.lam = lam
+        """A λ override of every background edit (``edit --lambda``; None: each subset's own)."""
         # Donor backgrounds for background_random: a small cache of prepared sources (pure function
         # of the source, so the cache changes speed only, never bytes).
         self._cache: dict[str, _Loaded | Skip] = {}
@@ -193,7 +196,7 @@ class ChunkGenerator:
                     other = donor.prepared
                 try:
                     plans.append(edits.plan_edit(item.prepared, None, subset, seed=seed, other_background=other,
-                                                 label=label, options=self.protocol))
+                                                 label=label, options=self.protocol, lam=self.lam))
                 except ValueError as exc:
                     plans.append(Skip(sid, SkipReason.EDIT_FAILED, str(exc), subset))
         finished = iter(self._finish(plans, owner, on_progress))

@@ -269,7 +269,7 @@ def _sources_text(sources: Sequence[Any], imagenet_ids: bool, photos: str, masks
 def _method_text(settings: GenerateSettings, provenance: Mapping[str, Any], protocol: str | None) -> str:
     from imagenet_e_dataset.registry import resolve
 
-    from ..attributes import Requirement
+    from ..attributes import Requirement, requirements
 
     options = settings.edit_options_object()
     lines = []
@@ -294,13 +294,13 @@ def _method_text(settings: GenerateSettings, provenance: Mapping[str, Any], prot
         sub = resolve(name)
         by_attribute.setdefault(sub.attribute.name, []).append(sub)
     for name, subs in by_attribute.items():
-        edited = [s for s in subs if Requirement.EDITOR in s.requirements(options)]
+        edited = [s for s in subs if Requirement.EDITOR in requirements(s, options)]
         others = [s for s in subs if s not in edited]
         parts = []
         if edited:
             parts.append(f"{', '.join(f'`{s.name}`' for s in edited)}: the object is kept pixel-exact; the background "
                          f"is made by {backend}.")
-        if others and (edited or any(Requirement.EDITOR in s.requirements(options) for s in subs[0].attribute.subsets())):
+        if others and (edited or any(Requirement.EDITOR in requirements(s, options) for s in subs[0].attribute.subsets())):
             # An attribute the backend usually finishes: describe its other subsets one by one.
             parts += [f"`{s.name}`: {s.description}" for s in others]
         elif others:

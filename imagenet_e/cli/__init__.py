@@ -49,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         if getattr(args, "plugin", None):
-            from generation.attributes import load_plugin
+            from imagenet_e_dataset.plugin_loading import load_plugin
 
             for plugin in args.plugin:
                 load_plugin(plugin)

@@ -114,7 +114,7 @@ def _format_argument(parser: argparse.ArgumentParser) -> None:
 def _evaluate(args: argparse.Namespace) -> int:
     from imagenet_e_dataset.runtime import launch_environment
 
-    from .label_space import load_label_map
+    from .label_mapping import load_label_map
     from .report import format_table
     from .runner import evaluate_model
 

@@ -10,7 +10,7 @@ output, by the first rule that links it:
    exactly, then with case, ``_`` and repeated spaces ignored;
 3. by way of ImageNet-1k, for a model whose outputs are ImageNet classes: when the class's name or
    id names exactly one ImageNet-1k class (a synset string, a unique class name, a WordNet id, a
-   lemma: the tables of :mod:`.label_space`), the output mapped to that ImageNet class.
+   lemma: the tables of :mod:`.label_mapping`), the output mapped to that ImageNet class.
 
 Outputs linked to no dataset class never win the argmax or enter the top-5: predictions live in
 the dataset's space, so the argmax necessarily ranges over the dataset's classes (the results'
@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 
 from imagenet_e_dataset.label_space import LabelSpace
 
-from .label_space import LabelMapping, MappingMethod, _candidates, _exact, _normalise
+from .label_mapping import LabelMapping, MappingMethod, _candidates, _exact, _normalise
 
 NOTES_LISTED = 20
 """How many per-class links the notes spell out (all are counted)."""
@@ -53,7 +53,7 @@ def link_to_dataset(mapping: LabelMapping, output_names: Sequence[str] | None, s
     outputs are no ImageNet classes); ``output_names``: the model's class name per output, if any;
     ``class_outputs``: the label map's ``{dataset class name or id: model output}`` entries.
 
-    >>> from imagenet_e.eval.label_space import identity_mapping
+    >>> from imagenet_e.eval.label_mapping import identity_mapping
     >>> space = LabelSpace.from_names(["fox squirrel", "espresso", "zebra"], name="cafe")
     >>> linked = link_to_dataset(identity_mapping(), None, space)
     >>> linked.num_classes, [j for j, c in enumerate(linked.indices) if c >= 0]

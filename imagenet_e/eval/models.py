@@ -38,8 +38,8 @@ from torch import nn
 
 from imagenet_e_dataset.named_registry import NamedRegistry
 
-from . import efficientnet_lite0
-from .label_space import (
+from generation import efficientnet_lite0
+from .label_mapping import (
     LabelMapping,
     MappingMethod,
     apply_overrides,

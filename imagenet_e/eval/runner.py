@@ -39,7 +39,7 @@ from .data import EncodedImages, available_configs, collate, load_configs, worke
 from .dataset_labels import dataset_revision as _dataset_revision_of
 from .dataset_labels import recorded_dataset_id
 from .dataset_space import dataset_space_of, link_to_dataset
-from .label_space import split_label_map
+from .label_mapping import split_label_map
 from .models import LabelMappingChoice, LoadedModel, load_model, wrap_model
 from .predictions import (
     TOP_K,

