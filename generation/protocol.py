@@ -63,9 +63,10 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "working resolution (photo and mask resampling)",
         (("working_resize", WorkingResize.LANCZOS, WorkingResize.BICUBIC),),
-        "The authors' mask rule (bilinear, then `> 0.5` of the 0..255 values) marks every working pixel the "
-        "filter reaches from the object as object: a rim about one pixel wide of the photo's old surroundings is "
-        "pasted with the object into every edit and travels with it. Nearest-neighbour keeps the object's outline.",
+        "The authors binarise the working mask at `> 0.5` of its 0..255 values after a NEAREST resize: on the grey "
+        "masks their bilinear size loop carries, every pixel the filter touched at all (value 1 of 255) counts as "
+        "object, so a faint rim of the old surroundings travels with a rescaled object. Corrected binarises at the "
+        "half level (`> 127`); its photo filter is bicubic (no LANCZOS ringing along high-contrast object edges).",
     ),
     Deviation(
         "which pixels are the object (size rate, `full` box, position box)",
