@@ -156,7 +156,7 @@ def _edit(args: argparse.Namespace) -> int:
     from .contact_sheet import contact_sheet, outline
     from .edits import plan_edit, prepare_source, run_edits
     from .image_io import read_rgb, write_png_atomic
-    from .masks import auto_mask, available_maskers, mask_warnings, read_mask
+    from .masks import auto_mask, available_maskers, format_mask_warning, mask_warnings, read_mask
     from .protocol import Protocol
     from .seeding import seed_for
 
@@ -176,7 +176,7 @@ def _edit(args: argparse.Namespace) -> int:
         raise ValueError(f"no MASK given: pass a mask PNG after the image, or --auto-mask (default method "
                          f"{DEFAULT_AUTO_MASK}; also {', '.join(m for m in available_maskers() if m != DEFAULT_AUTO_MASK)})")
     for warning in mask_warnings(mask):
-        print(f"warning: the mask {warning}; check it (--mask-out, or the outline in the contact sheet)", file=sys.stderr)
+        print(format_mask_warning(warning), file=sys.stderr)
     subsets = resolve_many(args.subset, levels=False)
     many = args.subset.strip() in (ALL, ALL_WITH_EXTRAS) or len(subsets) > 1
     out = Path(args.out)
