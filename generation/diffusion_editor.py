@@ -22,7 +22,21 @@ request's ``rounding`` (the authors truncate).
 
 A whole batch goes through each UNet call, but every random draw comes from a per-request
 ``torch.Generator`` seeded by ``request.seed`` (drawn on the CPU, so a seed means the same noise on
-any device); a request therefore gives the same image alone or in any batch.
+any device; all of a batch's draws are made up front and copied to the device once, so no step waits
+for a CPU -> GPU copy). A request gives the same image alone or in any batch wherever the UNet's
+kernels are batch-invariant (CPU fp32: pinned by the tests).
+
+Precision and reproducibility. In bf16 / fp16 the frozen UNet is cast to that dtype once (autocast
+would recast its weights at every forward: it caches casts only of weights that require grad) and
+runs under autocast so normalisations stay fp32; activations are channels_last on CUDA. The
+guidance gradient through the UNet is taken of the loss times a loss scale in fp16 (halved and
+retried on overflow), so small gradients do not round to zero in fp16 activations (the authors'
+precision). The adversarial classifier always runs in fp32 outside autocast (in bf16 its gradient
+has a cosine of only ~0.8 with fp32) and one request at a time, so its reduction order does not
+depend on the batch; on CUDA cuDNN is set deterministic during an edit. What stays
+nondeterministic on CUDA: ops of the classifier whose backward uses atomics (adaptive average pooling
+in most CNNs) and of the UNet's attention; the classifiers of :mod:`generation.guidance_classifier`
+resize by matrix products, which are deterministic.
 """
 
 from __future__ import annotations
@@ -156,8 +170,9 @@ class DiffusionBackgroundEditor:
                 f"UNet {self.unet_source!r} has out_channels={model.config.out_channels}; the editor needs a "
                 f"learned-sigma model with 2 × in_channels = {2 * model.config.in_channels} (ε and v)"
             )
-        # Weights stay fp32 (autocast handles low precision), so the guidance gradient accumulates in fp32.
-        self.unet = model.to(self.device).eval().requires_grad_(False)
+        # Frozen weights are cast once (autocast casts only weights that require grad from its cache, so
+        # fp32 weights would be recast at every forward); the input, and so its gradient, stays fp32.
+        self.unet = model.to(self.device, dtype=self.dtype).eval().requires_grad_(False)
         if self.device.type == "cuda":
             self.unet = self.unet.to(memory_format=torch.channels_last)
         if isinstance(classifier, torch.nn.Module):
@@ -243,14 +258,34 @@ class DiffusionBackgroundEditor:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
+    def _deterministic(self):
+        """cuDNN picks deterministic kernels during an edit (restored after)."""
+        if self.device.type != "cuda":
+            return nullcontext()
+        return _cudnn_deterministic()
+
+    def _guidance_grad(self, loss: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
+        """∂loss/∂x_in; in fp16 through a loss scale (halved on overflow) so small gradients survive fp16."""
+        if self.dtype != torch.float16:
+            return torch.autograd.grad(loss, x_in)[0]
+        return scaled_input_grad(loss, x_in)
+
     def _edit_batch(self, requests: list[BackgroundEditRequest]) -> list[np.ndarray]:
         s, sched, dev = self.settings, self.schedule, self.device
         gens = [torch.Generator().manual_seed(int(r.seed) & 0xFFFF_FFFF_FFFF_FFFF) for r in requests]
         shape = (3, *requests[0].image.shape[:2])
 
+        # Every draw of the batch up front (one per request from its own generator, so batch composition never
+        # changes a request's noise; the start, then two per step), copied to the device once.
+        draws = 1 + 2 * s.steps
+        drawn = torch.stack([torch.stack([torch.randn(shape, generator=g) for _ in range(draws)]) for g in gens], 1)
+        if dev.type == "cuda":
+            drawn = drawn.pin_memory()
+        drawn = drawn.to(dev, non_blocking=True)
+        next_draw = iter(drawn)
+
         def noise() -> torch.Tensor:
-            # One draw per request from its own generator: batch composition never changes a request's noise.
-            return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(dev)
+            return next(next_draw)
 
         def to_tensor(arrays: list[np.ndarray]) -> torch.Tensor:
             x = torch.from_numpy(np.stack(arrays)).to(dev).permute(0, 3, 1, 2).float()
@@ -274,11 +309,12 @@ class DiffusionBackgroundEditor:
             t = torch.full((len(requests),), int(sched.timestep_map[index]), device=dev, dtype=torch.long)
             with torch.enable_grad() if needs_grad else torch.no_grad():
                 x_in = x.detach().requires_grad_(needs_grad)
-                with self._autocast():
-                    model_out = self.unet(x_in, t, class_labels=class_labels).sample
+                unet_in = x_in.contiguous(memory_format=torch.channels_last) if dev.type == "cuda" else x_in
+                with self._autocast(), self._deterministic():
+                    model_out = self.unet(unet_in, t, class_labels=class_labels).sample
                 mean, log_var, pred_x0 = sched.p_mean_variance(model_out.float(), x_in, index, s.clip_denoised)
                 if needs_grad:
-                    grad = torch.autograd.grad(self._guidance_loss(pred_x0, lam), x_in)[0]
+                    grad = self._guidance_grad(self._guidance_loss(pred_x0, lam), x_in)
                     mean = mean.detach() - log_var.detach().exp() * grad
             mean, log_var, pred_x0 = mean.detach(), log_var.detach(), pred_x0.detach()
             if adv_rows:
@@ -314,12 +350,40 @@ class DiffusionBackgroundEditor:
         """The authors' ``class_guided``: −adv_scale · ∇_{x̂0'} log p(y | x̂0') for a detached x̂0'.
 
         The classifier sees (x̂0' + 1) / 2, unclamped (the authors feed x̂0 as it is), so the gradient
-        reaches every pixel.
+        reaches every pixel. It runs in fp32 outside the UNet's autocast, one request at a time: the
+        reduction order of its forward and backward is then the same alone or in any batch.
         """
-        with torch.enable_grad():
-            x0 = pred_x0.detach().requires_grad_(True)
-            with self._autocast():
+        grads = []
+        with torch.enable_grad(), torch.autocast(device_type=self.device.type, enabled=False), self._deterministic():
+            for row in range(pred_x0.shape[0]):
+                x0 = pred_x0[row:row + 1].detach().float().requires_grad_(True)
                 logits = self.classifier((x0 + 1) / 2)
-            log_p = torch.log_softmax(logits.float(), dim=-1).gather(1, labels[:, None]).squeeze(1)
-            (grad,) = torch.autograd.grad(log_p.sum(), x0)
-        return -self.settings.adv_scale * grad
+                log_p = torch.log_softmax(logits.float(), dim=-1)[0, labels[row]]
+                grads.append(torch.autograd.grad(log_p, x0)[0])
+        return -self.settings.adv_scale * torch.cat(grads)
+
+
+class _cudnn_deterministic:
+    """Context: ``torch.backends.cudnn`` deterministic and not benchmarking, restored on exit."""
+
+    def __enter__(self) -> None:
+        cudnn = torch.backends.cudnn
+        self._saved = (cudnn.deterministic, cudnn.benchmark)
+        cudnn.deterministic, cudnn.benchmark = True, False
+
+    def __exit__(self, *exc: object) -> None:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = self._saved
+
+
+def scaled_input_grad(loss: torch.Tensor, x_in: torch.Tensor, scale: float = 2.0 ** 16, min_scale: float = 1.0) -> torch.Tensor:
+    """∂loss/∂x_in taken of ``loss * scale`` and divided back (fp32 result).
+
+    fp16 activations flush gradients below ~6e-8 to zero on the way back; scaling the loss lifts them
+    into range, as ``torch.amp.GradScaler`` does for weights. On overflow (an inf or nan) the scale is
+    halved and the backward retried, down to ``min_scale``.
+    """
+    while True:
+        (grad,) = torch.autograd.grad(loss * scale, x_in, retain_graph=scale > min_scale)
+        if bool(torch.isfinite(grad).all()) or scale <= min_scale:
+            return grad.float() / scale
+        scale /= 2
