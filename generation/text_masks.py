@@ -63,7 +63,7 @@ def clean_mask(
                            f"{int(np.sum(areas >= second_region * areas[order[0]]))} disconnected regions of "
                            f"similar size ({', '.join(str(int(a)) for a in areas[order[:3]])} px)")
     mask = labels == largest
-    from .masks import separated_objects
+    from .mask_objects import separated_objects
 
     objects = separated_objects(mask)
     if len(objects) >= 2:
