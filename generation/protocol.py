@@ -23,6 +23,7 @@ import functools
 from dataclasses import dataclass, fields, replace
 from typing import Any, Iterable, Mapping
 
+from .composite import Compositing
 from .edit_types import EditOptions, SizeInvalid, SizeLoop
 from .interfaces import Rounding
 from .transforms import FullMode, ObjectBox, Resample, RotationCenter
@@ -117,6 +118,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "along a circle, may be cut by the frame or leave it (nothing is left to classify), and NEAREST leaves "
         "jagged edges. Corrected rotates about the object's own centre, shifts it back inside the frame and "
         "resamples bilinear, so only its direction changes.",
+    ),
+    Deviation(
+        "object edge over the background (transform subsets, `background_random`)",
+        (("compositing", Compositing.HARD, Compositing.SOFT),),
+        "Pasted under a binary mask at the working resolution, the object's outline is a staircase and its own rim "
+        "pixels (mixed with its old surroundings) show as dark or greenish fringes on the new background. Corrected "
+        "feathers the mask's inner rim by a guided filter on the object and mixes in linear light; every pixel "
+        "outside the mask stays the background's, the interior the object's.",
     ),
     Deviation(
         "editor output to 8 bits",
