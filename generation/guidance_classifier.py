@@ -19,6 +19,7 @@ Registered names (:func:`load_guidance_classifier`):
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable
 
@@ -44,6 +45,7 @@ def load_guidance_classifier(name: str, device: str = "cpu") -> ClassifierFn:
     return loader(argument, device)
 
 
+@functools.lru_cache(maxsize=16)  # one per (size, device, dtype): built once, not at every guidance step
 def _resize_matrix(n_in: int, n_out: int, device: Any, dtype: Any) -> Any:
     """The (n_out, n_in) matrix of antialiased bilinear resampling along one axis (``interpolate`` of the identity)."""
     import torch
