@@ -153,12 +153,16 @@ class DiffusionBackgroundEditor:
         classifier: ClassifierFn | None = None,
         adv_scale: float = 0.0,
         range_scale: float = 50.0,
-        batch_size: int = 8,
+        batch_size: int | str = 8,
         progress: bool = True,
     ) -> None:
-        batch_size = int(batch_size)  # options may arrive as CLI strings
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        auto_batch = isinstance(batch_size, str) and batch_size.strip().lower() == "auto"
+        try:
+            batch_size = 0 if auto_batch else int(batch_size)  # options may arrive as CLI strings
+        except (TypeError, ValueError):
+            raise ValueError(f"batch_size must be an integer >= 1 or 'auto', got {batch_size!r}") from None
+        if not auto_batch and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or 'auto', got {batch_size}")
         self.settings = DiffusionEditSettings(
             steps=int(steps), respaced_steps=int(respaced_steps), range_scale=float(range_scale), adv_scale=float(adv_scale)
         )
@@ -179,7 +183,8 @@ class DiffusionBackgroundEditor:
             # Only the gradient with respect to the image is needed, never the classifier's own.
             classifier = classifier.to(self.device).eval().requires_grad_(False)
         self.classifier = classifier
-        self.batch_size = int(batch_size)
+        # "auto": from the GPU's free memory, measured on the first request (see _auto_batch); 8 on a CPU.
+        self.batch_size: int | None = None if auto_batch and self.device.type == "cuda" else (batch_size or 8)
         self.progress = progress
         self.schedule = RespacedSchedule.build(self.settings.num_train_steps, self.settings.respaced_steps)
 
@@ -217,8 +222,12 @@ class DiffusionBackgroundEditor:
         groups: dict[tuple[int, int], list[int]] = {}
         for i, request in enumerate(requests):
             groups.setdefault(request.image.shape[:2], []).append(i)
-        chunks = [idx[s : s + self.batch_size] for idx in groups.values() for s in range(0, len(idx), self.batch_size)]
         out: list[np.ndarray | None] = [None] * len(requests)
+        if self.batch_size is None and requests:
+            first = next(iter(groups.values()))[0]
+            out[first] = self._auto_batch(requests[first])
+            groups = {k: [i for i in idx if i != first] for k, idx in groups.items()}
+        chunks = [idx[s : s + self.batch_size] for idx in groups.values() for s in range(0, len(idx), self.batch_size)]
         from tqdm.auto import tqdm
 
         for chunk in tqdm(chunks, desc="diffusion edit", unit="batch", disable=not self.progress or len(chunks) < 2):
@@ -227,6 +236,22 @@ class DiffusionBackgroundEditor:
         return out  # type: ignore[return-value]
 
     # -- internals ----------------------------------------------------------------------------------
+
+    def _auto_batch(self, request: BackgroundEditRequest) -> np.ndarray:
+        """Edit one request alone, measuring its peak GPU memory, and size batches from the free memory.
+
+        The result is kept (a request gives the same image alone or in a batch). A guided step keeps the
+        UNet's activations for the backward pass (~4.2 GiB per 256x256 image for ADM-256), so a fixed
+        batch of 32 needs ~138 GiB: the batch is what the free memory holds instead.
+        """
+        torch.cuda.synchronize(self.device)
+        before = torch.cuda.memory_allocated(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        (edited,) = self._edit_batch([request])
+        per_image = torch.cuda.max_memory_allocated(self.device) - before
+        free, _ = torch.cuda.mem_get_info(self.device)
+        self.batch_size = batch_size_for(free, per_image)
+        return edited
 
     def _check(self, r: BackgroundEditRequest, i: int) -> None:
         h, w = r.image.shape[:2]
@@ -361,6 +386,16 @@ class DiffusionBackgroundEditor:
                 log_p = torch.log_softmax(logits.float(), dim=-1)[0, labels[row]]
                 grads.append(torch.autograd.grad(log_p, x0)[0])
         return -self.settings.adv_scale * torch.cat(grads)
+
+
+def batch_size_for(free_bytes: int, per_image_bytes: int, *, headroom: float = 0.8, cap: int = 64) -> int:
+    """Requests per UNet call that fit ``headroom`` of ``free_bytes`` at ``per_image_bytes`` each (1..cap).
+
+    >>> gib = 2**30
+    >>> batch_size_for(70 * gib, int(4.2 * gib)), batch_size_for(130 * gib, int(4.2 * gib)), batch_size_for(gib, 4 * gib)
+    (13, 24, 1)
+    """
+    return max(1, min(cap, int(headroom * free_bytes // max(1, per_image_bytes))))
 
 
 class _cudnn_deterministic:

@@ -101,3 +101,19 @@ def test_fp16_edit_keeps_object_pixels_and_runs_the_scaled_guidance(monkeypatch)
     (out,) = _editor("fp16").edit([r])
     assert len(calls) == 4  # one scaled backward per step
     assert np.array_equal(out[r.object_mask], r.image[r.object_mask])
+
+
+def test_batch_size_auto_is_sized_from_free_memory():
+    import doctest
+
+    import generation.diffusion_editor as diffusion_editor
+    from generation.diffusion_editor import batch_size_for
+
+    assert doctest.testmod(diffusion_editor).failed == 0
+    gib = 2**30
+    # The figures: ~4.2 GiB of saved activations per ADM-256 image; a fixed 32 needs ~138 GiB.
+    assert batch_size_for(78 * gib, int(4.2 * gib)) < 32 and batch_size_for(139 * gib, int(4.2 * gib)) < 32
+    assert batch_size_for(0, gib) == 1  # always at least one request per call
+    assert _editor(batch_size="auto").batch_size == 8  # on a CPU there is no free-memory figure to size from
+    with pytest.raises(ValueError, match="'auto'"):
+        _editor(batch_size="many")
