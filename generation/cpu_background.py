@@ -13,7 +13,14 @@ steering a diffusion model's denoising steps. Each iteration
   phases kept. A plain (or Adam) gradient step on this L1 term oscillates around zero-magnitude
   frequencies and turns "smoother" into salt-and-pepper noise; the proximal step does not;
 - for adversarial requests, steps ``lr·s_adv`` along the gradient of ``log p(y | x)`` (untargeted: the
-  true label's log-probability goes down), normalised by its root-mean-square over the region;
+  true label's log-probability goes down), normalised by its root-mean-square over the region. The
+  step acts where the authors' blended diffusion lets the term act: the background region only (the
+  object is re-imposed after every diffusion step), and only in the part of the gradient a denoiser
+  keeps. A diffusion model renders the push as natural content at the next denoising step; with no
+  prior, the raw per-pixel gradient is colour noise of the classifier's input frequencies ("rainbow"
+  noise over the whole background). The cpu editor therefore keeps its luminance (mean over RGB, the
+  same push on every channel) low-passed by a Gaussian of ``adv_smoothing`` working pixels at 256
+  (scaled with the resolution) before normalising it;
 - enforces the range penalty's aim (x in [-1, 1]) by projection, its hard limit.
 
 There is no learned image prior: λ > 0 amplifies existing texture towards noise, λ < 0 flattens it,
@@ -63,11 +70,14 @@ class CPUBackgroundEditor:
         batch_size: int = 16,
         device: str = "cpu",
         adv_iterations: int | None = None,
+        adv_smoothing: float = 1.5,
     ):
         if iterations < 0:
             raise ValueError(f"iterations must be >= 0, got {iterations}")
         if adv_iterations is not None and adv_iterations < 1:
             raise ValueError(f"adv_iterations must be >= 1, got {adv_iterations}")
+        if adv_smoothing < 0:
+            raise ValueError(f"adv_smoothing must be >= 0 (Gaussian sigma in pixels at 256), got {adv_smoothing}")
         if lr <= 0:
             raise ValueError(f"lr must be > 0, got {lr}")
         if batch_size < 1:
@@ -83,6 +93,7 @@ class CPUBackgroundEditor:
         # iterations their step grows so the total step (iterations x lr) stays the same: the same
         # λ growth of the spectrum and the same adversarial budget, taken in larger steps.
         self.adv_iterations = None if adv_iterations is None else int(adv_iterations)
+        self.adv_smoothing = float(adv_smoothing)
 
     def provenance(self) -> dict[str, Any]:
         return {
@@ -94,6 +105,7 @@ class CPUBackgroundEditor:
             "adv_scale": self.adv_scale,
             "init_noise": self.init_noise,
             "range_penalty": "projection onto [-1, 1]",
+            "adversarial_step": f"luminance of the gradient, Gaussian sigma {self.adv_smoothing:g} px at 256, background only",
             "classifier": getattr(self.classifier, "name", None if self.classifier is None else type(self.classifier).__name__),
             **({} if self.adv_iterations is None else {"adv_iterations": self.adv_iterations}),
         }
@@ -163,7 +175,7 @@ class CPUBackgroundEditor:
                 logp = torch.log_softmax(logits.float(), dim=-1).gather(1, labels[:, None])[:, 0]
                 (grad,) = torch.autograd.grad(self.adv_scale * logp.sum(), xa)
                 with torch.no_grad():
-                    grad = grad * region[adv_idx]
+                    grad = _smooth_luminance(grad, self.adv_smoothing * grad.shape[-1] / 256) * region[adv_idx]
                     rms = ((grad ** 2).sum(dim=(1, 2, 3)) / denom[adv_idx]).sqrt().clamp_min(1e-12)
                     x = x.clone()
                     x[adv_idx] = xa.detach() - lr * abs(self.adv_scale) * grad / rms[:, None, None, None]
@@ -183,3 +195,22 @@ class CPUBackgroundEditor:
         out = np.where(region_np[..., None], out, start_u8)
         out = np.where(obj[..., None], np.stack([r.image for r in reqs]), out)
         return [o for o in out]
+
+
+def _smooth_luminance(grad: "Any", sigma: float) -> "Any":
+    """The gradient's mean over RGB, on every channel, blurred by a separable Gaussian of ``sigma`` pixels;
+    ``sigma == 0``: the raw gradient (the per-pixel colour step of earlier versions)."""
+    import torch
+
+    if sigma <= 0:
+        return grad
+    lum = grad.mean(dim=1, keepdim=True)
+    radius = max(1, int(round(3 * sigma)))
+    taps = torch.arange(-radius, radius + 1, dtype=lum.dtype, device=lum.device)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    # Reflect padding: the push does not fade at the frame's edges.
+    lum = torch.nn.functional.pad(lum, (radius, radius, radius, radius), mode="reflect")
+    lum = torch.nn.functional.conv2d(lum, kernel.view(1, 1, 1, -1))
+    lum = torch.nn.functional.conv2d(lum, kernel.view(1, 1, -1, 1))
+    return lum.expand_as(grad)

@@ -22,7 +22,21 @@ request's ``rounding`` (the authors truncate).
 
 A whole batch goes through each UNet call, but every random draw comes from a per-request
 ``torch.Generator`` seeded by ``request.seed`` (drawn on the CPU, so a seed means the same noise on
-any device); a request therefore gives the same image alone or in any batch.
+any device; all of a batch's draws are made up front and copied to the device once, so no step waits
+for a CPU -> GPU copy). A request gives the same image alone or in any batch wherever the UNet's
+kernels are batch-invariant (CPU fp32: pinned by the tests).
+
+Precision and reproducibility. In bf16 / fp16 the frozen UNet is cast to that dtype once (autocast
+would recast its weights at every forward: it caches casts only of weights that require grad) and
+runs under autocast so normalisations stay fp32; activations are channels_last on CUDA. The
+guidance gradient through the UNet is taken of the loss times a loss scale in fp16 (halved and
+retried on overflow), so small gradients do not round to zero in fp16 activations (the authors'
+precision). The adversarial classifier always runs in fp32 outside autocast (in bf16 its gradient
+has a cosine of only ~0.8 with fp32) and one request at a time, so its reduction order does not
+depend on the batch; on CUDA cuDNN is set deterministic during an edit. What stays
+nondeterministic on CUDA: ops of the classifier whose backward uses atomics (adaptive average pooling
+in most CNNs) and of the UNet's attention; the classifiers of :mod:`generation.guidance_classifier`
+resize by matrix products, which are deterministic.
 """
 
 from __future__ import annotations
@@ -139,12 +153,16 @@ class DiffusionBackgroundEditor:
         classifier: ClassifierFn | None = None,
         adv_scale: float = 0.0,
         range_scale: float = 50.0,
-        batch_size: int = 8,
+        batch_size: int | str = 8,
         progress: bool = True,
     ) -> None:
-        batch_size = int(batch_size)  # options may arrive as CLI strings
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        auto_batch = isinstance(batch_size, str) and batch_size.strip().lower() == "auto"
+        try:
+            batch_size = 0 if auto_batch else int(batch_size)  # options may arrive as CLI strings
+        except (TypeError, ValueError):
+            raise ValueError(f"batch_size must be an integer >= 1 or 'auto', got {batch_size!r}") from None
+        if not auto_batch and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 or 'auto', got {batch_size}")
         self.settings = DiffusionEditSettings(
             steps=int(steps), respaced_steps=int(respaced_steps), range_scale=float(range_scale), adv_scale=float(adv_scale)
         )
@@ -156,15 +174,17 @@ class DiffusionBackgroundEditor:
                 f"UNet {self.unet_source!r} has out_channels={model.config.out_channels}; the editor needs a "
                 f"learned-sigma model with 2 × in_channels = {2 * model.config.in_channels} (ε and v)"
             )
-        # Weights stay fp32 (autocast handles low precision), so the guidance gradient accumulates in fp32.
-        self.unet = model.to(self.device).eval().requires_grad_(False)
+        # Frozen weights are cast once (autocast casts only weights that require grad from its cache, so
+        # fp32 weights would be recast at every forward); the input, and so its gradient, stays fp32.
+        self.unet = model.to(self.device, dtype=self.dtype).eval().requires_grad_(False)
         if self.device.type == "cuda":
             self.unet = self.unet.to(memory_format=torch.channels_last)
         if isinstance(classifier, torch.nn.Module):
             # Only the gradient with respect to the image is needed, never the classifier's own.
             classifier = classifier.to(self.device).eval().requires_grad_(False)
         self.classifier = classifier
-        self.batch_size = int(batch_size)
+        # "auto": from the GPU's free memory, measured on the first request (see _auto_batch); 8 on a CPU.
+        self.batch_size: int | None = None if auto_batch and self.device.type == "cuda" else (batch_size or 8)
         self.progress = progress
         self.schedule = RespacedSchedule.build(self.settings.num_train_steps, self.settings.respaced_steps)
 
@@ -202,8 +222,12 @@ class DiffusionBackgroundEditor:
         groups: dict[tuple[int, int], list[int]] = {}
         for i, request in enumerate(requests):
             groups.setdefault(request.image.shape[:2], []).append(i)
-        chunks = [idx[s : s + self.batch_size] for idx in groups.values() for s in range(0, len(idx), self.batch_size)]
         out: list[np.ndarray | None] = [None] * len(requests)
+        if self.batch_size is None and requests:
+            first = next(iter(groups.values()))[0]
+            out[first] = self._auto_batch(requests[first])
+            groups = {k: [i for i in idx if i != first] for k, idx in groups.items()}
+        chunks = [idx[s : s + self.batch_size] for idx in groups.values() for s in range(0, len(idx), self.batch_size)]
         from tqdm.auto import tqdm
 
         for chunk in tqdm(chunks, desc="diffusion edit", unit="batch", disable=not self.progress or len(chunks) < 2):
@@ -212,6 +236,22 @@ class DiffusionBackgroundEditor:
         return out  # type: ignore[return-value]
 
     # -- internals ----------------------------------------------------------------------------------
+
+    def _auto_batch(self, request: BackgroundEditRequest) -> np.ndarray:
+        """Edit one request alone, measuring its peak GPU memory, and size batches from the free memory.
+
+        The result is kept (a request gives the same image alone or in a batch). A guided step keeps the
+        UNet's activations for the backward pass (~4.2 GiB per 256x256 image for ADM-256), so a fixed
+        batch of 32 needs ~138 GiB: the batch is what the free memory holds instead.
+        """
+        torch.cuda.synchronize(self.device)
+        before = torch.cuda.memory_allocated(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        (edited,) = self._edit_batch([request])
+        per_image = torch.cuda.max_memory_allocated(self.device) - before
+        free, _ = torch.cuda.mem_get_info(self.device)
+        self.batch_size = batch_size_for(free, per_image)
+        return edited
 
     def _check(self, r: BackgroundEditRequest, i: int) -> None:
         h, w = r.image.shape[:2]
@@ -243,14 +283,34 @@ class DiffusionBackgroundEditor:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=self.dtype)
 
+    def _deterministic(self):
+        """cuDNN picks deterministic kernels during an edit (restored after)."""
+        if self.device.type != "cuda":
+            return nullcontext()
+        return _cudnn_deterministic()
+
+    def _guidance_grad(self, loss: torch.Tensor, x_in: torch.Tensor) -> torch.Tensor:
+        """∂loss/∂x_in; in fp16 through a loss scale (halved on overflow) so small gradients survive fp16."""
+        if self.dtype != torch.float16:
+            return torch.autograd.grad(loss, x_in)[0]
+        return scaled_input_grad(loss, x_in)
+
     def _edit_batch(self, requests: list[BackgroundEditRequest]) -> list[np.ndarray]:
         s, sched, dev = self.settings, self.schedule, self.device
         gens = [torch.Generator().manual_seed(int(r.seed) & 0xFFFF_FFFF_FFFF_FFFF) for r in requests]
         shape = (3, *requests[0].image.shape[:2])
 
+        # Every draw of the batch up front (one per request from its own generator, so batch composition never
+        # changes a request's noise; the start, then two per step), copied to the device once.
+        draws = 1 + 2 * s.steps
+        drawn = torch.stack([torch.stack([torch.randn(shape, generator=g) for _ in range(draws)]) for g in gens], 1)
+        if dev.type == "cuda":
+            drawn = drawn.pin_memory()
+        drawn = drawn.to(dev, non_blocking=True)
+        next_draw = iter(drawn)
+
         def noise() -> torch.Tensor:
-            # One draw per request from its own generator: batch composition never changes a request's noise.
-            return torch.stack([torch.randn(shape, generator=g) for g in gens]).to(dev)
+            return next(next_draw)
 
         def to_tensor(arrays: list[np.ndarray]) -> torch.Tensor:
             x = torch.from_numpy(np.stack(arrays)).to(dev).permute(0, 3, 1, 2).float()
@@ -274,11 +334,12 @@ class DiffusionBackgroundEditor:
             t = torch.full((len(requests),), int(sched.timestep_map[index]), device=dev, dtype=torch.long)
             with torch.enable_grad() if needs_grad else torch.no_grad():
                 x_in = x.detach().requires_grad_(needs_grad)
-                with self._autocast():
-                    model_out = self.unet(x_in, t, class_labels=class_labels).sample
+                unet_in = x_in.contiguous(memory_format=torch.channels_last) if dev.type == "cuda" else x_in
+                with self._autocast(), self._deterministic():
+                    model_out = self.unet(unet_in, t, class_labels=class_labels).sample
                 mean, log_var, pred_x0 = sched.p_mean_variance(model_out.float(), x_in, index, s.clip_denoised)
                 if needs_grad:
-                    grad = torch.autograd.grad(self._guidance_loss(pred_x0, lam), x_in)[0]
+                    grad = self._guidance_grad(self._guidance_loss(pred_x0, lam), x_in)
                     mean = mean.detach() - log_var.detach().exp() * grad
             mean, log_var, pred_x0 = mean.detach(), log_var.detach(), pred_x0.detach()
             if adv_rows:
@@ -314,12 +375,50 @@ class DiffusionBackgroundEditor:
         """The authors' ``class_guided``: −adv_scale · ∇_{x̂0'} log p(y | x̂0') for a detached x̂0'.
 
         The classifier sees (x̂0' + 1) / 2, unclamped (the authors feed x̂0 as it is), so the gradient
-        reaches every pixel.
+        reaches every pixel. It runs in fp32 outside the UNet's autocast, one request at a time: the
+        reduction order of its forward and backward is then the same alone or in any batch.
         """
-        with torch.enable_grad():
-            x0 = pred_x0.detach().requires_grad_(True)
-            with self._autocast():
+        grads = []
+        with torch.enable_grad(), torch.autocast(device_type=self.device.type, enabled=False), self._deterministic():
+            for row in range(pred_x0.shape[0]):
+                x0 = pred_x0[row:row + 1].detach().float().requires_grad_(True)
                 logits = self.classifier((x0 + 1) / 2)
-            log_p = torch.log_softmax(logits.float(), dim=-1).gather(1, labels[:, None]).squeeze(1)
-            (grad,) = torch.autograd.grad(log_p.sum(), x0)
-        return -self.settings.adv_scale * grad
+                log_p = torch.log_softmax(logits.float(), dim=-1)[0, labels[row]]
+                grads.append(torch.autograd.grad(log_p, x0)[0])
+        return -self.settings.adv_scale * torch.cat(grads)
+
+
+def batch_size_for(free_bytes: int, per_image_bytes: int, *, headroom: float = 0.8, cap: int = 64) -> int:
+    """Requests per UNet call that fit ``headroom`` of ``free_bytes`` at ``per_image_bytes`` each (1..cap).
+
+    >>> gib = 2**30
+    >>> batch_size_for(70 * gib, int(4.2 * gib)), batch_size_for(130 * gib, int(4.2 * gib)), batch_size_for(gib, 4 * gib)
+    (13, 24, 1)
+    """
+    return max(1, min(cap, int(headroom * free_bytes // max(1, per_image_bytes))))
+
+
+class _cudnn_deterministic:
+    """Context: ``torch.backends.cudnn`` deterministic and not benchmarking, restored on exit."""
+
+    def __enter__(self) -> None:
+        cudnn = torch.backends.cudnn
+        self._saved = (cudnn.deterministic, cudnn.benchmark)
+        cudnn.deterministic, cudnn.benchmark = True, False
+
+    def __exit__(self, *exc: object) -> None:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = self._saved
+
+
+def scaled_input_grad(loss: torch.Tensor, x_in: torch.Tensor, scale: float = 2.0 ** 16, min_scale: float = 1.0) -> torch.Tensor:
+    """∂loss/∂x_in taken of ``loss * scale`` and divided back (fp32 result).
+
+    fp16 activations flush gradients below ~6e-8 to zero on the way back; scaling the loss lifts them
+    into range, as ``torch.amp.GradScaler`` does for weights. On overflow (an inf or nan) the scale is
+    halved and the backward retried, down to ``min_scale``.
+    """
+    while True:
+        (grad,) = torch.autograd.grad(loss * scale, x_in, retain_graph=scale > min_scale)
+        if bool(torch.isfinite(grad).all()) or scale <= min_scale:
+            return grad.float() / scale
+        scale /= 2

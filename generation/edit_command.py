@@ -24,6 +24,7 @@ from imagenet_e_dataset.atomic import atomic_write_bytes, atomic_write_text
 from imagenet_e_dataset.jsonsafe import to_jsonable
 
 from .edit_flags import DEFAULT_AUTO_MASK
+from .masks import format_mask_warning
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +117,7 @@ def run_edit(args: argparse.Namespace) -> int:
         raise ValueError(f"{photo_path}: {first['detail']}")
     by_name = {row["subset"]: row for row in rows}
     for warning in _params(first).get("mask_warnings", []):
-        print(f"warning: the mask {warning}; check it (--mask-out, or the outline in the contact sheet)", file=sys.stderr)
+        print(format_mask_warning(warning), file=sys.stderr)
     for row in rows[1:]:
         if row["status"] != "ok":
             logger.warning("%s: %s for this image (%s)", row["subset"], row["status"], row["detail"])

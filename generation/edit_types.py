@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .composite import Compositing
 from .interfaces import BackgroundEditRequest, Rounding
 from .transforms import EditStatus, FullMode, ObjectBox, Resample, RotationCenter
 from .working import Fit, WorkingResize
@@ -47,7 +48,7 @@ class SizeInvalid(str, enum.Enum):
 _ENUM_FIELDS: dict[str, type[enum.Enum]] = {
     "fit": Fit, "working_resize": WorkingResize, "object_box": ObjectBox, "full_mode": FullMode,
     "size_loop": SizeLoop, "size_invalid": SizeInvalid, "rotation_center": RotationCenter,
-    "rotation_resample": Resample, "output_rounding": Rounding,
+    "rotation_resample": Resample, "output_rounding": Rounding, "compositing": Compositing,
 }
 _BOOL_FIELDS = ("full_at_photo_size", "size_allow_clip", "size_full_fallback", "rotation_keep_inside", "harmonize")
 
@@ -87,6 +88,9 @@ class EditOptions:
     """Send size/position/direction results and ``background_random`` through the background editor
     with λ = 0 (the authors run every edited image through their blended diffusion)."""
     output_rounding: Rounding = Rounding.FLOOR
+    compositing: Compositing = Compositing.HARD
+    """How a transformed object (and ``background_random``'s object) meets the background
+    (:mod:`generation.composite`): the authors paste it under its binary mask."""
     inpainter: str = "patchmatch"
     inpaint_dilation: int | None = None
     """Halo margin removed with the object (pixels at the working resolution); None = automatic."""

@@ -157,7 +157,14 @@ def _run(args: argparse.Namespace) -> int:
         kept = report.rows.get(ORIGINAL_CONFIG, 0)
         # Sources refused while editing (an automatic mask, an unreadable photo) are selected but not in the dataset.
         sources = f"{report.num_sources} sources" + (f" ({kept} in the dataset)" if kept != report.num_sources else "")
-        print(f"wrote {report.out}: {sources}; rows: {rows}; {skipped} skip(s) in skipped.tsv")
+        from .masks import format_mask_warning
+
+        for source_id, warnings in report.mask_warnings.items():
+            for warning in warnings:
+                print(format_mask_warning(warning, source_id), file=sys.stderr)
+        flagged = len(report.mask_warnings)
+        print(f"wrote {report.out}: {sources}; rows: {rows}; {skipped} skip(s) in skipped.tsv; "
+              f"{flagged} flagged mask(s)" + (" (warnings above, `mask_warnings` in manifest.jsonl)" if flagged else ""))
         if report.url:
             print(f"pushed to {report.url}")
     else:

@@ -19,6 +19,7 @@ Registered names (:func:`load_guidance_classifier`):
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Any, Callable
 
@@ -44,6 +45,24 @@ def load_guidance_classifier(name: str, device: str = "cpu") -> ClassifierFn:
     return loader(argument, device)
 
 
+@functools.lru_cache(maxsize=16)  # one per (size, device, dtype): built once, not at every guidance step
+def _resize_matrix(n_in: int, n_out: int, device: Any, dtype: Any) -> Any:
+    """The (n_out, n_in) matrix of antialiased bilinear resampling along one axis (``interpolate`` of the identity)."""
+    import torch
+
+    eye = torch.eye(n_in, device=device, dtype=dtype)[None, None]
+    return torch.nn.functional.interpolate(eye, size=(n_out, n_in), mode="bilinear", align_corners=False,
+                                           antialias=True)[0, 0]
+
+
+def _resize(x: Any, size: tuple[int, int]) -> Any:
+    """Antialiased bilinear resize as two matrix products: the same operator as ``interpolate``, but its
+    backward is a matrix product too (deterministic on CUDA, where the interpolate backward uses atomics)."""
+    rows = _resize_matrix(x.shape[-2], size[0], x.device, x.dtype)
+    cols = _resize_matrix(x.shape[-1], size[1], x.device, x.dtype)
+    return rows @ x @ cols.T
+
+
 def _module_class():
     import torch
 
@@ -63,7 +82,7 @@ def _module_class():
             if x.ndim != 4 or x.shape[1] != 3:
                 raise ValueError(f"guidance classifier {self.name} expects (N, 3, H, W) in [0, 1], got {tuple(x.shape)}")
             if tuple(x.shape[-2:]) != self.size:
-                x = torch.nn.functional.interpolate(x, size=self.size, mode="bilinear", align_corners=False, antialias=True)
+                x = _resize(x, self.size)
             return self._logits_of(self.model((x - self.mean) / self.std))
 
         def train(self, mode: bool = True):

@@ -13,7 +13,8 @@ Automatic maskers (opt-in, for photos that have no annotated mask) are registere
 
 :data:`DEFAULT_AUTO_MASK` is the method with the best mean IoU against the hand-checked reference
 masks in ``tests/data/masks`` (``benchmarks/bench_masks.py``). :func:`mask_warnings` flags masks that
-are probably not one object (more than ``MAX_SHARE`` of the frame, or touching three sides).
+are probably not one object (more than ``MAX_SHARE`` of the frame, touching three sides, or two separated
+objects of comparable size merged into one region: :func:`separated_objects`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import numpy as np
 from PIL import Image
 
 from imagenet_e_dataset.named_registry import NamedRegistry
+
+from .mask_objects import separated_objects
 
 MaskerFn = Callable[[np.ndarray], np.ndarray]
 _MASKERS: NamedRegistry[MaskerFn] = NamedRegistry("auto-mask method")
@@ -50,6 +53,12 @@ def touched_sides(mask: np.ndarray) -> tuple[str, ...]:
     return tuple(side for side, row in edges.items() if row.mean() > _SIDE_TOUCH)
 
 
+def format_mask_warning(warning: str, source_id: str | None = None) -> str:
+    """The console line for one mask warning (``imagenet-e edit`` and ``imagenet-e generate`` print the same)."""
+    whose = "the mask" if source_id is None else f"the mask of {source_id}"
+    return f"warning: {whose} {warning}; check it (--mask-out, or the outline in the contact sheet)"
+
+
 def mask_warnings(mask: np.ndarray) -> list[str]:
     """Why a mask is suspicious, as sentences (empty when it looks like one object inside the frame)."""
     mask = np.asarray(mask, bool)
@@ -62,6 +71,10 @@ def mask_warnings(mask: np.ndarray) -> list[str]:
     if len(sides) >= 3:
         found.append(f"touches {len(sides)} sides of the frame ({', '.join(sides)}): the object is cut by the frame "
                      "or the mask took the background")
+    objects = separated_objects(mask)
+    if len(objects) >= 2:
+        found.append(f"holds {len(objects)} separated objects of comparable size ({', '.join(map(str, objects))} px): "
+                     "it may have merged two objects, which every edit then treats as one")
     return found
 
 

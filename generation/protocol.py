@@ -23,6 +23,7 @@ import functools
 from dataclasses import dataclass, fields, replace
 from typing import Any, Iterable, Mapping
 
+from .composite import Compositing
 from .edit_types import EditOptions, SizeInvalid, SizeLoop
 from .interfaces import Rounding
 from .transforms import FullMode, ObjectBox, Resample, RotationCenter
@@ -63,9 +64,10 @@ DEVIATIONS: tuple[Deviation, ...] = (
     Deviation(
         "working resolution (photo and mask resampling)",
         (("working_resize", WorkingResize.LANCZOS, WorkingResize.BICUBIC),),
-        "The authors' mask rule (bilinear, then `> 0.5` of the 0..255 values) marks every working pixel the "
-        "filter reaches from the object as object: a rim about one pixel wide of the photo's old surroundings is "
-        "pasted with the object into every edit and travels with it. Nearest-neighbour keeps the object's outline.",
+        "The authors binarise the working mask at `> 0.5` of its 0..255 values after a NEAREST resize: on the grey "
+        "masks their bilinear size loop carries, every pixel the filter touched at all (value 1 of 255) counts as "
+        "object, so a faint rim of the old surroundings travels with a rescaled object. Corrected binarises at the "
+        "half level (`> 127`); its photo filter is bicubic (no LANCZOS ringing along high-contrast object edges).",
     ),
     Deviation(
         "which pixels are the object (size rate, `full` box, position box)",
@@ -116,6 +118,14 @@ DEVIATIONS: tuple[Deviation, ...] = (
         "along a circle, may be cut by the frame or leave it (nothing is left to classify), and NEAREST leaves "
         "jagged edges. Corrected rotates about the object's own centre, shifts it back inside the frame and "
         "resamples bilinear, so only its direction changes.",
+    ),
+    Deviation(
+        "object edge over the background (transform subsets, `background_random`)",
+        (("compositing", Compositing.HARD, Compositing.SOFT),),
+        "Pasted under a binary mask at the working resolution, the object's outline is a staircase and its own rim "
+        "pixels (mixed with its old surroundings) show as dark or greenish fringes on the new background. Corrected "
+        "feathers the mask's inner rim by a guided filter on the object and mixes in linear light; every pixel "
+        "outside the mask stays the background's, the interior the object's.",
     ),
     Deviation(
         "editor output to 8 bits",

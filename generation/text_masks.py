@@ -5,7 +5,8 @@ through ``transformers`` and prompts it with the image's class name ("tabby cat"
 Its probability map is thresholded and cleaned by :func:`clean_mask`: the largest connected
 component is kept and its holes are filled. A mask that cannot stand for one object is refused
 with a reason the batch pipeline writes to ``skipped.tsv``: empty, covering almost the whole frame,
-or several disconnected large regions (the prompt matched more than one thing).
+or several large regions, disconnected or joined only by a thin bridge (the prompt matched more than
+one thing, or a salient-object mask merged two touching objects).
 """
 
 from __future__ import annotations
@@ -62,6 +63,15 @@ def clean_mask(
                            f"{int(np.sum(areas >= second_region * areas[order[0]]))} disconnected regions of "
                            f"similar size ({', '.join(str(int(a)) for a in areas[order[:3]])} px)")
     mask = labels == largest
+    from .mask_objects import separated_objects
+
+    objects = separated_objects(mask)
+    if len(objects) >= 2:
+        # One connected region that a small opening splits into objects of similar size: two touching
+        # objects merged (the giraffe and the zebra), not one object to edit.
+        return CleanedMask(None, MaskProblem.SEVERAL,
+                           f"one region holding {len(objects)} separated objects of similar size "
+                           f"({', '.join(map(str, objects[:3]))} px after a small opening)")
     # Holes: background components of the inverted mask that do not touch the border.
     inverse = (~mask).astype(np.uint8)
     n_bg, bg_labels, _, _ = cv2.connectedComponentsWithStats(inverse, connectivity=4)

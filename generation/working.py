@@ -2,10 +2,10 @@
 
 Two resamplings exist, one per protocol (:mod:`generation.protocol`):
 
-- ``lanczos`` (the authors'): the photo is resized with LANCZOS; the mask is resized bilinear and
-  binarised at ``> 0.5`` of its 0..255 values, as the authors' code does with ``np.array(mask) > 0.5``
-  on the resized 8-bit mask, so every working pixel the filter reaches from an object pixel is object
-  (the mask grows by about one working pixel at its edge);
+- ``lanczos`` (the authors', ``image_editor.py`` 222-228): the photo is resized with LANCZOS; the mask
+  is resized with NEAREST (only when it is not at the working size already) and binarised at ``> 0.5``
+  of its 0..255 values (``np.array(mask) > 0.5``), so a grey mask pixel (the authors' size loop
+  carries bilinear grey masks) counts as object from the value 1 up;
 - ``bicubic`` (the toolkit's own, used by the ``corrected`` protocol): the photo is resized bicubic,
   the mask with nearest neighbour, so the mask keeps the object's outline.
 
@@ -37,7 +37,7 @@ class WorkingResize(str, enum.Enum):
     """The resampling of photo and mask to the working resolution (see the module docstring)."""
 
     LANCZOS = "lanczos"
-    """The authors': photo LANCZOS, mask bilinear then ``> 0.5`` of 0..255."""
+    """The authors': photo LANCZOS, mask NEAREST then ``> 0.5`` of 0..255."""
     BICUBIC = "bicubic"
     """The toolkit's: photo bicubic, mask nearest neighbour."""
 
@@ -73,12 +73,10 @@ def resize_photo_to(photo: np.ndarray, side: int, how: WorkingResize) -> np.ndar
 def resize_mask_to(mask: np.ndarray, side: int, how: WorkingResize) -> np.ndarray:
     """The mask at ``side x side`` as ``bool`` (see the module docstring for the two rules)."""
     values = mask_u8(mask)
-    if values.shape == (side, side):
-        # No resampling: the 8-bit mask is binarised by the same rule as after a resize.
-        return values > 0 if WorkingResize(how) is WorkingResize.LANCZOS else values > 127
-    if WorkingResize(how) is WorkingResize.LANCZOS:
-        return np.asarray(Image.fromarray(values).resize((side, side), Image.BILINEAR)) > 0.5
-    return np.asarray(Image.fromarray(values).resize((side, side), Image.NEAREST)) > 127
+    if values.shape != (side, side):  # the authors resize only a mask that is not at the working size
+        values = np.asarray(Image.fromarray(values).resize((side, side), Image.NEAREST))
+    # The authors' np.array(mask) > 0.5 on 0..255; the toolkit's half level.
+    return values > 0.5 if WorkingResize(how) is WorkingResize.LANCZOS else values > 127
 
 
 def to_working(photo: np.ndarray, mask: np.ndarray, side: int, how: WorkingResize) -> tuple[np.ndarray, np.ndarray]:

@@ -100,6 +100,38 @@ def test_adversarial_guidance_lowers_the_true_label_probability():
     assert np.array_equal(adv[mask], photo[mask])
 
 
+def test_adversarial_push_is_a_smooth_luminance_change_of_the_background_only(cat_source):
+    # The raw classifier gradient is per-pixel colour noise ("rainbow" noise over the background); the push
+    # the cpu editor applies is the same on every channel and low-passed, and never touches the object.
+    from generation.guidance_classifier import load_guidance_classifier
+
+    src = cat_source
+    label = 281  # tabby
+    clf = load_guidance_classifier("efficientnet-lite0")
+    reqs = [_request(src.image, src.object_mask, src.background, 0.0),
+            _request(src.image, src.object_mask, src.background, 0.0, adversarial=True, label=label)]
+    plain, adv = CPUBackgroundEditor(iterations=6, classifier=clf).edit(reqs)
+    (raw,) = CPUBackgroundEditor(iterations=6, classifier=clf, adv_smoothing=0).edit(reqs[1:])
+    background = ~src.object_mask
+
+    def push(out):
+        diff = out.astype(float) - plain.astype(float)
+        assert not diff[src.object_mask].any()
+        lum = diff.mean(axis=2)
+        inner = background[:, 1:] & background[:, :-1]
+        # Neighbouring pixels move together when the push is low-passed.
+        corr = np.corrcoef(lum[:, 1:][inner], lum[:, :-1][inner])[0, 1]
+        chroma = np.abs(diff - diff.mean(axis=2, keepdims=True))[background].mean()
+        return np.abs(diff[background]).mean(), chroma, corr
+
+    size, chroma, corr = push(adv)
+    assert size > 1.0  # it did push
+    assert chroma < 0.1 * size  # rounding only: the same push on every channel, no colour noise
+    raw_size, raw_chroma, raw_corr = push(raw)
+    assert raw_chroma > 0.3 * raw_size  # what the raw gradient does: per-channel noise
+    assert corr > raw_corr + 0.1, (corr, raw_corr)
+
+
 def test_adversarial_request_without_classifier_or_label_is_refused():
     photo, mask = synthetic_scene(32, 32)
     with pytest.raises(ValueError, match="no classifier"):

@@ -102,3 +102,63 @@ def test_generate_progress_moves_per_image_and_subset(small_run):
     assert sum(n for n, _ in calls) == 3 * (1 + len(subsets))
     assert [what for _, what in calls[:3]] == [f"photo_{k}: object removed" for k in range(3)]
     assert [what for _, what in calls[3:]] == [f"{s}: edited" for s in settings.subsets]
+
+
+def giraffe_and_zebra(with_zebra: bool = True) -> np.ndarray:
+    """A tall animal on thin legs and, when asked, a second animal standing behind the legs: one connected
+    region (the u2netp giraffe + zebra case), 200x300."""
+    mask = ellipse_mask(200, 300, 90, 60, 55, 35)  # body
+    for x in (55, 75, 105, 125):
+        mask[80:195, x:x + 6] = True  # legs, 6 px wide
+    mask[10:70, 130:140] = True  # neck
+    if with_zebra:
+        mask |= ellipse_mask(200, 300, 160, 150, 50, 28)  # across the legs, 40 % of the body
+    return mask
+
+
+def test_a_mask_of_two_touching_objects_is_flagged_and_refused_as_an_auto_mask():
+    from generation.masks import separated_objects
+    from generation.text_masks import MaskProblem, clean_mask
+
+    merged, single = giraffe_and_zebra(), giraffe_and_zebra(with_zebra=False)
+    import cv2
+
+    assert cv2.connectedComponents(merged.astype(np.uint8))[0] == 2  # ONE region (plus the background)
+    assert len(separated_objects(merged)) == 2
+    assert any("2 separated objects" in w for w in mask_warnings(merged))
+    assert separated_objects(single) == separated_objects(single)[:1] and mask_warnings(single) == []
+    assert clean_mask(merged).problem is MaskProblem.SEVERAL
+    assert clean_mask(single).problem is None
+    # The single objects of the committed reference masks stay one object.
+    for path in sorted(REFERENCES.glob("*.png")):
+        ref = np.asarray(Image.open(path).convert("L")) > 127
+        assert len(separated_objects(ref)) == 1, path.name
+
+
+def test_generate_prints_every_mask_warning_and_counts_them(tmp_path, capsys):
+    from imagenet_e.cli import main
+
+    images, masks = tmp_path / "photos", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    labels = []
+    for name, mask in (("savanna", giraffe_and_zebra()), ("meadow", giraffe_and_zebra(with_zebra=False))):
+        labels.append(f"{name}.png\t340")  # zebra
+        photo, _ = synthetic_scene(200, 300)
+        photo[mask] = (180, 140, 60)
+        Image.fromarray(photo).save(images / f"{name}.png")
+        Image.fromarray(mask.astype(np.uint8) * 255).save(masks / f"{name}.png")
+    (tmp_path / "labels.txt").write_text("\n".join(labels) + "\n")
+    out = tmp_path / "out"
+    code = main(["generate", "--images", str(images), "--masks", str(masks), "--labels", str(tmp_path / "labels.txt"),
+                 "--out", str(out), "--subsets", "background_0", "--steps", "1", "--edit-option", "resolution=32",
+                 "--inpainter", "opencv", "--no-progress"])
+    assert code == 0
+    captured = capsys.readouterr()
+    warned = [line for line in captured.err.splitlines() if line.startswith("warning: the mask of")]
+    # The same words as `imagenet-e edit` prints, naming the source.
+    assert warned and all(line.startswith("warning: the mask of savanna ") for line in warned)
+    assert any("2 separated objects" in line and line.endswith("(--mask-out, or the outline in the contact sheet)")
+               for line in warned)
+    summary = [line for line in captured.out.splitlines() if line.startswith("wrote ")]
+    assert summary and "; 1 flagged mask(s)" in summary[0]

@@ -281,17 +281,21 @@ def test_position_moves_the_largest_contours_box():
 # --- row: working resolution ------------------------------------------------------------------------
 
 def test_working_resolution_resampling(chelsea, chelsea_sources):
+    # Pinned against the authors' lines in tests/test_official_order.py; here official vs corrected.
     photo, mask = chelsea
     official = chelsea_sources["official"]
     assert np.array_equal(official.image, np.asarray(Image.fromarray(photo).resize((64, 64), Image.LANCZOS)))
-    grey = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((64, 64), Image.BILINEAR))
-    assert np.array_equal(official.object_mask, grey > 0.5)  # the authors' np.array(mask) > 0.5 on 0..255
+    nearest = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((64, 64), Image.NEAREST))
+    assert np.array_equal(official.object_mask, nearest > 0.5)  # the authors' np.array(mask) > 0.5 on 0..255
     corrected = chelsea_sources["corrected"]
     assert np.array_equal(corrected.image, np.asarray(Image.fromarray(photo).resize((64, 64), Image.BICUBIC)))
-    nearest = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize((64, 64), Image.NEAREST)) > 127
-    assert np.array_equal(corrected.object_mask, nearest)
-    assert official.object_mask.sum() > corrected.object_mask.sum()  # the authors' rule adds an edge rim
+    assert np.array_equal(corrected.object_mask, nearest > 127)
     assert np.array_equal(resize_photo_to(photo, 64, "lanczos"), official.image)
+    # A grey mask (the authors' size loop) differs: any touched pixel is object officially, half level corrected.
+    grey = np.zeros((80, 120), np.uint8)
+    grey[20:60, 30:90] = 255
+    grey[19, 30:90] = 3
+    assert resize_mask_to(grey, 80, "lanczos").sum() > resize_mask_to(grey, 80, "bicubic").sum()
 
 
 def test_transforms_run_on_the_photo_before_resizing(chelsea, chelsea_sources):

@@ -58,7 +58,7 @@ class BackgroundPlanner(AttributePlanner):
         r = ctx.options.resolution
         if other.shape[:2] != (r, r):
             other = resize_photo_to(other, r, ctx.options.working_resize)
-        image = composite(other, src.image, src.object_mask)
+        image = composite(other, src.image, src.object_mask, ctx.options.compositing)
         if ctx.options.harmonize:
             # The authors' random_bg: the other background starts the same blended diffusion (λ = 0).
             return ctx.needs_editor(image, src.object_mask, params, lam=0.0, background=other)

@@ -177,7 +177,7 @@ class EditContext:
         if not mask.any():
             params["reason"] = "nothing of the transformed object is left at the working resolution"
             return self.finished(None, None, params, EditStatus.UNREACHABLE)
-        image = composite(self.source.background, image, mask)
+        image = composite(self.source.background, image, mask, self.options.compositing)
         if planner_for(self.subset.attribute).harmonizable and self.options.harmonize:
             return self.needs_editor(image, mask, params, lam=0.0)
         return self.finished(image, mask, params)

@@ -7,7 +7,10 @@ displacement grows with ``s`` along one line.
 
 The object is the box ``options.object_box`` picks: the authors move the bounding box of the mask's
 largest contour (the mask pixels inside it; other parts of the mask are left out), the corrected
-protocol the whole mask's box. The move is made on the photo at its own resolution.
+protocol the whole mask's box. The move is made at the working resolution, on the resized photo and
+mask, as the authors do (``image_editor.py`` 224-242: the photo and mask are resized to 256x256 first,
+then ``find_bbox`` takes the largest contour's box on the resized mask and ``change_place`` moves those
+pixels); the moved pixels are copied exactly, with no second resampling.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ class PositionPlanner(AttributePlanner):
         from ..transforms import box_of, move_random, move_to
 
         assert isinstance(spec, PositionSpec)
-        image, mask = ctx.transform_input()
+        # The working-resolution photo and mask (not ctx.transform_input()): the authors move after the resize.
+        image, mask = ctx.source.image, ctx.source.object_mask
         box_kind = ctx.options.object_box
         if spec.shift is None:
             return ctx.from_transform(move_random(image, mask, rng_for(ctx.seed), box_kind))

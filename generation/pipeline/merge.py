@@ -43,8 +43,10 @@ def merge_chunks(
     inputs: Sequence[Path] = (),
     masks_note: str | None = None,
     photos_note: str | None = None,
-) -> tuple[dict[str, int], dict[str, int]]:
+) -> tuple[dict[str, int], dict[str, int], dict[str, list[str]]]:
     """Assemble the dataset folder (Hub layout + manifest + skip report) from committed chunks.
+
+    Returns the rows per subset, the skips per reason and the mask warnings per source id.
 
     ``hide_paths`` maps input folders to placeholders in the skip report, so a published dataset
     does not carry the generating machine's paths. Every chunk is verified first (page checksums and
@@ -62,7 +64,7 @@ def merge_chunks(
     manifest: list[str] = []
     skips: list[Skip] = list(selection.skips)
     rows_per_subset: Counter[str] = Counter()
-    flagged_masks = 0
+    flagged_masks: dict[str, list[str]] = {}
     written: set[str] = set()  # sources with an original row (an auto mask may refuse a selected source)
     with writer:
         for k in range(num_chunks):
@@ -72,7 +74,8 @@ def merge_chunks(
                     skips.append(Skip(row["source_id"], SkipReason(row["reason"]), row["detail"] or "", row["subset"] or ""))
                     continue
                 params = json.loads(row["params"] or "{}")
-                flagged_masks += bool(params.get("mask_warnings"))
+                if params.get("mask_warnings"):
+                    flagged_masks[row["source_id"]] = list(params["mask_warnings"])
                 manifest.append(canonical_json({
                     "source_id": row["source_id"],
                     "subset": row["subset"],
@@ -101,7 +104,7 @@ def merge_chunks(
                              "loosen the selection (e.g. another --auto-mask method or --mask-threshold)")
         in_dataset = replace(selection, sources=tuple(s for s in selection.sources if s.source_id in written))
         context = card_context(settings, in_dataset, provenance, rows_per_subset, skip_counts, repo_id, masks_note,
-                               flagged_masks, photos_note=photos_note)
+                               len(flagged_masks), photos_note=photos_note)
         writer.finalize(context)
     skips.sort(key=lambda s: (s.source_id, s.subset, s.reason.value))
     for folder, placeholder in sorted((hide_paths or {}).items(), key=lambda kv: -len(str(kv[0]))):
@@ -112,7 +115,7 @@ def merge_chunks(
     # The finished folder appears in one rename; an older copy is only removed once the new one is in place,
     # and only if it is one of the tool's datasets (checked again here, right before the swap).
     replace_output(staged, out, command=COMMAND, kind=OutputKind.DATASET, inputs=inputs, overwrite=overwrite)
-    return dict(rows_per_subset), skip_counts
+    return dict(rows_per_subset), skip_counts, dict(sorted(flagged_masks.items()))
 
 
 def _verified_chunk(work: WorkFolder, index: int):

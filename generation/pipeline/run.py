@@ -18,7 +18,7 @@ import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
 
@@ -50,6 +50,8 @@ class GenerateReport:
     rows: Mapping[str, int] = field(default_factory=dict)
     skipped: Mapping[str, int] = field(default_factory=dict)
     url: str | None = None
+    mask_warnings: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    """Source id -> the warnings its mask raised (:func:`generation.masks.mask_warnings`); also in the manifest."""
 
 
 def prepare_selection(inputs: Inputs, settings: GenerateSettings, work: WorkFolder | None = None,
@@ -216,7 +218,7 @@ def _generate(inputs: Inputs, settings: GenerateSettings, out: str | os.PathLike
         )
     hide = {inputs.images: "<images>", inputs.image_folder: "<image-folder>", inputs.masks: "<masks>",
             work.root: "<work>"}
-    rows, skipped = merge_chunks(work, settings, selection, out, len(ranges), repo_id=repo_id,
+    rows, skipped, flagged = merge_chunks(work, settings, selection, out, len(ranges), repo_id=repo_id,
                                  hide_paths={k: v for k, v in hide.items() if k is not None},
                                  overwrite=replace_existing, inputs=_input_paths(inputs),
                                  masks_note=inputs.masks_note or (None if masker is None else masker.note()),
@@ -228,7 +230,7 @@ def _generate(inputs: Inputs, settings: GenerateSettings, out: str | os.PathLike
         url = push_folder(out, repo_id, private=private)
     if not keep_work:
         shutil.rmtree(work.root, ignore_errors=True)
-    return GenerateReport(out, len(selection.sources), len(ranges), done_here, done_before, rows, skipped, url)
+    return GenerateReport(out, len(selection.sources), len(ranges), done_here, done_before, rows, skipped, url, flagged)
 
 
 def _input_paths(inputs: Inputs) -> tuple[Path, ...]:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from imagenet_e_dataset.runtime import launch_environment
+from imagenet_e_dataset.runtime import choose_device, launch_environment
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,9 @@ def setup(device_type: str, timeout_s: float = DEFAULT_RANK_TIMEOUT_S) -> DistCo
     if not dist.is_initialized():
         backend = "nccl" if device_type == "cuda" else "gloo"
         if device_type == "cuda":
-            torch.cuda.set_device(local)
+            # The same local-rank -> GPU rule as the model's device (modulo the GPUs this rank sees), so a
+            # launcher that gives each rank one GPU (CUDA_VISIBLE_DEVICES per rank) still works.
+            torch.cuda.set_device(torch.device(choose_device("cuda", local_rank=local)))
         try:
             dist.init_process_group(backend=backend, rank=rank, world_size=world,
                                     timeout=datetime.timedelta(seconds=timeout_s))
