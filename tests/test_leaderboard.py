@@ -570,7 +570,7 @@ def test_submit_refuses_what_the_board_would_not_rank(tmp_path, capsys):
     assert "but the dataset's label is" in capsys.readouterr().err
     honest = write_submission(tmp_path, "honest", default_dataset(), "org/honest", original=0.7, mean_drop=0.05)
     assert main(["submit", str(honest), "--repo-id", "ns/results"]) == 1  # a local dataset, not given
-    assert "does not know; pass --dataset PATH" in capsys.readouterr().err
+    assert "is not one this board reads; pass --dataset PATH" in capsys.readouterr().err
 
 
 def test_a_results_file_from_before_a_metric_gained_numbers_still_matches(tmp_path):

@@ -33,16 +33,17 @@ def looks_like_repo_id(value: str) -> bool:
     return bool(_REPO_ID.match(value)) and not Path(value).expanduser().exists()
 
 
-_FILE_DIGESTS: dict[tuple[str, int, int, int, int], str] = {}
-"""sha256 of a file's bytes, keyed by (path, size, mtime_ns, inode, device): a shard rewritten in place
-with the same size and mtime still changes inode or mtime_ns, and a file is hashed once while unchanged."""
+_FILE_DIGESTS: dict[tuple[str, int, int, int, int, int], str] = {}
+"""sha256 of a file's bytes, keyed by (path, size, mtime_ns, ctime_ns, inode, device): a shard rewritten
+in place with the same size and its mtime set back still changes ctime (which no tool can set back),
+and a file is hashed once while unchanged."""
 _DIGEST_LOCK = threading.Lock()
 
 
 def file_digest(file: Path) -> str:
-    """sha256 of ``file``'s bytes, cached by path + size + mtime (ns) + inode + device."""
+    """sha256 of ``file``'s bytes, cached by path + size + mtime + ctime (ns) + inode + device."""
     st = file.stat()
-    key = (str(file.resolve()), st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev)
+    key = (str(file.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
     with _DIGEST_LOCK:
         known = _FILE_DIGESTS.get(key)
     if known is None:
@@ -62,7 +63,7 @@ def folder_revision(path: str | os.PathLike) -> str:
 
     The labels live in the parquet bytes, so the revision follows them: a re-generated shard of the
     same size and mtime is a new revision (size + mtime alone would serve stale labels). Each file's
-    hash is cached by path + size + mtime + inode, so a long-running board re-reads only what changed.
+    hash is cached by path + size + mtime + ctime + inode, so a long-running board re-reads only what changed.
     """
     path = Path(path)
     digest = hashlib.sha256()
