@@ -21,6 +21,7 @@ import gradio as gr
 from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS
 from imagenet_e_metric.core import CONTROL_SUBSET
 
+from .benchmark import BenchmarkPin
 from .table import (
     board_attributes,
     RANK_COLUMN,
@@ -66,6 +67,10 @@ def header_html(board: Board, key: BoardKey | None = None) -> str:
     shown = key if key in keys else (keys[0] if keys else None)
     benchmark = (f"<p>Benchmark shown: <code>{_e(board.key_label(shown))}</code>"
                  f"{f' (one of {len(keys)})' if len(keys) > 1 else ''}</p>") if shown else ""
+    if board.pin is not None:
+        benchmark += f"<p>Pinned by the board's owner: <code>{_e(board.pin.describe())}</code></p>"
+    else:
+        benchmark += "<p>No benchmark pinned (the owner sets one in board.yaml): benchmarks are listed by name.</p>"
     return (
         f"<div id='ie-header'><h1>{_e(TITLE)}</h1>"
         "<p>How much top-1 accuracy do ImageNet classifiers lose when one object attribute "
@@ -195,8 +200,9 @@ def drops_figure(board: Board, labels: list[str], reference: DropReference | str
 class _BoardHolder:
     """The board shared by every browser session; Refresh replaces it for all of them."""
 
-    def __init__(self, source: str | None, datasets: dict[str, str] | None = None):
+    def __init__(self, source: str | None, datasets: dict[str, str] | None = None, pin: BenchmarkPin | None = None):
         self.source = source
+        self.pin = pin
         self.datasets = dict(datasets) if datasets is not None else default_datasets()
         self._lock = threading.Lock()
         self.board, self.error = self._load()
@@ -207,7 +213,7 @@ class _BoardHolder:
                 "No results source configured: set RESULTS_REPO=ns/name (a Hub dataset repo) "
                 "or RESULTS_DIR=folder, or pass --results to `imagenet-e leaderboard`.")
         try:
-            return load_board(self.source, datasets=self.datasets), None
+            return load_board(self.source, datasets=self.datasets, pin=self.pin), None
         except Exception as exc:  # a Space must come up even when the Hub or the folder is unreachable
             return Board(source=self.source, entries=()), f"{type(exc).__name__}: {exc}"
 
@@ -243,13 +249,14 @@ def _benchmarks(board: Board) -> list[str]:
     return [board.key_label(k) for k in board.keys()]
 
 
-def build_app(results_source: str | None, *, datasets: dict[str, str] | None = None) -> gr.Blocks:
+def build_app(results_source: str | None, *, datasets: dict[str, str] | None = None,
+              pin: BenchmarkPin | None = None) -> gr.Blocks:
     """The leaderboard app for a results folder or Hub dataset repo id (``None``: nothing configured).
 
     ``datasets`` maps local dataset names that results name to their folders (Hub datasets need
     nothing). Launch it with :func:`launch` (which applies the theme) or ``demo.launch(...)``.
     """
-    holder = _BoardHolder(results_source, datasets)
+    holder = _BoardHolder(results_source, datasets, pin)
     board = holder.board
     sort_default = SortKey.MEAN_DROP.label
     reference_default = DropReference.ORIGINAL.label

@@ -28,12 +28,30 @@ def _dataset_sources(values: list[str] | None) -> dict[str, str]:
     return out
 
 
+def _pin(args: argparse.Namespace):
+    """The benchmark the owner pins: ``--board-config board.yaml`` or ``--benchmark DATASET[@REVISION]``
+    (with ``--benchmark-protocol`` / ``--benchmark-configs`` / ``--other-benchmarks``); None: board.yaml
+    in the results source, else the one ``--dataset``."""
+    from imagenet_e.leaderboard.benchmark import pin_from_mapping, read_board_yaml
+
+    if args.board_config and args.benchmark:
+        raise ValueError("give --board-config or --benchmark, not both")
+    if args.board_config:
+        return read_board_yaml(args.board_config)
+    if not args.benchmark:
+        return None
+    dataset, _, revision = args.benchmark.partition("@")
+    configs = [c.strip() for c in args.benchmark_configs.split(",") if c.strip()] if args.benchmark_configs else None
+    return pin_from_mapping({"dataset": dataset, "revision": revision or None, "protocol": args.benchmark_protocol,
+                             "configs": configs, "list_other_benchmarks": args.other_benchmarks}, "--benchmark")
+
+
 def _serve(args: argparse.Namespace) -> int:
     from imagenet_e.leaderboard.app import build_app, launch
     from imagenet_e.leaderboard.table import default_source
 
     source = args.results or default_source()
-    demo = build_app(source, datasets=_dataset_sources(args.dataset))
+    demo = build_app(source, datasets=_dataset_sources(args.dataset), pin=_pin(args))
     print(f"Serving the ImageNet-E leaderboard for {source or '(no results source)'} on http://{args.host}:{args.port}")
     launch(demo, host=args.host, port=args.port, block=True)
     return 0
@@ -61,6 +79,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     serve.add_argument("--dataset", action="append", metavar="NAME=PATH",
                        help="where a local benchmark dataset named in results is (results name local folders by "
                             "name only); repeatable; a bare folder is known by its name. Hub datasets need nothing")
+    serve.add_argument("--board-config", metavar="board.yaml", default=None,
+                       help="the owner's board configuration (the pinned benchmark; see docs/leaderboard.md); "
+                            "default: board.yaml at the root of the results source")
+    serve.add_argument("--benchmark", metavar="DATASET[@REVISION]", default=None,
+                       help="pin the benchmark ranked: a Hub dataset id or a --dataset name, at a revision "
+                            "(default: its current one)")
+    serve.add_argument("--benchmark-protocol", metavar="PROTOCOL", default=None,
+                       help="with --benchmark: rank only this evaluation protocol (e.g. all-classes)")
+    serve.add_argument("--benchmark-configs", metavar="A,B,...", default=None,
+                       help="with --benchmark: rank only results on exactly these configs")
+    serve.add_argument("--other-benchmarks", action="store_true",
+                       help="with --benchmark: list results for other benchmarks, each in its own table")
     serve.add_argument("--port", type=int, default=7860)
     serve.add_argument("--host", default="127.0.0.1")
     add_plugin_argument(serve)

@@ -80,7 +80,9 @@ RANK_COLUMN = "Rank"
 MODEL_COLUMN = "Model"
 MEAN_DROP_COLUMN = "Mean drop (pp)"
 ORIGINAL_COLUMN = "Original acc. (%)"
-TEXT_COLUMNS = (MODEL_COLUMN, "Revision", "Loader", "Dataset revision", "Link", "Results file")
+NOTES_COLUMN = "Notes"
+TEXT_COLUMNS = (MODEL_COLUMN, "Revision", "Loader", "Dataset revision", "Link", "Results file", NOTES_COLUMN,
+                "Submitted by", "Added")
 
 
 def _versus(reference: DropReference) -> str:
@@ -146,6 +148,11 @@ def rank_entries(entries: Sequence[Entry], key: SortKey | str,
         else:
             ranked.append((position, e))
     return ranked
+
+
+def entry_notes(e: Entry) -> str:
+    """What a reader should know about a row beyond its numbers (a confusable name, ...)."""
+    return f"⚠ name {e.flag}" if e.flag else ""
 
 
 def _pct(value: float | None) -> float | None:
@@ -219,9 +226,9 @@ def build_table(
     columns += [failure_column(a) for a in swept]
     if show_subsets:
         columns += [subset_column(n, metric, reference) for n in subset_names]
-    columns += ["Loader", "Revision", "Link"]
+    columns += ["Loader", "Revision", "Link", NOTES_COLUMN]
     if show_details:
-        columns += ["Dataset revision", "Results file"]
+        columns += ["Dataset revision", "Results file", "Submitted by", "Added"]
 
     loader_set = set(loaders) if loaders is not None else None
     rows: list[list[Any]] = []
@@ -237,9 +244,9 @@ def build_table(
         row += [_failure_cell(e, a.name) for a in swept]
         if show_subsets:
             row += [_pct(per_subset.get(n)) for n in subset_names]
-        row += [e.loader, e.model_revision or "", e.link or ""]
+        row += [e.loader, e.model_revision or "", e.link or "", entry_notes(e)]
         if show_details:
-            row += [e.dataset_revision or "", e.source]
+            row += [e.dataset_revision or "", e.source, e.submitter or "", e.added_at or ""]
         rows.append(row)
     return TableView(columns=columns, rows=rows)
 
