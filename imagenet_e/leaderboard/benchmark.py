@@ -14,6 +14,8 @@ benchmark are never ranked beside it; they are listed apart only when the owner 
     configs: [original, background_20]    # optional: only results on exactly these configs
     list_other_benchmarks: false          # optional: show other benchmarks in their own list
     n_bootstrap: 1000                     # optional: resamples for every interval the board shows
+    workers: [board-bot]                  # optional: accounts whose verified results count (default:
+                                          # the results repo's namespace)
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 BOARD_FILE = "board.yaml"
-_KEYS = ("dataset", "revision", "protocol", "configs", "list_other_benchmarks", "n_bootstrap")
+_KEYS = ("dataset", "revision", "protocol", "configs", "list_other_benchmarks", "n_bootstrap", "workers")
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class BenchmarkPin:
     configs: tuple[str, ...] | None = None
     list_other_benchmarks: bool = False
     n_bootstrap: int | None = None
+    workers: tuple[str, ...] | None = None
+    """Hub accounts whose commits of verification records are trusted (None: the results repo's owner)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.dataset_id, str) or not self.dataset_id.strip():
@@ -84,10 +88,14 @@ def pin_from_mapping(data: Any, where: str) -> BenchmarkPin:
     if n_bootstrap is not None and (isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, int)
                                     or not 0 <= n_bootstrap <= 100_000):
         raise ValueError(f"{where}: 'n_bootstrap' must be an integer in 0..100000, got {n_bootstrap!r}")
+    workers = data.get("workers")
+    if workers is not None and (not isinstance(workers, list) or not all(isinstance(w, str) for w in workers)):
+        raise ValueError(f"{where}: 'workers' must be a list of Hub account names, got {workers!r}")
     if not data.get("dataset"):
         raise ValueError(f"{where}: 'dataset' is required (the Hub repo id or --dataset name the board ranks)")
     return BenchmarkPin(data["dataset"], data.get("revision"), data.get("protocol"),
-                        tuple(configs) if configs is not None else None, others, n_bootstrap)
+                        tuple(configs) if configs is not None else None, others, n_bootstrap,
+                        tuple(workers) if workers is not None else None)
 
 
 def read_board_yaml(path: str | Path) -> BenchmarkPin:

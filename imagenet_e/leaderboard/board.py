@@ -113,6 +113,12 @@ class Entry:
     """When the file was added (that commit's date); the file's own ``created_at`` is not trusted."""
     flag: str = ""
     """Why a reader should look twice (a name confusable with another row's, mixed scripts)."""
+    verification: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    """The board worker's record when the board evaluated the model itself; None: self-reported."""
+
+    @property
+    def verified(self) -> bool:
+        return self.verification is not None
 
     @property
     def original_accuracy(self) -> float | None:
@@ -224,7 +230,8 @@ class Board:
 
 
 def _identity(e: Entry) -> tuple:
-    return (e.model_id, e.model_revision, e.loader, e.dataset_id, e.dataset_revision, e.protocol, e.configs)
+    return (e.model_id, e.model_revision, e.loader, e.dataset_id, e.dataset_revision, e.protocol, e.configs,
+            e.verified)
 
 
 def _reason(exc: Exception, name: str) -> str:
@@ -245,7 +252,8 @@ def _supersedes(newer: Entry, older: Entry) -> bool:
 def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "results",
                          skipped: Iterable[SkippedFile] = (), validated: bool = False,
                          provenance: Mapping[str, Provenance] | None = None,
-                         pin: BenchmarkPin | None = None) -> Board:
+                         pin: BenchmarkPin | None = None,
+                         verifications: Mapping[str, dict[str, Any]] | None = None) -> Board:
     """A board from ``(name, results document)`` pairs that were recomputed from their predictions
     (:func:`imagenet_e.leaderboard.loading.load_board_dir` does that); documents failing the schema
     go to ``skipped``.
@@ -272,6 +280,8 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
         known = provenance.get(name)
         if known is not None:
             entry = replace(entry, submitter=known.submitter, added_at=known.date)
+        if verifications and name in verifications:
+            entry = replace(entry, verification=verifications[name])
         same = [e for e in entries if _identity(e) == _identity(entry) and e.submitter == entry.submitter
                 and entry.submitter is not None]
         if same:

@@ -26,6 +26,9 @@ from .bounds import DEFAULT_LIMITS, Limits, check_config_names, check_prediction
 from .identity import Provenance, hub_provenance
 from .verify import DatasetResolver, predictions_for, verify_submission
 
+VERIFICATION_SUFFIX = ".verification.json"
+"""The board worker's record beside a results file it produced (see :mod:`.worker`)."""
+
 _CACHE_SIZE = 20_000
 _CACHE: "OrderedDict[tuple, tuple[str, Any]]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
@@ -157,17 +160,57 @@ def load_board_dir(folder: str | Path, *, source: str | None = None,
     state = _resolver_state(resolver)
     docs: list[tuple[str, Any]] = []
     refused: list[SkippedFile] = []
-    for path in sorted(folder.rglob("*.json")):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue  # .cache/ of hub downloads and other hidden files are not submissions
+    verifications: dict[str, dict[str, Any]] = {}
+    for path in _submission_files(folder):
         name = path.relative_to(folder).as_posix()
         status, value = _checked(path, name, resolver, state, limits, pin)
         if status == "ok":
             docs.append((name, value))
+            record = _verification(path, name, provenance, trusted_workers(pin, source))
+            if record is not None:
+                verifications[name] = record
         else:
             refused.append(SkippedFile(name, value))
     return board_from_documents(docs, source=source or str(folder), skipped=refused, validated=True,
-                                provenance=provenance, pin=pin)
+                                provenance=provenance, pin=pin, verifications=verifications)
+
+
+def _submission_files(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.rglob("*.json"))
+            # .cache/ of hub downloads and other hidden files, and the worker's records, are not submissions
+            if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+            and not p.name.endswith(VERIFICATION_SUFFIX)]
+
+
+def trusted_workers(pin: BenchmarkPin | None, source: str | None) -> set[str] | None:
+    """Accounts whose verification records count: board.yaml's ``workers``, else the results repo's
+    namespace (its owner); None for a local folder (the owner's own disk)."""
+    if pin is not None and pin.workers is not None:
+        return set(pin.workers)
+    if source and looks_like_repo_id(source) and not Path(source).expanduser().exists():
+        return {source.split("/", 1)[0]}
+    return None
+
+
+def _verification(path: Path, name: str, provenance: Mapping[str, Provenance] | None,
+                  trusted: set[str] | None) -> dict[str, Any] | None:
+    """The worker's record of ``path`` when it is there, names these exact bytes, and (on the Hub) was
+    committed by a trusted worker account; else None (the row is self-reported)."""
+    sidecar = path.with_name(path.name[: -len(".json")] + VERIFICATION_SUFFIX)
+    if not sidecar.is_file() or sidecar.stat().st_size > 100_000:
+        return None
+    try:
+        record = json.loads(sidecar.read_text("utf-8"))
+    except (ValueError, OSError):
+        return None
+    if not isinstance(record, dict) or record.get("results_sha256") != file_digest(path):
+        return None
+    if provenance is not None:
+        sidecar_name = name[: -len(".json")] + VERIFICATION_SUFFIX
+        author = getattr(provenance.get(sidecar_name), "submitter", None)
+        if trusted is None or author not in trusted:
+            return None
+    return record
 
 
 def looks_like_repo_id(value: str) -> bool:
@@ -211,7 +254,7 @@ def load_board(source: str, *, revision: str | None = None, token: str | bool | 
     provenance = None
     if not Path(source).expanduser().is_dir():
         names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.json")
-                       if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+                       if not any(part.startswith(".") for part in p.relative_to(folder).parts))  # sidecars too
         provenance = hub_provenance(source, names, revision=revision, token=token) if names else {}
     pin = _pin_at_current_revision(pin or find_board_yaml(folder), resolver, token)
     return load_board_dir(folder, source=source, datasets=resolver, pin=pin, limits=limits, provenance=provenance)

@@ -58,6 +58,27 @@ class SubsetMetric(str, enum.Enum):
         return {"accuracy": "accuracy", "accuracy_drop": "drop", "flip_rate": "flip rate"}[self.value]
 
 
+class RowKind(str, enum.Enum):
+    """Which rows a table shows: never both interleaved."""
+
+    VERIFIED = "verified"
+    """Models the board evaluated itself (its worker's record beside the results)."""
+    SELF_REPORTED = "self-reported"
+    """Prediction files uploaded by their authors (checked against the dataset, but the predictions are theirs)."""
+
+
+def parse_row_kind(value: str | RowKind) -> RowKind:
+    for kind in RowKind:
+        if value in (kind, kind.value):
+            return kind
+    raise ValueError(f"unknown row kind {value!r}; valid: {', '.join(k.value for k in RowKind)}")
+
+
+def default_row_kind(entries: Sequence[Entry]) -> RowKind:
+    """Verified rows when there are any, else the self-reported ones."""
+    return RowKind.VERIFIED if any(e.verified for e in entries) else RowKind.SELF_REPORTED
+
+
 def parse_sort_key(value: str | SortKey) -> SortKey:
     """Accept a :class:`SortKey`, its value or its display label; anything else is a ``ValueError``."""
     for key in SortKey:
@@ -151,8 +172,14 @@ def rank_entries(entries: Sequence[Entry], key: SortKey | str,
 
 
 def entry_notes(e: Entry) -> str:
-    """What a reader should know about a row beyond its numbers (a confusable name, ...)."""
-    return f"⚠ name {e.flag}" if e.flag else ""
+    """What a reader should know about a row beyond its numbers: who produced it, a confusable name."""
+    if e.verification is not None:
+        notes = [f"✔ verified by {e.verification.get('worker', 'the board')}"]
+    else:
+        notes = ["self-reported"]
+    if e.flag:
+        notes.append(f"⚠ name {e.flag}")
+    return " · ".join(notes)
 
 
 def _pct(value: float | None) -> float | None:
@@ -199,6 +226,7 @@ def build_table(
     subset_metric: SubsetMetric | str = SubsetMetric.ACCURACY,
     show_subsets: bool = True,
     show_details: bool = False,
+    rows: RowKind | str | None = None,
 ) -> TableView:
     """The ranked table of one benchmark of ``board`` (``key``; default: the one with most entries).
 
@@ -206,11 +234,14 @@ def build_table(
     keeps only those loader types (``None`` = all); ``attributes`` chooses which attribute drop
     columns (and, with ``show_subsets``, which subsets' columns) appear (``None`` = all four).
     Percentages are rounded to 2 decimals; drops are percentage points. Ranks are computed over
-    the whole benchmark before filtering, so a search doesn't renumber models.
+    the whole benchmark before filtering, so a search doesn't renumber models. ``rows``: verified
+    or self-reported rows, never both (default: verified when the benchmark has any).
     """
     metric = parse_subset_metric(subset_metric)
     reference = parse_reference(reference)
     entries = board.entries_for(key)
+    kind = parse_row_kind(rows) if rows is not None else default_row_kind(entries)
+    entries = tuple(e for e in entries if e.verified == (kind is RowKind.VERIFIED))
     chosen = [get_attribute(a) for a in (attributes if attributes is not None else board_attributes(board))]
     chosen = [a for a in edited_attributes() if a in chosen]
     # Only edited subsets get columns: the original's accuracy is its own column, and it has no
