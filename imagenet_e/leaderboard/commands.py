@@ -58,6 +58,47 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
+    if args.model:
+        return _submit_model(args)
+    if not args.results_file or not args.repo_id:
+        raise ValueError("give a results file and --repo-id NS/RESULTS, or --model NS/MODEL --requests NS/REQUESTS "
+                         "to have the board evaluate the model itself")
+    return _submit_results(args)
+
+
+def _submit_model(args: argparse.Namespace) -> int:
+    from imagenet_e.leaderboard.requests import submit_model_request
+
+    if args.results_file:
+        raise ValueError("--model queues a model for the board to evaluate; do not also give a results file")
+    if not args.requests:
+        raise ValueError("--model needs --requests NS/REQUESTS (the board's requests dataset repo)")
+    request, url = submit_model_request(args.requests, args.model, revision=args.revision, loader=args.loader)
+    print(f"Requested: {request.model}@{request.revision} ({request.status.value}): {url}")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from functools import partial
+
+    from imagenet_e.leaderboard.worker import evaluate_locally, run_worker
+
+    if args.jobs:
+        from imagenet_e.leaderboard.jobs_worker import evaluate_with_jobs
+
+        evaluate = partial(evaluate_with_jobs, flavor=args.flavor, shards=args.shards, image=args.image,
+                           timeout=args.job_timeout)
+    else:
+        if args.shards != 1:
+            raise ValueError("--shards splits a model over several Hugging Face Jobs: it needs --jobs")
+        evaluate = partial(evaluate_locally, batch_size=args.batch_size)
+    done = run_worker(args.requests, args.results, evaluate=evaluate, once=args.once, poll_s=args.poll)
+    failed = [r for r in done if r.status.value == "failed"]
+    print(f"{len(done) - len(failed)} request(s) finished, {len(failed)} failed")
+    return 0
+
+
+def _submit_results(args: argparse.Namespace) -> int:
     from imagenet_e.leaderboard.submit import submit_results
 
     result = submit_results(args.results_file, args.repo_id, create_pr=args.pr, model_repo=args.model_repo,
@@ -102,10 +143,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "(recomputing every number against the dataset's labels) and commit both (or open a PR) "
                     "to a Hub dataset repo.",
     )
-    submit.add_argument("results_file", metavar="results.json")
+    submit.add_argument("results_file", metavar="results.json", nargs="?", default=None,
+                        help="a results file to submit as self-reported (or use --model)")
+    submit.add_argument("--model", metavar="NS/MODEL", default=None,
+                        help="queue a Hub model for the board to evaluate itself (verified results); "
+                             "needs --requests")
+    submit.add_argument("--revision", metavar="REV", default=None,
+                        help="with --model: the model revision (pinned to its commit now; default: main)")
+    submit.add_argument("--loader", default="auto", help="with --model: how the worker loads it (default: auto)")
+    submit.add_argument("--requests", metavar="NS/REQUESTS", default=None,
+                        help="with --model: the board's requests dataset repo")
     submit.add_argument("--dataset", metavar="PATH_OR_ID", default=None,
                         help="the benchmark dataset to check labels against (default: the Hub id the results name)")
-    submit.add_argument("--repo-id", required=True, metavar="NS/RESULTS", help="the results dataset repo")
+    submit.add_argument("--repo-id", metavar="NS/RESULTS", default=None,
+                        help="the results dataset repo (with a results file)")
     submit.add_argument("--pr", action="store_true", help="open a pull request instead of committing to main")
     submit.add_argument("--model-repo", metavar="NS/MODEL", default=None,
                         help="also write .eval_results/imagenet-e.yaml (Hub-native eval results) to this model repo")
@@ -114,3 +165,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(default: $IMAGENET_E_DATASET_ID, else the results file's dataset.id)")
     add_plugin_argument(submit)
     submit.set_defaults(func=_submit)
+
+    worker = subparsers.add_parser(
+        "board-worker", help="evaluate requested models on the board's pinned benchmark (verified results)",
+        description="Take pending requests from the requests repo, evaluate each model at its pinned commit on the "
+                    "benchmark pinned by the results repo's board.yaml, and commit results + predictions + a "
+                    "verification record to the results repo; requests end finished or failed with a reason.",
+    )
+    worker.add_argument("--requests", required=True, metavar="NS/REQUESTS")
+    worker.add_argument("--results", required=True, metavar="NS/RESULTS")
+    worker.add_argument("--once", action="store_true", help="process the pending requests, then exit (cron)")
+    worker.add_argument("--poll", type=float, default=60.0, metavar="SECONDS", help="wait between polls (default 60)")
+    worker.add_argument("--batch-size", type=int, default=64)
+    worker.add_argument("--jobs", action="store_true", help="run each evaluation as Hugging Face Jobs")
+    worker.add_argument("--flavor", default="cpu-basic", help="with --jobs: the Jobs hardware flavor (e.g. t4-small)")
+    worker.add_argument("--shards", type=int, default=1, help="with --jobs: split one model over N jobs")
+    worker.add_argument("--image", default=None, help="with --jobs: the container image (default: a uv image)")
+    worker.add_argument("--job-timeout", type=float, default=3600.0, metavar="SECONDS",
+                        help="with --jobs: give up on a job after this long")
+    worker.set_defaults(func=_worker)

@@ -99,7 +99,7 @@ def publish(results_repo: str, request: EvalRequest, pin: BenchmarkPin, evaluati
     from huggingface_hub import CommitOperationAdd, HfApi
 
     from .loading import check_submission
-    from .verify import DatasetResolver
+    from .verify import DatasetResolver, predictions_for
 
     doc = json.loads(evaluation.results.read_text("utf-8"))
     if doc["model"].get("revision") != request.revision:
@@ -107,7 +107,9 @@ def publish(results_repo: str, request: EvalRequest, pin: BenchmarkPin, evaluati
                          f"{request.revision}")
     check_submission(evaluation.results, evaluation.results.name, DatasetResolver(), pin=pin)
     path = verified_path(request, pin)
-    predictions = evaluation.results.with_name(evaluation.results.name[: -len(".json")] + PREDICTIONS_SUFFIX)
+    predictions = predictions_for(evaluation.results, doc)
+    if predictions is None:
+        raise ValueError(f"the evaluation wrote no predictions beside {evaluation.results.name}")
     payload = evaluation.results.read_bytes()
     record = {
         "worker": worker, "request_id": request.request_id, "model_id": request.model,

@@ -1,0 +1,142 @@
+"""Submissions are models; the board evaluates them (issue 22 item 2), on the local Hub server.
+
+``submit --model`` writes a pending request; ``board-worker --once`` evaluates the model at its
+pinned commit on the benchmark that board.yaml pins (a tiny ResNet built from a config, a small
+Hub-layout dataset), commits results + predictions + a verification record, and the board shows
+the row as verified, apart from self-reported rows. A model the runner cannot map ends failed,
+with its reason, and the worker goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from imagenet_e_dataset.hub_layout import HubLayoutWriter
+from imagenet_e_dataset.labels import synonyms
+
+
+@pytest.fixture(scope="module")
+def worker_assets(tmp_path_factory):
+    from test_eval_runner import CONFIGS, CORRUPT, N_SOURCES, _images, _save, _source_id, _tiny_resnet
+
+    root = tmp_path_factory.mktemp("worker")
+    images = _images()
+    images[CORRUPT[0]][CORRUPT[1]] = images[CORRUPT[0]][0]  # every image readable: a ranked run scores all
+    labels = [(7 * i) % 1000 for i in range(N_SOURCES)]
+    with HubLayoutWriter(root / "dataset") as writer:
+        for config in CONFIGS:
+            for i in range(N_SOURCES):
+                writer.add(config, {"image": {"bytes": images[config][i], "path": None}, "label": labels[i],
+                                    "source_id": _source_id(i)})
+        writer.finalize()
+    good = _save(_tiny_resnet(dict(enumerate(synonyms()))), root / "good")
+    unmappable = _save(_tiny_resnet({0: "not-a-class", 1: "nor-this"}), root / "unmappable")
+    return {"dataset": root / "dataset", "good": good, "unmappable": unmappable, "configs": CONFIGS}
+
+
+def _hub_setup(worker_assets, tag: str) -> dict[str, str]:
+    from huggingface_hub import HfApi
+
+    owner = HfApi(token="hf_user_owner")
+    names = {"dataset": f"owner/bench-{tag}", "results": f"owner/results-{tag}", "requests": f"owner/requests-{tag}",
+             "good": f"org/tiny-{tag}", "unmappable": f"org/unmappable-{tag}"}
+    owner.create_repo(names["dataset"], repo_type="dataset")
+    owner.upload_folder(folder_path=str(worker_assets["dataset"]), repo_id=names["dataset"], repo_type="dataset")
+    owner.create_repo(names["results"], repo_type="dataset")
+    revision = owner.dataset_info(names["dataset"]).sha
+    owner.upload_file(path_or_fileobj=f"dataset: {names['dataset']}\nrevision: {revision}\n".encode(),
+                      path_in_repo="board.yaml", repo_id=names["results"], repo_type="dataset")
+    author = HfApi(token="hf_user_author")
+    for key in ("good", "unmappable"):
+        author.create_repo(names[key])
+        author.upload_folder(folder_path=str(worker_assets[key]), repo_id=names[key])
+    names["revision"] = revision
+    return names
+
+
+def test_a_requested_model_is_evaluated_by_the_worker_and_shown_verified(hub_server, worker_assets, tmp_path,
+                                                                         monkeypatch, capsys):
+    from huggingface_hub import HfApi
+
+    from imagenet_e.cli import main
+    from imagenet_e.leaderboard.requests import RequestStatus, read_requests
+    from imagenet_e.leaderboard.table import MODEL_COLUMN, NOTES_COLUMN, RowKind, build_table, load_board
+
+    repos = _hub_setup(worker_assets, uuid.uuid4().hex[:8])
+    monkeypatch.setenv("HF_TOKEN", "hf_user_author")
+    for key in ("good", "unmappable"):
+        assert main(["submit", "--model", repos[key], "--requests", repos["requests"]]) == 0
+    assert "(pending)" in capsys.readouterr().out
+    # One request per model and revision.
+    assert main(["submit", "--model", repos["good"], "--requests", repos["requests"]]) == 1
+    assert "already requested (pending)" in capsys.readouterr().err
+    sha = HfApi().model_info(repos["good"]).sha
+    assert {(r.model, r.revision, r.status) for r in read_requests(repos["requests"])} >= {
+        (repos["good"], sha, RequestStatus.PENDING)}
+
+    monkeypatch.setenv("HF_TOKEN", "hf_user_owner")  # the board's worker runs as the board's owner
+    assert main(["board-worker", "--requests", repos["requests"], "--results", repos["results"], "--once",
+                 "--batch-size", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 request(s) finished, 1 failed" in printed, [r.reason for r in read_requests(repos["requests"])]
+    final = {r.model: r for r in read_requests(repos["requests"])}
+    assert final[repos["good"]].status is RequestStatus.FINISHED and final[repos["good"]].results_path
+    failed = final[repos["unmappable"]]
+    assert failed.status is RequestStatus.FAILED and "not-a-class" in failed.reason and "\n" not in failed.reason
+
+    files = HfApi().list_repo_files(repos["results"], repo_type="dataset")
+    record_path = final[repos["good"]].results_path[: -len(".json")] + ".verification.json"
+    assert record_path in files
+    from huggingface_hub import hf_hub_download
+
+    record = json.loads(open(hf_hub_download(repos["results"], record_path, repo_type="dataset")).read())
+    assert record["worker"] == "owner" and record["model_commit"] == sha
+    assert record["dataset_commit"] == repos["revision"] and record["request_id"] == final[repos["good"]].request_id
+    assert "package_version" in record and record["job_ids"] == []
+
+    # A self-reported file on the same benchmark: shown apart, with its badge.
+    from imagenet_e.eval.runner import evaluate_model
+
+    out = tmp_path / "self" / "results.json"
+    evaluate_model(str(worker_assets["good"]), repos["dataset"], configs="all", output=out, n_bootstrap=20,
+                   progress=False, num_workers=0, batch_size=4, model_name="org/self-reported")
+    assert main(["submit", str(out), "--repo-id", repos["results"]]) == 0
+    board = load_board(repos["results"])
+    verified = build_table(board)
+    assert verified.column(MODEL_COLUMN) == [repos["good"]]
+    assert verified.column(NOTES_COLUMN) == ["✔ verified by owner"]
+    self_reported = build_table(board, rows=RowKind.SELF_REPORTED)
+    assert len(self_reported.rows) == 1 and self_reported.column(NOTES_COLUMN) == ["self-reported"]
+
+
+def test_a_verification_record_from_an_untrusted_account_does_not_make_a_row_verified(hub_server, worker_assets,
+                                                                                      tmp_path, monkeypatch):
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    from imagenet_e.leaderboard.requests import EvalRequest
+    from imagenet_e.leaderboard.table import RowKind, build_table, load_board
+    from imagenet_e.leaderboard.worker import evaluate_locally, publish, verified_path, board_pin
+
+    repos = _hub_setup(worker_assets, uuid.uuid4().hex[:8])
+    sha = HfApi().model_info(repos["good"]).sha
+    request = EvalRequest(model=repos["good"], revision=sha)
+    pin = board_pin(repos["results"])
+    evaluation = evaluate_locally(request, pin, tmp_path, n_bootstrap=20, batch_size=4)
+    # Mallory pushes a real result with a forged record claiming to be the board's worker.
+    publish(repos["results"], request, pin, evaluation, "owner", token="hf_user_mallory")
+    board = load_board(repos["results"])
+    assert build_table(board, rows=RowKind.VERIFIED).rows == []
+    assert len(build_table(board).rows) == 1  # shown, as self-reported
+    # The same files committed by the owner's account are verified.
+    path = verified_path(request, pin)
+    files = {p: HfApi().hf_hub_download(repos["results"], p, repo_type="dataset")
+             for p in (path, path[:-5] + ".predictions.parquet", path[:-5] + ".verification.json")}
+    HfApi(token="hf_user_owner").create_commit(repos["results"], repo_type="dataset", commit_message="re-sign",
+                                               operations=[CommitOperationAdd(p, open(f, "rb").read() + (
+                                                   b"\n" if p.endswith("verification.json") else b""))
+                                                           for p, f in files.items()])
+    board = load_board(repos["results"])
+    assert len(build_table(board, rows=RowKind.VERIFIED).rows) == 1
