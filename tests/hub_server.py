@@ -529,6 +529,8 @@ class HubServer:
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def stop(self) -> None:
+        if "jobs" in self.__dict__:  # the fake Jobs API's subprocesses (tests/helpers/fake_jobs.py)
+            self.jobs.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
@@ -636,6 +638,11 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(split.query, keep_blank_values=True)
         auth = self.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        if split.path.startswith("/api/jobs/"):  # the Jobs API lives in its own module
+            from helpers.fake_jobs import jobs_response
+
+            self._send(jobs_response(self.hub, self.command, split.path, self._read_body()))
+            return
         for method, pattern, handler_name in _ROUTES:
             match = pattern.fullmatch(split.path)
             if match and method == self.command:

@@ -10,7 +10,9 @@ with its reason, and the worker goes on.
 from __future__ import annotations
 
 import json
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +142,42 @@ def test_a_verification_record_from_an_untrusted_account_does_not_make_a_row_ver
                                                            for p, f in files.items()])
     board = load_board(repos["results"])
     assert len(build_table(board, rows=RowKind.VERIFIED).rows) == 1
+
+
+def test_jobs_mode_two_shards_relaunches_only_the_failed_one(hub_server, worker_assets, monkeypatch):
+    """``board-worker --jobs --shards 2`` on the local Hub's fake Jobs API (a job is a subprocess):
+    shard 1's first job is preempted; only it is relaunched; the merged predictions give the same
+    numbers as one local run, and the verification record lists every job."""
+    from huggingface_hub import HfApi, hf_hub_download
+
+    from imagenet_e.leaderboard.jobs_worker import evaluate_with_jobs
+    from imagenet_e.leaderboard.requests import RequestStatus, read_requests, submit_model_request
+    from imagenet_e.leaderboard.table import NOTES_COLUMN, build_table, load_board
+    from imagenet_e.leaderboard.worker import evaluate_locally, run_worker
+    from functools import partial
+
+    repos = _hub_setup(worker_assets, uuid.uuid4().hex[:8])
+    submit_model_request(repos["requests"], repos["good"], token="hf_user_author")
+    (request,) = read_requests(repos["requests"])
+    hub_server.__dict__.setdefault("jobs", __import__("helpers.fake_jobs", fromlist=["FakeJobs"]).FakeJobs())
+    hub_server.jobs.fail_next("shard", "1-of-2")
+    evaluate = partial(evaluate_with_jobs, staging_repo=repos["requests"], flavor="cpu-upgrade", shards=2,
+                       launcher=("python",), poll_s=0.2, timeout=300, batch_size=4, token="hf_user_owner", log=print)
+    (final,) = run_worker(repos["requests"], repos["results"], evaluate=evaluate, once=True, token="hf_user_owner")
+    assert final.status is RequestStatus.FINISHED, final.reason
+    jobs = list(hub_server.jobs.jobs.values())
+    assert sorted(j.spec["labels"]["shard"] for j in jobs) == ["0-of-2", "1-of-2", "1-of-2"]
+    assert [j.stage for j in jobs].count("ERROR") == 1 and all(j.spec["flavor"] == "cpu-upgrade" for j in jobs)
+    assert set(final.jobs) == {j.id for j in jobs}
+    record_path = final.results_path[: -len(".json")] + ".verification.json"
+    record = json.loads(open(hf_hub_download(repos["results"], record_path, repo_type="dataset")).read())
+    assert sorted(record["job_ids"]) == sorted(j.id for j in jobs)
+
+    board = load_board(repos["results"])
+    (entry,) = board.entries
+    assert build_table(board).column(NOTES_COLUMN) == ["✔ verified by owner"]
+    local = evaluate_locally(request, board.pin, Path(tempfile.mkdtemp()), n_bootstrap=20, batch_size=4)
+    local_doc = json.loads(local.results.read_text())
+    assert entry.accuracy == local_doc["metrics"]["accuracy"] and entry.flip_rate == local_doc["metrics"]["flip_rate"]
+    assert HfApi().file_exists(repos["requests"], f"staging/{request.request_id}/shard-1-of-2.predictions.parquet",
+                               repo_type="dataset")

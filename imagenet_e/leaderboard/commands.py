@@ -86,8 +86,11 @@ def _worker(args: argparse.Namespace) -> int:
     if args.jobs:
         from imagenet_e.leaderboard.jobs_worker import evaluate_with_jobs
 
-        evaluate = partial(evaluate_with_jobs, flavor=args.flavor, shards=args.shards, image=args.image,
-                           timeout=args.job_timeout)
+        import shlex
+
+        evaluate = partial(evaluate_with_jobs, staging_repo=args.requests, flavor=args.flavor, shards=args.shards,
+                           image=args.image, timeout=args.job_timeout, batch_size=args.batch_size,
+                           **({"launcher": tuple(shlex.split(args.job_launcher))} if args.job_launcher else {}))
     else:
         if args.shards != 1:
             raise ValueError("--shards splits a model over several Hugging Face Jobs: it needs --jobs")
@@ -181,6 +184,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.add_argument("--flavor", default="cpu-basic", help="with --jobs: the Jobs hardware flavor (e.g. t4-small)")
     worker.add_argument("--shards", type=int, default=1, help="with --jobs: split one model over N jobs")
     worker.add_argument("--image", default=None, help="with --jobs: the container image (default: a uv image)")
+    worker.add_argument("--job-launcher", default=None, metavar="COMMAND",
+                        help="with --jobs: how a job starts Python with imagenet-e installed "
+                             "(default: 'uv run --with imagenet-e[eval] python', for the default uv image)")
     worker.add_argument("--job-timeout", type=float, default=3600.0, metavar="SECONDS",
                         help="with --jobs: give up on a job after this long")
     worker.set_defaults(func=_worker)
