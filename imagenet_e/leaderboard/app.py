@@ -171,13 +171,18 @@ from its results file.
 
 ## How to submit
 
-1. Score a model: `imagenet-e evaluate ...` writes one results file per (model, dataset revision).
-2. Submit it: `imagenet-e submit results.json --repo-id NS/RESULTS --pr` runs the board's own checks on
-   the results and the predictions beside them and opens a pull request on the results dataset with both;
-   once merged, it appears here after **Refresh**.
+1. **A model (verified):** `imagenet-e submit --model NS/MODEL --requests NS/REQUESTS` queues it; the
+   board's worker evaluates it at the pinned commit on this benchmark and publishes the row marked
+   *verified*. The queue (pending, running, failed with reasons) is shown under the table.
+2. **A results file (self-reported):** `imagenet-e evaluate ...` writes one results file per (model,
+   dataset revision); `imagenet-e submit results.json --repo-id NS/RESULTS --pr` runs the board's own
+   checks and opens a pull request with it and its predictions. Once merged it appears after
+   **Refresh**, in the *self-reported* rows (never interleaved with verified ones).
 3. Optionally add `--model-repo NS/MODEL` to also write the Hub-native `.eval_results/imagenet-e.yaml`
    entry (per-subset accuracy) to the model repo, which feeds the Hub's own benchmark leaderboard.
 
+The benchmark ranked is the one the board's owner pinned (`board.yaml`); a row's submitter and date
+come from the commit that added it; look-alike model names are flagged (⚠).
 Every number on this page is recomputed from per-image predictions.
 """
 
