@@ -181,3 +181,59 @@ def test_jobs_mode_two_shards_relaunches_only_the_failed_one(hub_server, worker_
     assert entry.accuracy == local_doc["metrics"]["accuracy"] and entry.flip_rate == local_doc["metrics"]["flip_rate"]
     assert HfApi().file_exists(repos["requests"], f"staging/{request.request_id}/shard-1-of-2.predictions.parquet",
                                repo_type="dataset")
+
+
+def test_self_reported_files_of_public_models_are_spot_checked(hub_server, worker_assets, tmp_path, monkeypatch,
+                                                               capsys):
+    """The worker re-runs a seeded sample of a self-reported file's (public) model: an honest file
+    reads ``spot-checked k/k agree``; predictions copied from the labels under the same model read
+    ``spot-check disagrees``."""
+    import dataclasses
+
+    import numpy as np
+
+    from imagenet_e.cli import main
+    from imagenet_e.eval.predictions import predictions_bytes, predictions_path_for, read_predictions, sha256_bytes
+    from imagenet_e.eval.runner import evaluate_model
+    from imagenet_e.eval.scoring import results_from_predictions
+    from imagenet_e.leaderboard.spot_check import sample_sources
+    from imagenet_e.leaderboard.table import NOTES_COLUMN, RowKind, build_table, load_board
+    from test_leaderboard_attacks import _commit_submission
+
+    repos = _hub_setup(worker_assets, uuid.uuid4().hex[:8])
+    honest = tmp_path / "honest" / "results.json"
+    evaluate_model(repos["good"], repos["dataset"], output=honest, n_bootstrap=20, progress=False, num_workers=0,
+                   batch_size=4)
+    table = read_predictions(predictions_path_for(honest))
+    top5 = table.top5.copy()
+    top5[:, 0] = table.labels
+    copied = dataclasses.replace(table, subset_codes=None, top1=table.labels.copy(), top5=top5)
+    data = predictions_bytes(copied)
+    cheat = tmp_path / "cheat" / "copied.json"
+    cheat.parent.mkdir()
+    predictions_path_for(cheat).write_bytes(data)
+    doc = results_from_predictions(read_predictions(data), file_name=predictions_path_for(cheat).name,
+                                   sha256=sha256_bytes(data))
+    cheat.write_text(json.dumps(doc))
+    assert not np.array_equal(table.top1, table.labels)  # the copied file is really better than the model
+    monkeypatch.setenv("HF_TOKEN", "hf_user_author")
+    assert main(["submit", str(honest), "--repo-id", repos["results"]]) == 0
+    _commit_submission(repos["results"], cheat, "results/cheat/copied", "hf_user_mallory")
+    monkeypatch.setenv("HF_TOKEN", "hf_user_owner")
+    assert main(["board-worker", "--requests", repos["requests"], "--results", repos["results"], "--once"]) == 1
+    assert "the requests repo" in capsys.readouterr().err  # a missing requests repo: one clear line
+    from huggingface_hub import HfApi
+
+    HfApi().create_repo(repos["requests"], repo_type="dataset")
+    assert main(["board-worker", "--requests", repos["requests"], "--results", repos["results"], "--once",
+                 "--spot-check", "3", "--batch-size", "4"]) == 0
+    assert "2 self-reported file(s) spot-checked" in capsys.readouterr().out
+    board = load_board(repos["results"])
+    view = build_table(board, rows=RowKind.SELF_REPORTED, show_details=True)
+    notes = dict(zip(view.column("Results file"), view.column(NOTES_COLUMN)))
+    assert notes["results/cheat/copied.json"].startswith("self-reported · spot-check disagrees (")
+    honest_note = next(v for k, v in notes.items() if k != "results/cheat/copied.json")
+    assert honest_note == "self-reported · spot-checked 12/12 agree"  # 3 sources x 4 configs
+    # The sample is seeded by the commit that added the file: the same commit, the same sources.
+    ids = [f"s{i}" for i in range(50)]
+    assert sample_sources(ids, "ab" * 20, 5) == sample_sources(ids, "ab" * 20, 5) != sample_sources(ids, "cd" * 20, 5)

@@ -116,6 +116,9 @@ class Entry:
     verification: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     """The board worker's record when the board evaluated the model itself; None: self-reported."""
 
+    spot_check: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    """The worker's re-run of a seeded sample of a self-reported file's model, when there is one."""
+
     @property
     def verified(self) -> bool:
         return self.verification is not None
@@ -253,7 +256,8 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
                          skipped: Iterable[SkippedFile] = (), validated: bool = False,
                          provenance: Mapping[str, Provenance] | None = None,
                          pin: BenchmarkPin | None = None,
-                         verifications: Mapping[str, dict[str, Any]] | None = None) -> Board:
+                         verifications: Mapping[str, dict[str, Any]] | None = None,
+                         spot_checks: Mapping[str, dict[str, Any]] | None = None) -> Board:
     """A board from ``(name, results document)`` pairs that were recomputed from their predictions
     (:func:`imagenet_e.leaderboard.loading.load_board_dir` does that); documents failing the schema
     go to ``skipped``.
@@ -282,6 +286,8 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
             entry = replace(entry, submitter=known.submitter, added_at=known.date)
         if verifications and name in verifications:
             entry = replace(entry, verification=verifications[name])
+        elif spot_checks and name in spot_checks:
+            entry = replace(entry, spot_check=spot_checks[name])
         same = [e for e in entries if _identity(e) == _identity(entry) and e.submitter == entry.submitter
                 and entry.submitter is not None]
         if same:

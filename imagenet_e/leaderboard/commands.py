@@ -98,6 +98,15 @@ def _worker(args: argparse.Namespace) -> int:
     done = run_worker(args.requests, args.results, evaluate=evaluate, once=args.once, poll_s=args.poll)
     failed = [r for r in done if r.status.value == "failed"]
     print(f"{len(done) - len(failed)} request(s) finished, {len(failed)} failed")
+    if args.spot_check:
+        from huggingface_hub import HfApi
+
+        from imagenet_e.leaderboard.spot_check import spot_check_repo
+        from imagenet_e.leaderboard.worker import board_pin
+
+        records = spot_check_repo(args.results, board_pin(args.results), HfApi().whoami().get("name") or "unknown",
+                                  sample=args.spot_check, batch_size=args.batch_size)
+        print(f"{len(records)} self-reported file(s) spot-checked")
     return 0
 
 
@@ -180,6 +189,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.add_argument("--once", action="store_true", help="process the pending requests, then exit (cron)")
     worker.add_argument("--poll", type=float, default=60.0, metavar="SECONDS", help="wait between polls (default 60)")
     worker.add_argument("--batch-size", type=int, default=64)
+    worker.add_argument("--spot-check", type=int, default=0, metavar="N",
+                        help="after the requests (with --once), re-run N seeded source images of each self-reported "
+                             "file whose model is public and record whether its predictions agree")
     worker.add_argument("--jobs", action="store_true", help="run each evaluation as Hugging Face Jobs")
     worker.add_argument("--flavor", default="cpu-basic", help="with --jobs: the Jobs hardware flavor (e.g. t4-small)")
     worker.add_argument("--shards", type=int, default=1, help="with --jobs: split one model over N jobs")

@@ -28,6 +28,8 @@ from .verify import DatasetResolver, predictions_for, verify_submission
 
 VERIFICATION_SUFFIX = ".verification.json"
 """The board worker's record beside a results file it produced (see :mod:`.worker`)."""
+SPOT_CHECK_SUFFIX = ".spotcheck.json"
+"""The board worker's spot-check record beside a self-reported file (see :mod:`.spot_check`)."""
 
 _CACHE_SIZE = 20_000
 _CACHE: "OrderedDict[tuple, tuple[str, Any]]" = OrderedDict()
@@ -161,25 +163,29 @@ def load_board_dir(folder: str | Path, *, source: str | None = None,
     docs: list[tuple[str, Any]] = []
     refused: list[SkippedFile] = []
     verifications: dict[str, dict[str, Any]] = {}
+    spot_checks: dict[str, dict[str, Any]] = {}
     for path in _submission_files(folder):
         name = path.relative_to(folder).as_posix()
         status, value = _checked(path, name, resolver, state, limits, pin)
         if status == "ok":
             docs.append((name, value))
-            record = _verification(path, name, provenance, trusted_workers(pin, source))
-            if record is not None:
-                verifications[name] = record
+            trusted = trusted_workers(pin, source)
+            for suffix, found in ((VERIFICATION_SUFFIX, verifications), (SPOT_CHECK_SUFFIX, spot_checks)):
+                record = _worker_record(path, name, suffix, provenance, trusted)
+                if record is not None:
+                    found[name] = record
         else:
             refused.append(SkippedFile(name, value))
     return board_from_documents(docs, source=source or str(folder), skipped=refused, validated=True,
-                                provenance=provenance, pin=pin, verifications=verifications)
+                                provenance=provenance, pin=pin, verifications=verifications,
+                                spot_checks=spot_checks)
 
 
 def _submission_files(folder: Path) -> list[Path]:
     return [p for p in sorted(folder.rglob("*.json"))
             # .cache/ of hub downloads and other hidden files, and the worker's records, are not submissions
             if not any(part.startswith(".") for part in p.relative_to(folder).parts)
-            and not p.name.endswith(VERIFICATION_SUFFIX)]
+            and not p.name.endswith((VERIFICATION_SUFFIX, SPOT_CHECK_SUFFIX))]
 
 
 def trusted_workers(pin: BenchmarkPin | None, source: str | None) -> set[str] | None:
@@ -192,11 +198,11 @@ def trusted_workers(pin: BenchmarkPin | None, source: str | None) -> set[str] | 
     return None
 
 
-def _verification(path: Path, name: str, provenance: Mapping[str, Provenance] | None,
-                  trusted: set[str] | None) -> dict[str, Any] | None:
-    """The worker's record of ``path`` when it is there, names these exact bytes, and (on the Hub) was
-    committed by a trusted worker account; else None (the row is self-reported)."""
-    sidecar = path.with_name(path.name[: -len(".json")] + VERIFICATION_SUFFIX)
+def _worker_record(path: Path, name: str, suffix: str, provenance: Mapping[str, Provenance] | None,
+                   trusted: set[str] | None) -> dict[str, Any] | None:
+    """The worker's record (``suffix``) of ``path`` when it is there, names these exact bytes, and (on
+    the Hub) was committed by a trusted worker account; else None."""
+    sidecar = path.with_name(path.name[: -len(".json")] + suffix)
     if not sidecar.is_file() or sidecar.stat().st_size > 100_000:
         return None
     try:
@@ -206,7 +212,7 @@ def _verification(path: Path, name: str, provenance: Mapping[str, Provenance] | 
     if not isinstance(record, dict) or record.get("results_sha256") != file_digest(path):
         return None
     if provenance is not None:
-        sidecar_name = name[: -len(".json")] + VERIFICATION_SUFFIX
+        sidecar_name = name[: -len(".json")] + suffix
         author = getattr(provenance.get(sidecar_name), "submitter", None)
         if trusted is None or author not in trusted:
             return None

@@ -79,9 +79,14 @@ def request_path(model: str, revision: str) -> str:
 def read_requests(repo_id: str, *, token: str | bool | None = None) -> list[EvalRequest]:
     """Every request in the requests repo (unreadable files are skipped: one bad file is one bad file)."""
     from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import RepositoryNotFoundError
 
-    folder = Path(snapshot_download(repo_id=repo_id, repo_type="dataset", allow_patterns=[f"{REQUESTS_FOLDER}/**"],
-                                    token=token))
+    try:
+        folder = Path(snapshot_download(repo_id=repo_id, repo_type="dataset",
+                                        allow_patterns=[f"{REQUESTS_FOLDER}/**"], token=token))
+    except RepositoryNotFoundError:
+        raise ValueError(f"the requests repo {repo_id!r} does not exist (or this token cannot see it); create it "
+                         "as a dataset repo") from None
     out = []
     for path in sorted((folder / REQUESTS_FOLDER).rglob("*.json")):
         try:

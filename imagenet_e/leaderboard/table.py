@@ -25,6 +25,7 @@ from imagenet_e_metric.core import CONTROL_SUBSET
 from .board import (  # noqa: F401 - the board's data types are part of this module's public API
     Board, BoardKey, DropReference, Entry, SkippedFile, board_from_documents, parse_reference, safe_link,
 )
+from .spot_check import describe as describe_spot_check
 from .loading import fetch_results, load_board, load_board_dir, looks_like_repo_id  # noqa: F401
 
 class SortKey(str, enum.Enum):
@@ -177,6 +178,8 @@ def entry_notes(e: Entry) -> str:
         notes = [f"✔ verified by {e.verification.get('worker', 'the board')}"]
     else:
         notes = ["self-reported"]
+        if e.spot_check is not None:
+            notes.append(describe_spot_check(e.spot_check))
     if e.flag:
         notes.append(f"⚠ name {e.flag}")
     return " · ".join(notes)
