@@ -98,6 +98,7 @@ def test_a_requested_model_is_evaluated_by_the_worker_and_shown_verified(hub_ser
     assert record["worker"] == "owner" and record["model_commit"] == sha
     assert record["dataset_commit"] == repos["revision"] and record["request_id"] == final[repos["good"]].request_id
     assert "package_version" in record and record["job_ids"] == []
+    assert record["requested_by"] == "author"  # the row's submitter is the request's, not the worker's
 
     # A self-reported file on the same benchmark: shown apart, with its badge.
     from imagenet_e.eval.runner import evaluate_model
@@ -110,6 +111,7 @@ def test_a_requested_model_is_evaluated_by_the_worker_and_shown_verified(hub_ser
     verified = build_table(board)
     assert verified.column(MODEL_COLUMN) == [repos["good"]]
     assert verified.column(NOTES_COLUMN) == ["✔ verified by owner"]
+    assert [e.submitter for e in board.entries if e.verified] == ["author"]
     self_reported = build_table(board, rows=RowKind.SELF_REPORTED)
     assert len(self_reported.rows) == 1 and self_reported.column(NOTES_COLUMN) == ["self-reported"]
 

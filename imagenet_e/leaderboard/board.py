@@ -285,7 +285,10 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
         if known is not None:
             entry = replace(entry, submitter=known.submitter, added_at=known.date)
         if verifications and name in verifications:
-            entry = replace(entry, verification=verifications[name])
+            record = verifications[name]
+            # A verified row's submitter and date are the request's (the commit is the worker's).
+            entry = replace(entry, verification=record, submitter=record.get("requested_by") or entry.submitter,
+                            added_at=record.get("requested_at") or entry.added_at)
         elif spot_checks and name in spot_checks:
             entry = replace(entry, spot_check=spot_checks[name])
         same = [e for e in entries if _identity(e) == _identity(entry) and e.submitter == entry.submitter

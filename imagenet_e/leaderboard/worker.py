@@ -112,7 +112,8 @@ def publish(results_repo: str, request: EvalRequest, pin: BenchmarkPin, evaluati
         raise ValueError(f"the evaluation wrote no predictions beside {evaluation.results.name}")
     payload = evaluation.results.read_bytes()
     record = {
-        "worker": worker, "request_id": request.request_id, "model_id": request.model,
+        "worker": worker, "request_id": request.request_id, "requested_by": request.submitted_by,
+        "requested_at": request.submitted_at, "model_id": request.model,
         "model_commit": request.revision, "dataset_id": pin.dataset_id, "dataset_commit": doc["dataset"]["revision"],
         "package_version": package_version(), "job_ids": list(evaluation.job_ids),
         "results_sha256": hashlib.sha256(payload).hexdigest(),
