@@ -16,24 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from imagenet_e_dataset.hub_layout import HubLayoutWriter
 from imagenet_e_dataset.labels import synonyms
 
 
 @pytest.fixture(scope="module")
 def worker_assets(tmp_path_factory):
-    from test_eval_runner import CONFIGS, CORRUPT, N_SOURCES, _images, _save, _source_id, _tiny_resnet
+    from test_eval_runner import CONFIGS, CORRUPT, N_SOURCES, _images, _save, _tiny_resnet, _write_dataset
 
     root = tmp_path_factory.mktemp("worker")
     images = _images()
     images[CORRUPT[0]][CORRUPT[1]] = images[CORRUPT[0]][0]  # every image readable: a ranked run scores all
     labels = [(7 * i) % 1000 for i in range(N_SOURCES)]
-    with HubLayoutWriter(root / "dataset") as writer:
-        for config in CONFIGS:
-            for i in range(N_SOURCES):
-                writer.add(config, {"image": {"bytes": images[config][i], "path": None}, "label": labels[i],
-                                    "source_id": _source_id(i)})
-        writer.finalize()
+    _write_dataset(root / "dataset", images, labels)
     good = _save(_tiny_resnet(dict(enumerate(synonyms()))), root / "good")
     unmappable = _save(_tiny_resnet({0: "not-a-class", 1: "nor-this"}), root / "unmappable")
     return {"dataset": root / "dataset", "good": good, "unmappable": unmappable, "configs": CONFIGS}
