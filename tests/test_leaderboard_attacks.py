@@ -354,3 +354,23 @@ def test_on_the_hub_a_forged_newer_file_and_a_copied_dataset_change_nothing(hub_
     alice = [e for e in board.entries if e.submitter == "alice"]
     assert [e.original_accuracy for e in alice] == [0.72]
     assert any(s.source == "results/org--honest/main.json" and "superseded" in s.reason for s in board.skipped)
+
+
+def test_the_owner_pins_the_benchmark_from_the_command_line(tmp_path):
+    """``imagenet-e leaderboard --benchmark DATASET[@REVISION] ...`` or ``--board-config board.yaml``."""
+    from imagenet_e.cli import build_parser
+    from imagenet_e.leaderboard.commands import _pin
+
+    parser = build_parser()
+    args = parser.parse_args(["leaderboard", "--benchmark", "ns/imagenet-e@abc123", "--benchmark-protocol",
+                              "all-classes", "--benchmark-configs", "original,background_20", "--other-benchmarks"])
+    assert _pin(args) == BenchmarkPin("ns/imagenet-e", "abc123", "all-classes", ("original", "background_20"), True)
+    (tmp_path / "board.yaml").write_text("dataset: ns/imagenet-e\nn_bootstrap: 200\nworkers: [bot]\n")
+    args = parser.parse_args(["leaderboard", "--board-config", str(tmp_path / "board.yaml")])
+    assert _pin(args) == BenchmarkPin("ns/imagenet-e", n_bootstrap=200, workers=("bot",))
+    args = parser.parse_args(["leaderboard", "--board-config", str(tmp_path / "board.yaml"), "--benchmark", "x/y"])
+    with pytest.raises(ValueError, match="not both"):
+        _pin(args)
+    (tmp_path / "bad.yaml").write_text("dataset: ns/imagenet-e\nn_bootstrap: 40000000\n")
+    with pytest.raises(ValueError, match="bad.yaml: 'n_bootstrap' must be an integer in 0..100000"):
+        _pin(parser.parse_args(["leaderboard", "--board-config", str(tmp_path / "bad.yaml")]))

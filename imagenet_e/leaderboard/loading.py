@@ -34,6 +34,8 @@ SPOT_CHECK_SUFFIX = ".spotcheck.json"
 _CACHE_SIZE = 20_000
 _CACHE: "OrderedDict[tuple, tuple[str, Any]]" = OrderedDict()
 _CACHE_LOCK = threading.Lock()
+_TRANSIENT = "cannot read the labels of"
+"""The resolver's reason when a dataset could not be read: not cached, a later Refresh retries."""
 
 
 def _read_json(path: Path) -> Any:
@@ -131,6 +133,8 @@ def _checked(path: Path, name: str, resolver: DatasetResolver, state: tuple, lim
     except Exception as exc:  # noqa: BLE001 - any failure of one file is that file's reason, never the board's
         reason = _reason(exc, name)
         outcome = ("refused", reason if isinstance(exc, (ValueError, OSError)) else f"{type(exc).__name__}: {reason}")
+    if outcome[0] == "refused" and _TRANSIENT in outcome[1]:
+        return outcome  # the dataset could not be read (the Hub down?): try again on the next Refresh
     with _CACHE_LOCK:
         _CACHE[key] = outcome
         while len(_CACHE) > _CACHE_SIZE:
