@@ -329,7 +329,8 @@ def build_app(results_source: str | None, *, datasets: dict[str, str] | None = N
                     reference = gr.Radio([r.label for r in DropReference], value=reference_default,
                                          label="Drops against", scale=2, elem_id="ie-reference")
                     rows = gr.Radio([k.value for k in RowKind], value=rows_default, scale=2, elem_id="ie-rows",
-                                    label="Rows (verified: evaluated by the board; self-reported: uploaded predictions)")
+                                    label="Rows (verified: evaluated by the board; "
+                                          "self-reported: uploaded predictions)")
                 with gr.Row(equal_height=True):
                     search = gr.Textbox(label="Search models", placeholder="model id or loader, e.g. resnet",
                                         scale=2, elem_id="ie-search")

@@ -105,8 +105,9 @@ def spot_check_repo(results_repo: str, pin: BenchmarkPin, worker: str, *, sample
 
     api = HfApi(token=token)
     files = set(api.list_repo_files(results_repo, repo_type="dataset"))
-    candidates = sorted(f for f in files if f.endswith(".json") and not f.endswith((VERIFICATION_SUFFIX, SPOT_CHECK_SUFFIX))
-                        and f != "board.yaml" and f[: -len(".json")] + VERIFICATION_SUFFIX not in files
+    candidates = sorted(f for f in files
+                        if f.endswith(".json") and not f.endswith((VERIFICATION_SUFFIX, SPOT_CHECK_SUFFIX))
+                        and f[: -len(".json")] + VERIFICATION_SUFFIX not in files
                         and f[: -len(".json")] + SPOT_CHECK_SUFFIX not in files
                         and f[: -len(".json")] + PREDICTIONS_SUFFIX in files)
     commits = hub_provenance(results_repo, candidates, token=token) if candidates else {}

@@ -129,7 +129,8 @@ def publish(results_repo: str, request: EvalRequest, pin: BenchmarkPin, evaluati
 
 def process_request(request: EvalRequest, *, requests_repo: str, results_repo: str, pin: BenchmarkPin,
                     evaluate: Evaluator, worker: str, token: str | bool | None = None) -> EvalRequest:
-    """One request through running -> finished | failed; returns its final state (never raises for the model's faults)."""
+    """One request through running -> finished | failed; returns its final state (a fault of the model or
+    of its evaluation is the request's reason, never an exception)."""
     running = request.moved(RequestStatus.RUNNING, reason="")
     write_request(requests_repo, running, token=token, message=f"Evaluating {request.model}@{request.revision[:12]}")
     try:

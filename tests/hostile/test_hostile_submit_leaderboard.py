@@ -79,7 +79,8 @@ def test_a_failed_model_repo_commit_after_the_results_says_the_results_are_in(hu
         if repo_id == model_repo:  # the Hub refusing the write, as it does for a repo the token cannot write
             import httpx
 
-            response = httpx.Response(403, request=httpx.Request("POST", f"{hub_server.url}/api/models/{repo_id}/commit/main"))
+            url = f"{hub_server.url}/api/models/{repo_id}/commit/main"
+            response = httpx.Response(403, request=httpx.Request("POST", url))
             raise HfHubHTTPError("403 Forbidden: you do not have write access to this repo", response=response)
         return real_commit(self, repo_id, *args, **kwargs)
 
