@@ -80,6 +80,17 @@ def _readable(config: str) -> list[int]:
     return [i for i in range(N_SOURCES) if (config, i) != CORRUPT]
 
 
+def _write_dataset(folder: Path, images: dict[str, list[bytes]], labels: list[int]) -> Path:
+    """The Hub-layout dataset of ``images`` (per config, per source) with one label per source."""
+    with HubLayoutWriter(folder) as writer:
+        for config in CONFIGS:
+            for i in range(N_SOURCES):
+                writer.add(config, {"image": {"bytes": images[config][i], "path": None}, "label": labels[i],
+                                    "source_id": _source_id(i)})
+        writer.finalize()
+    return folder
+
+
 @pytest.fixture(scope="module")
 def assets(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
@@ -90,12 +101,7 @@ def assets(tmp_path_factory):
     # image for even sources, a wrong class for odd ones (the same label in every subset).
     original_pred = _logits(ordered, images["original"]).argmax(1).tolist()
     labels = [p if i % 2 == 0 else (p + 1) % 1000 for i, p in enumerate(original_pred)]
-    with HubLayoutWriter(root / "dataset") as writer:
-        for config in CONFIGS:
-            for i in range(N_SOURCES):
-                writer.add(config, {"image": {"bytes": images[config][i], "path": None}, "label": labels[i],
-                                    "source_id": _source_id(i)})
-        writer.finalize()
+    _write_dataset(root / "dataset", images, labels)
     return {"root": root, "dataset": root / "dataset", "ordered": ordered, "ordered_dir": ordered_dir,
             "labels": labels, "images": images}
 
