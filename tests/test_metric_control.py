@@ -11,7 +11,7 @@ from imagenet_e_metric import CONTROL_SUBSET, compute_imagenet_e, mcnemar_exact_
 
 scipy_stats = pytest.importorskip("scipy.stats")
 
-EDITED = [s for s in SUBSETS.values() if s.is_edited and s is not CONTROL_SUBSET]
+EDITED = [s for s in SUBSETS.values() if s.is_edited and s.name != CONTROL_SUBSET.name]
 
 
 def _table(correct: dict[str, list[int]]) -> tuple[list[int], list[int], list[str], list[str]]:
@@ -28,7 +28,7 @@ def _table(correct: dict[str, list[int]]) -> tuple[list[int], list[int], list[st
 
 def test_the_control_is_a_registry_subset_of_the_background_attribute():
     assert CONTROL_SUBSET is not None and CONTROL_SUBSET.is_edited
-    assert CONTROL_SUBSET in SUBSETS.values()
+    assert SUBSETS[CONTROL_SUBSET.name].attribute.name == CONTROL_SUBSET.attribute == "background"
 
 
 def test_control_drop_is_paired_against_the_control_and_excludes_it():
