@@ -37,7 +37,7 @@ import numpy as np
 from .subsets import SubsetInfo, SubsetTable, benchmark_table
 from .sweeps import sweeps_of_rows
 
-__all__ = ["BootstrapSettings", "CONTROL_SUBSET", "check_class_indices", "check_score_rows", "compute_imagenet_e",
+__all__ = ["BootstrapSettings", "CONTROL_SUBSET", "Factorized", "check_class_indices", "check_score_rows", "compute_imagenet_e",
            "mcnemar_exact_p"]
 
 _TOP_K = 5
@@ -110,11 +110,25 @@ def _length(values: Any, name: str) -> int:
                          f"got {type(values).__name__}") from None
 
 
+@dataclass(frozen=True)
+class Factorized:
+    """A string column already coded (e.g. by Arrow's ``dictionary_encode``): distinct values in
+    first-seen order and each row's code; accepted wherever the metric takes ``subsets`` or ``source_ids``."""
+
+    uniques: list[Any]
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+
 def _factorize(values: Any, name: str) -> tuple[list[Any], np.ndarray]:
     """Distinct values in first-seen order and each row's code.
 
     A dict pass beats ``np.unique`` on Python strings (no fixed-width unicode copy, no sort).
     """
+    if isinstance(values, Factorized):
+        return list(values.uniques), np.asarray(values.codes, dtype=np.int64)
     items = values.tolist() if isinstance(values, np.ndarray) else values
     try:
         # dict.fromkeys and map(dict.__getitem__) stay in C: no Python frame per row.

@@ -3,7 +3,8 @@
 The metric groups rows by attribute, orders subsets, finds the control and the severity sweeps.
 None of that is computed here from the attribute plug-ins (the metric imports only numpy and the
 standard library, so the Hub Space ships this package's own files): the twelve ImageNet-E configs
-come from ``benchmark_subsets.json`` beside this module, which ``python -m
+come from ``benchmark_subsets.py`` beside this module (a Python literal, so ``evaluate`` copies it
+with the module script), which ``python -m
 imagenet_e_dataset.metric_table`` writes from the subset registry (a test regenerates it and
 compares, so the registry stays the one source), and a dataset's own configs (sweep levels,
 plug-ins, extras) come from a ``description`` mapping given to ``compute``::
@@ -18,16 +19,15 @@ dataset's full description record can be passed as it is.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-__all__ = ["BENCHMARK_TABLE_FILE", "SubsetInfo", "SubsetTable", "benchmark_table"]
+from .benchmark_subsets import TABLE
 
-BENCHMARK_TABLE_FILE = Path(__file__).with_name("benchmark_subsets.json")
+__all__ = ["SubsetInfo", "SubsetTable", "benchmark_table"]
+
 ORIGINAL_ATTRIBUTE = "original"
 
 
@@ -132,20 +132,19 @@ class SubsetTable:
         return self.subsets.get(self.control) if self.control else None
 
 
-def _load_table(path: Path) -> SubsetTable:
+def _load_table(doc: Mapping[str, Any]) -> SubsetTable:
+    where = "imagenet_e_metric/benchmark_subsets.py"
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        configs = doc["configs"]
-        subsets = [_record(name, entry, default_order=float(k), benchmark=True, source=str(path))
-                   for k, (name, entry) in enumerate(configs.items())]
+        subsets = [_record(name, entry, default_order=float(k), benchmark=True, source=where)
+                   for k, (name, entry) in enumerate(doc["configs"].items())]
         return SubsetTable(subsets, original=doc["original"], control=doc.get("control"),
                            num_classes=int(doc["num_classes"]))
-    except (OSError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: the metric's benchmark subset table cannot be read ({exc}); reinstall the "
-                         f"package or regenerate it with `python -m imagenet_e_dataset.metric_table`") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: the metric's benchmark subset table is malformed ({exc}); regenerate it "
+                         f"with `python -m imagenet_e_dataset.metric_table`") from None
 
 
 @lru_cache(maxsize=1)
 def benchmark_table() -> SubsetTable:
-    """The twelve ImageNet-E configs, read once from ``benchmark_subsets.json``."""
-    return _load_table(BENCHMARK_TABLE_FILE)
+    """The twelve ImageNet-E configs of ``benchmark_subsets.py``."""
+    return _load_table(TABLE)
