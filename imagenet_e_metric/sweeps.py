@@ -122,9 +122,10 @@ def sweeps_of_rows(present: Sequence[SubsetInfo], rows: np.ndarray, predictions:
             right = predictions[mine] == references[mine]
             n = int(mine.sum())
             acc = float(right.mean())
-            draws = rng.binomial(n, acc, size=n_bootstrap) / n
             accuracy.append(acc)
-            ci.append([float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))])
+            if n_bootstrap:  # 0 skips the intervals, as in the rest of the metric (ci95 is then empty)
+                draws = rng.binomial(n, acc, size=n_bootstrap) / n
+                ci.append([float(np.percentile(draws, 2.5)), float(np.percentile(draws, 97.5))])
             counts.append(n)
             k = row_of[id_codes[mine]]
             kept = k >= 0
