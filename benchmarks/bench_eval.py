@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -75,18 +74,15 @@ def encoded_images(dataset: Path) -> list[bytes]:
 
 
 def run(quick: bool = False) -> list:
-    import shutil
-
     from imagenet_e.eval.models import load_model
     from imagenet_e.eval.runner import evaluate_model
 
-    from .harness import Case, compare
+    from .harness import Case, compare, rounds, scratch
 
     configs = ["original", "background_20", "size_0.05", "direction_random"]
     sources, batch_size = (8, 16) if quick else (32, 32)
-    root = Path(tempfile.mkdtemp(prefix="bench-eval-"))
-    os.environ.setdefault("HF_DATASETS_CACHE", str(root / "hf-cache"))
-    try:
+    with scratch("bench-eval-") as root:
+        os.environ.setdefault("HF_DATASETS_CACHE", str(root / "hf-cache"))
         dataset = build_dataset(root, configs, sources)
         model_dir = build_model(root)
         blobs = encoded_images(dataset)
@@ -123,10 +119,8 @@ def run(quick: bool = False) -> list:
                            Case("bare forward (random batches)", bare, n),
                            Case("minimal torch loop (decode + preprocess + forward)", minimal, n),
                            Case("runner evaluate_model (model loaded)", runner, n),
-                       ], repeats=3 if quick else 5, unit="images",
+                       ], repeats=rounds(quick), unit="images",
                        notes=["goal: runner >= 0.9x the bare forward's images/s (x baseline time <= 1.11)"])
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
     return [comp]
 
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -58,10 +56,16 @@ def build(root: Path, n: int, size: int) -> tuple[list[Path], Path]:
 
 
 def run(quick: bool = False) -> list:
-    from .harness import Case, compare
+    from .harness import scratch
 
     n, size = (200, 256) if quick else (1000, 256)
-    tmp = Path(tempfile.mkdtemp(prefix="bench-loader-"))
+    with scratch("bench-loader-") as tmp:
+        return _compare(tmp, n, size, quick)
+
+
+def _compare(tmp: Path, n: int, size: int, quick: bool) -> list:
+    from .harness import Case, compare, rounds
+
     os.environ["HF_DATASETS_CACHE"] = str(tmp / "cache")
     import datasets
 
@@ -103,18 +107,14 @@ def run(quick: bool = False) -> list:
         decode_all(datasets.load_dataset(str(folder), "background_20", split="test",
                                          cache_dir=str(tmp / f"cold-{next(colds)}")))
 
-    try:
-        comp = compare(f"Loader: {n} PNGs {size}x{size}, open + decode every image", [
-            Case("PIL decode (same files)", pil, n),
-            Case("load_dataset warm + decode", warm, n),
-            Case("load_dataset streaming + decode", streaming, n),
-            Case("load_dataset warm, bytes in batches + PIL decode", warm_batched, n),
-            Case("load_dataset cold (fresh cache) + decode", cold, n),
-        ], repeats=3 if quick else 5, unit="images",
-            notes=["goal: warm and streaming >= 0.9x the PIL decode throughput (x baseline time <= 1.11)"])
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return [comp]
+    return [compare(f"Loader: {n} PNGs {size}x{size}, open + decode every image", [
+        Case("PIL decode (same files)", pil, n),
+        Case("load_dataset warm + decode", warm, n),
+        Case("load_dataset streaming + decode", streaming, n),
+        Case("load_dataset warm, bytes in batches + PIL decode", warm_batched, n),
+        Case("load_dataset cold (fresh cache) + decode", cold, n),
+    ], repeats=rounds(quick), unit="images",
+        notes=["goal: warm and streaming >= 0.9x the PIL decode throughput (x baseline time <= 1.11)"])]
 
 
 if __name__ == "__main__":

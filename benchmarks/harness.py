@@ -15,10 +15,12 @@ Results are written to ``benchmarks/results/<name>.json`` and ``.md`` (temp file
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -26,7 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -129,6 +131,21 @@ def compare(title: str, cases: Sequence[Case], *, repeats: int = 5, warmup: int 
                 "load_after": list(load_after)}
     return Comparison(title=title, baseline=baseline, unit=unit, summaries=summaries, samples=samples, order=order,
                       settings=settings, notes=list(notes))
+
+
+def rounds(quick: bool) -> int:
+    """Timed rounds per comparison: 3 under ``--quick`` (minutes for everything on 2 cores), else 5."""
+    return 3 if quick else 5
+
+
+@contextlib.contextmanager
+def scratch(prefix: str) -> Iterator[Path]:
+    """A temporary folder for a benchmark's data, removed afterwards whatever happens."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def machine() -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers.metric_rows import rows_from_marks
 from imagenet_e_dataset.metric_table import benchmark_document, metric_description, render_benchmark_module
 from imagenet_e_dataset.registry import SUBSETS
 from imagenet_e_metric import compute_imagenet_e
@@ -53,24 +54,13 @@ def test_importing_the_metric_loads_no_other_project_package():
     assert out.strip() == "[]"
 
 
-def _rows(configs: dict[str, list[int]]):
-    preds, refs, subsets, ids = [], [], [], []
-    for name, marks in configs.items():
-        for k, ok in enumerate(marks):
-            preds.append(1 if ok else 0)
-            refs.append(1)
-            subsets.append(name)
-            ids.append(f"s{k}")
-    return preds, refs, subsets, ids
-
-
 def test_a_description_groups_orders_and_sweeps_configs_the_metric_does_not_ship():
     data = {"original": [1, 1, 1, 1], "warp_3": [1, 0, 1, 0], "warp_1": [1, 1, 1, 0], "rp": [1, 1, 0, 1]}
     with pytest.raises(ValueError, match=r"subsets\[4\]: unknown ImageNet-E subset 'warp_3'.*description="):
-        compute_imagenet_e(*_rows(data))
+        compute_imagenet_e(*rows_from_marks(data))
     description = {"warp_1": {"attribute": "warp", "severity": 1, "order": 20},
                    "warp_3": {"attribute": "warp", "severity": 3, "order": 21, "level": "3 px"}}
-    r = compute_imagenet_e(*_rows(data), description=description, n_bootstrap=50)
+    r = compute_imagenet_e(*rows_from_marks(data), description=description, n_bootstrap=50)
     assert list(r["accuracy"]) == ["original", "position_random", "warp_1", "warp_3"]  # by order, original first
     assert r["attribute_drop"] == pytest.approx({"position": 0.25, "warp": 0.375})
     sweep = r["sweeps"]["warp"]
@@ -99,4 +89,4 @@ def test_the_registry_description_reproduces_the_registry_grouping():
 ])
 def test_a_bad_description_is_refused_naming_the_config(description, message):
     with pytest.raises(ValueError, match=message):
-        compute_imagenet_e(*_rows({"original": [1], "rp": [0]}), description=description)
+        compute_imagenet_e(*rows_from_marks({"original": [1], "rp": [0]}), description=description)
