@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "metric": "benchmarks.bench_metric",
     "loader": "benchmarks.bench_loader",
     "eval": "benchmarks.bench_eval",
+    "generate": "benchmarks.bench_generate",
 }
 """name -> module; ``all`` runs them in this order."""
 
