@@ -8,7 +8,7 @@ compares, interleaved (:mod:`benchmarks.harness`), ``imagenet-e generate`` (CPU 
 * ``start-up only``: one process importing what ``generate`` imports (torch, the CLI) and exiting,
   so the share of start-up in the two runs above can be read off instead of hidden in them.
 
-Sources default to 24 (12 ``--quick``), enough that per-source work outweighs the ~3-4 s start-up of
+Sources default to 64 (24 ``--quick``), so that per-source work outweighs the ~3-4 s start-up of
 each process; every process runs one torch thread (K processes on K cores). Both generate runs
 must give byte-identical datasets (checked once before timing).
 
@@ -59,7 +59,7 @@ def digest(folder: Path) -> dict[str, str]:
 def run(quick: bool = False) -> list:
     from .harness import Case, compare, rounds, scratch
 
-    sources, size, resolution, steps = (12, 96, 64, 2) if quick else (24, 128, 96, 3)
+    sources, size, resolution, steps = (24, 96, 64, 2) if quick else (64, 128, 96, 3)
     # One torch thread per process: two processes with torch's default (all cores each) oversubscribe
     # the CPU, and the adversarial subset's gradients change in the last bit with the thread count.
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
