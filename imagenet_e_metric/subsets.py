@@ -11,7 +11,8 @@ plug-ins, extras) come from a ``description`` mapping given to ``compute``::
 
     {"size_0.2": {"attribute": "size", "severity": 0.8, "order": 7, "level": "0.2"}, ...}
 
-``attribute`` is required; ``severity`` (a number that grows with the edit's strength, None when
+A dataset's whole description may be passed too: its ``configs`` entry (a mapping like the one
+above, or a list of such records carrying their ``name``) is used. ``attribute`` is required; ``severity`` (a number that grows with the edit's strength, None when
 the config is not on a scale), ``order`` (sort key of the config in every table; ties broken by
 name), ``level`` (the level as text) and ``alias`` are optional. Extra keys are ignored, so a
 dataset's full description record can be passed as it is.
@@ -81,6 +82,19 @@ def _record(name: str, entry: Any, *, default_order: float, benchmark: bool, sou
                       benchmark=benchmark)
 
 
+def _config_records(description: Any) -> Any:
+    """The ``{config: record}`` inside a dataset's whole description (its ``configs`` entry, as a mapping
+    or as a list of records naming themselves with ``name``), or ``description`` itself."""
+    if isinstance(description, Mapping) and "configs" in description and "attribute" not in description:
+        configs = description["configs"]
+        if isinstance(configs, Mapping) and all(isinstance(v, Mapping) for v in configs.values()):
+            return configs
+        if isinstance(configs, list) and all(isinstance(v, Mapping) and isinstance(v.get("name"), str)
+                                             for v in configs):
+            return {v["name"]: v for v in configs}
+    return description
+
+
 class SubsetTable:
     """Config name or alias -> :class:`SubsetInfo`, for the benchmark plus an optional description."""
 
@@ -97,6 +111,7 @@ class SubsetTable:
         """This table with the configs of ``description`` added (or replacing same-named ones)."""
         if description is None:
             return self
+        description = _config_records(description)
         if not isinstance(description, Mapping):
             raise ValueError(f"description must map config name -> {{'attribute': ..., 'severity': ..., "
                              f"'order': ...}}, got {type(description).__name__}")

@@ -81,6 +81,17 @@ def test_the_registry_description_reproduces_the_registry_grouping():
     assert set(r["attribute_drop"]) == {"size", "occlusion"} and set(r["sweeps"]) == {"size"}
 
 
+def test_a_whole_dataset_description_is_read_through_its_configs():
+    data = rows_from_marks({"original": [1, 1], "warp_1": [1, 0]})
+    record = {"attribute": "warp", "severity": 1.0, "order": 20, "spec": {"px": 1}}
+    as_mapping = {"name": "photos-e", "configs": {"warp_1": record}, "label_space": {"names": ["a"]}}
+    as_list = {"name": "photos-e", "configs": [{"name": "warp_1", **record}]}
+    expected = compute_imagenet_e(*data, description={"warp_1": record}, n_bootstrap=0)
+    assert expected["attribute_drop"] == {"warp": 0.5}
+    assert compute_imagenet_e(*data, description=as_mapping, n_bootstrap=0) == expected
+    assert compute_imagenet_e(*data, description=as_list, n_bootstrap=0) == expected
+
+
 @pytest.mark.parametrize("description, message", [
     ({"warp_1": {"severity": 1}}, r"description: config 'warp_1' has no 'attribute'"),
     ({"warp_1": "warp"}, r"description: config 'warp_1' must map to a record"),
