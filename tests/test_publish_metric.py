@@ -17,11 +17,11 @@ import pytest
 
 from imagenet_e.publish.ids import USAGE_START, PublishedIds
 from imagenet_e.publish.metric_space import build_metric_space, space_modules
+from imagenet_e.publish.wheel import PROJECT_PACKAGES
 from imagenet_e_dataset.registry import SUBSETS
 from imagenet_e_metric import compute_imagenet_e
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT_PACKAGES = ("imagenet_e", "imagenet_e_dataset", "imagenet_e_metric", "generation")
 SPACE_MODULES = {"imagenet_e_metric.py", "core.py", "subsets.py", "sweeps.py", "benchmark_subsets.py", "app.py"}
 
 # Run with `python -I` (no PYTHONPATH, no cwd, no user site) and without the editable install's

@@ -20,8 +20,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from .carry import PROJECT_PACKAGES
-
+# The project's top-level packages: the same list as `[tool.setuptools.packages.find] include`.
+PROJECT_PACKAGES: tuple[str, ...] = ("imagenet_e", "imagenet_e_dataset", "imagenet_e_metric", "generation")
 DISTRIBUTION = "imagenet-e"
 # Zip timestamps of every build: 1980-01-01, the earliest a zip can hold.
 SOURCE_DATE_EPOCH = "315532800"
