@@ -1,19 +1,20 @@
-"""Evaluation throughput: ``imagenet-e evaluate`` end to end vs the plain transformers pipeline loop.
+"""Evaluation throughput, steady state: the runner vs a minimal torch loop vs the bare forward.
 
-Builds, in a temp folder, a synthetic ImageNet-E dataset in the Hub layout (256x256 JPEG/PNG
-images, several configs) and a ResNet-18-shaped ``transformers`` classifier from its config
-(random weights, ``ConvNextImageProcessor`` as microsoft/resnet-18 uses), then measures in this
-one process, images per second:
+Builds, in a temp folder, a synthetic ImageNet-E dataset in the Hub layout (256x256 JPEG/PNG, four
+configs; 32 sources full, 8 ``--quick``) and a ResNet-18-shaped ``transformers`` classifier from its
+config (random weights), loads the model once, then compares, interleaved (:mod:`benchmarks.harness`):
 
-* decode only: PIL decode + RGB convert of every image (the floor for a small model);
-* pipeline loop: ``pipeline("image-classification")`` called once per decoded image, the way
-  most people score a model on an image folder;
-* runner: :func:`imagenet_e.eval.runner.evaluate_model`, end to end (load model, open configs,
-  decode in workers, batched inference, metric with 1000 bootstrap resamples, results file),
-  after one warm-up run that fills the ``datasets`` cache as a user's first run would.
+* ``bare forward`` (baseline): the model on random preprocessed-size batches, no data at all;
+* ``minimal torch loop``: the same images' bytes read once from parquet, PIL decode + the model's
+  own preprocessing + batched forward in one process (what a person writes by hand);
+* ``runner``: :func:`imagenet_e.eval.runner.evaluate_model` with the model already loaded
+  (``loaded_model``): open configs, decode in workers, batched inference, predictions and results
+  files, the metric with 10 bootstrap resamples (intervals are the metric benchmark's business).
 
-Prints the ratios runner / pipeline loop and runner / decode. Default size keeps the run
-around a minute on 2 cores; ``--sources`` / ``--configs`` scale it.
+Start-up (model load, first dataset open) falls in the warm-up round. The goal: runner >= 0.9x the
+bare forward's images/s.
+
+    python -m benchmarks eval [--quick]
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -74,83 +73,58 @@ def encoded_images(dataset: Path) -> list[bytes]:
     return out
 
 
-def bench_decode(blobs: list[bytes]) -> float:
-    start = time.perf_counter()
-    for blob in blobs:
-        Image.open(io.BytesIO(blob)).convert("RGB")
-    return len(blobs) / (time.perf_counter() - start)
-
-
-def bench_pipeline(model_dir: Path, blobs: list[bytes], limit: int) -> float:
-    """Images/s of the per-image pipeline loop, timed on the first ``limit`` images (a rate, so a
-    sample suffices: the loop's cost per image does not change along the dataset)."""
-    from transformers import pipeline
-
-    pipe = pipeline("image-classification", model=str(model_dir), device="cpu")
-    pipe(Image.open(io.BytesIO(blobs[0])).convert("RGB"))  # warm-up, as for the runner
-    sample = blobs[:limit]
-    start = time.perf_counter()
-    for blob in sample:
-        pipe(Image.open(io.BytesIO(blob)).convert("RGB"))
-    return len(sample) / (time.perf_counter() - start)
-
-
-def bench_model_only(model_dir: Path, batch_size: int, seconds: float = 5.0) -> float:
-    """Images/s of the bare forward pass on random 224x224 batches (channels_last, inference mode):
-    the compute bound no loader can beat, so the runner's share of it says what is left to gain."""
-    from transformers import AutoModelForImageClassification
-
-    model = AutoModelForImageClassification.from_pretrained(model_dir).eval().to(memory_format=torch.channels_last)
-    x = torch.randn(batch_size, 3, 224, 224).to(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        model(pixel_values=x)
-        start, done = time.perf_counter(), 0
-        while time.perf_counter() - start < seconds:
-            model(pixel_values=x)
-            done += batch_size
-    return done / (time.perf_counter() - start)
-
-
-def bench_runner(model_dir: Path, dataset: Path, out: Path, batch_size: int, workers: int | None) -> tuple[float, dict]:
+def run(quick: bool = False) -> list:
+    from imagenet_e.eval.models import load_model
     from imagenet_e.eval.runner import evaluate_model
 
-    evaluate_model(str(model_dir), dataset, limit=1, num_workers=0, n_bootstrap=10, progress=False)  # warm caches
-    start = time.perf_counter()
-    doc = evaluate_model(str(model_dir), dataset, batch_size=batch_size, num_workers=workers, output=out,
-                         progress=False)
-    seconds = time.perf_counter() - start
-    return sum(doc["counts"].values()) / seconds, doc
+    from .harness import Case, compare, rounds, scratch
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sources", type=int, default=32, help="source images per config")
-    parser.add_argument("--pipeline-images", type=int, default=32, help="images the pipeline loop is timed on")
-    parser.add_argument("--configs", default="original,background_20,size_0.05,direction_random")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--num-workers", type=int, default=None)
-    args = parser.parse_args()
-
-    configs = [c.strip() for c in args.configs.split(",")]
-    with tempfile.TemporaryDirectory(prefix="bench-eval-") as tmp:
-        root = Path(tmp)
+    configs = ["original", "background_20", "size_0.05", "direction_random"]
+    sources, batch_size = (8, 16) if quick else (32, 32)
+    with scratch("bench-eval-") as root:
         os.environ.setdefault("HF_DATASETS_CACHE", str(root / "hf-cache"))
-        dataset = build_dataset(root, configs, args.sources)
+        dataset = build_dataset(root, configs, sources)
         model_dir = build_model(root)
         blobs = encoded_images(dataset)
-        print(f"{len(blobs)} images (256x256) in {len(configs)} configs; ResNet-18-shaped model, "
-              f"torch threads {torch.get_num_threads()}, cores {os.cpu_count()}")
-        decode = bench_decode(blobs)
-        print(f"decode only        {decode:8.1f} img/s")
-        runner, doc = bench_runner(model_dir, dataset, root / "results.json", args.batch_size, args.num_workers)
-        print(f"runner end to end  {runner:8.1f} img/s  (batch {args.batch_size}, workers {doc['run']['num_workers']})")
-        pipe = bench_pipeline(model_dir, blobs, args.pipeline_images)
-        print(f"pipeline loop      {pipe:8.1f} img/s  (timed on {min(len(blobs), args.pipeline_images)} images)")
-        bound = bench_model_only(model_dir, args.batch_size)
-        print(f"model forward only {bound:8.1f} img/s  (batch {args.batch_size}, no data)")
-        print(f"runner / pipeline loop = {runner / pipe:.2f}x   runner / decode only = {runner / decode:.3f}x   "
-              f"runner / model forward only = {runner / bound:.2f}x")
+        n = len(blobs)
+        loaded = load_model(str(model_dir))
+        model, preprocess = loaded.module, loaded.preprocess
+        shape = tuple(preprocess(Image.open(io.BytesIO(blobs[0])).convert("RGB")).shape)
+        runs = iter(range(10_000))
+
+        def forward_batches(batches) -> None:
+            with torch.inference_mode():
+                for x in batches:
+                    model(x)
+
+        random_batches = [torch.randn(min(batch_size, n - i), *shape) for i in range(0, n, batch_size)]
+
+        def bare() -> None:
+            forward_batches(random_batches)
+
+        def minimal() -> None:
+            def batches():
+                for i in range(0, n, batch_size):
+                    yield torch.stack([preprocess(Image.open(io.BytesIO(b)).convert("RGB")) for b in blobs[i:i + batch_size]])
+            forward_batches(batches())
+
+        def runner() -> None:
+            k = next(runs)
+            doc = evaluate_model(str(model_dir), dataset, loaded_model=loaded, batch_size=batch_size,
+                                 output=root / f"results-{k}.json", n_bootstrap=10, progress=False)
+            assert sum(doc["counts"].values()) == n
+
+        comp = compare(f"Evaluation: {n} images (4 configs x {sources}), ResNet-18-shaped, batch {batch_size}, "
+                       f"torch threads {torch.get_num_threads()}", [
+                           Case("bare forward (random batches)", bare, n),
+                           Case("minimal torch loop (decode + preprocess + forward)", minimal, n),
+                           Case("runner evaluate_model (model loaded)", runner, n),
+                       ], repeats=rounds(quick), unit="images",
+                       notes=["goal: runner >= 0.9x the bare forward's images/s (x baseline time <= 1.11)"])
+    return [comp]
 
 
 if __name__ == "__main__":
-    main()
+    from .harness import write_results
+
+    print(write_results("eval", run())[1].read_text())

@@ -1,29 +1,26 @@
-"""End-to-end generation throughput on CPU, and how it scales from 1 to 2 shard processes.
+"""Generation on CPU: one process vs two shard processes + merge, with process start-up reported apart.
 
-Builds a synthetic ImageNet val + ImageNet-S layout (textured photos with one elliptical object),
-then times ``imagenet-e generate`` (every subset, CPU backend) as
+Builds a synthetic ImageNet val + ImageNet-S layout (textured photos with one elliptical object) and
+compares, interleaved (:mod:`benchmarks.harness`), ``imagenet-e generate`` (CPU backend) as
 
-1. one process doing all the work (baseline), and
-2. two shard processes (``--num-shards 2 --shard-index 0/1``) running in parallel, then ``--merge``,
+* ``1 process`` (baseline): one process doing every source;
+* ``2 shards + merge``: ``--num-shards 2 --shard-index 0/1`` in parallel, then ``--merge``;
+* ``start-up only``: one process importing what ``generate`` imports (torch, the CLI) and exiting,
+  so the share of start-up in the two runs above can be read off instead of hidden in them.
 
-and prints source images per second for both and their ratio. Both runs must produce identical
-datasets (checked). Process start-up (torch import, classifier load) is part of the wall time, as it
-is for a user; use ``--sources`` to make it matter less. Each process runs one torch thread
-(``OMP_NUM_THREADS=1``), as sharded CPU runs should: K processes on K cores.
+Sources default to 64 (24 ``--quick``), so that per-source work outweighs the ~3-4 s start-up of
+each process; every process runs one torch thread (K processes on K cores). Both generate runs
+must give byte-identical datasets (checked once before timing).
 
-    python benchmarks/bench_generate.py                 # ~1 min on 2 cores
-    python benchmarks/bench_generate.py --sources 64 --resolution 256 --steps 20
+    python -m benchmarks generate [--quick]
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -59,57 +56,57 @@ def digest(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sources", type=int, default=8, help="synthetic source images (default 8)")
-    parser.add_argument("--size", type=int, default=128, help="photo side in pixels (default 128)")
-    parser.add_argument("--resolution", type=int, default=96, help="working resolution of the edits (default 96)")
-    parser.add_argument("--steps", type=int, default=3, help="CPU background-editor iterations (default 3)")
-    parser.add_argument("--classifier", default="efficientnet-lite0", help="guidance classifier for background_20_adv")
-    parser.add_argument("--subsets", default="all")
-    args = parser.parse_args()
+def run(quick: bool = False) -> list:
+    from .harness import Case, compare, rounds, scratch
 
-    with tempfile.TemporaryDirectory(prefix="bench-generate-") as tmp:
-        root = Path(tmp)
-        images, masks = build_layout(root / "data", args.sources, args.size)
-        chunk = max(1, args.sources // 4)
+    sources, size, resolution, steps = (24, 96, 64, 2) if quick else (64, 128, 96, 3)
+    # One torch thread per process: two processes with torch's default (all cores each) oversubscribe
+    # the CPU, and the adversarial subset's gradients change in the last bit with the thread count.
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    with scratch("bench-generate-") as root:
+        images, masks = build_layout(root / "data", sources, size)
+        runs = iter(range(10_000))
 
         def command(out: Path, *extra: str) -> list[str]:
             return [sys.executable, "-m", "imagenet_e.cli", "generate", "--images", str(images), "--masks", str(masks),
-                    "--out", str(out), "--subsets", args.subsets, "--steps", str(args.steps), "--classifier", args.classifier,
-                    "--edit-option", f"resolution={args.resolution}", "--chunk-size", str(chunk), "--no-progress", *extra]
+                    "--out", str(out), "--subsets", "all", "--steps", str(steps), "--edit-option",
+                    f"resolution={resolution}", "--chunk-size", str(max(1, sources // 4)), "--no-progress", *extra]
 
-        def run(cmds: list[list[str]]) -> float:
-            # One torch thread per process in both runs: two processes with torch's default (all cores each)
-            # oversubscribe the CPU and crawl, and the adversarial subset's classifier gradients change in the
-            # last bit with the thread count, so equal counts are what makes identical bytes possible.
-            env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-            start = time.perf_counter()
+        def processes(cmds: list[list[str]]) -> None:
             procs = [subprocess.Popen(c, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
                      for c in cmds]
             for p in procs:
                 _, err = p.communicate()
                 if p.returncode:
-                    raise SystemExit(f"generate failed ({p.returncode}):\n{err[-3000:]}")
-            return time.perf_counter() - start
+                    raise RuntimeError(f"generate failed ({p.returncode}):\n{err[-3000:]}")
 
-        one = root / "one" / "imagenet-e"
-        t_one = run([command(one)])
-        two = root / "two" / "imagenet-e"
-        t_shards = run([command(two, "--num-shards", "2", "--shard-index", str(i)) for i in (0, 1)])
-        t_merge = run([command(two, "--merge")])
-        t_two = t_shards + t_merge
-        same = digest(one) == digest(two)
+        def one_process(out: Path | None = None) -> Path:
+            out = out or root / f"one-{next(runs)}" / "imagenet-e"
+            processes([command(out)])
+            return out
 
-    n = args.sources
-    from imagenet_e_dataset.registry import resolve_many
+        def two_shards(out: Path | None = None) -> Path:
+            out = out or root / f"two-{next(runs)}" / "imagenet-e"
+            processes([command(out, "--num-shards", "2", "--shard-index", str(i)) for i in (0, 1)])
+            processes([command(out, "--merge")])
+            return out
 
-    per_source = len({"original", *(s.name for s in resolve_many(args.subsets))})
-    print(f"sources: {n} ({args.size}x{args.size} photos, {args.resolution}px edits, {args.steps} iterations, subsets {args.subsets})")
-    print(f"1 process : {t_one:7.1f} s  {n / t_one:6.3f} source images/s = {n * per_source / t_one:6.2f} dataset images/s")
-    print(f"2 shards  : {t_two:7.1f} s  {n / t_two:6.3f} source images/s = {n * per_source / t_two:6.2f} dataset images/s (parallel {t_shards:.1f} s + merge {t_merge:.1f} s)")
-    print(f"scaling 1 -> 2 processes: {t_one / t_two:.2f}x  (identical output: {same})")
+        def startup() -> None:
+            processes([[sys.executable, "-c", "import torch, imagenet_e.cli, generation.pipeline"]])
+
+        if digest(one_process(root / "check-one")) != digest(two_shards(root / "check-two")):
+            raise RuntimeError("two shards + merge did not reproduce the one-process dataset byte for byte")
+        return [compare(f"Generation: {sources} sources, every subset, {resolution}px edits, {steps} iterations, "
+                        f"1 torch thread per process", [
+                            Case("1 process", one_process, sources),
+                            Case("2 shards + merge", two_shards, sources),
+                            Case("start-up only (imports, no work)", startup),
+                        ], repeats=rounds(quick) - 1 if quick else rounds(quick), warmup=0, unit="sources",
+                        notes=["the one-time check before timing: 2 shards + merge == 1 process, byte for byte",
+                               "CPU includes the child processes (generate runs in subprocesses)"])]
 
 
 if __name__ == "__main__":
-    main()
+    from .harness import write_results
+
+    print(write_results("generate", run())[1].read_text())

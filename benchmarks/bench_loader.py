@@ -1,16 +1,17 @@
-"""Loader throughput: images/s through ``load_dataset(folder, config)`` + decode, vs PIL on the same files.
+"""Loader throughput: ``load_dataset(folder, config)`` + decode, warm and streaming, vs PIL decode of the same files.
 
-Builds a synthetic ImageNet-E-like config (N 256x256 PNGs, default 1,000) in a temp dir, writes it
-with the Hub-layout writer, then measures in one process:
+Builds a synthetic config (N 256x256 PNGs: 1,000 full, 200 ``--quick``) in a temp dir with the
+Hub-layout writer, then compares, interleaved (see :mod:`benchmarks.harness`):
 
-  * baseline  - ``PIL.Image.open(file).load()`` over the PNG files (decoding is the floor);
-  * cold      - ``load_dataset(folder, config)`` from scratch (parquet -> Arrow cache) + decode every row;
-  * warm      - ``load_dataset`` again (cache hit) + decode every row;
-  * streaming - ``load_dataset(..., streaming=True)`` + decode every row.
+* ``PIL decode`` (baseline): ``PIL.Image.open(file).load()`` over the PNG files (the floor);
+* ``load_dataset warm``: ``load_dataset`` with its Arrow cache already built + decode every row;
+* ``load_dataset streaming``: ``streaming=True`` + decode every row (its one-time start-up falls in
+  the warm-up round, not in the timed ones);
+* ``load_dataset warm, bytes in batches``: the eval runner's route (``Image(decode=False)``,
+  ``Dataset.iter``), PIL decoding the bytes;
+* ``load_dataset cold``: a fresh cache directory every call (parquet -> Arrow) + decode.
 
-Ratios are loader images/s divided by baseline images/s (1.0 = as fast as raw decoding).
-
-    python benchmarks/bench_loader.py [--n 1000] [--size 256]
+    python -m benchmarks loader [--quick]
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,65 +55,69 @@ def build(root: Path, n: int, size: int) -> tuple[list[Path], Path]:
     return files, writer.finalize({"repo_id": "bench/imagenet-e"})
 
 
-def timed(fn) -> tuple[float, int]:
-    start = time.perf_counter()
-    count = fn()
-    return time.perf_counter() - start, count
+def run(quick: bool = False) -> list:
+    from .harness import scratch
+
+    n, size = (200, 256) if quick else (1000, 256)
+    with scratch("bench-loader-") as tmp:
+        return _compare(tmp, n, size, quick)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1000, help="number of images (default 1000)")
-    parser.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
-    args = parser.parse_args()
+def _compare(tmp: Path, n: int, size: int, quick: bool) -> list:
+    from .harness import Case, compare, rounds
 
-    with tempfile.TemporaryDirectory(prefix="bench-loader-") as tmp:
-        tmp = Path(tmp)
-        os.environ["HF_DATASETS_CACHE"] = str(tmp / "cache")
-        import datasets
+    os.environ["HF_DATASETS_CACHE"] = str(tmp / "cache")
+    import datasets
 
-        datasets.disable_progress_bars()
-        t0 = time.perf_counter()
-        files, folder = build(tmp, args.n, args.size)
-        mb = sum(f.stat().st_size for f in files) / 2**20
-        print(f"built {len(files)} {args.size}x{args.size} PNGs ({mb:.1f} MiB) + Hub layout in {time.perf_counter() - t0:.1f}s")
+    datasets.disable_progress_bars()
+    files, folder = build(tmp, n, size)
+    colds = iter(range(10_000))
 
-        def pil() -> int:
-            for path in files:
-                with Image.open(path) as img:
+    def pil() -> None:
+        for path in files:
+            with Image.open(path) as img:
+                img.load()
+
+    def decode_all(ds) -> None:
+        count = 0
+        for row in ds:
+            row["image"].load()
+            count += 1
+        assert count == n
+
+    def warm() -> None:
+        decode_all(datasets.load_dataset(str(folder), "background_20", split="test"))
+
+    def streaming() -> None:
+        decode_all(datasets.load_dataset(str(folder), "background_20", split="test", streaming=True))
+
+    def warm_batched() -> None:
+        # The eval runner's route: encoded bytes in batches (no per-row dict or Image feature), PIL decode.
+        ds = datasets.load_dataset(str(folder), "background_20", split="test")
+        ds = ds.cast_column("image", datasets.Image(decode=False))
+        count = 0
+        for batch in ds.iter(batch_size=64):
+            for image in batch["image"]:
+                with Image.open(io.BytesIO(image["bytes"])) as img:
                     img.load()
-            return len(files)
+                count += 1
+        assert count == n
 
-        def through_load_dataset() -> int:
-            ds = datasets.load_dataset(str(folder), "background_20", split="test")
-            n = 0
-            for row in ds:
-                row["image"].load()
-                n += 1
-            return n
+    def cold() -> None:
+        decode_all(datasets.load_dataset(str(folder), "background_20", split="test",
+                                         cache_dir=str(tmp / f"cold-{next(colds)}")))
 
-        def streaming() -> int:
-            ds = datasets.load_dataset(str(folder), "background_20", split="test", streaming=True)
-            n = 0
-            for row in ds:
-                row["image"].load()
-                n += 1
-            return n
-
-        pil()  # warm the page cache so both sides read from memory
-        base_s, base_n = timed(pil)
-        cold_s, cold_n = timed(through_load_dataset)
-        warm_s, warm_n = timed(through_load_dataset)
-        stream_s, stream_n = timed(streaming)
-        assert base_n == cold_n == warm_n == stream_n == len(files)
-        base_ips = base_n / base_s
-        print(f"{'path':<44}{'images/s':>10}{'ratio vs PIL':>14}")
-        print(f"{'PIL open+decode (baseline)':<44}{base_ips:>10.0f}{1.0:>14.2f}")
-        for name, secs in (("load_dataset cold (+Arrow cache)", cold_s), ("load_dataset warm", warm_s),
-                           ("load_dataset streaming", stream_s)):
-            ips = base_n / secs
-            print(f"{name + ' + decode':<44}{ips:>10.0f}{ips / base_ips:>14.2f}")
+    return [compare(f"Loader: {n} PNGs {size}x{size}, open + decode every image", [
+        Case("PIL decode (same files)", pil, n),
+        Case("load_dataset warm + decode", warm, n),
+        Case("load_dataset streaming + decode", streaming, n),
+        Case("load_dataset warm, bytes in batches + PIL decode", warm_batched, n),
+        Case("load_dataset cold (fresh cache) + decode", cold, n),
+    ], repeats=rounds(quick), unit="images",
+        notes=["goal: warm and streaming >= 0.9x the PIL decode throughput (x baseline time <= 1.11)"])]
 
 
 if __name__ == "__main__":
-    main()
+    from .harness import write_results
+
+    print(write_results("loader", run())[1].read_text())

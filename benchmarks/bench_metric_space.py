@@ -61,13 +61,13 @@ def main() -> None:
 
     server = start_hub_server(port, tmp / "hub")
     try:
-        folder = build_metric_space(tmp / "imagenet_e")
-        publish_metric("bench/imagenet_e")
+        folder = build_metric_space(tmp / "imagenet_e_metric")
+        publish_metric("bench/imagenet_e_metric")
         (tmp / "trivial").mkdir()
         (tmp / "trivial" / "trivial.py").write_text(TRIVIAL)
         loads = [("trivial folder, cold (baseline)", str(tmp / "trivial")),
                  ("Space folder, cold", str(folder)), ("Space folder, warm", str(folder)),
-                 ("Hub id, cold", "bench/imagenet_e"), ("Hub id, warm", "bench/imagenet_e")]
+                 ("Hub id, cold", "bench/imagenet_e_metric"), ("Hub id, warm", "bench/imagenet_e_metric")]
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         runs = []
         for attempt in range(3):

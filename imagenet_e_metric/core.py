@@ -27,40 +27,34 @@ an exact McNemar p-value (two-sided binomial test on the discordant pairs).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import math
 import zlib
 
 import numpy as np
 
-from imagenet_e_dataset.labels import NUM_CLASSES
-from imagenet_e_dataset.registry import ALL_SUBSETS, CONTROL_CONFIG, SUBSETS, Subset, edited_attributes, resolve
+from .subsets import SubsetInfo, SubsetTable, benchmark_table
+from .sweeps import sweeps_of_rows
 
-from .sweeps import compute_sweeps
-
-__all__ = ["BootstrapSettings", "CONTROL_SUBSET", "check_class_indices", "check_score_rows", "compute_imagenet_e",
+__all__ = ["BootstrapSettings", "CONTROL_SUBSET", "Factorized", "check_class_indices", "check_score_rows", "compute_imagenet_e",
            "mcnemar_exact_p"]
 
 _TOP_K = 5
 _ROW_CHUNK = 16_384
 
-# The generation-artefact control: the background regenerated with edit strength 0 (the registry
-# names it from the background attribute's spec).
-CONTROL_SUBSET: Subset = ALL_SUBSETS[CONTROL_CONFIG]
+NUM_CLASSES: int = benchmark_table().num_classes
+"""ImageNet-1k's 1000 classes: the label space when ``num_classes`` is not given."""
+
+# The generation-artefact control: the background regenerated with edit strength 0 (the shipped
+# table names it, written from the registry).
+CONTROL_SUBSET: SubsetInfo | None = benchmark_table().control_subset
 
 
-def _registry() -> tuple[tuple[Subset, ...], dict[str, int], int]:
-    """Every registered subset now (plug-ins and sweep levels join at run time), its index, original's index."""
-    table = tuple(ALL_SUBSETS.values())
-    index = {s.name: i for i, s in enumerate(table)}
-    return table, index, next(i for i, s in enumerate(table) if s.is_original)
-
-
-def _stream_key(subset: Subset) -> int:
+def _stream_key(subset: SubsetInfo) -> int:
     """A subset's bootstrap stream: its place in the twelve-config table (the key of earlier releases,
     so their intervals are reproduced), else a stable hash of its name (plug-ins and sweep levels)."""
-    benchmark = list(SUBSETS)
+    benchmark = list(benchmark_table().subsets)
     if subset.name in benchmark:
         return benchmark.index(subset.name)
     return 1000 + zlib.crc32(subset.name.encode("utf-8"))
@@ -88,7 +82,7 @@ class BootstrapSettings:
                 or not 0.0 < float(self.confidence) < 1.0:
             raise ValueError(f"confidence must be a number strictly between 0 and 1, got {self.confidence!r}")
 
-    def rng_for(self, subset: Subset, stream: int = 0) -> np.random.Generator:
+    def rng_for(self, subset: SubsetInfo, stream: int = 0) -> np.random.Generator:
         # Stream 0 (drops vs original) keeps the seed sequence of earlier releases, so their
         # intervals are reproduced exactly; the control's drops draw from stream 1.
         key = [int(self.seed), _stream_key(subset)] + ([stream] if stream else [])
@@ -116,11 +110,25 @@ def _length(values: Any, name: str) -> int:
                          f"got {type(values).__name__}") from None
 
 
+@dataclass(frozen=True)
+class Factorized:
+    """A string column already coded (e.g. by Arrow's ``dictionary_encode``): distinct values in
+    first-seen order and each row's code; accepted wherever the metric takes ``subsets`` or ``source_ids``."""
+
+    uniques: list[Any]
+    codes: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.codes.shape[0])
+
+
 def _factorize(values: Any, name: str) -> tuple[list[Any], np.ndarray]:
     """Distinct values in first-seen order and each row's code.
 
     A dict pass beats ``np.unique`` on Python strings (no fixed-width unicode copy, no sort).
     """
+    if isinstance(values, Factorized):
+        return list(values.uniques), np.asarray(values.codes, dtype=np.int64)
     items = values.tolist() if isinstance(values, np.ndarray) else values
     try:
         # dict.fromkeys and map(dict.__getitem__) stay in C: no Python frame per row.
@@ -245,17 +253,16 @@ def _in_top_k(scores: np.ndarray, references: np.ndarray, k: int) -> np.ndarray:
 # The computation
 # ---------------------------------------------------------------------------------------------
 
-def _per_subset(present: list[Subset], values: np.ndarray) -> dict[str, float]:
+def _per_subset(present: list[SubsetInfo], values: np.ndarray) -> dict[str, float]:
     return {s.name: float(v) for s, v in zip(present, values)}
 
 
-def _attribute_means(edited: list[Subset], drops: np.ndarray) -> dict[str, float]:
-    means: dict[str, float] = {}
-    for attribute in edited_attributes():
-        mine = [d for s, d in zip(edited, drops) if s.attribute is attribute]
-        if mine:
-            means[attribute.value] = float(np.mean(mine))
-    return means
+def _attribute_means(edited: list[SubsetInfo], drops: np.ndarray) -> dict[str, float]:
+    """Mean drop per attribute, attributes in the order their first subset appears (the table's order)."""
+    by_attribute: dict[str, list[float]] = {}
+    for s, d in zip(edited, drops):
+        by_attribute.setdefault(s.attribute, []).append(float(d))
+    return {a: float(np.mean(v)) for a, v in by_attribute.items()}
 
 
 def mcnemar_exact_p(worse: int, better: int) -> float:
@@ -295,6 +302,7 @@ def compute_imagenet_e(
     seed: int = 0,
     confidence: float = 0.95,
     num_classes: int | None = None,
+    description: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Accuracy per subset and the accuracy drop each edit causes, with paired statistics.
 
@@ -318,9 +326,13 @@ def compute_imagenet_e(
         num_classes: size of the label space the indices live in; None (the default) is
             ImageNet-1k's 1000. A dataset with its own classes (``LabelSpace.num_classes``) gives
             its own: references, predictions, ``top5`` and score-row widths are checked against it.
+        description: the configs of a dataset beyond the twelve ImageNet-E ones (sweep levels,
+            extras, plug-ins): ``{config: {"attribute": ..., "severity": ..., "order": ...}}``, as
+            the dataset's description records them (see :mod:`imagenet_e_metric.subsets`); they
+            group ``attribute_drop``, order the tables and form the severity sweeps.
 
     Returns:
-        Plain Python values, subsets in the registry's table order: ``accuracy``
+        Plain Python values, subsets in table order (original first, then by ``order``): ``accuracy``
         {subset: top-1}, [``top5_accuracy`` {subset: top-5} for score rows or ``top5``],
         ``accuracy_drop`` {edited subset: acc(original) - acc(subset)}, ``attribute_drop``
         {attribute: mean drop of its subsets present}, ``mean_drop`` (mean over edited subsets
@@ -385,31 +397,31 @@ def compute_imagenet_e(
         preds = scores.argmax(axis=1)
     correct = preds == refs
 
-    # Subsets: resolve each distinct spelling once, then map rows to registry positions.
+    # Subsets: resolve each distinct spelling once, then map rows to table positions.
+    table = benchmark_table().with_description(description)
     raw_names, raw_codes = _factorize(subsets, "subsets")
     resolved = []
     for code, raw in enumerate(raw_names):
         try:
-            resolved.append(resolve(raw))
+            resolved.append(table.resolve(raw))
         except ValueError as exc:
             raise ValueError(f"subsets[{_first_position(raw_codes, code)}]: {exc}") from None
-    # After resolving: a sweep level seen for the first time has just joined the registry.
-    registry, registry_index, original_index = _registry()
-    registry_of_raw = np.array([registry_index[sub.name] for sub in resolved], dtype=np.int64)
-    registry_codes = registry_of_raw[raw_codes]
-    rows_per_registry = np.bincount(registry_codes, minlength=len(registry))
-    if rows_per_registry[original_index] == 0:
-        raise ValueError("no 'original' rows: every accuracy drop is measured against the unedited "
+    ordered = table.ordered()
+    table_index = {s.name: i for i, s in enumerate(ordered)}
+    table_codes = np.array([table_index[sub.name] for sub in resolved], dtype=np.int64)[raw_codes]
+    rows_per_subset = np.bincount(table_codes, minlength=len(ordered))
+    if rows_per_subset[table_index[table.original]] == 0:
+        raise ValueError(f"no {table.original!r} rows: every accuracy drop is measured against the unedited "
                          "images, so include the original subset's predictions")
-    present_idx = np.flatnonzero(rows_per_registry)
+    present_idx = np.flatnonzero(rows_per_subset)
     if present_idx.size < 2:
-        raise ValueError("no edited subset rows: give predictions on at least one edited subset "
-                         "besides 'original' to measure a drop")
-    present = [registry[i] for i in present_idx]
-    compact_of_registry = np.full(len(registry), -1, dtype=np.int64)
-    compact_of_registry[present_idx] = np.arange(present_idx.size)
-    rows = compact_of_registry[registry_codes]
-    counts = rows_per_registry[present_idx]
+        raise ValueError(f"no edited subset rows: give predictions on at least one edited subset "
+                         f"besides {table.original!r} to measure a drop")
+    present = [ordered[i] for i in present_idx]
+    compact = np.full(len(ordered), -1, dtype=np.int64)
+    compact[present_idx] = np.arange(present_idx.size)
+    rows = compact[table_codes]
+    counts = rows_per_subset[present_idx]
     edited = present[1:]  # original is first in the table, hence first among those present
 
     accuracy = np.bincount(rows, weights=correct, minlength=len(present)) / counts
@@ -424,7 +436,8 @@ def compute_imagenet_e(
         result["top5_accuracy"] = _per_subset(present, np.bincount(rows, weights=top5_hit, minlength=len(present))
                                               / counts)
 
-    control = present.index(CONTROL_SUBSET) if CONTROL_SUBSET in edited and len(edited) > 1 else None
+    control_subset = table.control_subset
+    control = present.index(control_subset) if control_subset in edited and len(edited) > 1 else None
     if source_ids is None and not pair_by_position:
         stats = _Unpaired(present, accuracy, counts, settings)
     else:
@@ -457,9 +470,8 @@ def compute_imagenet_e(
     result["counts"] = {s.name: int(c) for s, c in zip(present, counts)}
     if source_ids is not None or pair_by_position:
         # Attributes edited at several severities (sweeps): accuracy curves and per-image failure points.
-        row_names = np.asarray([s.name for s in present], dtype=object)[rows]
-        row_ids = np.asarray(ids, dtype=object)[id_codes]
-        swept = compute_sweeps(preds, refs, row_names, row_ids, n_bootstrap=settings.n_bootstrap, seed=settings.seed)
+        swept = sweeps_of_rows(present, rows, preds, refs, id_codes, list(ids),
+                               n_bootstrap=settings.n_bootstrap, seed=settings.seed)
         if swept:
             result["sweeps"] = swept
     return result
@@ -475,7 +487,7 @@ def _source_codes(source_ids: Sequence[str]) -> tuple[np.ndarray, int, list[Any]
     return id_codes, len(ids), ids
 
 
-def _positional_codes(present: list[Subset], rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, int, list]:
+def _positional_codes(present: list[SubsetInfo], rows: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, int, list]:
     """Row k of each subset is source k: the codes are each row's rank within its subset."""
     if len(set(counts.tolist())) > 1:
         sizes = ", ".join(f"{s.name} {int(c)}" for s, c in zip(present, counts))
@@ -491,7 +503,7 @@ def _positional_codes(present: list[Subset], rows: np.ndarray, counts: np.ndarra
 class _Unpaired:
     """Whole-subset comparisons: drops of accuracies, binomial bootstrap, no McNemar."""
 
-    def __init__(self, present: list[Subset], accuracy: np.ndarray, counts: np.ndarray,
+    def __init__(self, present: list[SubsetInfo], accuracy: np.ndarray, counts: np.ndarray,
                  settings: BootstrapSettings) -> None:
         self.present, self.accuracy, self.counts, self.settings = present, accuracy, counts, settings
 
@@ -515,7 +527,7 @@ class _Unpaired:
 class _Paired:
     """(subset, source) tables of correctness and prediction; comparisons on shared sources."""
 
-    def __init__(self, present: list[Subset], rows: np.ndarray, id_codes: np.ndarray, n_sources: int,
+    def __init__(self, present: list[SubsetInfo], rows: np.ndarray, id_codes: np.ndarray, n_sources: int,
                  ids: list[Any], correct: np.ndarray, preds: np.ndarray, settings: BootstrapSettings) -> None:
         key = rows * n_sources + id_codes
         per_key = np.bincount(key, minlength=len(present) * n_sources)

@@ -1,9 +1,12 @@
 """ImageNet-E metric for `evaluate`: per-attribute accuracy drop with paired statistics.
 
-`evaluate.load` copies this script into its module cache, so in the package the computation is
-imported by absolute name (the "From:" comment makes evaluate's dependency check say
-`pip install imagenet-e`). `imagenet-e publish-metric` generates the Hub Space from this file with
-that import made relative and the core carried beside it, so the Space needs no install.
+`evaluate.load` copies this script and the siblings it imports relatively (one line each: evaluate
+does not follow imports further) into its module cache, so the same files work as the installed
+package (`evaluate.load(imagenet_e_metric.path())`) and as the Hub Space `NS/imagenet_e_metric`,
+which `imagenet-e publish-metric` fills with this folder's files unchanged.
+
+Rows are written to evaluate's Arrow cache as whole columns (one conversion per column, not one
+per value) and read back as numpy arrays, so this route costs little more than the core itself.
 
 Inputs are checked by the core's own validators before evaluate's Arrow cast sees them, so the
 two paths refuse exactly the same input (an int64 feature would silently truncate 1.7 to 1), and
@@ -14,9 +17,15 @@ import enum
 
 import datasets
 import evaluate
-from imagenet_e_metric.core import check_class_indices  # From: imagenet-e
-from imagenet_e_metric.core import check_score_rows  # From: imagenet-e
-from imagenet_e_metric.core import compute_imagenet_e  # From: imagenet-e
+import numpy as np
+import pyarrow as pa
+
+# evaluate copies only the siblings this script imports itself (not the imports of those), so every
+# module of the package is named here, each on a line of its own with no trailing comment.
+from .benchmark_subsets import TABLE as _BENCHMARK_TABLE
+from .core import Factorized, check_class_indices, check_score_rows, compute_imagenet_e
+from .subsets import SubsetTable as _SubsetTable
+from .sweeps import compute_sweeps as _compute_sweeps
 
 _CITATION = """\
 @inproceedings{li2023imagenete,
@@ -62,6 +71,9 @@ Args:
         `label` ClassLabel's `num_classes`); left out, ImageNet-1k's 1000. Indices are checked
         against 0..num_classes-1 and score rows must have num_classes columns. Give it to
         `compute` (and to `add_batch`/`add` to have batches checked against it as they come).
+    description (`dict`, optional): a dataset's configs beyond the twelve ImageNet-E ones (sweep
+        levels, extras, plug-ins), as its description records them:
+        {config: {"attribute": ..., "severity": ..., "order": ...}}.
 Returns:
     accuracy (`dict`): {subset: top-1 accuracy in [0, 1]}.
     top5_accuracy (`dict`): {subset: top-5 accuracy in [0, 1]}, only for score rows.
@@ -79,7 +91,7 @@ Returns:
     counts (`dict`): {subset: number of rows}.
 Examples:
     >>> import evaluate
-    >>> metric = evaluate.load("imagenet_e_metric")
+    >>> metric = evaluate.load("imagenet_e_metric")  # the Space; installed: evaluate.load(imagenet_e_metric.path())
     >>> result = metric.compute(
     ...     predictions=[3, 7, 1, 3, 2, 1],
     ...     references=[3, 7, 1, 3, 7, 1],
@@ -108,6 +120,15 @@ Examples:
     >>> result = metric.compute(n_bootstrap=200, seed=1)
     >>> result["accuracy_drop"], result["mean_drop"], result["counts"]
     ({'position_random': 0.5}, 0.5, {'original': 2, 'position_random': 2})
+
+    A dataset with its own configs describes them (a severity sweep of size here):
+
+    >>> sweep = {"size_0.2": {"attribute": "size", "severity": 0.8, "order": 6.5}}  # between size_full and size_0.1
+    >>> result = metric.compute(predictions=[1, 1, 1, 0], references=[1] * 4,
+    ...                         subsets=["ori", "size_0.2", "size_0.05", "size_0.05"], n_bootstrap=0,
+    ...                         description=sweep)
+    >>> result["attribute_drop"], result["counts"]
+    ({'size': 0.25}, {'original': 1, 'size_0.2': 1, 'size_0.05': 2})
 
     A dataset with its own classes (here 3) says how many:
 
@@ -144,6 +165,21 @@ def _features(config: Configuration) -> list:
     return variants
 
 
+def _column(values):
+    """An Arrow column of the cache for the core: floats as numpy, score rows as (N, width), strings coded
+    by Arrow (the core then skips its own pass over them)."""
+    if not isinstance(values, (pa.ChunkedArray, pa.Array)):
+        return values  # evaluate handed Python values (another format): the core takes those too
+    array = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if pa.types.is_list(array.type) or pa.types.is_large_list(array.type):
+        flat = array.flatten().to_numpy(zero_copy_only=False)
+        return flat.reshape(len(array), -1) if len(array) else flat.reshape(0, 0)
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        encoded = array.dictionary_encode()
+        return Factorized(encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False))
+    return array.to_numpy(zero_copy_only=False)
+
+
 @evaluate.utils.file_utils.add_start_docstrings(_DESCRIPTION, _KWARGS_DESCRIPTION)
 class ImagenetEMetric(evaluate.Metric):
     """ImageNet-E accuracy, accuracy drop, flip rate and bootstrap intervals per subset."""
@@ -157,7 +193,7 @@ class ImagenetEMetric(evaluate.Metric):
                              f"valid: {valid}") from None
 
     def _info(self) -> evaluate.MetricInfo:
-        return evaluate.MetricInfo(
+        info = evaluate.MetricInfo(
             module_type="metric",
             description=_DESCRIPTION,
             citation=_CITATION,
@@ -165,6 +201,10 @@ class ImagenetEMetric(evaluate.Metric):
             features=_features(self._configuration()),
             reference_urls=["https://arxiv.org/abs/2303.17096"],
         )
+        # Whole Arrow columns back from the cache (see _columns), not 2.4 M Python values. Set after
+        # construction: MetricInfo refuses any format beside a list of feature variants.
+        info.format = "arrow"
+        return info
 
     def _checked(self, predictions, references, kwargs: dict, num_classes=None) -> dict:
         """The core's validation, then a blank source id per row when none were given (paired by position).
@@ -189,7 +229,48 @@ class ImagenetEMetric(evaluate.Metric):
     def add_batch(self, *, predictions=None, references=None, num_classes=None, **kwargs):
         """Add a batch of rows (checked as the core checks them, against ``num_classes`` when given)."""
         kwargs = self._checked(predictions, references, kwargs, num_classes)
+        columns = {"predictions": predictions, "references": references, **kwargs}
+        if self._write_columns(columns):
+            return None
         return super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def _write_columns(self, columns: dict) -> bool:
+        """Write a checked batch as one Arrow table (bulk conversion); False: leave it to evaluate.
+
+        evaluate's own ``add_batch`` encodes every value in Python (most of its time on ImageNet-E's
+        2.4 M values); the features are plain values, so Arrow can take whole columns.
+        """
+        names = list(self._feature_names())
+        if set(columns) != set(names) or any(columns[n] is None for n in names):
+            return False
+        lengths = {n: len(columns[n]) for n in names}
+        if len(set(lengths.values())) > 1:
+            raise ValueError("length mismatch: " + ", ".join(f"{k} has {v} rows" for k, v in lengths.items()))
+        if self.writer is None:
+            self.selected_feature_format = self._infer_feature_from_batch(columns)
+            self._init_writer()
+        schema = self.selected_feature_format.arrow_schema
+        arrays = []
+        for name in schema.names:
+            field = schema.field(name)
+            if pa.types.is_list(field.type) or pa.types.is_large_list(field.type):
+                rows = np.asarray(columns[name], dtype=np.float64)  # checked: (N, num_classes)
+                if rows.ndim != 2 or rows.size >= 2 ** 31:  # list<double> has 32-bit offsets
+                    return False
+                offsets = pa.array(np.arange(rows.shape[0] + 1, dtype=np.int32) * rows.shape[1])
+                arrays.append(pa.ListArray.from_arrays(offsets, pa.array(rows.reshape(-1))).cast(field.type))
+            elif pa.types.is_floating(field.type):
+                arrays.append(pa.array(np.asarray(columns[name], dtype=np.float64), type=field.type))
+            else:
+                values = columns[name].tolist() if isinstance(columns[name], np.ndarray) else list(columns[name])
+                try:
+                    arrays.append(pa.array(values, type=field.type))
+                except (pa.ArrowInvalid, pa.ArrowTypeError):
+                    bad = next(i for i, v in enumerate(values) if not isinstance(v, str))
+                    raise ValueError(f"{name}[{bad}] must be a string, got {type(values[bad]).__name__}: "
+                                     f"{values[bad]!r}") from None
+        self.writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+        return True
 
     def add(self, *, prediction=None, reference=None, num_classes=None, **kwargs):
         """Add one row (checked as the core checks it, against ``num_classes`` when given)."""
@@ -200,15 +281,27 @@ class ImagenetEMetric(evaluate.Metric):
         return super().add(prediction=prediction, reference=reference, **kwargs)
 
     def compute(self, *, predictions=None, references=None, **kwargs):
-        """Score the rows given here and those added before; see the module description."""
-        inputs = {k: v for k, v in kwargs.items() if k in ("subsets", "source_ids")}
-        rest = {k: v for k, v in kwargs.items() if k not in inputs}
+        """Score the rows given here and those added before; see the module description.
+
+        The rows given here are added through this class's ``add_batch`` with ``num_classes``
+        (evaluate's base ``compute`` would call it without), then evaluate scores everything collected.
+        """
+        # source_ids counts as an input even where it is not one (unpaired), so that add_batch refuses it.
+        inputs = {k: kwargs.pop(k) for k in list(kwargs) if k in self._feature_names() or k == "source_ids"}
         if predictions is not None or references is not None:
-            inputs = self._checked(predictions, references, inputs, rest.get("num_classes"))
-        return super().compute(predictions=predictions, references=references, **inputs, **rest)
+            missing = [k for k in self._feature_names()
+                       if k not in ("predictions", "references", "source_ids") and k not in inputs]
+            if missing:
+                raise ValueError(f"Evaluation module inputs are missing: {missing}. All required inputs are "
+                                 f"{list(self._feature_names())}")
+            self.add_batch(predictions=predictions, references=references, num_classes=kwargs.get("num_classes"),
+                           **inputs)
+        elif any(v is not None for v in inputs.values()):
+            raise ValueError(f"{sorted(inputs)} given without predictions and references")
+        return super().compute(**kwargs)
 
     def _compute(self, predictions, references, subsets, source_ids=None, n_bootstrap=1000, seed=0,
-                 confidence=0.95, num_classes=None):
+                 confidence=0.95, num_classes=None, description=None):
         """The core's ``compute_imagenet_e`` on the collected rows.
 
         ``num_classes``: size of the label space (None = ImageNet-1k, 1000). A dataset generated from
@@ -224,7 +317,12 @@ class ImagenetEMetric(evaluate.Metric):
         ...
         ValueError: predictions[3] = 3 is outside 0..2 (a label space of 3 classes)
         """
-        by_position = source_ids is not None and len(source_ids) > 0 and not any(source_ids)
+        predictions, references, subsets, source_ids = (
+            _column(c) for c in (predictions, references, subsets, source_ids))
+        if isinstance(source_ids, Factorized):
+            by_position = len(source_ids) > 0 and source_ids.uniques == [""]
+        else:
+            by_position = source_ids is not None and len(source_ids) > 0 and not any(source_ids)
         return compute_imagenet_e(predictions, references, subsets, None if by_position else source_ids,
                                   pair_by_position=by_position, n_bootstrap=n_bootstrap, seed=seed,
-                                  confidence=confidence, num_classes=num_classes)
+                                  confidence=confidence, num_classes=num_classes, description=description)

@@ -6,29 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers.metric_rows import rows_from_marks
 from imagenet_e_dataset.registry import SUBSETS
 from imagenet_e_metric import CONTROL_SUBSET, compute_imagenet_e, mcnemar_exact_p
 
 scipy_stats = pytest.importorskip("scipy.stats")
 
-EDITED = [s for s in SUBSETS.values() if s.is_edited and s is not CONTROL_SUBSET]
+EDITED = [s for s in SUBSETS.values() if s.is_edited and s.name != CONTROL_SUBSET.name]
 
 
 def _table(correct: dict[str, list[int]]) -> tuple[list[int], list[int], list[str], list[str]]:
     """Rows from per-subset 0/1 correctness lists over the same sources (label 7, wrong = 8)."""
-    preds, refs, subsets, ids = [], [], [], []
-    for name, marks in correct.items():
-        for k, ok in enumerate(marks):
-            preds.append(7 if ok else 8)
-            refs.append(7)
-            subsets.append(name)
-            ids.append(f"src{k}")
-    return preds, refs, subsets, ids
+    return rows_from_marks(correct)
 
 
 def test_the_control_is_a_registry_subset_of_the_background_attribute():
     assert CONTROL_SUBSET is not None and CONTROL_SUBSET.is_edited
-    assert CONTROL_SUBSET in SUBSETS.values()
+    assert SUBSETS[CONTROL_SUBSET.name].attribute.name == CONTROL_SUBSET.attribute == "background"
 
 
 def test_control_drop_is_paired_against_the_control_and_excludes_it():

@@ -142,11 +142,41 @@ def test_bad_input_surfaces_as_value_error(paired_metric):
                               source_ids=["a", "a"])
 
 
-def test_missing_package_error_names_pip_install(monkeypatch):
-    # A None entry makes `import imagenet_e_metric` fail as it would without the package installed.
+def test_the_folder_loads_from_anywhere_without_the_package(monkeypatch, tmp_path):
+    import imagenet_e_metric
+
+    monkeypatch.chdir(tmp_path)  # not the repository: the documented path works from any folder
+    path = imagenet_e_metric.path()
+    # A None entry makes `import imagenet_e_metric` fail: the folder must not need the package.
     monkeypatch.setitem(sys.modules, "imagenet_e_metric", None)
-    with pytest.raises(ImportError, match=r"pip install imagenet-e"):
-        evaluate.load(str(FOLDER))
+    metric = evaluate.load(path)
+    assert metric.name == "imagenet_e_metric" == metric.info.module_name
+    preds, refs, subsets, ids = _data(seed=9)
+    got = metric.compute(predictions=preds, references=refs, subsets=subsets, source_ids=ids, n_bootstrap=50)
+    monkeypatch.delitem(sys.modules, "imagenet_e_metric")
+    assert got == compute_imagenet_e(preds, refs, subsets, ids, n_bootstrap=50)
+
+
+@pytest.mark.parametrize("route", ["compute", "add_batch"])
+def test_num_classes_reaches_every_route_for_score_rows_of_any_width(route):
+    # Score rows 7 wide: evaluate's base compute calls add_batch itself, so num_classes must reach it.
+    rng = np.random.default_rng(3)
+    scores = rng.random((8, 7))
+    refs = scores.argmax(axis=1).tolist()
+    refs[-1] = (refs[-1] + 1) % 7
+    subsets, ids = ["original"] * 4 + ["rd"] * 4, list("abcd") * 2
+    metric = evaluate.load(str(FOLDER))
+    if route == "compute":
+        got = metric.compute(predictions=scores.tolist(), references=refs, subsets=subsets, source_ids=ids,
+                             num_classes=7, n_bootstrap=0)
+    else:
+        metric.add_batch(predictions=scores.tolist(), references=refs, subsets=subsets, source_ids=ids, num_classes=7)
+        got = metric.compute(num_classes=7, n_bootstrap=0)
+    assert got["accuracy"] == {"original": 1.0, "direction_random": 0.75}
+    assert got == compute_imagenet_e(scores, refs, subsets, ids, num_classes=7, n_bootstrap=0)
+    with pytest.raises(ValueError, match="must have 7 columns"):
+        evaluate.load(str(FOLDER)).compute(predictions=scores[:, :6].tolist(), references=refs, subsets=subsets,
+                                           source_ids=ids, num_classes=7)
 
 
 def test_module_doctests_run(monkeypatch):

@@ -232,12 +232,12 @@ def test_the_four_commands_of_the_publishing_guide(hub_server, tmp_path, monkeyp
 
     cards = {
         "dataset": hub_server.repo_files("dataset", "guide-org/imagenet-e")["README.md"].decode(),
-        "metric": hub_server.repo_files("space", "guide-org/imagenet_e")["README.md"].decode(),
+        "metric": hub_server.repo_files("space", "guide-org/imagenet_e_metric")["README.md"].decode(),
         "leaderboard": hub_server.repo_files("space", "guide-org/imagenet-e-leaderboard")["README.md"].decode(),
     }
     blocks = {name: _usage_block(card) for name, card in cards.items()}
     assert blocks["dataset"] == blocks["metric"] == blocks["leaderboard"]
-    for text in ('load_dataset("guide-org/imagenet-e", "background_20"', 'evaluate.load("guide-org/imagenet_e")',
+    for text in ('load_dataset("guide-org/imagenet-e", "background_20"', 'evaluate.load("guide-org/imagenet_e_metric")',
                  "imagenet-e evaluate --model microsoft/resnet-50 --dataset guide-org/imagenet-e",
                  "imagenet-e submit results.json --repo-id guide-org/imagenet-e-results",
                  f"{hub_server.url}/spaces/guide-org/imagenet-e-leaderboard"):

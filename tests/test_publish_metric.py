@@ -15,13 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imagenet_e.publish.carry import PROJECT_PACKAGES, carry_modules
 from imagenet_e.publish.ids import USAGE_START, PublishedIds
-from imagenet_e.publish.metric_space import build_metric_space
+from imagenet_e.publish.metric_space import build_metric_space, space_modules
+from imagenet_e.publish.wheel import PROJECT_PACKAGES
 from imagenet_e_dataset.registry import SUBSETS
 from imagenet_e_metric import compute_imagenet_e
 
 REPO = Path(__file__).resolve().parents[1]
+SPACE_MODULES = {"imagenet_e_metric.py", "core.py", "subsets.py", "sweeps.py", "benchmark_subsets.py", "app.py"}
 
 # Run with `python -I` (no PYTHONPATH, no cwd, no user site) and without the editable install's
 # import hook: this interpreter sees evaluate, datasets and numpy, and not one module of the project.
@@ -107,9 +108,11 @@ def same(a: dict, b: dict) -> bool:
 
 def test_built_space_loads_without_the_project_and_equals_the_core(tmp_path):
     ids = PublishedIds.for_namespace("acme")
-    folder = build_metric_space(tmp_path / "space" / "imagenet_e", ids=ids)
+    folder = build_metric_space(tmp_path / "space" / "imagenet_e_metric", ids=ids)
     files = sorted(p.name for p in folder.iterdir())
-    assert {"imagenet_e.py", "core.py", "app.py", "README.md", "requirements.txt"} <= set(files)
+    assert set(files) == SPACE_MODULES | {"README.md", "requirements.txt"}
+    for name in SPACE_MODULES:  # the package's own files, byte for byte: nothing is rewritten
+        assert (folder / name).read_bytes() == (REPO / "imagenet_e_metric" / name).read_bytes(), name
     for name in files:
         if name.endswith(".py"):  # nothing in the Space imports the project by name
             imported = [n.module or "" for n in ast.walk(ast.parse((folder / name).read_text()))
@@ -128,73 +131,50 @@ def test_built_space_loads_without_the_project_and_equals_the_core(tmp_path):
         assert same(output, expected(case)), case["config"]
 
 
-def test_card_app_and_script_are_generated_from_the_package(tmp_path):
+def test_card_is_generated_and_the_space_is_named_like_the_module(tmp_path):
     import yaml
 
-    ids = PublishedIds(dataset="acme/ie", metric="acme/ie_metric", results="acme/ie-results", leaderboard="acme/ie-board")
-    folder = build_metric_space(tmp_path / "ie_metric", ids=ids, endpoint="https://hub.example")
+    ids = PublishedIds(dataset="acme/ie", metric="acme/imagenet_e_metric", results="acme/ie-results",
+                       leaderboard="acme/ie-board")
+    folder = build_metric_space(tmp_path / "imagenet_e_metric", ids=ids, endpoint="https://hub.example")
     card = (folder / "README.md").read_text()
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and "evaluate" in meta["tags"]
-    for text in ('load_dataset("acme/ie", "background_20"', 'evaluate.load("acme/ie_metric")',
+    for text in ('load_dataset("acme/ie", "background_20"', 'evaluate.load("acme/imagenet_e_metric")',
                  "--dataset acme/ie", "submit results.json --repo-id acme/ie-results",
                  "https://hub.example/spaces/acme/ie-board"):
         assert text in card, text
     assert card.count(USAGE_START) == 1
     import imagenet_e
-    assert f"imagenet-e {imagenet_e.__version__}" in (folder / "ie_metric.py").read_text()
     assert f"version {imagenet_e.__version__}" in card
     # The widget scores through the Space's own script.
-    assert '"ie_metric.py"' in (folder / "app.py").read_text()
-    # Every carried module is imported by the script itself (evaluate does not follow imports further).
-    script = (folder / "ie_metric.py").read_text()
-    for module in folder.glob("*.py"):
-        if module.stem not in ("ie_metric", "app"):
-            assert f"from .{module.stem} import " in script, module.name
+    assert '"imagenet_e_metric.py"' in (folder / "app.py").read_text()
     with pytest.raises(FileExistsError):
         build_metric_space(folder)
-    with pytest.raises(ValueError, match="Python identifier"):
-        build_metric_space(tmp_path / "imagenet-e")
-    assert not (tmp_path / "imagenet-e").exists()
+    with pytest.raises(ValueError, match="it must be 'imagenet_e_metric'"):
+        build_metric_space(tmp_path / "ie_metric")
+    assert not (tmp_path / "ie_metric").exists()
 
 
-def test_carrying_rewrites_project_imports_and_refuses_other_libraries(tmp_path, monkeypatch):
-    package = tmp_path / "fakeproj"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "facts.py").write_text("import json\nN = 3\n")
-    (package / "core.py").write_text(textwrap.dedent("""
-        from __future__ import annotations
-        import numpy as np
-        from fakeproj.facts import N  # From: somewhere
-        from . import facts as f
-        from .facts import (
-            N as M,
-        )
-        def twice():
-            from fakeproj.facts import N
-            return 2 * N + M + f.N
-    """))
-    (package / "heavy.py").write_text("from fakeproj.facts import N\nimport PIL.Image\n")
+def test_space_modules_are_checked_not_rewritten(tmp_path, monkeypatch):
+    """Every module is imported by the script itself (evaluate follows no import further) and imports
+    only what the Space installs; a module breaking either rule is refused with its path."""
+    import shutil
+
+    assert set(space_modules()) == SPACE_MODULES
+    package = tmp_path / "imagenet_e_metric"
+    shutil.copytree(REPO / "imagenet_e_metric", package, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr("imagenet_e.publish.carry.PROJECT_PACKAGES", ("fakeproj",))
-    carried = {m.flat_name: m.source for m in carry_modules(["fakeproj.core"], allowed_libraries=frozenset({"numpy"}))}
-    assert set(carried) == {"core", "facts"}
-    core = carried["core"]
-    assert "from .facts import N\n" in core and "from . import facts as f\n" in core
-    assert "from .facts import N as M\n" in core and "    from .facts import N\n" in core
-    assert "fakeproj" not in core and "From:" not in core
-    namespace: dict = {}
-    (tmp_path / "flat").mkdir()
-    for stem, source in carried.items():
-        (tmp_path / "flat" / f"{stem}.py").write_text(source)
-    (tmp_path / "flat" / "__init__.py").write_text("")
-    exec("from flat.core import twice; result = twice()", namespace)
-    assert namespace["result"] == 12
-    with pytest.raises(ValueError, match=r"heavy\.py:2 imports 'PIL\.Image'"):
-        carry_modules(["fakeproj.heavy"], allowed_libraries=frozenset({"numpy"}))
-    with pytest.raises(ValueError, match="would both be core.py"):
-        carry_modules(["fakeproj.core"], allowed_libraries=frozenset({"numpy"}), reserved=frozenset({"core"}))
+    for name in [n for n in sys.modules if n == "imagenet_e_metric" or n.startswith("imagenet_e_metric.")]:
+        monkeypatch.delitem(sys.modules, name)
+    (package / "extra.py").write_text("import numpy\n")
+    with pytest.raises(ValueError, match=r"must import \.extra itself"):
+        space_modules()
+    (package / "extra.py").write_text("from imagenet_e_dataset.registry import SUBSETS\n")
+    script = package / "imagenet_e_metric.py"
+    script.write_text(script.read_text().replace("from .core import", "from .extra import SUBSETS\nfrom .core import", 1))
+    with pytest.raises(ValueError, match=r"extra.py imports \['imagenet_e_dataset'\]"):
+        space_modules()
 
 
 def test_project_packages_match_the_wheel_includes():
@@ -215,12 +195,12 @@ def hub(hub_server):
 def test_publish_metric_to_the_hub_then_evaluate_load_by_id(hub, hub_server, tmp_path, capsys):
     from imagenet_e.cli import main
 
-    space = "metric-tests/imagenet_e"
+    space = "metric-tests/imagenet_e_metric"
     assert main(["publish-metric", "--repo-id", space, "--dataset", "metric-tests/ie-data"]) == 0
     out = capsys.readouterr().out
     assert f"Metric Space {space}: commit " in out and f"{hub_server.url}/spaces/{space}" in out
     files = hub_server.repo_files("space", space)
-    assert {"imagenet_e.py", "core.py", "app.py", "README.md", "requirements.txt"} <= set(files)
+    assert set(files) >= SPACE_MODULES | {"README.md", "requirements.txt"}
     assert b'load_dataset("metric-tests/ie-data", "background_20"' in files["README.md"]
     assert hub.space_info(space).sdk == "gradio"
 
@@ -241,20 +221,20 @@ def test_publish_metric_to_the_hub_then_evaluate_load_by_id(hub, hub_server, tmp
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--repo-id", "datasets/metric-tests/x_metric"], "names a dataset repo; it must be a space repo"),
-    (["--repo-id", "metric-tests/imagenet-e"], "must be a Python identifier"),
+    (["--repo-id", "datasets/metric-tests/imagenet_e_metric"], "names a dataset repo; it must be a space repo"),
+    (["--repo-id", "metric-tests/imagenet-e"], "it must be 'imagenet_e_metric'"),
     (["--repo-id", "not-an-id"], "must look like NAMESPACE/NAME"),
-    (["--repo-id", "metric-tests/docker_space"], "is a docker Space, not a gradio one"),
+    (["--repo-id", "docker-tests/imagenet_e_metric"], "is a docker Space, not a gradio one"),
 ])
 def test_bad_publish_metric_input_is_one_error_before_any_upload(hub, hub_server, capsys, args, message):
     from imagenet_e.cli import main
 
-    hub.create_repo("metric-tests/docker_space", repo_type="space", space_sdk="docker", exist_ok=True)
-    before = len(hub_server.commits("space", "metric-tests/docker_space"))
+    hub.create_repo("docker-tests/imagenet_e_metric", repo_type="space", space_sdk="docker", exist_ok=True)
+    before = len(hub_server.commits("space", "docker-tests/imagenet_e_metric"))
     assert main(["publish-metric", *args]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("imagenet-e publish-metric: error: ") and message in err and "\n" not in err
-    assert len(hub_server.commits("space", "metric-tests/docker_space")) == before
+    assert len(hub_server.commits("space", "docker-tests/imagenet_e_metric")) == before
     assert not hub_server.has_repo("space", "metric-tests/imagenet-e")
 
 
@@ -262,7 +242,7 @@ def test_publish_metric_without_a_token_names_the_fix(hub_server, monkeypatch, c
     from imagenet_e.cli import main
 
     monkeypatch.delenv("HF_TOKEN")
-    assert main(["publish-metric", "--repo-id", "metric-tests/no_token"]) == 1
+    assert main(["publish-metric", "--repo-id", "token-tests/imagenet_e_metric"]) == 1
     err = capsys.readouterr().err
     assert "no Hugging Face token" in err and "hf auth login" in err
-    assert not hub_server.has_repo("space", "metric-tests/no_token")
+    assert not hub_server.has_repo("space", "token-tests/imagenet_e_metric")

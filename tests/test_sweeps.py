@@ -16,6 +16,7 @@ from generation.sweeps import parse_sweep
 from helpers.cli import run_cli
 from helpers.layouts import write_layout
 from imagenet_e_dataset.registry import resolve
+from imagenet_e_dataset.metric_table import metric_description
 from imagenet_e_metric.sweeps import compute_sweeps
 
 
@@ -85,7 +86,8 @@ def test_failure_points_are_the_first_level_where_a_correct_prediction_is_wrong(
     rows += [("size_0.1", "a", 1), ("size_0.1", "b", 1), ("size_0.1", "c", 0), ("size_0.1", "e", 1)]
     rows += [("size_0.05", s, 1 if s == "a" else 0) for s in "abcde"]
     subsets, ids, preds = zip(*rows)
-    out = compute_sweeps(list(preds), [1] * len(rows), list(subsets), list(ids), n_bootstrap=200, per_image=True)
+    out = compute_sweeps(list(preds), [1] * len(rows), list(subsets), list(ids), n_bootstrap=200, per_image=True,
+                         description=metric_description(subsets))
     size = out["size"]
     assert size["levels"] == ["0.2", "0.1", "0.05"]  # increasing severity: the object shrinks
     assert size["failure_points"] == {"a": None, "b": "0.2", "c": "0.1", "d": "0.05"}

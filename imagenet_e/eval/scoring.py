@@ -32,6 +32,7 @@ def compute_metrics(table: PredictionTable, *, n_bootstrap: int, seed: int) -> d
 
     Returns the metric's dict, ``counts`` included.
     """
+    from imagenet_e_dataset.metric_table import metric_description
     from imagenet_e_metric.core import compute_imagenet_e
 
     scored = table.scored
@@ -49,6 +50,8 @@ def compute_metrics(table: PredictionTable, *, n_bootstrap: int, seed: int) -> d
         n_bootstrap=n_bootstrap,
         seed=seed,
         num_classes=None if table.label_space.is_imagenet else table.label_space.num_classes,
+        # The metric knows the twelve benchmark configs only: sweep levels, extras and plug-ins come from here.
+        description=metric_description(table.groups),
     )
 
 

@@ -55,7 +55,7 @@ def _ids_options(parser: argparse.ArgumentParser, skip: tuple[str, ...]) -> None
     # the namespace being published to.
     options = {
         "dataset": ("NS/DATASET", "the benchmark dataset repo (default: NS/imagenet-e)"),
-        "metric": ("NS/METRIC", "the metric Space (default: NS/imagenet_e)"),
+        "metric": ("NS/METRIC", "the metric Space (default: NS/imagenet_e_metric)"),
         "results": ("NS/RESULTS", "the results dataset repo (default: NS/imagenet-e-results)"),
         "leaderboard": ("NS/SPACE", "the leaderboard Space (default: NS/imagenet-e-leaderboard)"),
     }
@@ -75,13 +75,13 @@ def _space_options(parser: argparse.ArgumentParser) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     metric = subparsers.add_parser(
         "publish-metric", help="publish the metric as a Hub Space that evaluate.load loads",
-        description="Build the metric Space from the installed package (module script, numpy core, subset table, "
-                    "card, gradio widget) and upload it; evaluate.load('NS/NAME') then needs only evaluate, "
-                    "datasets and numpy. Unchanged files make no commit; a Space imagenet-e did not make is "
-                    "refused unless --overwrite.",
+        description="Build the metric Space from the installed package (the package's module files unchanged, "
+                    "card, gradio widget) and upload it; evaluate.load('NS/imagenet_e_metric') then needs only evaluate, "
+                    "datasets and numpy. Unchanged files make no commit; a Space imagenet-e did not make is refused "
+                    "unless --overwrite.",
     )
-    metric.add_argument("--repo-id", required=True, metavar="NS/NAME",
-                        help="the Space; NAME must be a Python identifier (evaluate imports NAME.py), e.g. imagenet_e")
+    metric.add_argument("--repo-id", required=True, metavar="NS/imagenet_e_metric",
+                        help="the Space; its name is imagenet_e_metric (evaluate imports NAME.py, the package's script)")
     _space_options(metric)
     _ids_options(metric, skip=("metric",))
     metric.set_defaults(func=_publish_metric)

@@ -2,7 +2,7 @@
 
 A user publishes four things: the dataset, the metric Space, the results dataset and the leaderboard
 Space. Each card says how to use all of them, so each publishing command takes the other ids too,
-defaulting to the standard names in its own namespace (``NS/imagenet-e``, ``NS/imagenet_e``,
+defaulting to the standard names in its own namespace (``NS/imagenet-e``, ``NS/imagenet_e_metric``,
 ``NS/imagenet-e-results``, ``NS/imagenet-e-leaderboard``). The text lives between two markers in a
 card, so a re-publish with other ids replaces exactly that block.
 """
@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, replace
 
 DEFAULT_DATASET_NAME = "imagenet-e"
-# evaluate names the module script after the repo and imports it, so the metric's repo name must be
-# a Python identifier; underscores, like evaluate's own metrics.
-DEFAULT_METRIC_NAME = "imagenet_e"
+# evaluate imports the module script NAME.py of the repo NAME, so the metric's repo is named like the
+# package's script, its info.module_name and its card's examples.
+DEFAULT_METRIC_NAME = "imagenet_e_metric"
 DEFAULT_RESULTS_NAME = "imagenet-e-results"
 DEFAULT_LEADERBOARD_NAME = "imagenet-e-leaderboard"
 PLACEHOLDER_NAMESPACE = "<org>"

@@ -35,6 +35,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 
+# The project's top-level packages: the same list as `[tool.setuptools.packages.find] include`.
+PROJECT_PACKAGES: tuple[str, ...] = ("imagenet_e", "imagenet_e_dataset", "imagenet_e_metric", "generation")
 DISTRIBUTION = "imagenet-e"
 # Zip timestamps of every build: 1980-01-01, the earliest a zip can hold.
 SOURCE_DATE_EPOCH = "315532800"

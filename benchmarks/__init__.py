@@ -1,0 +1,1 @@
+"""The project's benchmarks: ``python -m benchmarks all --quick`` runs each through :mod:`benchmarks.harness`."""
