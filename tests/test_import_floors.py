@@ -20,10 +20,6 @@ REPO = Path(__file__).resolve().parent.parent
 # Known edges owned by other branches. Each line is removed when that branch merges; the lead empties
 # this allow-list at merge. Nothing else may be added here.
 KNOWN_CLIMBS = frozenset({
-    # removed when branch "metricbench" merges (the metric stops importing the registry and labels)
-    "imagenet_e_metric.core -> imagenet_e_dataset.labels",
-    "imagenet_e_metric.core -> imagenet_e_dataset.registry",
-    "imagenet_e_metric.sweeps -> imagenet_e_dataset.registry",
     # removed when branch "describe" merges (version and ids reach the card, push and output folder from below)
     "imagenet_e_dataset.card -> imagenet_e",
     "imagenet_e_dataset.card -> imagenet_e.publish.ids",

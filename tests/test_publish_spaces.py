@@ -118,7 +118,7 @@ def test_publish_metric_guards_the_owners_space_too(hub, hub_server, capsys):
     from imagenet_e.cli import main
 
     space = _owner_space(hub)
-    space_module = space.replace("-", "_")  # the metric Space's name must be a Python identifier
+    space_module = f"owner-{uuid.uuid4().hex[:6]}/imagenet_e_metric"  # the metric Space's one name
     hub.move_repo(space, space_module, repo_type="space")
     commits = len(hub_server.commits("space", space_module))
     assert main(["publish-metric", "--repo-id", space_module]) == 1
