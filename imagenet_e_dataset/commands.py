@@ -37,7 +37,7 @@ def _push(args: argparse.Namespace) -> int:
     from .push import push_folder  # helper H's module: the Hub upload itself
     from dataclasses import replace
 
-    from imagenet_e.publish.ids import PublishedIds
+    from imagenet_e_dataset.hub_ids import PublishedIds
 
     # The card's usage block names every published piece: the standard ids in this namespace unless given.
     ids = replace(PublishedIds.around(args.repo_id, metric=args.metric, results=args.results,

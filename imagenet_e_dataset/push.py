@@ -196,8 +196,8 @@ def _card_content(file: LocalFile, usage_ids: Any, endpoint: str) -> str | bytes
     """The README with its usage block naming the ids it is published under; other files as they are."""
     if file.path_in_repo != README_NAME or usage_ids is None:
         return str(file.local_path)
-    from imagenet_e import __version__
-    from imagenet_e.publish.ids import USAGE_START, replace_usage_block, usage_markdown
+    from imagenet_e_dataset.version import __version__
+    from imagenet_e_dataset.hub_ids import USAGE_START, replace_usage_block, usage_markdown
 
     text = file.local_path.read_text(encoding="utf-8")
     if USAGE_START not in text:  # a card written before the block existed is pushed as it is

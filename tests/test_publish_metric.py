@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from imagenet_e.publish.carry import PROJECT_PACKAGES, carry_modules
-from imagenet_e.publish.ids import USAGE_START, PublishedIds
+from imagenet_e_dataset.hub_ids import USAGE_START, PublishedIds
 from imagenet_e.publish.metric_space import build_metric_space
 from imagenet_e_dataset.registry import SUBSETS
 from imagenet_e_metric import compute_imagenet_e

@@ -39,6 +39,7 @@ class BackgroundBlur(AttributePlugin):
     name = "blur"
     description = "Background blur: everything but the object blurred (a shallow depth of field)."
     spec_types = (BlurSpec,)
+    keeps_object_pixels = True  # only the background is blurred
 
     def subsets(self):
         return tuple(self.subset(BlurSpec(s), f"Background blurred with a Gaussian of sigma {s} px.") for s in (2, 4, 8))

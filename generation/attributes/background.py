@@ -48,6 +48,7 @@ class RandomBackgroundSpec(EditSpec):
 @register_attribute
 class Background(AttributePlugin):
     name = "background"
+    keeps_object_pixels = True  # the object is pasted back exactly over every background edit
     description = "Background complexity edited by blended diffusion (lambda < 0 simpler, > 0 more complex), or swapped."
     spec_types = (BackgroundSpec, RandomBackgroundSpec)
     colour = "#0072B2"

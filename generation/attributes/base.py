@@ -154,6 +154,9 @@ class AttributePlugin:
     order: ClassVar[int] = 100
     edited: ClassVar[bool] = True
     """False only for ``original`` (the unedited control)."""
+    keeps_object_pixels: ClassVar[bool] = False
+    """Whether the object's pixels are the source photo's, unmoved and unresampled, in every subset of the
+    attribute: the claim a dataset card makes ("the object is kept pixel-exact") only where it holds."""
 
     # --- declared by subclasses ----------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from pathlib import Path
 from .. import __version__
 from .carry import carry_modules
 from .hub import SpaceUpload, check_space, hub_api, require_token, upload_space
-from .ids import PublishedIds, check_repo_id, join_front_matter, replace_usage_block, split_front_matter, usage_markdown
+from imagenet_e_dataset.hub_ids import PublishedIds, check_repo_id, join_front_matter, replace_usage_block, split_front_matter, usage_markdown
 
 METRIC_PACKAGE = "imagenet_e_metric"
 SCRIPT_MODULE = f"{METRIC_PACKAGE}.{METRIC_PACKAGE}"
