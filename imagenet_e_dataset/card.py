@@ -21,7 +21,7 @@ from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
 from .description import DatasetDescription
-from .layout_records import SPLIT, CardContext, ConfigStats
+from .layout_records import LICENSE_FILE, SPLIT, CardContext, ConfigStats
 
 TEMPLATE_NAME = "dataset_card.md"
 PRETTY_NAME = "ImageNet-E"
@@ -29,7 +29,6 @@ LICENSE_NAME = "imagenet-terms-of-access"
 LICENSE_LINK = "https://image-net.org/download.php"
 # Photos that are not ImageNet's: their licences are the user's to record, in a file the card links to.
 OWN_PHOTOS_LICENSE_NAME = "source-photos-licences"
-LICENSE_FILE = "LICENSE.md"
 OWN_PHOTOS_LICENSE_TEXT = """\
 # Licences of this dataset's images
 
@@ -136,6 +135,12 @@ def front_matter(stats: Sequence[ConfigStats], features: datasets.Features, *,
             configs[s.name]["default"] = True
     DatasetInfosDict(infos).to_dataset_card_data(card)
     MetadataConfigs(configs).to_dataset_card_data(card)
+    # The helpers sort configs by name ("blur_2" before "original", "size_0.02" before "size_0.3"); the Hub
+    # lists them in the card's order, so they go back to the order given (the description's: by severity).
+    rank = {s.name: k for k, s in enumerate(stats)}
+    for key in ("configs", "dataset_info"):
+        if isinstance(card.get(key), list):
+            card[key] = sorted(card[key], key=lambda entry: rank.get(entry.get("config_name"), len(rank)))
     return card
 
 

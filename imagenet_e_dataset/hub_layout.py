@@ -263,6 +263,7 @@ class HubLayoutWriter:
                 protocol=context.protocol, backend=context.backend, model=context.model,
                 mask_source=context.mask_source)
             write_description(self._tmp, description)
+            stats.sort(key=lambda s: description.config(s.name).severity_rank)
             readme = render_readme(stats, self.features, context, description)
             (self._tmp / README_NAME).write_text(readme, encoding="utf-8")
             licence = licence_file(context)
