@@ -178,3 +178,15 @@ def test_push_uploads_the_description_and_it_reads_back_from_the_hub_at_a_revisi
         warnings.simplefilter("error", UserWarning)  # a description is there: nothing is derived
         from_hub = read_description(repo_id, revision="v1")
     assert from_hub == read_description(written)
+
+
+def test_leaderboard_shows_failure_levels_as_text_never_included():
+    pytest.importorskip("gradio")
+    from imagenet_e.leaderboard.app import _styled
+    from imagenet_e.leaderboard.table import TableView, failure_column
+
+    column = failure_column("size")
+    view = TableView(columns=["Model", "Mean drop (pp)", column], rows=[["a", 1.234, "never"], ["b", 2.5, "0.05"]])
+    assert view.datatypes == ["str", "number", "str"]
+    html = _styled(view).to_html()  # raised "Unknown format code 'f' for object of type 'str'"
+    assert "never" in html and "0.05" in html and "1.23" in html
