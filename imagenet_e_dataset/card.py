@@ -218,7 +218,12 @@ def usage_block(repo_id: str, description: DatasetDescription) -> str:
 
 
 def example_config(description: DatasetDescription) -> str:
-    """The config a loading example uses: the dataset's first edited one (its only one if none is edited)."""
+    """The config a loading example uses: the one every card names where this dataset has it, else the
+    dataset's first edited one (its only one if none is edited)."""
+    from .hub_ids import DEFAULT_EXAMPLE_CONFIG
+
+    if DEFAULT_EXAMPLE_CONFIG in description.config_names:
+        return DEFAULT_EXAMPLE_CONFIG
     edited = [c.name for c in description.configs if not c.is_original]
     return (edited or list(description.config_names))[0]
 

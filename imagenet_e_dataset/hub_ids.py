@@ -90,7 +90,12 @@ INSTALL_HINT = "install the imagenet-e toolkit from its source: `pip install -e 
 """How to get the command line: the package is not on PyPI, so a card never says ``pip install imagenet-e``."""
 
 
-def usage_markdown(ids: PublishedIds, *, endpoint: str, version: str, example_config: str = "background_20") -> str:
+DEFAULT_EXAMPLE_CONFIG = "background_20"
+"""The config every card's loading example names where the dataset has it (so the blocks of all cards agree)."""
+
+
+def usage_markdown(ids: PublishedIds, *, endpoint: str, version: str,
+                   example_config: str = DEFAULT_EXAMPLE_CONFIG) -> str:
     """The "how to use what is published" block of every card, filled in from ``ids``; the loading example
     uses ``example_config`` (a dataset card passes one of its own configs)."""
     return f"""{USAGE_START}

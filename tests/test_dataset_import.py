@@ -93,7 +93,7 @@ def test_card_body_lists_checksums_counts_and_citation(imported):
         assert f"| `{rel}` | {len(SOURCE_IDS)} | {path.stat().st_size} | `{digest}` |" in body
     for subset in SUBSETS.values():
         assert f"| `{subset.name}` | `{subset.alias}` |" in body
-    assert 'load_dataset("acme/imagenet-e", "background_-20"' in body  # the first edited config (mildest λ first)
+    assert 'load_dataset("acme/imagenet-e", "background_20"' in body
     assert "2303.17096" in body and "ImageNet terms of" in body
     assert "${" not in body
 
