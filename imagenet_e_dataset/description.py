@@ -134,15 +134,6 @@ class DatasetDescription:
         """Config name -> attribute name: what the metric groups ``attribute_drop`` by."""
         return {c.name: c.attribute for c in self.configs}
 
-    def column_header(self, name: str) -> str:
-        """A table heading for one config that no other config of the dataset shares: the attribute with
-        its level (``Size 0.05``, ``Direction 30``), the bare attribute where it has a single config."""
-        c = self.config(name)
-        if c.is_original:
-            return "Original"
-        title = c.attribute.replace("_", " ").capitalize()
-        return title if len(self.configs_of(c.attribute)) == 1 else f"{title} {c.level}"
-
     # -- JSON ----------------------------------------------------------------------------------------
     def to_json(self) -> str:
         return json.dumps(to_jsonable(asdict(self)), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
