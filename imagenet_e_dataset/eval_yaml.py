@@ -125,7 +125,8 @@ def eval_result_entries(
     if len(notes) > 300:
         notes = notes[:297] + "..."
     entries = []
-    for name in SUBSETS:
+    # Every config the results cover (a sweep level, a plug-in's config), as the eval.yaml tasks name them.
+    for name in results["dataset"]["configs"]:
         if name not in results["metrics"]["accuracy"]:
             continue
         entries.append(EvalResultEntry(
