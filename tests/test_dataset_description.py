@@ -194,3 +194,23 @@ def test_leaderboard_shows_failure_levels_as_text_never_included():
     assert view.datatypes == ["str", "number", "str"]
     html = _styled(view).to_html()  # raised "Unknown format code 'f' for object of type 'str'"
     assert "never" in html and "0.05" in html and "1.23" in html
+
+
+def test_an_older_dataset_on_the_hub_is_described_from_its_card_and_data(hub_server, written, tmp_path):
+    import shutil
+    import uuid
+
+    from imagenet_e_dataset.description_io import DerivedDescriptionWarning, read_description
+    from imagenet_e_dataset.push import push_folder
+
+    old = tmp_path / "old"
+    shutil.copytree(written, old)
+    (old / "imagenet_e.json").unlink()
+    repo_id = f"tests/older-{uuid.uuid4().hex[:8]}"
+    push_folder(old, repo_id)
+    with pytest.warns(DerivedDescriptionWarning, match=f"dataset repo {repo_id}"):
+        d = read_description(repo_id)
+    assert d.origin == "derived" and set(d.config_names) == set(CONFIGS)
+    assert d.config("size_0.3").attribute == "size" and d.label_space.names == tuple(CLASSES)
+    with pytest.raises(FileNotFoundError, match="is neither an existing folder nor a Hub repo id"):
+        read_description("not a repo")
