@@ -48,14 +48,24 @@ def _push(args: argparse.Namespace) -> int:
     return 0
 
 
+def registry_table(*, extras: bool = False) -> str:
+    """Markdown table of the installed registry's subsets: what ``generate`` can make here (a written
+    dataset's own configs are in its card, from its description). ``extras``: the extra and plug-in ones."""
+    from .registry import ALL_SUBSETS
+
+    rows = ["| config | official folder | attribute | level | what it is |", "|---|---|---|---|---|"]
+    rows += [f"| `{s.name}` | {f'`{s.alias}`' if s.alias else '—'} | {s.attribute.name} | {s.level} | {s.description} |"
+             for s in ALL_SUBSETS.values() if s.benchmark != extras]
+    return "\n".join(rows)
+
+
 def _subsets(args: argparse.Namespace) -> int:
-    from .card import subset_table
     from .registry import edited_attributes
 
-    print(subset_table())
+    print(registry_table())
     if args.extras:
         print("\nExtras and plug-in subsets (not in 'all'; pick them by name or with 'all+extras'):\n")
-        print(subset_table(extras=True))
+        print(registry_table(extras=True))
         print("\nAttributes:")
         for a in edited_attributes():
             print(f"  {a.name:12s} {a.description}")
