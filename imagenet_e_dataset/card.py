@@ -20,7 +20,7 @@ from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
-from .description import DatasetDescription
+from .description import DatasetDescription, LabelSpaceDescription
 from .layout_records import LICENSE_FILE, SPLIT, CardContext, ConfigStats
 
 TEMPLATE_NAME = "dataset_card.md"
@@ -250,9 +250,16 @@ def intro_text(description: DatasetDescription) -> str:
             + (f"This copy edits {len(edited)} attribute(s): {listed}." if edited else "This copy holds no edited subset."))
 
 
-def release_method(description: DatasetDescription) -> str:
-    """The authors' method, for the attributes this copy holds."""
-    lines = [RELEASE_METHOD[a.name] for a in description.attributes if a.name in RELEASE_METHOD]
+def release_method(description: DatasetDescription, *, release: bool = True) -> str:
+    """How each attribute of this copy was made: the authors' method for a release-like copy, otherwise (and
+    for plug-ins) the attribute's own description and object claim as its plug-in recorded them."""
+    lines = []
+    for a in description.attributes:
+        if release and a.name in RELEASE_METHOD:
+            lines.append(RELEASE_METHOD[a.name])
+        elif a.description:
+            claim = " The object's pixels are kept exactly." if a.keeps_object_pixels and a.edited else ""
+            lines.append(f"- **{a.name}**: {_cell(a.description)}{claim}")
     return "\n".join(lines)
 
 
@@ -264,18 +271,50 @@ def licence_file(context: CardContext) -> str | None:
 MAX_LISTED_CLASSES = 50
 
 
-def label_space_section(space: Mapping[str, Any] | None) -> str:
+def label_space_section(space: LabelSpaceDescription) -> str:
     """The card's "Label space" section for classes other than ImageNet-1k's ("" for ImageNet-1k)."""
-    if not space:
+    if space.is_imagenet_1k:
         return ""
-    names = list(space.get("names") or [])
     lines = ["### Label space", "",
-             f"The `label` column's classes are not ImageNet-1k's: they are the {space['num_classes']} classes of "
-             f"**{_cell(space['name'])}** (the `label` ClassLabel names; `wnid` holds each class's id). "
-             f"sha256 of the class names, one per line: `{space['sha256']}`."]
-    if names and len(names) <= MAX_LISTED_CLASSES:
-        lines += ["", "Classes: " + ", ".join(f"{i} `{_cell(n)}`" for i, n in enumerate(names)) + "."]
+             f"The `label` column's classes are not ImageNet-1k's: they are the {space.num_classes} classes of "
+             f"**{_cell(space.name)}** (the `label` ClassLabel names; `wnid` holds each class's id). "
+             f"sha256 of the class names, one per line: `{space.sha256}`."]
+    if space.num_classes <= MAX_LISTED_CLASSES:
+        lines += ["", "Classes: " + ", ".join(f"{i} `{_cell(n)}`" for i, n in enumerate(space.names)) + "."]
     return "\n".join(lines)
+
+
+# What the card says when the run told it nothing about its photos: true of any copy.
+GENERIC_TITLE = "ImageNet-E-style attribute edits"
+GENERIC_SOURCES = ("Every subset holds the same source images (`source_id`), so each edited prediction can be "
+                   "paired with the prediction on the unedited `original` image.")
+OWN_PHOTOS_LICENCE = ("The source photos do not come from ImageNet: **their own licences apply** (see "
+                      f"[`{LICENSE_FILE}`]({LICENSE_FILE})). Edited images are derivatives of those photos. The code "
+                      "that made and packages them is Apache-2.0.")
+
+
+def _release_like(context: CardContext, description: DatasetDescription) -> bool:
+    """Whether the authors' release texts describe this copy: ImageNet photos and classes (an import of
+    the release, or a writer told nothing else)."""
+    return context.imagenet_terms and description.label_space.is_imagenet_1k
+
+
+def _limitations(context: CardContext, description: DatasetDescription) -> tuple[str, ...]:
+    if context.limitations is not None:
+        return context.limitations
+    names = set(description.config_names)
+    kept = []
+    for line in RELEASE_LIMITATIONS:
+        if "animal classes of ImageNet" in line and not _release_like(context, description):
+            continue
+        if "`background_0`" in line and "background_0" not in names:
+            continue
+        if "size target" in line and "size" not in {c.attribute for c in description.configs}:
+            continue
+        if "background-complexity" in line and "background" not in {c.attribute for c in description.configs}:
+            continue
+        kept.append(line)
+    return tuple(kept)
 
 
 def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, context: CardContext,
@@ -284,18 +323,19 @@ def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, con
     ``description`` (configs, attributes, label space), the rest from ``context`` (how it was made)."""
     template = string.Template(template_path().read_text(encoding="utf-8"))
     notes = "\n\n".join(context.notes)
-    limitations = RELEASE_LIMITATIONS if context.limitations is None else context.limitations
+    limitations = _limitations(context, description)
     originals = [c.name for c in description.configs if c.is_original]
+    release = _release_like(context, description)
     values = {
         "front_matter": front_matter_yaml(front_matter(stats, features, imagenet_terms=context.imagenet_terms,
                                                        default_config=originals[0] if originals else None)),
-        "title": context.title or RELEASE_TITLE,
+        "title": context.title or (RELEASE_TITLE if release else GENERIC_TITLE),
         "intro": intro_text(description),
-        "sources": (context.sources or RELEASE_SOURCES) + (
-            "\n\n" + label_space_section(context.label_space) if context.label_space else ""),
-        "method": context.method or release_method(description),
+        "sources": (context.sources or (RELEASE_SOURCES if release else GENERIC_SOURCES)) + (
+            "" if description.label_space.is_imagenet_1k else "\n\n" + label_space_section(description.label_space)),
+        "method": context.method or release_method(description, release=release),
         "limitations": "\n".join(f"- {line}" for line in limitations),
-        "licence": context.licence or IMAGENET_LICENCE,
+        "licence": context.licence or (IMAGENET_LICENCE if context.imagenet_terms else OWN_PHOTOS_LICENCE),
         "total_rows": f"{sum(c.num_examples for c in description.configs):,}",
         "num_configs": str(len(description.configs)),
         # A run on other photos says what its `original` holds (the plug-in describes an ImageNet val image).

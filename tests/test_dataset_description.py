@@ -129,6 +129,12 @@ def test_the_card_says_nothing_false_about_this_dataset(written):
     assert "pip install imagenet-e" not in body and "](https://huggingface.co/spaces/<org>" not in body
     assert "](https://huggingface.co/datasets/<org>" not in body
     assert 'load_dataset("pets/pets-e", "size_0.3"' in body
+    assert "Classes: 0 `red fox`, 1 `tabby cat`, 2 `barn owl`, 3 `green frog`." in body
+    # The object claim is the plug-in's, per attribute: blur keeps it, size resamples it.
+    claims = [line for line in body.splitlines() if "kept exactly" in line or "pixel-exact" in line]
+    assert len(claims) == 1 and claims[0].startswith("- **blur**")
+    for release_only in ("ILSVRC2012_val", "animal classes of ImageNet", "background_0", "ImageNet terms"):
+        assert release_only not in body, release_only
 
 
 def test_a_dataset_without_a_description_is_described_from_disk_with_a_warning(written, tmp_path):
