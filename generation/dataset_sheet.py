@@ -64,7 +64,8 @@ def load_tables(source: str | os.PathLike, configs: Sequence[str] | None = None,
 
     from imagenet_e_dataset.reader import load
 
-    description = _description(source, revision)
+    with quiet_loading():
+        description = _description(source, revision)
     chosen = {description.config(name).name for name in configs} if configs else set(description.config_names)
     original = [c.name for c in description.configs if c.is_original]
     if not original:

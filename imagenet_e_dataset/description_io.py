@@ -60,7 +60,7 @@ def read_description(folder_or_repo_id: str | os.PathLike, revision: str | None 
 
 def _read_hub(repo_id: str, revision: str | None) -> DatasetDescription:
     from huggingface_hub import HfApi, hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError
 
     where = f"dataset repo {repo_id}" + (f" at revision {revision}" if revision else "")
 
@@ -69,6 +69,11 @@ def _read_hub(repo_id: str, revision: str | None) -> DatasetDescription:
 
     try:
         file = fetch(DESCRIPTION_NAME)
+    except LocalEntryNotFoundError as exc:  # the Hub could not be reached and nothing is cached: one clear line
+        from huggingface_hub import constants
+
+        raise ConnectionError(f"cannot reach the Hub at {constants.ENDPOINT} to read {DESCRIPTION_NAME} of {where} "
+                              f"({' '.join(str(exc).split())[:200]})") from None
     except EntryNotFoundError:
         files = HfApi().list_repo_files(repo_id, repo_type="dataset", revision=revision)
         if README_NAME not in files:

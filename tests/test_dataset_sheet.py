@@ -86,3 +86,23 @@ def test_contact_sheet_names_a_config_the_dataset_lacks(tmp_path, capsys):
     assert main(["contact-sheet", str(dataset), "--out", str(tmp_path / "s.png"), "--configs", "position_random"]) != 0
     err = capsys.readouterr().err
     assert "position_random" in err and not (tmp_path / "s.png").exists()
+
+
+def test_an_unreachable_hub_is_one_clear_error_line(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "HF_ENDPOINT": f"http://127.0.0.1:{port}", "HF_TOKEN": "x", "HF_HUB_DISABLE_XET": "1",
+           "HF_HOME": str(tmp_path / "hf"), "PYTHONPATH": os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-m", "imagenet_e.cli", "contact-sheet", "someorg/some-ds", "--out",
+                           str(tmp_path / "s.png")], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert done.returncode != 0
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot reach the Hub" in lines[0] and "someorg/some-ds" in lines[0], done.stderr[-2000:]
