@@ -304,9 +304,8 @@ def _method_text(settings: GenerateSettings, provenance: Mapping[str, Any], prot
         parts = []
         if edited:
             # The claim about the object is the plug-in's (background: pixel-exact; size/direction resample it).
-            kept = ("the object is kept pixel-exact" if getattr(subs[0].attribute, "keeps_object_pixels", False)
-                    else f"the object is edited ({subs[0].attribute.description.rstrip('.')}) and its pixels are kept "
-                         "as edited")
+            kept = ("the object is kept pixel-exact" if subs[0].attribute.keeps_object_pixels
+                    else "the edit moves or resamples the object (its pixels are not the photo's)")
             parts.append(f"{', '.join(f'`{s.name}`' for s in edited)}: {kept}; the background "
                          f"is made by {backend}.")
         if others and (edited or any(Requirement.EDITOR in s.requirements(options) for s in subs[0].attribute.subsets())):
