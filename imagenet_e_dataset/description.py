@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .jsonsafe import to_jsonable
-from .label_space import IMAGENET_1K, LabelSpace
+from .label_space import LabelSpace
 from .version import __version__
 
 SCHEMA_VERSION = 1

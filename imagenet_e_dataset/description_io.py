@@ -9,7 +9,6 @@ warns that severities, specs and claims are unknown for it.
 from __future__ import annotations
 
 import os
-import re
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -19,10 +18,9 @@ from .atomic import atomic_write_text
 from .description import (
     DESCRIPTION_NAME, AttributeDescription, ConfigDescription, DatasetDescription, LabelSpaceDescription,
 )
+from .hub_ids import looks_like_repo_id
 from .label_space import LabelSpace
-
-README_NAME = "README.md"
-_REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.-]+")  # ASCII, used with fullmatch
+from .layout_records import README_NAME
 
 
 class DerivedDescriptionWarning(UserWarning):
@@ -53,7 +51,7 @@ def read_description(folder_or_repo_id: str | os.PathLike, revision: str | None 
         return _derive(path / README_NAME, lambda rel: path / rel, sorted(p.relative_to(path).as_posix()
                                                                           for p in path.rglob("*.parquet")))
     text = os.fspath(folder_or_repo_id)
-    if not _REPO_ID.fullmatch(text):
+    if not looks_like_repo_id(text):
         raise FileNotFoundError(f"{text!r} is neither an existing folder nor a Hub repo id of the form 'namespace/name'")
     return _read_hub(text, revision)
 

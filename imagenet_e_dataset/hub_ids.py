@@ -26,6 +26,11 @@ _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 _TYPE_PREFIXES = {"datasets/": "dataset", "spaces/": "space", "models/": "model"}
 
 
+def looks_like_repo_id(text: str) -> bool:
+    """Whether ``text`` has the form of a Hub repo id (``NAMESPACE/NAME``), not a local path."""
+    return _REPO_ID.fullmatch(text) is not None and "--" not in text and ".." not in text
+
+
 def check_repo_id(value: str, *, what: str, repo_type: str) -> str:
     """``value`` as a plain ``NS/NAME`` id; a ``spaces/``-style prefix of the right type is dropped.
 
@@ -38,7 +43,7 @@ def check_repo_id(value: str, *, what: str, repo_type: str) -> str:
                 raise ValueError(f"{what} {value!r} names a {kind} repo; it must be a {repo_type} repo "
                                  f"(give NS/NAME of a {repo_type})")
             text = text[len(prefix):]
-    if not _REPO_ID.fullmatch(text) or "--" in text or ".." in text:
+    if not looks_like_repo_id(text):
         raise ValueError(f"{what} must look like NAMESPACE/NAME, got {value!r}")
     return text
 

@@ -13,6 +13,8 @@ from typing import Any
 
 SPLIT = "test"
 """The one split of every config (the benchmark is evaluation-only)."""
+README_NAME = "README.md"
+"""The dataset card at the root of every layout."""
 LICENSE_FILE = "LICENSE.md"
 """The licence file a dataset of non-ImageNet photos carries (its card's ``license_link``)."""
 
