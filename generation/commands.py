@@ -66,11 +66,11 @@ def register_contact_sheet(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _contact_sheet(args: argparse.Namespace) -> int:
-    from .dataset_sheet import dataset_contact_sheet, load_tables
+    from .dataset_sheet import dataset_contact_sheet, load_tables, skip_reasons
 
     configs = [c.strip() for c in args.configs.split(",") if c.strip()] if args.configs else None
     tables = load_tables(args.dataset, configs, revision=args.revision)
-    path = dataset_contact_sheet(tables, args.out, limit=args.limit, tile=args.tile)
+    path = dataset_contact_sheet(tables, args.out, limit=args.limit, tile=args.tile, reasons=skip_reasons(args.dataset))
     print(f"wrote {path}: {min(len(tables[next(iter(tables))]), args.limit or 10**9)} source image(s) x {len(tables)} configs")
     return 0
 

@@ -11,7 +11,9 @@ from PIL import Image, ImageDraw, ImageFont
 
 from .image_io import write_png_atomic
 
-_LABEL_HEIGHT = 18
+_LINE_HEIGHT = 13
+_LABEL_LINES = 2
+_LABEL_HEIGHT = _LINE_HEIGHT * _LABEL_LINES + 4
 _GAP = 4
 
 
@@ -37,16 +39,44 @@ def outline(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = 
     return image
 
 
+def fit_label(label: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int,
+              lines: int = _LABEL_LINES) -> list[str]:
+    """``label`` wrapped into at most ``lines`` lines of ``width`` pixels; what does not fit is cut from the
+    middle of the last line with an ellipsis, so its end (a config's level) stays readable."""
+    words = str(label).replace("_", "_\u200b").split("\u200b") if " " not in str(label) else str(label).split(" ")
+    glue = "" if " " not in str(label) else " "
+    out: list[str] = []
+    current = ""
+    for word in words:
+        candidate = current + glue + word if current else word
+        if font.getlength(candidate) <= width or not current:
+            current = candidate
+        else:
+            out.append(current)
+            current = word
+    out.append(current)
+    if len(out) > lines:
+        out = out[: lines - 1] + [glue.join(out[lines - 1:])]
+    last = out[-1]
+    if font.getlength(last) > width:
+        keep = len(last)
+        while keep > 2 and font.getlength(last[: keep // 2] + "…" + last[-(keep - keep // 2 - 1):]) > width:
+            keep -= 1
+        last = last[: keep // 2] + "…" + last[-(keep - keep // 2 - 1):]
+    return out[:-1] + [last]
+
+
 def contact_sheet(
-    items: Sequence[tuple[str, np.ndarray | None]],
+    items: Sequence[tuple[str, np.ndarray | str | None]],
     path: str | os.PathLike,
     columns: int = 4,
     tile: int = 256,
 ) -> Path:
-    """Write a PNG grid: each ``(label, image)`` is fitted into a ``tile`` square (aspect kept) under its label.
+    """Write a PNG grid: each ``(label, image)`` is fitted into a ``tile`` square (aspect kept) under its label
+    (wrapped onto two lines, cut in the middle beyond that).
 
-    ``image`` may be None (an edit that could not be made): the tile is grey and says so. The file is
-    written atomically. Returns ``path``.
+    ``image`` may be None or the reason there is none (a string, e.g. "unreachable"): the tile is grey and
+    says "skipped: <reason>". The file is written atomically. Returns ``path``.
     """
     if not items:
         raise ValueError("contact_sheet needs at least one (label, image) item")
@@ -61,11 +91,14 @@ def contact_sheet(
     for k, (label, image) in enumerate(items):
         x = _GAP + (k % columns) * cell_w
         y = _GAP + (k // columns) * cell_h
-        draw.text((x + 2, y + 3), str(label), fill=(0, 0, 0), font=font)
+        for n, line in enumerate(fit_label(label, font, tile - 4)):
+            draw.text((x + 2, y + 2 + n * _LINE_HEIGHT), line, fill=(0, 0, 0), font=font)
         top = y + _LABEL_HEIGHT
-        if image is None:
+        if image is None or isinstance(image, str):
             draw.rectangle([x, top, x + tile - 1, top + tile - 1], fill=(200, 200, 200))
-            draw.text((x + 8, top + tile // 2 - 6), "not reachable", fill=(90, 0, 0), font=font)
+            reason = f"skipped: {image}" if image else "skipped"
+            for n, line in enumerate(fit_label(reason, font, tile - 16, lines=4)):
+                draw.text((x + 8, top + tile // 2 - 12 + n * _LINE_HEIGHT), line, fill=(90, 0, 0), font=font)
             continue
         im = Image.fromarray(np.asarray(image, dtype=np.uint8))
         s = tile / max(im.size)

@@ -8,56 +8,90 @@ the demo draw it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from imagenet_e_dataset.registry import ALL_SUBSETS, ORIGINAL_CONFIG, recognise, resolve_many
+from imagenet_e_dataset.registry import ORIGINAL_CONFIG
 
 from .contact_sheet import contact_sheet, outline
 
-_LABEL_CHARS = 30  # what fits above a 192 px tile in PIL's default font
-
-
-def sheet_order(names: Sequence[str]) -> list[str]:
-    """``names`` grouped by attribute (registry order) and, within one, by growing severity, so a
-    sweep reads left to right from the mildest level; subsets off a severity scale keep registry order."""
-    subsets = [ALL_SUBSETS[name] for name in ALL_SUBSETS if name in set(names)]
-    first = {}
-    for k, subset in enumerate(subsets):
-        first.setdefault(subset.attribute.name, k)
-
-    def key(item: tuple[int, Any]) -> tuple[int, int, float, int]:
-        k, subset = item
-        severity = subset.attribute.severity(subset.spec)
-        return (first[subset.attribute.name], severity is None, severity or 0.0, k)
-
-    return [subset.name for _, subset in sorted(enumerate(subsets), key=key)]
-
 
 def dataset_configs(source: str | os.PathLike, revision: str | None = None) -> list[str]:
-    """The configs a dataset holds (sweep levels recognised from their names), in :func:`sheet_order`."""
-    import datasets
+    """The configs a dataset holds, in its description's order (attribute, then severity: a sweep reads
+    left to right from the mildest level). Read from the dataset, not from the installed plug-ins."""
+    return list(_description(source, revision).config_names)
 
-    names = datasets.get_dataset_config_names(os.fspath(source), revision=revision)
-    recognise(names)
-    return sheet_order(names)
+
+def _description(source: str | os.PathLike, revision: str | None):
+    from imagenet_e_dataset.description_io import read_description
+
+    return read_description(source, revision)
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """No per-config "Generating test split" bars and no per-retry "Retrying in 1s" lines while loading: the
+    caller shows one bar, and a Hub that cannot be reached ends in one clear error."""
+    import datasets
+    import huggingface_hub
+
+    bars = datasets.utils.logging.is_progress_bar_enabled()
+    ds_level = datasets.utils.logging.get_verbosity()
+    hub_level = huggingface_hub.utils.logging.get_verbosity()
+    datasets.disable_progress_bars()
+    datasets.utils.logging.set_verbosity_error()
+    huggingface_hub.utils.logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+        datasets.utils.logging.set_verbosity(ds_level)
+        huggingface_hub.utils.logging.set_verbosity(hub_level)
 
 
 def load_tables(source: str | os.PathLike, configs: Sequence[str] | None = None, *,
-                revision: str | None = None) -> dict[str, Any]:
-    """``config -> datasets.Dataset`` of ``source`` (every config it holds unless ``configs`` names some)."""
+                revision: str | None = None, progress: bool = True) -> dict[str, Any]:
+    """``config -> datasets.Dataset`` of ``source`` (every config it holds unless ``configs`` names some), in
+    the dataset's order, the original first; one progress bar over the configs."""
+    from tqdm import tqdm
+
     from imagenet_e_dataset.reader import load
 
-    chosen = list(configs) if configs else dataset_configs(source, revision)
-    names = sheet_order([s.name for s in resolve_many(chosen, levels=True)]) if configs else chosen
-    if ORIGINAL_CONFIG not in names:
-        names.insert(0, ORIGINAL_CONFIG)
-    return {name: load(name, source, revision=revision) for name in names}
+    with quiet_loading():
+        description = _description(source, revision)
+    chosen = {description.config(name).name for name in configs} if configs else set(description.config_names)
+    original = [c.name for c in description.configs if c.is_original]
+    if not original:
+        raise ValueError(f"{source} has no original config, so a contact sheet has nothing to compare edits with")
+    chosen.add(original[0])
+    names = [name for name in description.config_names if name in chosen]
+    tables = {}
+    with quiet_loading():
+        for name in tqdm(names, desc="loading configs", unit="config", disable=not progress):
+            tables[name] = load(name, source, revision=revision)
+    return tables
+
+
+def skip_reasons(source: str | os.PathLike) -> dict[tuple[str, str], str]:
+    """``(source_id, config) -> reason`` from a dataset folder's ``skipped.tsv`` (empty when it has none)."""
+    from .pipeline.merge import SKIPPED_NAME  # source_id, subset, reason, detail (written by generate)
+
+    path = Path(source) / SKIPPED_NAME
+    if not path.is_file():
+        return {}
+    reasons: dict[tuple[str, str], str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        fields = line.split("\t")
+        if len(fields) >= 3 and fields[1]:
+            reasons[(fields[0], fields[1])] = fields[2]
+    return reasons
 
 
 def _pixels(cell: Mapping[str, Any] | None) -> np.ndarray | None:
@@ -70,16 +104,17 @@ def _pixels(cell: Mapping[str, Any] | None) -> np.ndarray | None:
 
 
 def dataset_contact_sheet(tables: Mapping[str, Any], out: str | os.PathLike, *, limit: int | None = None,
-                          tile: int = 192) -> Path:
+                          tile: int = 192, reasons: Mapping[tuple[str, str], str] | None = None) -> Path:
     """Draw ``tables`` (``config -> Dataset``, ``original`` among them) into ``out`` (PNG, written atomically).
 
-    ``limit``: only the first N source images (by id). A source missing from a config (skipped, or
-    unreachable) shows as a grey tile.
+    ``limit``: only the first N source images (by id). A source missing from a config shows as a grey
+    tile saying "skipped: <reason>" (``reasons``: :func:`skip_reasons`; else "not in this config").
     """
     import datasets
 
     if ORIGINAL_CONFIG not in tables:
         raise ValueError(f"a contact sheet needs the {ORIGINAL_CONFIG!r} config; got {', '.join(tables)}")
+    reasons = reasons or {}
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be positive, got {limit}")
     configs = [ORIGINAL_CONFIG] + [name for name in tables if name != ORIGINAL_CONFIG]
@@ -100,9 +135,11 @@ def dataset_contact_sheet(tables: Mapping[str, Any], out: str | os.PathLike, *, 
                 image = outline(image, _pixels(row["object_mask"])[..., 0] > 127)
             cells[row["source_id"]] = image
         by_config[config] = cells
-    items: list[tuple[str, np.ndarray | None]] = []
+    items: list[tuple[str, np.ndarray | str | None]] = []
     for source_id in ids:
         for config in configs:
             label = f"{source_id} + mask" if config == ORIGINAL_CONFIG else config
-            items.append((label[:_LABEL_CHARS], by_config[config].get(source_id)))
+            cells = by_config[config]
+            image = cells[source_id] if source_id in cells else reasons.get((source_id, config), "not in this config")
+            items.append((label, image))
     return contact_sheet(items, out, columns=len(configs), tile=tile)

@@ -14,18 +14,30 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import yaml
 from datasets.info import DatasetInfo, DatasetInfosDict
 from datasets.splits import SplitDict, SplitInfo
 from datasets.utils.metadata import MetadataConfigs
 from huggingface_hub import DatasetCardData
 
-from .layout_records import SPLIT, CardContext, ConfigStats
-from .registry import ALL_SUBSETS, DEFAULT_CONFIG
+from .description import DatasetDescription, LabelSpaceDescription
+from .layout_records import LICENSE_FILE, SPLIT, CardContext, ConfigStats
 
 TEMPLATE_NAME = "dataset_card.md"
 PRETTY_NAME = "ImageNet-E"
 LICENSE_NAME = "imagenet-terms-of-access"
 LICENSE_LINK = "https://image-net.org/download.php"
+# Photos that are not ImageNet's: their licences are the user's to record, in a file the card links to.
+OWN_PHOTOS_LICENSE_NAME = "source-photos-licences"
+OWN_PHOTOS_LICENSE_TEXT = """\
+# Licences of this dataset's images
+
+The images of this dataset are edits of photos that do not come from ImageNet. **The licence of each
+source photo applies to it and to every edit of it.** Whoever publishes this dataset records those
+licences here (or replaces this file with them) before sharing it.
+
+The imagenet-e code that made and packaged the edits is Apache-2.0; it places no terms on the images.
+"""
 
 # The Hub's size_categories buckets (upper bound exclusive -> label).
 _SIZE_BUCKETS: tuple[tuple[int, str], ...] = (
@@ -56,15 +68,21 @@ RELEASE_SOURCES = (
     "validation photos), so each edited prediction can be paired with the prediction on the unedited "
     "`original` image."
 )
-RELEASE_METHOD = """\
-- **background**: the object is kept pixel-exact and the background is re-synthesised by blended
-  diffusion (OpenAI ADM 256×256 unconditional model, 100 respaced DDPM steps) guided by
-  λ · mean|FFT2(x̂₀)|: λ < 0 gives a simpler background, λ > 0 a more complex one; `20_adv`
-  adds adversarial classifier guidance; `random` pastes the object onto another image's background.
-- **size**: the object is rescaled about its centre until it covers the target share of the
-  image (±0.015); `full` crops the object's bounding box to fill the frame.
-- **position**: the object moves to a uniformly random place fully inside the frame.
-- **direction**: the object is rotated by a random angle; the old place becomes background."""
+# How the authors made each attribute's subsets (the release importer's card shows the lines of the
+# attributes it imported). Each line is true of the release's images of that attribute only.
+RELEASE_METHOD: Mapping[str, str] = {
+    "original": "- **original**: the unedited ImageNet validation photo.",
+    "background": (
+        "- **background**: the object is kept pixel-exact and the background is re-synthesised by blended\n"
+        "  diffusion (OpenAI ADM 256×256 unconditional model, 100 respaced DDPM steps) guided by\n"
+        "  λ · mean|FFT2(x̂₀)|: λ < 0 gives a simpler background, λ > 0 a more complex one; `20_adv`\n"
+        "  adds adversarial classifier guidance; `random` pastes the object onto another image's background."),
+    "size": (
+        "- **size**: the object is resampled about its centre until it covers the target share of the\n"
+        "  image (±0.015); `full` crops the object's bounding box to fill the frame."),
+    "position": "- **position**: the object moves to a uniformly random place fully inside the frame.",
+    "direction": "- **direction**: the object is rotated (resampled) by a random angle; the old place becomes background.",
+}
 RELEASE_LIMITATIONS = (
     "Only animal classes of ImageNet are covered (the source images needed object masks).",
     "Diffusion-edited backgrounds can carry generation artefacts; `background_0` (λ = 0) is the control for them.",
@@ -89,11 +107,12 @@ def template_path() -> Path:
 
 
 def front_matter(stats: Sequence[ConfigStats], features: datasets.Features, *,
-                 imagenet_terms: bool = True) -> DatasetCardData:
+                 imagenet_terms: bool = True, default_config: str | None = None) -> DatasetCardData:
     """Hub metadata: licence note, task, size, pretty name, ``configs`` and ``dataset_info``."""
     total = sum(s.num_examples for s in stats)
+    # ``license: other`` needs both a name and a link (a URL or a file of the repo) for the Hub to show it.
     licence = ({"license_name": LICENSE_NAME, "license_link": LICENSE_LINK} if imagenet_terms
-               else {"license_name": "source-photos-licences"})
+               else {"license_name": OWN_PHOTOS_LICENSE_NAME, "license_link": LICENSE_FILE})
     card = DatasetCardData(
         license="other",
         **licence,
@@ -112,58 +131,40 @@ def front_matter(stats: Sequence[ConfigStats], features: datasets.Features, *,
         info.size_in_bytes = info.download_size + info.dataset_size
         infos[s.name] = info
         configs[s.name] = {"data_files": [{"split": SPLIT, "path": f"{s.name}/{SPLIT}-*"}]}
-        if s.name == DEFAULT_CONFIG:
+        if s.name == default_config:
             configs[s.name]["default"] = True
     DatasetInfosDict(infos).to_dataset_card_data(card)
     MetadataConfigs(configs).to_dataset_card_data(card)
+    # The helpers sort configs by name ("blur_2" before "original", "size_0.02" before "size_0.3"); the Hub
+    # lists them in the card's order, so they go back to the order given (the description's: by severity).
+    rank = {s.name: k for k, s in enumerate(stats)}
+    for key in ("configs", "dataset_info"):
+        if isinstance(card.get(key), list):
+            card[key] = sorted(card[key], key=lambda entry: rank.get(entry.get("config_name"), len(rank)))
     return card
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """Writes every value out in full, as ``datasets`` writes ``dataset_info``: no ``&anchor``/``*alias``,
+    which some YAML readers of the Hub and of other tools do not follow."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def front_matter_yaml(card: DatasetCardData) -> str:
-    """The card's YAML with one shared ``features`` block (a YAML anchor) across configs.
-
-    Written out in full, every config repeats the 1,000 ClassLabel names: a 340 KB header that
-    PyYAML needs ~0.7 s to parse on *every* ``load_dataset`` call. Anchors are plain YAML (the Hub
-    and ``datasets`` read them to the same data), and cut that twelvefold.
-    """
-    import yaml
-
-    doc = card.to_dict()
-    infos = doc.get("dataset_info")
-    if isinstance(infos, list) and infos:
-        shared = infos[0]["features"]
-        for info in infos[1:]:
-            if info.get("features") == shared:
-                info["features"] = shared
-
-    class _AnchorDumper(yaml.SafeDumper):
-        pass
-
-    _AnchorDumper.ignore_aliases = lambda self, data: not isinstance(data, list)  # anchor only shared lists
-    _AnchorDumper.generate_anchor = lambda self, node: f"features{len(self.anchors) or ''}"
-    return yaml.dump(doc, Dumper=_AnchorDumper, sort_keys=False, allow_unicode=True, line_break="\n").strip()
+    """The card's YAML front matter, without anchors or aliases."""
+    return yaml.dump(card.to_dict(), Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, line_break="\n").strip()
 
 
-def subset_table(counts: Mapping[str, int] | None = None, *, extras: bool = False,
-                 original_description: str | None = None) -> str:
-    """Markdown table of the registry's subsets (with row counts where given): the twelve ImageNet-E
-    configs and the extras that ``counts`` names; with ``extras=True`` only the extra and plug-in subsets."""
-    if counts is None:
-        head = "| config | official folder | attribute | level | what it is |\n|---|---|---|---|---|"
-    else:
-        head = "| config | official folder | attribute | level | images | what it is |\n|---|---|---|---|---|---|"
+def subset_table(description: DatasetDescription, *, original_description: str | None = None) -> str:
+    """Markdown table of the dataset's configs (from its description), in its canonical order."""
+    head = "| config | official folder | attribute | level | images | what it is |\n|---|---|---|---|---|---|"
     rows = []
-    # The twelve ImageNet-E configs always, extras (occlusion, plug-ins) where the dataset has them.
-    for s in ALL_SUBSETS.values():
-        if extras:
-            if s.benchmark:
-                continue
-        elif not s.benchmark and (counts is None or s.name not in counts):
-            continue
-        n = "" if counts is None else f" {counts[s.name]:,} |" if s.name in counts else " — |"
-        alias = f"`{s.alias}`" if s.alias else "—"
-        description = original_description if (s.is_original and original_description) else s.description
-        rows.append(f"| `{s.name}` | {alias} | {s.attribute.name} | {s.level} |{n} {description} |")
+    for c in description.configs:
+        alias = f"`{c.alias}`" if c.alias else "—"
+        text = original_description if (c.is_original and original_description) else c.description
+        rows.append(f"| `{c.name}` | {alias} | {c.attribute} | {_cell(c.level)} | {c.num_examples:,} | {_cell(text or '—')} |")
     return "\n".join([head, *rows])
 
 
@@ -205,58 +206,149 @@ def _checksums(stats: Sequence[ConfigStats]) -> str:
     return "\n".join(lines)
 
 
-def usage_block(repo_id: str) -> str:
-    """The card's "how to use what is published" block. Written with the dataset's id and placeholders
-    for the pieces not published yet; ``push`` fills in every id it publishes with."""
-    from imagenet_e import __version__
-    from imagenet_e.publish.ids import PLACEHOLDER_NAMESPACE, PublishedIds, usage_markdown
+def usage_block(repo_id: str, description: DatasetDescription) -> str:
+    """The card's "how to use what is published" block: the dataset's id, and the other pieces' ids as
+    plain text until ``push`` fills in the ones it publishes with (no links to placeholder namespaces)."""
+    from .hub_ids import PLACEHOLDER_NAMESPACE, PublishedIds, usage_markdown
+    from .version import __version__
 
     ids = dataclasses.replace(PublishedIds.for_namespace(PLACEHOLDER_NAMESPACE), dataset=repo_id)
-    return usage_markdown(ids, endpoint="https://huggingface.co", version=__version__)
+    return usage_markdown(ids, endpoint="https://huggingface.co", version=__version__,
+                          example_config=example_config(description))
+
+
+def example_config(description: DatasetDescription) -> str:
+    """The config a loading example uses: the one every card names where this dataset has it, else the
+    dataset's first edited one (its only one if none is edited)."""
+    from .hub_ids import DEFAULT_EXAMPLE_CONFIG
+
+    if DEFAULT_EXAMPLE_CONFIG in description.config_names:
+        return DEFAULT_EXAMPLE_CONFIG
+    edited = [c.name for c in description.configs if not c.is_original]
+    return (edited or list(description.config_names))[0]
+
+
+def label_text(description: DatasetDescription) -> str:
+    """What the ``label`` and ``wnid`` columns hold, for the dataset's own label space."""
+    space = description.label_space
+    if space.is_imagenet_1k:
+        return ("`label` is the ImageNet-1k index (0–999, standard sorted-WordNet-id order) as a `ClassLabel` with "
+                "unique names; `wnid` is the class's WordNet id")
+    return (f"`label` is the index (0–{space.num_classes - 1}) of one of this dataset's own {space.num_classes} "
+            f"classes ({_cell(space.name)}, listed under \"Label space\"), not an ImageNet-1k index, as a "
+            "`ClassLabel`; `wnid` holds the class's id")
+
+
+def intro_text(description: DatasetDescription) -> str:
+    """The card's opening: what ImageNet-E measures and which attributes this copy edits."""
+    edited = description.edited_attributes
+    # Names only: how each was edited depends on the run (backend, protocol) and is said under "How the
+    # images were made"; a plug-in's one-line description may name a method this run did not use.
+    listed = ", ".join(f"**{a.name}**" for a in edited)
+    return ("ImageNet-E (Li et al., CVPR 2023) measures how image classifiers react when **one object attribute** "
+            "of a photo is edited while everything else stays the same. "
+            + (f"This copy edits {len(edited)} attribute(s): {listed}." if edited else "This copy holds no edited subset."))
+
+
+def release_method(description: DatasetDescription, *, release: bool = True) -> str:
+    """How each attribute of this copy was made: the authors' method for a release-like copy, otherwise (and
+    for plug-ins) the attribute's own description and object claim as its plug-in recorded them."""
+    lines = []
+    for a in description.attributes:
+        if release and a.name in RELEASE_METHOD:
+            lines.append(RELEASE_METHOD[a.name])
+        elif a.description:
+            claim = " The object's pixels are kept exactly." if a.keeps_object_pixels and a.edited else ""
+            lines.append(f"- **{a.name}**: {_cell(a.description)}{claim}")
+    return "\n".join(lines)
+
+
+def licence_file(context: CardContext) -> str | None:
+    """The ``LICENSE.md`` the dataset carries (None where the card links ImageNet's terms instead)."""
+    return None if context.imagenet_terms else OWN_PHOTOS_LICENSE_TEXT
 
 
 MAX_LISTED_CLASSES = 50
 
 
-def label_space_section(space: Mapping[str, Any] | None) -> str:
+def label_space_section(space: LabelSpaceDescription) -> str:
     """The card's "Label space" section for classes other than ImageNet-1k's ("" for ImageNet-1k)."""
-    if not space:
+    if space.is_imagenet_1k:
         return ""
-    names = list(space.get("names") or [])
     lines = ["### Label space", "",
-             f"The `label` column's classes are not ImageNet-1k's: they are the {space['num_classes']} classes of "
-             f"**{_cell(space['name'])}** (the `label` ClassLabel names; `wnid` holds each class's id). "
-             f"sha256 of the class names, one per line: `{space['sha256']}`."]
-    if names and len(names) <= MAX_LISTED_CLASSES:
-        lines += ["", "Classes: " + ", ".join(f"{i} `{_cell(n)}`" for i, n in enumerate(names)) + "."]
+             f"The `label` column's classes are not ImageNet-1k's: they are the {space.num_classes} classes of "
+             f"**{_cell(space.name)}** (the `label` ClassLabel names; `wnid` holds each class's id). "
+             f"sha256 of the class names, one per line: `{space.sha256}`."]
+    if space.num_classes <= MAX_LISTED_CLASSES:
+        lines += ["", "Classes: " + ", ".join(f"{i} `{_cell(n)}`" for i, n in enumerate(space.names)) + "."]
     return "\n".join(lines)
 
 
-def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, context: CardContext) -> str:
-    """The full ``README.md`` of a written layout."""
+# What the card says when the run told it nothing about its photos: true of any copy.
+GENERIC_TITLE = "ImageNet-E-style attribute edits"
+GENERIC_SOURCES = ("Every subset holds the same source images (`source_id`), so each edited prediction can be "
+                   "paired with the prediction on the unedited `original` image.")
+OWN_PHOTOS_LICENCE = ("The source photos do not come from ImageNet: **their own licences apply** (see "
+                      f"[`{LICENSE_FILE}`]({LICENSE_FILE})). Edited images are derivatives of those photos. The code "
+                      "that made and packages them is Apache-2.0.")
+
+
+def _release_like(context: CardContext, description: DatasetDescription) -> bool:
+    """Whether the authors' release texts describe this copy: ImageNet photos and classes (an import of
+    the release, or a writer told nothing else)."""
+    return context.imagenet_terms and description.label_space.is_imagenet_1k
+
+
+def _limitations(context: CardContext, description: DatasetDescription) -> tuple[str, ...]:
+    if context.limitations is not None:
+        return context.limitations
+    names = set(description.config_names)
+    kept = []
+    for line in RELEASE_LIMITATIONS:
+        if "animal classes of ImageNet" in line and not _release_like(context, description):
+            continue
+        if "`background_0`" in line and "background_0" not in names:
+            continue
+        if "size target" in line and "size" not in {c.attribute for c in description.configs}:
+            continue
+        if "background-complexity" in line and "background" not in {c.attribute for c in description.configs}:
+            continue
+        kept.append(line)
+    return tuple(kept)
+
+
+def render_readme(stats: Sequence[ConfigStats], features: datasets.Features, context: CardContext,
+                  description: DatasetDescription) -> str:
+    """The full ``README.md`` of a written layout: every statement about what the dataset holds comes from
+    ``description`` (configs, attributes, label space), the rest from ``context`` (how it was made)."""
     template = string.Template(template_path().read_text(encoding="utf-8"))
-    counts = {s.name: s.num_examples for s in stats}
     notes = "\n\n".join(context.notes)
-    limitations = RELEASE_LIMITATIONS if context.limitations is None else context.limitations
+    limitations = _limitations(context, description)
+    originals = [c.name for c in description.configs if c.is_original]
+    release = _release_like(context, description)
     values = {
-        "front_matter": front_matter_yaml(front_matter(stats, features, imagenet_terms=context.imagenet_terms)),
-        "title": context.title or RELEASE_TITLE,
-        "sources": (context.sources or RELEASE_SOURCES) + (
-            "\n\n" + label_space_section(context.label_space) if context.label_space else ""),
-        "method": context.method or RELEASE_METHOD,
+        "front_matter": front_matter_yaml(front_matter(stats, features, imagenet_terms=context.imagenet_terms,
+                                                       default_config=originals[0] if originals else None)),
+        "title": context.title or (RELEASE_TITLE if release else GENERIC_TITLE),
+        "intro": intro_text(description),
+        "sources": (context.sources or (RELEASE_SOURCES if release else GENERIC_SOURCES)) + (
+            "" if description.label_space.is_imagenet_1k else "\n\n" + label_space_section(description.label_space)),
+        "method": context.method or release_method(description, release=release),
         "limitations": "\n".join(f"- {line}" for line in limitations),
-        "licence": context.licence or IMAGENET_LICENCE,
-        "total_rows": f"{sum(counts.values()):,}",
-        "num_configs": str(len(stats)),
-        # The registry describes `original` as an ImageNet val image; a run on other photos says what it holds.
-        "subset_table": subset_table(counts, original_description=None if context.imagenet_terms else
+        "licence": context.licence or (IMAGENET_LICENCE if context.imagenet_terms else OWN_PHOTOS_LICENCE),
+        "total_rows": f"{sum(c.num_examples for c in description.configs):,}",
+        "num_configs": str(len(description.configs)),
+        # A run on other photos says what its `original` holds (the plug-in describes an ImageNet val image).
+        "subset_table": subset_table(description, original_description=None if context.imagenet_terms else
                                      "Unedited source photo (the same source images as every other subset)."),
         "provenance": context.provenance + ("\n\n" + notes if notes else ""),
         "generation_settings": _settings_table(context),
         "skipped": _skipped_text(context),
         "repo_id": context.repo_id,
-        "usage": usage_block(context.repo_id),
+        "usage": usage_block(context.repo_id, description),
+        "example_config": example_config(description),
         "columns": ", ".join(f"`{name}`" for name in features),
+        "label_text": label_text(description),
         "checksums": _checksums(stats),
     }
     return template.substitute(values)

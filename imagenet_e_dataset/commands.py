@@ -37,7 +37,7 @@ def _push(args: argparse.Namespace) -> int:
     from .push import push_folder  # helper H's module: the Hub upload itself
     from dataclasses import replace
 
-    from imagenet_e.publish.ids import PublishedIds
+    from imagenet_e_dataset.hub_ids import PublishedIds
 
     # The card's usage block names every published piece: the standard ids in this namespace unless given.
     ids = replace(PublishedIds.around(args.repo_id, metric=args.metric, results=args.results,
@@ -48,14 +48,24 @@ def _push(args: argparse.Namespace) -> int:
     return 0
 
 
+def registry_table(*, extras: bool = False) -> str:
+    """Markdown table of the installed registry's subsets: what ``generate`` can make here (a written
+    dataset's own configs are in its card, from its description). ``extras``: the extra and plug-in ones."""
+    from .registry import ALL_SUBSETS
+
+    rows = ["| config | official folder | attribute | level | what it is |", "|---|---|---|---|---|"]
+    rows += [f"| `{s.name}` | {f'`{s.alias}`' if s.alias else '—'} | {s.attribute.name} | {s.level} | {s.description} |"
+             for s in ALL_SUBSETS.values() if s.benchmark != extras]
+    return "\n".join(rows)
+
+
 def _subsets(args: argparse.Namespace) -> int:
-    from .card import subset_table
     from .registry import edited_attributes
 
-    print(subset_table())
+    print(registry_table())
     if args.extras:
         print("\nExtras and plug-in subsets (not in 'all'; pick them by name or with 'all+extras'):\n")
-        print(subset_table(extras=True))
+        print(registry_table(extras=True))
         print("\nAttributes:")
         for a in edited_attributes():
             print(f"  {a.name:12s} {a.description}")

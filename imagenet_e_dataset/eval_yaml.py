@@ -24,6 +24,7 @@ import os
 import re
 from typing import Any
 
+from .description import DatasetDescription
 from .registry import SUBSETS
 
 EVALUATION_FRAMEWORK = "imagenet-e"
@@ -35,7 +36,7 @@ SPLIT = "test"
 EVAL_RESULTS_PATH = ".eval_results/imagenet-e.yaml"
 DATASET_ID_ENV = "IMAGENET_E_DATASET_ID"
 
-_DESCRIPTION = (
+_SUMMARY = (
     "ImageNet-E (Li et al., CVPR 2023) measures how image classifiers react when one object "
     "attribute of an ImageNet validation image is edited while the rest stays in distribution: "
     "background complexity, object size, object position and object direction. Every subset holds "
@@ -44,25 +45,46 @@ _DESCRIPTION = (
 )
 
 
-def eval_tasks() -> list[dict[str, str]]:
-    """One ``eval.yaml`` task per subset config, in registry order."""
-    return [{"id": name, "config": name, "split": SPLIT} for name in SUBSETS]
+def _summary(description: DatasetDescription) -> str:
+    """The ``eval.yaml`` description of one written dataset, from its own description: what it edits,
+    how many classes, how many tasks."""
+    edited = [a.name for a in description.edited_attributes]
+    space = description.label_space
+    classes = "ImageNet-1k classes" if space.is_imagenet_1k else f"its own {space.num_classes} classes ({space.name})"
+    return (
+        f"An ImageNet-E-style attribute-editing benchmark (Li et al., CVPR 2023) with {classes}: each source image "
+        f"is edited in one attribute at a time ({', '.join(edited) or 'none'}), and every subset holds the same "
+        "source images, so each edited prediction pairs with the original one. Each of the "
+        f"{len(description.configs)} tasks is one config; the score is top-1 accuracy (fraction in [0, 1]) on its "
+        f"{SPLIT} split."
+    )
 
 
-def eval_yaml_document(*, name: str = "ImageNet-E", description: str = _DESCRIPTION) -> dict[str, Any]:
+def eval_tasks(description: DatasetDescription | None = None) -> list[dict[str, str]]:
+    """One ``eval.yaml`` task per config: exactly the configs ``description`` holds, in its order; without
+    one, the twelve ImageNet-E configs."""
+    names = description.config_names if description is not None else tuple(SUBSETS)
+    return [{"id": name, "config": name, "split": SPLIT} for name in names]
+
+
+def eval_yaml_document(description: DatasetDescription | None = None, *, name: str = "ImageNet-E",
+                       summary: str | None = None) -> dict[str, Any]:
+    if summary is None:
+        summary = _SUMMARY if description is None else _summary(description)
     return {
         "name": name,
-        "description": description,
+        "description": summary,
         "evaluation_framework": EVALUATION_FRAMEWORK,
-        "tasks": eval_tasks(),
+        "tasks": eval_tasks(description),
     }
 
 
-def eval_yaml_text(*, name: str = "ImageNet-E", description: str = _DESCRIPTION) -> str:
-    """The benchmark's ``eval.yaml`` (the dataset writer puts it at the dataset root)."""
+def eval_yaml_text(description: DatasetDescription | None = None, *, name: str = "ImageNet-E",
+                   summary: str | None = None) -> str:
+    """The dataset's ``eval.yaml`` (the dataset writer puts it at the dataset root)."""
     import yaml
 
-    return yaml.safe_dump(eval_yaml_document(name=name, description=description),
+    return yaml.safe_dump(eval_yaml_document(description, name=name, summary=summary),
                           sort_keys=False, allow_unicode=True, width=100)
 
 
@@ -103,7 +125,8 @@ def eval_result_entries(
     if len(notes) > 300:
         notes = notes[:297] + "..."
     entries = []
-    for name in SUBSETS:
+    # Every config the results cover (a sweep level, a plug-in's config), as the eval.yaml tasks name them.
+    for name in results["dataset"]["configs"]:
         if name not in results["metrics"]["accuracy"]:
             continue
         entries.append(EvalResultEntry(

@@ -33,6 +33,8 @@ from .labels import check_label
 from .layout_records import SPLIT, CardContext, ConfigStats, ShardFile
 from .registry import ALL_SUBSETS, resolve
 from .checksums import file_sha256 as _sha256
+from .description import describe_configs
+from .description_io import write_description
 
 DEFAULT_MAX_SHARD_BYTES = 500 * 2**20
 # One row group per this many rows: random access to an image dataset reads a whole row group,
@@ -252,13 +254,22 @@ class HubLayoutWriter:
             order = [name for name in ALL_SUBSETS if name in staged]
             stats = [self._write_config(name) for name in order]
             shutil.rmtree(self._stage_dir)
-            from .card import render_readme  # imports datasets: only when a card is written
+            from .card import LICENSE_FILE, licence_file, render_readme  # imports datasets: only when a card is written
+            from .eval_yaml import eval_yaml_text
 
-            readme = render_readme(stats, self.features, context)
+            # The description is captured from the plug-ins now; every later surface reads it, not them.
+            description = describe_configs(
+                {s.name: s.num_examples for s in stats}, self.label_space, origin=context.origin,
+                protocol=context.protocol, backend=context.backend, model=context.model,
+                mask_source=context.mask_source)
+            write_description(self._tmp, description)
+            stats.sort(key=lambda s: description.config(s.name).severity_rank)
+            readme = render_readme(stats, self.features, context, description)
             (self._tmp / README_NAME).write_text(readme, encoding="utf-8")
-            eval_text = _eval_yaml_text()
-            if eval_text is not None:
-                (self._tmp / EVAL_YAML_NAME).write_text(eval_text, encoding="utf-8")
+            licence = licence_file(context)
+            if licence is not None:
+                (self._tmp / LICENSE_FILE).write_text(licence, encoding="utf-8")
+            (self._tmp / EVAL_YAML_NAME).write_text(eval_yaml_text(description), encoding="utf-8")
             # Checked again: a folder that appeared at out_dir while writing is never replaced unless it is ours.
             replace_output(self._tmp, self.out_dir, command=self.command, kind=OutputKind.DATASET,
                            inputs=self.inputs, overwrite=self.overwrite)
@@ -346,17 +357,6 @@ def _write_parquet(table: pa.Table, path: Path, features) -> None:
         for offset in range(0, max(table.num_rows, 1), ROW_GROUP_ROWS):
             writer.write_table(table.slice(offset, ROW_GROUP_ROWS).cast(schema))
         writer.add_key_value_metadata({"content_defined_chunking": json.dumps(ds_config.DEFAULT_CDC_OPTIONS)})
-
-
-def _eval_yaml_text() -> str | None:
-    try:
-        from . import eval_yaml
-    except ModuleNotFoundError as exc:
-        # eval_yaml.py belongs to the leaderboard work; until it exists the layout simply has no eval.yaml.
-        if exc.name != f"{__package__}.eval_yaml":
-            raise
-        return None
-    return eval_yaml.eval_yaml_text()
 
 
 __all__ = [

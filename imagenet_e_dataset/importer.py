@@ -110,6 +110,11 @@ def import_release(
             ),
             generation_settings={"source": "official release", "subsets imported": ", ".join(s.name for s in chosen)},
             skipped=dict(skipped_counts),
+            origin="import-release",
+            protocol="official release",
+            backend="adm (the authors' release)",
+            model="256x256_diffusion_uncond.pt",
+            mask_source="ImageNet-S919 validation masks (the authors')",
         )
         out_dir = writer.finalize(context)
     report_path = None

@@ -13,6 +13,10 @@ from typing import Any
 
 SPLIT = "test"
 """The one split of every config (the benchmark is evaluation-only)."""
+README_NAME = "README.md"
+"""The dataset card at the root of every layout."""
+LICENSE_FILE = "LICENSE.md"
+"""The licence file a dataset of non-ImageNet photos carries (its card's ``license_link``)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,13 @@ class CardContext:
     label_space: Mapping[str, Any] | None = None
     """For a dataset whose classes are not ImageNet-1k's: ``name``, ``num_classes``, ``sha256`` and
     ``names`` of its label space (the card's "Label space" section). None: ImageNet-1k, no section."""
+    # What the dataset description (``imagenet_e.json``) records about the run besides its configs.
+    origin: str = "writer"
+    """Who wrote the layout: ``generate``, ``import-release`` or ``writer`` (see description.Origin)."""
+    protocol: str | None = None
+    backend: str | None = None
+    model: str | None = None
+    mask_source: str | None = None
 
     @classmethod
     def coerce(cls, value: CardContext | Mapping[str, Any] | None) -> CardContext:

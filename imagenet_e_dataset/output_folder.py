@@ -45,7 +45,7 @@ class OutputKind(str, enum.Enum):
 
 
 def _version() -> str:
-    from imagenet_e import __version__
+    from imagenet_e_dataset.version import __version__
 
     return __version__
 

@@ -29,6 +29,9 @@ from typing import Any
 
 import yaml
 
+from .description import DESCRIPTION_NAME
+from .layout_records import LICENSE_FILE
+
 # The card's dataset_info lists 1000 class names: the pure-Python loader takes seconds on it.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -36,7 +39,8 @@ REPO_TYPE = "dataset"
 DEFAULT_BRANCH = "main"
 README_NAME = "README.md"
 EVAL_YAML_NAME = "eval.yaml"
-CARD_FILES: tuple[str, ...] = (README_NAME, EVAL_YAML_NAME)
+# The description and the licence file travel in the card's commit: the card is rendered from them.
+CARD_FILES: tuple[str, ...] = (README_NAME, EVAL_YAML_NAME, DESCRIPTION_NAME, LICENSE_FILE)
 DEFAULT_COMMIT_MESSAGE = "Upload ImageNet-E dataset"
 # Bounds of one LFS upload batch: small enough that an interrupted push loses little progress.
 MAX_FILES_PER_UPLOAD = 64
@@ -191,20 +195,26 @@ def _batches(files: list[LocalFile]) -> list[list[LocalFile]]:
 
 
 def _is_stale(path: str, local_paths: set[str]) -> bool:
-    return path not in local_paths and (path.endswith(".parquet") or path == EVAL_YAML_NAME)
+    return path not in local_paths and (path.endswith(".parquet") or path in (EVAL_YAML_NAME, DESCRIPTION_NAME))
 
 
 def _card_content(file: LocalFile, usage_ids: Any, endpoint: str) -> str | bytes:
     """The README with its usage block naming the ids it is published under; other files as they are."""
     if file.path_in_repo != README_NAME or usage_ids is None:
         return str(file.local_path)
-    from imagenet_e import __version__
-    from imagenet_e.publish.ids import USAGE_START, replace_usage_block, usage_markdown
+    from imagenet_e_dataset.version import __version__
+    from imagenet_e_dataset.hub_ids import USAGE_START, replace_usage_block, usage_markdown
 
     text = file.local_path.read_text(encoding="utf-8")
     if USAGE_START not in text:  # a card written before the block existed is pushed as it is
         return str(file.local_path)
-    block = usage_markdown(usage_ids, endpoint=endpoint, version=__version__)
+    example = {}
+    if (file.local_path.parent / DESCRIPTION_NAME).is_file():  # the loading example names one of its configs
+        from .card import example_config
+        from .description_io import read_description
+
+        example = {"example_config": example_config(read_description(file.local_path.parent))}
+    block = usage_markdown(usage_ids, endpoint=endpoint, version=__version__, **example)
     return replace_usage_block(text, block, where=str(file.local_path)).encode("utf-8")
 
 

@@ -225,6 +225,14 @@ def test_a_plugin_file_goes_through_generate_load_evaluate_and_the_leaderboard(t
     doc = json.loads(results.read_text("utf-8"))
     assert set(doc["metrics"]["attribute_drop"]) == {"blur", "occlusion", "size"}
     assert "blur_4" in doc["metrics"]["accuracy_drop"]
+    # The results carry the dataset's own layout (from its imagenet_e.json), so the paper table renders
+    # where the plug-in is not installed, its configs in the dataset's order.
+    layout = {entry["name"]: entry for entry in doc["dataset"]["layout"]}
+    assert layout["blur_4"]["attribute"] == "blur" and layout["blur_4"]["level"] == "4"
+    table = subprocess.run([sys.executable, "-c", "import json, sys; from imagenet_e.eval.formats import format_results; "
+                            f"print(format_results(json.load(open({str(results)!r})), 'markdown'))"],
+                           capture_output=True, text=True, check=True).stdout
+    assert table.splitlines()[0] == "| Model | Ori | Size | Occlusion | Blur | Avg drop |"
 
     code = textwrap.dedent(f"""
         from generation.attributes import load_plugin

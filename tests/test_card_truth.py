@@ -55,11 +55,16 @@ def test_cpu_run_on_own_photos_gets_a_card_that_says_what_happened(tmp_path):
     assert "`source_id` = the photo's file name without extension (e.g. `desk_lamp`)" in card
     assert "Classes present (3): coffeepot (505), park bench (703), table lamp (846)." in card
     assert "their own licences apply" in card
+    # "pixel-exact" is claimed for the background edits only: size and position move or resample the object
+    for line in card.splitlines():
+        if "pixel-exact" in line:
+            assert "size_" not in line and "position_" not in line, line
+    assert any("pixel-exact" in line and "background_20" in line for line in card.splitlines())
     # the lamp's mask covers more than 40 % of the frame: flagged in the card and the manifest
     assert "1 of 3 source masks were flagged" in card
     manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     flagged = {m["source_id"] for m in manifest if m["params"].get("mask_warnings")}
     assert flagged == {"desk_lamp"}
     # the release's text is still what an import of the authors' release gets
-    assert "OpenAI ADM" in RELEASE_METHOD and "ILSVRC2012_val" in RELEASE_SOURCES
+    assert "OpenAI ADM" in RELEASE_METHOD["background"] and "ILSVRC2012_val" in RELEASE_SOURCES
     assert any("animal" in line for line in RELEASE_LIMITATIONS)

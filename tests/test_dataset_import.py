@@ -148,7 +148,7 @@ def test_tiny_shard_size_splits_configs(tmp_path):
         assert datasets.load_dataset(str(out), name, split="test")["source_id"] == sorted(SOURCE_IDS)
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["background_20", "original"]
     meta = _front_matter(out / "README.md")
-    assert [c["config_name"] for c in meta["configs"]] == ["background_20", "original"]
+    assert [c["config_name"] for c in meta["configs"]] == ["original", "background_20"]  # the dataset's order
 
 
 # ---- bad input ------------------------------------------------------------------------------------

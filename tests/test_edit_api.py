@@ -165,7 +165,7 @@ def test_contact_sheet(tmp_path):
     photo, _ = synthetic_scene(40, 60)
     path = contact_sheet([("a", photo), ("b", photo[:20]), ("unreachable", None)], tmp_path / "sheet.png", columns=2, tile=64)
     with Image.open(path) as im:
-        assert im.size[0] == 2 * (64 + 4) + 4 and im.size[1] == 2 * (64 + 18 + 4) + 4
+        assert im.size[0] == 2 * (64 + 4) + 4 and im.size[1] == 2 * (64 + 30 + 4) + 4  # two label lines
     assert [p.name for p in tmp_path.iterdir()] == ["sheet.png"]  # no temp file left behind
 
 

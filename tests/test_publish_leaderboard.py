@@ -197,7 +197,7 @@ def test_space_requirements_replace_the_package_line_by_its_dependencies(tmp_pat
 
 
 def _usage_block(text: str) -> str:
-    from imagenet_e.publish.ids import USAGE_END, USAGE_START
+    from imagenet_e_dataset.hub_ids import USAGE_END, USAGE_START
 
     return text[text.index(USAGE_START):text.index(USAGE_END)]
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from imagenet_e.publish.ids import USAGE_START, PublishedIds
 from imagenet_e.publish.metric_space import build_metric_space, space_modules
 from imagenet_e.publish.wheel import PROJECT_PACKAGES
+from imagenet_e_dataset.hub_ids import USAGE_START, PublishedIds
 from imagenet_e_dataset.registry import SUBSETS
 from imagenet_e_metric import compute_imagenet_e
 

@@ -45,7 +45,7 @@ class BackgroundBlur(AttributePlugin):
     name = "blur"
     description = "Background blur: everything but the object blurred (a shallow depth of field)."
     spec_types = (BlurSpec,)
-    object_pixel_exact = True  # only the background is blurred
+    keeps_object_pixels = True  # only the background is blurred
 
     def subsets(self):
         return tuple(self.subset(BlurSpec(s), f"Background blurred with a Gaussian of sigma {s} px.") for s in (2, 4, 8))

@@ -216,9 +216,8 @@ class ChunkGenerator:
         """Run the background editor over the planned edits, reporting progress per subset.
 
         The cpu editor optimises every request on its own (same bytes alone or batched), so it is
-        called once per subset, with that subset's requests of every source of the batch (the
-        adversarial ones still share one classifier pass); other editors (a GPU model) get the whole
-        batch in one call, where batching pays most.
+        called once per request, and progress moves per image; other editors (a GPU model) get the
+        whole batch in one call, where batching pays most.
         """
         from .. import edits
 
@@ -228,9 +227,15 @@ class ChunkGenerator:
         out: list[Any] = list(plans)
         for subset, group in groups.items():
             planned = [i for i in group if not isinstance(plans[i], Skip)]
-            for i, result in zip(planned, edits.run_edits([plans[i] for i in planned], self.editor)):
-                out[i] = result
-            on_progress(len(group), f"{subset or 'batch'}: edited")
+            # The cpu editor is called per image (it gives the same bytes alone or batched, and a CPU gains
+            # little from batching), so the bar moves per image even through a slow adversarial subset.
+            pieces = [[i] for i in planned] if subset else [planned]
+            for piece in pieces:
+                for i, result in zip(piece, edits.run_edits([plans[i] for i in piece], self.editor)):
+                    out[i] = result
+                on_progress(len(piece), f"{subset or 'batch'}: edited")
+            if len(group) > len(planned):  # skipped rows count as done too
+                on_progress(len(group) - len(planned), f"{subset or 'batch'}: edited")
         return out
 
     def _original_params(self, item: _Loaded) -> dict[str, Any]:

@@ -245,6 +245,11 @@ def card_context(
             "apply** (record them beside this dataset before sharing it). Edited images are derivatives of those "
             "photos. The code that made and packages them is Apache-2.0."),
         imagenet_terms=imagenet_ids,
+        origin="generate",
+        protocol=protocol.label,
+        backend=settings.backend,
+        model=None if settings.backend == "cpu" else str(provenance.get("unet") or provenance.get("model") or "") or None,
+        mask_source=masks,
         label_space=None if selection.space.is_imagenet else {**selection.space.describe(),
                                                               "names": list(selection.space.names)},
     )
@@ -301,7 +306,10 @@ def _method_text(settings: GenerateSettings, provenance: Mapping[str, Any], prot
         others = [s for s in subs if s not in edited]
         parts = []
         if edited:
-            parts.append(f"{', '.join(f'`{s.name}`' for s in edited)}: the object is kept pixel-exact; the background "
+            # The claim about the object is the plug-in's (background: pixel-exact; size/direction resample it).
+            kept = ("the object is kept pixel-exact" if subs[0].attribute.keeps_object_pixels
+                    else "the edit moves or resamples the object (its pixels are not the photo's)")
+            parts.append(f"{', '.join(f'`{s.name}`' for s in edited)}: {kept}; the background "
                          f"is made by {backend}.")
         if others and (edited or any(Requirement.EDITOR in requirements(s, options) for s in subs[0].attribute.subsets())):
             # An attribute the backend usually finishes: describe its other subsets one by one.

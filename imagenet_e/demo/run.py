@@ -298,9 +298,10 @@ def _run(settings: DemoSettings, notes: list[str]) -> DemoReport:
     _say(f"      done in {clock.lap()}")
 
     _say("[4/4] drawing the contact sheet (the original with its mask's outline, then every subset)")
-    from generation.dataset_sheet import dataset_contact_sheet
+    from generation.dataset_sheet import dataset_contact_sheet, skip_reasons
 
-    sheet = dataset_contact_sheet({name: tables[name] for name in present}, out / "contact_sheet.png")
+    sheet = dataset_contact_sheet({name: tables[name] for name in present}, out / "contact_sheet.png",
+                                  reasons=skip_reasons(dataset))
     _say(f"      done in {clock.lap()}; total {clock.total()}")
     if report.skipped:
         notes.append(f"skipped: {dict(report.skipped)} (reasons in {dataset}/skipped.tsv)")

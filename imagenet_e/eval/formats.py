@@ -1,9 +1,10 @@
 """Results as tables: the detailed text table, and the paper's table as CSV, Markdown or LaTeX.
 
 The paper's table (one row per model) reads: Ori | Background (levels) | Size (levels) | Position |
-Direction | Avg drop. Columns come from the subset registry in its order, grouped by attribute, so
-the paper's order holds without a subset name in this file; a results file without some subset
-leaves that cell empty. Two averages close the row: the drop against ``original`` (the paper's)
+Direction | Avg drop. Columns come from the dataset's own layout recorded in the results
+(:mod:`.config_layout`: attribute order, then severity), grouped by attribute, so the paper's order
+holds without a subset name in this file and a sweep reads monotonically; a results file without
+some subset leaves that cell empty. Two averages close the row: the drop against ``original`` (the paper's)
 and against the control subset, when the results have it.
 """
 
@@ -14,7 +15,7 @@ import enum
 import io
 from typing import Any, Sequence
 
-from imagenet_e_dataset.registry import ALL_SUBSETS, Attribute, Subset, resolve, subsets_of
+from .config_layout import ConfigView, column_headers, config_views, views_of
 
 
 class TableFormat(str, enum.Enum):
@@ -56,7 +57,7 @@ def format_text(doc: dict[str, Any]) -> str:
     if control:
         header += [f"vs {control} pp", "95% CI (pp)", "p"]
     rows = []
-    for name in doc["dataset"]["configs"]:
+    for name in (v.name for v in config_views(doc)):
         ci = m["ci95"].get(name)
         row = [
             name,
@@ -109,32 +110,19 @@ def format_text(doc: dict[str, Any]) -> str:
 # ------------------------------------------------------------------------------------------------
 # The paper's table (one row per results file)
 
-def paper_columns(docs: Sequence[dict[str, Any]]) -> list[Subset]:
-    """Subsets any of ``docs`` has, in registry order (the paper's order)."""
-    present = {resolve(name).name for doc in docs for name in doc["dataset"]["configs"]}
-    return [s for s in ALL_SUBSETS.values() if s.name in present]
+def paper_columns(docs: Sequence[dict[str, Any]]) -> list[ConfigView]:
+    """Configs any of ``docs`` has, in the dataset's order (the paper's order for ImageNet-E)."""
+    return views_of(docs)
 
 
-def _groups(columns: list[Subset]) -> list[tuple[Attribute, list[Subset]]]:
-    groups: list[tuple[Attribute, list[Subset]]] = []
+def _groups(columns: list[ConfigView]) -> list[tuple[str, list[ConfigView]]]:
+    groups: list[tuple[str, list[ConfigView]]] = []
     for s in columns:
-        if groups and groups[-1][0] is s.attribute:
+        if groups and groups[-1][0] == s.attribute:
             groups[-1][1].append(s)
         else:
             groups.append((s.attribute, [s]))
     return groups
-
-
-def _single(s: Subset) -> bool:
-    """An attribute with one subset only is labelled by the attribute alone (the paper's Position, Direction)."""
-    return s.is_original or len(subsets_of(s.attribute)) == 1
-
-
-def _column_label(s: Subset) -> str:
-    if s.is_original:
-        return s.alias.capitalize()
-    name = s.attribute.name.capitalize()
-    return name if _single(s) else f"{name} {s.level}"
 
 
 def _controls(docs: Sequence[dict[str, Any]]) -> str | None:
@@ -142,7 +130,7 @@ def _controls(docs: Sequence[dict[str, Any]]) -> str | None:
     return next(iter(names)) if len(names) == 1 else None
 
 
-def _paper_rows(docs: Sequence[dict[str, Any]], columns: list[Subset], digits: int) -> list[list[str]]:
+def _paper_rows(docs: Sequence[dict[str, Any]], columns: list[ConfigView], digits: int) -> list[list[str]]:
     control = _controls(docs)
     rows = []
     for doc in docs:
@@ -156,9 +144,10 @@ def _paper_rows(docs: Sequence[dict[str, Any]], columns: list[Subset], digits: i
     return rows
 
 
-def _paper_header(docs: Sequence[dict[str, Any]], columns: list[Subset]) -> list[str]:
+def _paper_header(docs: Sequence[dict[str, Any]], columns: list[ConfigView]) -> list[str]:
     control = _controls(docs)
-    return (["Model"] + [_column_label(s) for s in columns] + ["Avg drop"]
+    headers = column_headers(columns)
+    return (["Model"] + [headers[s.name] for s in columns] + ["Avg drop"]
             + ([f"Avg drop vs {control}"] if control else []))
 
 
@@ -196,7 +185,7 @@ def latex_escape(text: str) -> str:
     return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
 
 
-def _latex_level(s: Subset) -> str:
+def _latex_level(s: ConfigView) -> str:
     level = latex_escape(s.level)
     return f"${s.level}$" if s.level.lstrip("-").replace(".", "", 1).isdigit() else level
 
@@ -209,12 +198,13 @@ def format_latex(docs: Sequence[dict[str, Any]]) -> str:
     n_tail = 2 if control else 1
     spec = "l" + "".join("c" * len(g) for _, g in groups) + "c" * n_tail
     top, mid, rules, col = [r"\multirow{2}{*}{Model}"], [""], [], 2
+    headers = column_headers(columns)
     for attribute, group in groups:
-        if len(group) == 1 and _single(group[0]):
-            top.append(rf"\multirow{{2}}{{*}}{{{latex_escape(_column_label(group[0]))}}}")
+        if len(group) == 1:
+            top.append(rf"\multirow{{2}}{{*}}{{{latex_escape(headers[group[0].name])}}}")
             mid.append("")
         else:
-            top.append(rf"\multicolumn{{{len(group)}}}{{c}}{{{latex_escape(attribute.name.capitalize())}}}")
+            top.append(rf"\multicolumn{{{len(group)}}}{{c}}{{{latex_escape(attribute.replace('_', ' ').capitalize())}}}")
             rules.append(rf"\cmidrule(lr){{{col}-{col + len(group) - 1}}}")
             mid += [_latex_level(s) for s in group]
         col += len(group)

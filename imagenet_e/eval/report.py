@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from imagenet_e_dataset.atomic import atomic_path
-from imagenet_e_dataset.registry import ALL_SUBSETS, attributes, edited_attributes
 
 
 def format_table(doc: dict[str, Any], fmt: str = "text") -> str:
@@ -18,49 +17,81 @@ def format_table(doc: dict[str, Any], fmt: str = "text") -> str:
     return format_results(doc, fmt)
 
 
+# Inches per bar: room for a vertical tick label and a vertical value label side by side.
+_INCH_PER_BAR = 0.36
+_MAX_LABEL = 28
+
+
+def _short(text: str, limit: int = _MAX_LABEL) -> str:
+    """A tick label cut in the middle with an ellipsis, so a long plug-in config name cannot run into its
+    neighbours and its level (the end of the name) still tells the configs apart."""
+    if len(text) <= limit:
+        return text
+    tail = limit // 2
+    return text[: limit - tail - 1] + "…" + text[-tail:]
+
+
 def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
-    """Left: top-1 accuracy per subset (original highlighted, its level as a reference line).
-    Right: accuracy drop per edited subset with its bootstrap 95% CI, grouped by attribute, with
-    each attribute's mean drop as a bracket-wide line. Written atomically as PNG."""
+    """:func:`results_figure` written atomically as PNG."""
+    return _save(results_figure(doc), path)
+
+
+def results_figure(doc: dict[str, Any]) -> Any:
+    """Accuracy per config (original highlighted, its level as a reference line), and accuracy drop per
+    edited config with its bootstrap 95% CI, grouped by attribute, each attribute's mean drop a dotted line
+    named in the legend. Configs come in the dataset's order (attribute, then severity) with its colours;
+    the figure grows with the number of configs (panels stacked past a dozen)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
+    from .config_layout import config_views
+
     m = doc["metrics"]
-    configs = doc["dataset"]["configs"]
-    subsets = [ALL_SUBSETS[c] for c in configs]
-    acc = [m["accuracy"][c] * 100 for c in configs]
-    colours = [s.attribute.plot_colour for s in subsets]
+    views = config_views(doc)
+    names = [v.name for v in views]
+    acc = [m["accuracy"][c] * 100 for c in names]
+    colours = [v.colour for v in views]
+    edited = [v for v in views if not v.is_original]
+    control = m.get("control_subset")
+    stacked = len(views) > 12
+    acc_width = 1.5 + _INCH_PER_BAR * len(views)
+    drop_width = 1.5 + _INCH_PER_BAR * len(edited) * (1.6 if control else 1.0)
+    label_room = 0.09 * max((len(_short(n)) for n in names), default=8)  # rotated tick labels hang below
+    if stacked:
+        fig, (ax_acc, ax_drop) = plt.subplots(2, 1, figsize=(max(8.0, acc_width, drop_width), 7.5 + 2 * label_room),
+                                              layout="constrained")
+    else:
+        fig, (ax_acc, ax_drop) = plt.subplots(
+            1, 2, figsize=(max(9.0, acc_width + drop_width), 5.0 + label_room), layout="constrained",
+            gridspec_kw={"width_ratios": [max(acc_width, 2.5), max(drop_width, 2.5)]})
 
-    fig, (ax_acc, ax_drop) = plt.subplots(
-        1, 2, figsize=(13.5, 5.2), gridspec_kw={"width_ratios": [1.05, 1]}, constrained_layout=True)
-
-    # Accuracy per subset.
-    bars = ax_acc.bar(range(len(configs)), acc, color=colours, edgecolor="white", linewidth=0.8)
-    original = next((i for i, s in enumerate(subsets) if s.is_original), None)
+    # Accuracy per config; value labels vertical inside the axes, with head room below the title.
+    bars = ax_acc.bar(range(len(names)), acc, color=colours, edgecolor="white", linewidth=0.8)
+    original = next((i for i, v in enumerate(views) if v.is_original), None)
     if original is not None:
         bars[original].set_edgecolor("black")
         bars[original].set_linewidth(2.0)
         bars[original].set_hatch("//")
         ax_acc.axhline(acc[original], color="black", lw=1, ls="--", alpha=0.6, zorder=0)
+    top = max(acc, default=0.0)
     for bar, value in zip(bars, acc):
-        ax_acc.text(bar.get_x() + bar.get_width() / 2, value + 1, f"{value:.1f}", ha="center", va="bottom",
-                    fontsize=8)
-    ax_acc.set_xticks(range(len(configs)), configs, rotation=40, ha="right", fontsize=9)
+        ax_acc.text(bar.get_x() + bar.get_width() / 2, value + top * 0.02 + 0.5, f"{value:.1f}", ha="center",
+                    va="bottom", fontsize=7, rotation=90)
+    ax_acc.set_xticks(range(len(names)), [_short(n) for n in names], rotation=90, fontsize=8)
     ax_acc.set_ylabel("top-1 accuracy (%)")
-    ax_acc.set_ylim(0, min(100, max(acc) * 1.15 + 5))
-    ax_acc.set_title("Accuracy per subset", fontsize=11, loc="left")
-    present = [a for a in attributes() if any(s.attribute is a for s in subsets)]
-    ax_acc.legend(handles=[Patch(facecolor=a.plot_colour, label=a.name) for a in present],
-                  fontsize=8, frameon=False, loc="upper right", ncol=len(present))
+    ax_acc.set_ylim(0, top * 1.25 + 8)
+    ax_acc.set_yticks([t for t in ax_acc.get_yticks() if 0 <= t <= 100])
+    ax_acc.set_title("Accuracy per config", fontsize=11, loc="left")
 
-    # Drop per edited subset, grouped by attribute, CI error bars, attribute mean as a line. With
-    # the control present, each subset gets a second, hatched bar: its drop against the control.
-    control = m.get("control_subset")
+    # Drop per edited config, grouped by attribute; with the control present each config gets a second,
+    # hatched bar (its drop against the control).
     width = 0.42 if control else 0.8
     x, labels, pos = [], [], 0.0
+    handles: list[Any] = []
 
     def bar(position: float, drop: float, interval, colour: str, hatch: str | None) -> None:
         low, high = (v * 100 for v in (interval or (drop / 100, drop / 100)))
@@ -69,50 +100,48 @@ def plot_results(doc: dict[str, Any], path: str | os.PathLike) -> Path:
         ax_drop.errorbar(position, drop, yerr=[[max(0.0, drop - low)], [max(0.0, high - drop)]], fmt="none",
                          ecolor="black", elinewidth=1.1, capsize=3)
 
-    for attribute in edited_attributes():
-        group = [s for s in subsets if s.attribute is attribute]
-        if not group:
-            continue
+    groups: dict[str, list[Any]] = {}
+    for v in edited:
+        groups.setdefault(v.attribute, []).append(v)
+    for attribute, group in groups.items():
+        colour = group[0].colour
         start = pos
-        for s in group:
+        for v in group:
             offset = -width / 2 if control else 0.0
-            bar(pos + offset, m["accuracy_drop"][s.name] * 100, m["ci95"].get(s.name), attribute.plot_colour, None)
-            if control and s.name in m["control_drop"]:
-                bar(pos + width / 2, m["control_drop"][s.name] * 100, m["control_ci95"].get(s.name),
-                    attribute.plot_colour, "//")
+            bar(pos + offset, m["accuracy_drop"][v.name] * 100, m["ci95"].get(v.name), colour, None)
+            if control and v.name in m["control_drop"]:
+                bar(pos + width / 2, m["control_drop"][v.name] * 100, m["control_ci95"].get(v.name), colour, "//")
             x.append(pos)
-            labels.append(s.name)
+            labels.append(_short(v.name))
             pos += 1
-        mean = m["attribute_drop"].get(attribute.name)
+        mean = m["attribute_drop"].get(attribute)
         if mean is not None:
-            ax_drop.hlines(mean * 100, start - 0.45, pos - 0.55, colors=attribute.plot_colour, lw=2.5,
-                           linestyles=":", zorder=3)
-            ax_drop.annotate(f"{attribute.name}\nmean {mean * 100:+.1f}", ((start + pos - 1) / 2, 1.0),
-                             xycoords=("data", "axes fraction"), ha="center", va="top", fontsize=8,
-                             color=attribute.plot_colour, fontweight="bold")
+            ax_drop.hlines(mean * 100, start - 0.45, pos - 0.55, colors=colour, lw=2.5, linestyles=":", zorder=3)
+            # The mean goes in the legend, not over the bars: labels of narrow groups would run together.
+            handles.append(Line2D([], [], color=colour, lw=6, label=f"{attribute}: mean {mean * 100:+.1f} pp"))
         pos += 0.6
     if control:
-        ax_drop.legend(handles=[Patch(facecolor="#777777", label="vs original (paper)"),
-                                Patch(facecolor="#777777", alpha=0.55, hatch="//", label=f"vs {control} (control)")],
-                       fontsize=8, frameon=True, framealpha=0.9, loc="lower left")
+        handles += [Patch(facecolor="#777777", label="vs original (paper)"),
+                    Patch(facecolor="#777777", alpha=0.55, hatch="//", label=f"vs {control} (control)")]
     ax_drop.axhline(0, color="black", lw=0.8)
-    ax_drop.set_xticks(x, labels, rotation=40, ha="right", fontsize=9)
+    ax_drop.set_xticks(x, labels, rotation=90, fontsize=8)
     ax_drop.set_ylabel("accuracy drop (pp)" if control else "accuracy drop vs original (pp)")
-    low_lim, high_lim = ax_drop.get_ylim()
-    ax_drop.set_ylim(low_lim, high_lim + (high_lim - low_lim) * 0.18)  # room for the attribute labels
-    title = f"Drop per edited subset (95% bootstrap CI); mean drop {m['mean_drop'] * 100:+.1f} pp"
+    title = f"Drop per edited config (95% CI); mean {m['mean_drop'] * 100:+.1f} pp"
     if control:
-        title = (f"Drop per edited subset (95% bootstrap CI)\nmean drop {m['mean_drop'] * 100:+.1f} pp vs original, "
-                 f"{m['control_mean_drop'] * 100:+.1f} pp vs {control}")
+        title += f", {m['control_mean_drop'] * 100:+.1f} pp vs {control}"
     ax_drop.set_title(title, fontsize=10, loc="left")
     for ax in (ax_acc, ax_drop):
         ax.spines[["top", "right"]].set_visible(False)
         ax.grid(axis="y", alpha=0.25)
         ax.set_axisbelow(True)
+    if original is not None:
+        handles.insert(0, Patch(facecolor=colours[original], hatch="//", edgecolor="black", label="original"))
+    # Outside the axes: a legend inside would cover bars.
+    fig.legend(handles=handles, loc="outside lower center", ncol=max(1, min(len(handles), 4)), fontsize=8,
+               frameon=False)
     # '\$': a folder name with two '$' would otherwise be parsed as mathtext and could fail to draw.
     fig.suptitle(f"ImageNet-E — {doc['model']['id']}".replace("$", r"\$"), fontsize=13, fontweight="bold")
-
-    return _save(fig, path)
+    return fig
 
 
 def plot_sweeps(doc: dict[str, Any], path: str | os.PathLike) -> Path | None:
@@ -126,12 +155,14 @@ def plot_sweeps(doc: dict[str, Any], path: str | os.PathLike) -> Path | None:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from imagenet_e_dataset.registry import ORIGINAL_CONFIG, get_attribute
+    from .config_layout import FALLBACK_COLOUR, config_views
 
-    original = doc["metrics"]["accuracy"].get(ORIGINAL_CONFIG)
+    views = config_views(doc)
+    colour_of = {v.attribute: v.colour for v in views}
+    original = next((doc["metrics"]["accuracy"][v.name] for v in views if v.is_original), None)
     fig, axes = plt.subplots(1, len(sweeps), figsize=(4.6 * len(sweeps), 4.0), squeeze=False, constrained_layout=True)
     for ax, (attribute, sweep) in zip(axes[0], sweeps.items()):
-        colour = get_attribute(attribute).plot_colour
+        colour = colour_of.get(attribute, FALLBACK_COLOUR)
         x = list(range(len(sweep["levels"])))
         acc = [a * 100 for a in sweep["accuracy"]]
         low = [c[0] * 100 for c in sweep["ci95"]]

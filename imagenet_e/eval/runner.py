@@ -35,6 +35,7 @@ from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGI
 from imagenet_e_dataset.runtime import choose_device, choose_dtype
 
 from . import distributed
+from .config_layout import layout_record
 from .data import EncodedImages, available_configs, collate, load_configs, worker_init
 from .dataset_labels import dataset_revision as _dataset_revision_of
 from .dataset_labels import recorded_dataset_id
@@ -493,6 +494,9 @@ def _prediction_table(settings: EvalSettings, loaded: LoadedModel, tables, gathe
             "split": "test",
             # The editing protocol the dataset was made under (its protocol.json); None when unknown.
             "protocol": read_protocol(settings.dataset, settings.dataset_revision),
+            # Each config's attribute, level, severity and colour as the dataset describes them: what the
+            # tables and plots show, without the plug-ins that made the dataset.
+            "layout": layout_record(settings.dataset, settings.dataset_revision, [t.subset.name for t in tables]),
         },
         "preprocessing": {
             **loaded.preprocessing,

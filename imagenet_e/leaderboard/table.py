@@ -120,8 +120,11 @@ def attribute_column(attribute: Attribute | str, reference: DropReference | str 
     return f"{get_attribute(attribute).name} drop{_versus(parse_reference(reference))} (pp)"
 
 
+FAILURE_SUFFIX = " median failure level"
+
+
 def failure_column(attribute: Attribute | str) -> str:
-    return f"{get_attribute(attribute).name} median failure level"
+    return f"{get_attribute(attribute).name}{FAILURE_SUFFIX}"
 
 
 def _failure_cell(e: "Entry", attribute: str) -> str:
@@ -204,8 +207,9 @@ class TableView:
 
     @property
     def datatypes(self) -> list[str]:
-        # Text columns are "str" so the browser shows submitted text verbatim, never as markup.
-        return ["str" if c in TEXT_COLUMNS else "number" for c in self.columns]
+        # Text columns are "str" so the browser shows submitted text verbatim, never as markup. A failure
+        # level is a level's text ("0.05", "never"), not a number: a float formatter must not get it.
+        return ["str" if c in TEXT_COLUMNS or c.endswith(FAILURE_SUFFIX) else "number" for c in self.columns]
 
     def column(self, name: str) -> list[Any]:
         i = self.columns.index(name)

@@ -5,6 +5,6 @@ keeps a copy by hand. Heavy imports (huggingface_hub, evaluate) stay inside the 
 ``import imagenet_e.publish`` and ``imagenet-e --help`` stay light.
 """
 
-from .ids import PublishedIds
+from imagenet_e_dataset.hub_ids import PublishedIds
 
 __all__ = ["PublishedIds"]

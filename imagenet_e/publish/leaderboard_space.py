@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .. import __version__
 from .hub import SpaceUpload, check_results_repo, check_space, hub_api, require_token, upload_space
-from .ids import PublishedIds, check_repo_id, join_front_matter, replace_usage_block, split_front_matter, usage_markdown
+from imagenet_e_dataset.hub_ids import PublishedIds, check_repo_id, join_front_matter, replace_usage_block, split_front_matter, usage_markdown
 from .wheel import build_wheel, project_root, wheel_requirements
 
 SPACE_FOLDER = "leaderboard_space"

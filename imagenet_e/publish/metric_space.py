@@ -26,7 +26,7 @@ from pathlib import Path
 
 from .. import __version__
 from .hub import SpaceUpload, check_space, hub_api, require_token, upload_space
-from .ids import PublishedIds, check_repo_id, join_front_matter, replace_usage_block, split_front_matter, usage_markdown
+from imagenet_e_dataset.hub_ids import PublishedIds, check_repo_id, join_front_matter, replace_usage_block, split_front_matter, usage_markdown
 
 METRIC_PACKAGE = "imagenet_e_metric"
 """The package, its module script (``imagenet_e_metric.py``) and the Space's name."""

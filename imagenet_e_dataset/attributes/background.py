@@ -48,7 +48,7 @@ class Background(AttributePlugin):
     spec_types = (BackgroundSpec, RandomBackgroundSpec)
     colour = "#0072B2"
     order = 10
-    object_pixel_exact = True  # only the background around the object is re-made
+    keeps_object_pixels = True  # only the background around the object is re-made
     sweep_unit = "lambda, the complexity weight (a finite number; < 0 smoother, > 0 more complex)"
 
     def sweep_spec(self, value: float) -> EditSpec:

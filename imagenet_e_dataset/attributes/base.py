@@ -12,7 +12,7 @@ declares
 - ``subsets()``: the configs it publishes at fixed levels (``benchmark=True`` for the twelve
   ImageNet-E configs; ``False`` for extras that ``--subsets all`` leaves out);
 - severity sweeps (``sweep_spec``, ``severity``, ``spec_from_level``) and claims a card may make
-  (``object_pixel_exact``).
+  (``keeps_object_pixels``).
 
 This is the declaration side only, on the ground floor, so reading a dataset never needs the editing
 toolkit. How an edit is *made* (its planner) lives in :mod:`generation.attributes`, registered under
@@ -132,7 +132,7 @@ class AttributePlugin:
     order: ClassVar[int] = 100
     edited: ClassVar[bool] = True
     """False only for ``original`` (the unedited control)."""
-    object_pixel_exact: ClassVar[bool] = False
+    keeps_object_pixels: ClassVar[bool] = False
     """Whether every edit keeps the object's pixels exactly as in the (working-resolution) photo: a claim
     a dataset card may make about this attribute. True for edits that only change what is around the
     object; False for edits that resample the object (resize, rotate, move through a resize)."""

@@ -39,7 +39,7 @@ class Occlusion(AttributePlugin):
     description = "Object occlusion: a share of the object's pixels hidden behind its own clean background."
     spec_types = (OcclusionSpec,)
     order = 50
-    object_pixel_exact = True  # the visible part of the object keeps its pixels
+    keeps_object_pixels = True  # the visible part of the object keeps its pixels
     sweep_unit = "share of the object's pixels hidden, in (0, 1)"
 
     def sweep_spec(self, value: float) -> EditSpec:

@@ -28,7 +28,7 @@ class Original(AttributePlugin):
     colour = "#3b3b3b"
     order = 0
     edited = False
-    object_pixel_exact = True
+    keeps_object_pixels = True
 
     def subsets(self) -> tuple[Subset, ...]:
         return (self.subset(OriginalSpec(), "Unedited ImageNet validation image (the same source images as every other subset).",

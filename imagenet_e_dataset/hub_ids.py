@@ -26,6 +26,11 @@ _REPO_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 _TYPE_PREFIXES = {"datasets/": "dataset", "spaces/": "space", "models/": "model"}
 
 
+def looks_like_repo_id(text: str) -> bool:
+    """Whether ``text`` has the form of a Hub repo id (``NAMESPACE/NAME``), not a local path."""
+    return _REPO_ID.fullmatch(text) is not None and "--" not in text and ".." not in text
+
+
 def check_repo_id(value: str, *, what: str, repo_type: str) -> str:
     """``value`` as a plain ``NS/NAME`` id; a ``spaces/``-style prefix of the right type is dropped.
 
@@ -38,7 +43,7 @@ def check_repo_id(value: str, *, what: str, repo_type: str) -> str:
                 raise ValueError(f"{what} {value!r} names a {kind} repo; it must be a {repo_type} repo "
                                  f"(give NS/NAME of a {repo_type})")
             text = text[len(prefix):]
-    if not _REPO_ID.fullmatch(text) or "--" in text or ".." in text:
+    if not looks_like_repo_id(text):
         raise ValueError(f"{what} must look like NAMESPACE/NAME, got {value!r}")
     return text
 
@@ -74,27 +79,49 @@ def hub_url(endpoint: str, repo_type: str, repo_id: str) -> str:
     return f"{endpoint.rstrip('/')}/{prefix}{repo_id}"
 
 
-def usage_markdown(ids: PublishedIds, *, endpoint: str, version: str) -> str:
-    """The "how to use what is published" block of every card, filled in from ``ids``."""
+def is_placeholder(repo_id: str) -> bool:
+    """Whether ``repo_id`` is not a real id yet (its namespace is :data:`PLACEHOLDER_NAMESPACE`)."""
+    return repo_id.split("/", 1)[0] == PLACEHOLDER_NAMESPACE
+
+
+def _piece(endpoint: str, repo_type: str, repo_id: str) -> str:
+    # An id not known yet is shown as text: a link to a placeholder namespace leads nowhere.
+    if is_placeholder(repo_id):
+        return f"`{repo_id}` (not published yet)"
+    return f"[`{repo_id}`]({hub_url(endpoint, repo_type, repo_id)})"
+
+
+INSTALL_HINT = "install the imagenet-e toolkit from its source: `pip install -e .` in a clone of its repository"
+"""How to get the command line: the package is not on PyPI, so a card never says ``pip install imagenet-e``."""
+
+
+DEFAULT_EXAMPLE_CONFIG = "background_20"
+"""The config every card's loading example names where the dataset has it (so the blocks of all cards agree)."""
+
+
+def usage_markdown(ids: PublishedIds, *, endpoint: str, version: str,
+                   example_config: str = DEFAULT_EXAMPLE_CONFIG) -> str:
+    """The "how to use what is published" block of every card, filled in from ``ids``; the loading example
+    uses ``example_config`` (a dataset card passes one of its own configs)."""
     return f"""{USAGE_START}
 | piece | on the Hub |
 |---|---|
-| dataset (one config per subset) | [`{ids.dataset}`]({hub_url(endpoint, "dataset", ids.dataset)}) |
-| metric (`evaluate` module) | [`{ids.metric}`]({hub_url(endpoint, "space", ids.metric)}) |
-| results (one JSON file per model) | [`{ids.results}`]({hub_url(endpoint, "dataset", ids.results)}) |
-| leaderboard | [`{ids.leaderboard}`]({hub_url(endpoint, "space", ids.leaderboard)}) |
+| dataset (one config per subset) | {_piece(endpoint, "dataset", ids.dataset)} |
+| metric (`evaluate` module) | {_piece(endpoint, "space", ids.metric)} |
+| results (one JSON file per model) | {_piece(endpoint, "dataset", ids.results)} |
+| leaderboard | {_piece(endpoint, "space", ids.leaderboard)} |
 
 ```python
 from datasets import load_dataset
 import evaluate
 
-ds = load_dataset("{ids.dataset}", "background_20", split="test")
+ds = load_dataset("{ids.dataset}", "{example_config}", split="test")
 metric = evaluate.load("{ids.metric}")          # needs only evaluate, datasets and numpy
 result = metric.compute(predictions=preds, references=labels, subsets=subsets, source_ids=source_ids)
 ```
 
 Score a classifier on every subset and send the result to the leaderboard
-(`pip install imagenet-e`; version {version} wrote this card):
+({INSTALL_HINT}; version {version} wrote this card):
 
 ```bash
 imagenet-e evaluate --model microsoft/resnet-50 --dataset {ids.dataset} --output results.json
