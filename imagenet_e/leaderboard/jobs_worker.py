@@ -16,7 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from imagenet_e.hf_jobs import DEFAULT_IMAGE, JobSpec, run_jobs
 
@@ -103,7 +103,7 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
     first = tables[0]
     for other, path in zip(tables[1:], files[1:]):
         for key in ("model", "dataset", "protocol"):
-            if other.metadata.get(key) != first.metadata.get(key):
+            if _shared(other.metadata.get(key), key) != _shared(first.metadata.get(key), key):
                 raise ValueError(f"shard {path.name} has another {key} than the first shard: the shards did not "
                                  "evaluate the same thing")
     keep = [np.ones(len(first), dtype=bool)] + [t.subsets != "original" for t in tables[1:]]
@@ -114,8 +114,14 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
             return None
         return np.concatenate([v[mask] for v, mask in zip(values, keep)])
 
+    metadata = dict(first.metadata)
+    layouts = [t.metadata.get("dataset", {}).get("layout") for t in tables]
+    if all(isinstance(layout, list) for layout in layouts):
+        # Each shard describes the configs it evaluated; the merged table covers all of them.
+        entries = {entry["name"]: entry for layout in layouts for entry in layout}
+        metadata["dataset"] = {**metadata["dataset"], "layout": list(entries.values())}
     merged = PredictionTable(joined("subsets"), joined("source_ids"), joined("labels"), joined("top1"),
-                             joined("top5"), joined("skipped"), dict(first.metadata))
+                             joined("top5"), joined("skipped"), metadata)
     data = predictions_bytes(merged)
     results = work / "results.json"
     predictions = predictions_path_for(results)
@@ -124,6 +130,13 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
                                    sha256=sha256_bytes(data))
     write_results(doc, results)
     return results
+
+
+def _shared(value: Any, key: str) -> Any:
+    """What every shard of one evaluation must agree on: the dataset record less the per-shard config layout."""
+    if key == "dataset" and isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "layout"}
+    return value
 
 
 def _shard_main(argv: Sequence[str] | None = None) -> int:
