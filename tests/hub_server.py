@@ -269,11 +269,12 @@ class Store:
             raise _repo_not_found(repo_type, repo_id)
         return repo
 
-    def new_commit(self, repo: Repo, parents: list[str], tree: dict[str, Entry], title: str, message: str) -> Commit:
+    def new_commit(self, repo: Repo, parents: list[str], tree: dict[str, Entry], title: str, message: str,
+                   author: str = LOCAL_USER) -> Commit:
         self._commit_counter += 1
         manifest = json.dumps({p: e.oid for p, e in sorted(tree.items())}, sort_keys=True)
         seed = f"{repo.type}/{repo.id}\n{parents}\n{manifest}\n{title}\n{message}\n{time.time_ns()}\n{self._commit_counter}"
-        commit = Commit(hashlib.sha1(seed.encode()).hexdigest(), parents, tree, title, message, _now_iso(), LOCAL_USER)
+        commit = Commit(hashlib.sha1(seed.encode()).hexdigest(), parents, tree, title, message, _now_iso(), author)
         repo.commits[commit.id] = commit
         return commit
 
@@ -467,6 +468,13 @@ class Request:
         return bool(self.token)
 
     @property
+    def user(self) -> str:
+        """The account a token stands for: ``hf_user_<name>`` is ``<name>`` (tests with several
+        submitters), any other token the local user."""
+        token = self.token or ""
+        return token[len("hf_user_"):] if token.startswith("hf_user_") and len(token) > 8 else LOCAL_USER
+
+    @property
     def repo_type(self) -> str:
         if "type" in self.params:
             return self.params["type"][:-1]
@@ -521,6 +529,8 @@ class HubServer:
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def stop(self) -> None:
+        if "jobs" in self.__dict__:  # the fake Jobs API's subprocesses (tests/helpers/fake_jobs.py)
+            self.jobs.stop()
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=10)
@@ -628,6 +638,11 @@ class _Handler(BaseHTTPRequestHandler):
         query = parse_qs(split.query, keep_blank_values=True)
         auth = self.headers.get("Authorization", "")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        if split.path.startswith("/api/jobs/"):  # the Jobs API lives in its own module
+            from helpers.fake_jobs import jobs_response
+
+            self._send(jobs_response(self.hub, self.command, split.path, self._read_body()))
+            return
         for method, pattern, handler_name in _ROUTES:
             match = pattern.fullmatch(split.path)
             if match and method == self.command:
@@ -717,7 +732,7 @@ class _Handler(BaseHTTPRequestHandler):
     def h_whoami(self, request: Request) -> Response:
         self._require_auth(request)
         return Response.of_json({
-            "type": "user", "id": "0" * 24, "name": LOCAL_USER, "fullname": "Local Test User",
+            "type": "user", "id": "0" * 24, "name": request.user, "fullname": "Local Test User",
             "email": None, "emailVerified": False, "isPro": False, "canPay": False, "orgs": [],
             "auth": {"type": "access_token", "accessToken": {"displayName": "tests", "role": "write"}},
         })
@@ -1134,7 +1149,8 @@ class _Handler(BaseHTTPRequestHandler):
             tree = dict(head.tree)
             for line in lines[1:]:
                 self._apply(repo, tree, line.get("key"), line.get("value") or {})
-            commit = self.store.new_commit(repo, [head.id], tree, title, str(header.get("description") or ""))
+            commit = self.store.new_commit(repo, [head.id], tree, title, str(header.get("description") or ""),
+                                           request.user)
             pr_url = None
             if create_pr:
                 num = len(repo.discussions) + 1

@@ -32,6 +32,7 @@ from imagenet_e.leaderboard.table import (  # noqa: E402
     subset_column,
 )
 
+from imagenet_e.leaderboard.identity import Provenance  # noqa: E402
 from helpers.leaderboard import (  # noqa: E402  (tests/ is on sys.path under pytest)
     BOARD_MODELS,
     XSS_NAME,
@@ -147,11 +148,20 @@ def test_resubmission_supersedes_and_duplicate_models_get_unique_labels(tmp_path
     old = make_results("org/a", original=0.70, mean_drop=0.10, created_at="2026-01-01T00:00:00Z")
     new = make_results("org/a", original=0.71, mean_drop=0.09, created_at="2026-02-01T00:00:00Z")
     other_rev = make_results("org/a", original=0.72, mean_drop=0.08, dataset_revision="1" * 40)
-    board = board_from_documents([("new.json", new), ("old.json", old), ("rev.json", other_rev)])
+    # Who added each file and when comes from the results repo's commits, not from the files.
+    provenance = {"new.json": Provenance("alice", "2026-02-01T00:00:00+00:00"),
+                  "old.json": Provenance("alice", "2026-01-01T00:00:00+00:00"),
+                  "rev.json": Provenance("alice", "2026-01-15T00:00:00+00:00")}
+    board = board_from_documents([("new.json", new), ("old.json", old), ("rev.json", other_rev)],
+                                 provenance=provenance)
     assert [s.source for s in board.skipped] == ["old.json"] and "new.json" in board.skipped[0].reason
     labels = sorted(e.label for e in board.entries)
     assert len(set(labels)) == 2 and all(label.startswith("org/a (") for label in labels)
     assert sorted(e.original_accuracy for e in board.entries) == [0.71, 0.72]
+    assert {e.submitter for e in board.entries} == {"alice"}
+    # Without a known common submitter nothing supersedes anything: both rows are listed, told apart.
+    board = board_from_documents([("new.json", new), ("old.json", old)])
+    assert board.skipped == () and len({e.label for e in board.entries}) == 2
 
 
 def test_missing_folder_and_non_repo_source_are_clear_errors(tmp_path):
@@ -534,7 +544,7 @@ TAMPERING = {
                                                  mean_drop=0.1, limit=10), "a --limit 10 run"),
     "unknown local dataset": (lambda f: write_submission(f, "elsewhere", default_dataset(), "org/elsewhere",
                                                          original=0.8, mean_drop=0.1, dataset_id="my-private-copy"),
-                              "'my-private-copy' is a local folder this board does not know"),
+                              "results for another benchmark (my-private-copy@"),
 }
 
 
@@ -560,7 +570,7 @@ def test_submit_refuses_what_the_board_would_not_rank(tmp_path, capsys):
     assert "but the dataset's label is" in capsys.readouterr().err
     honest = write_submission(tmp_path, "honest", default_dataset(), "org/honest", original=0.7, mean_drop=0.05)
     assert main(["submit", str(honest), "--repo-id", "ns/results"]) == 1  # a local dataset, not given
-    assert "does not know; pass --dataset PATH" in capsys.readouterr().err
+    assert "is not one this board reads; pass --dataset PATH" in capsys.readouterr().err
 
 
 def test_a_results_file_from_before_a_metric_gained_numbers_still_matches(tmp_path):

@@ -108,22 +108,22 @@ def test_app_endpoints_filter_and_refresh(served_board):
     _, url, results = served_board
     client = Client(url, verbose=False)
     table = client.predict("Original accuracy (highest first)", "net", ["torch", "transformers"], ["size"], "drop",
-                           False, None, "original (paper)", api_name="/ranking")["value"]
+                           False, None, "original (paper)", "self-reported", api_name="/ranking")["value"]
     models = [row[table["headers"].index("Model")] for row in table["data"]]
     assert models == ["org/accurate-net", "other/middle-net", "org/robust-net"]
     assert "size drop (pp)" in table["headers"] and "background drop (pp)" not in table["headers"]
     # The toggle: the same table with drops against the control subset.
     control = client.predict("Mean drop (most robust first)", "", ["torch", "transformers"], ["size"], "drop",
-                             False, None, "background_0 (control)", api_name="/ranking")["value"]
+                             False, None, "background_0 (control)", "self-reported", api_name="/ranking")["value"]
     assert "Mean drop vs background_0 (pp)" in control["headers"] and "size drop vs background_0 (pp)" in control["headers"]
 
     # A new submission appears after Refresh, ranked first by mean drop.
     new = write_submission(results, "results/new/main", default_dataset(), "org/new-net", original=0.9,
                            mean_drop=0.01, loader="onnx")
     try:
-        header, notice, loaders, _benchmark, refreshed, _models, _plot = client.predict(
+        header, notice, loaders, _benchmark, refreshed, _models, _plot, _queue = client.predict(
             "Mean drop (most robust first)", "", ["torch", "transformers"], ["background"], "accuracy", False,
-            None, "original (paper)", api_name="/refresh")
+            None, "original (paper)", "self-reported", api_name="/refresh")
         assert "5 model(s)" in header and "broken.json" in notice["value"] and notice["visible"]
         assert refreshed["value"]["data"][0][1] == "org/new-net"
         assert "onnx" in loaders["value"]

@@ -33,10 +33,37 @@ def looks_like_repo_id(value: str) -> bool:
     return bool(_REPO_ID.match(value)) and not Path(value).expanduser().exists()
 
 
-def folder_revision(path: str | os.PathLike) -> str:
-    """Content hash of a local dataset folder (README.md bytes + each parquet file's path and size).
+_FILE_DIGESTS: dict[tuple[str, int, int, int, int, int], str] = {}
+"""sha256 of a file's bytes, keyed by (path, size, mtime_ns, ctime_ns, inode, device): a shard rewritten
+in place with the same size and its mtime set back still changes ctime (which no tool can set back),
+and a file is hashed once while unchanged."""
+_DIGEST_LOCK = threading.Lock()
 
-    Cheap, and any re-generated shard changes it.
+
+def file_digest(file: Path) -> str:
+    """sha256 of ``file``'s bytes, cached by path + size + mtime + ctime (ns) + inode + device."""
+    st = file.stat()
+    key = (str(file.resolve()), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+    with _DIGEST_LOCK:
+        known = _FILE_DIGESTS.get(key)
+    if known is None:
+        digest = hashlib.sha256()
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        known = digest.hexdigest()
+        with _DIGEST_LOCK:
+            _FILE_DIGESTS[key] = known
+    return known
+
+
+def folder_revision(path: str | os.PathLike) -> str:
+    """Content hash of a local dataset folder: README.md bytes + each parquet file's path and the
+    sha256 of its bytes.
+
+    The labels live in the parquet bytes, so the revision follows them: a re-generated shard of the
+    same size and mtime is a new revision (size + mtime alone would serve stale labels). Each file's
+    hash is cached by path + size + mtime + ctime + inode, so a long-running board re-reads only what changed.
     """
     path = Path(path)
     digest = hashlib.sha256()
@@ -44,7 +71,7 @@ def folder_revision(path: str | os.PathLike) -> str:
     if readme.is_file():
         digest.update(readme.read_bytes())
     for file in sorted(path.rglob("*.parquet")):
-        digest.update(f"\0{file.relative_to(path).as_posix()}\0{file.stat().st_size}".encode())
+        digest.update(f"\0{file.relative_to(path).as_posix()}\0{file_digest(file)}".encode())
     return "sha256:" + digest.hexdigest()[:32]
 
 

@@ -220,6 +220,10 @@ def read_predictions(source: str | os.PathLike | bytes, *, name: str | None = No
     if metadata.get("format") != FORMAT_VERSION:
         raise _fail(where, f"predictions format {metadata.get('format')!r}, this version reads {FORMAT_VERSION}")
     metadata = {k: v for k, v in metadata.items() if k != "format"}
+    for section in ("model", "dataset", "run", "environment"):
+        # Any JSON can sit here in a hostile or corrupt file: a list must be a one-line refusal, not a TypeError later.
+        if metadata.get(section) is not None and not isinstance(metadata[section], dict):
+            raise _fail(where, f"the metadata's {section!r} is a {type(metadata[section]).__name__}, not an object")
     space = label_space_from_metadata(metadata, where=where)
     num_classes = space.num_classes
     space_text = "ImageNet-1k" if space.is_imagenet else f"the {num_classes} classes of {space.name!r}"

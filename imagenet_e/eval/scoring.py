@@ -67,6 +67,11 @@ def results_from_predictions(table: PredictionTable, *, file_name: str, sha256: 
     with the bootstrap settings the run recorded (``run.n_bootstrap``, ``run.seed``).
     """
     meta = table.metadata
+    for section in ("model", "dataset", "run"):
+        # A hostile or corrupt file may hold any JSON here: a list must be a one-line refusal, not a TypeError.
+        if meta.get(section) is not None and not isinstance(meta.get(section), dict):
+            raise ValueError(f"{source}: the predictions' metadata {section!r} is a {type(meta[section]).__name__}, "
+                             "not an object")
     run = dict(meta.get("run") or {})
     try:
         n_bootstrap, seed = int(run["n_bootstrap"]), int(run["seed"])

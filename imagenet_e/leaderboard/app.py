@@ -21,7 +21,11 @@ import gradio as gr
 from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS
 from imagenet_e_metric.core import CONTROL_SUBSET
 
+from .benchmark import BenchmarkPin
+from .requests import EvalRequest, RequestStatus, read_requests
 from .table import (
+    RowKind,
+    default_row_kind,
     board_attributes,
     RANK_COLUMN,
     Board,
@@ -66,6 +70,10 @@ def header_html(board: Board, key: BoardKey | None = None) -> str:
     shown = key if key in keys else (keys[0] if keys else None)
     benchmark = (f"<p>Benchmark shown: <code>{_e(board.key_label(shown))}</code>"
                  f"{f' (one of {len(keys)})' if len(keys) > 1 else ''}</p>") if shown else ""
+    if board.pin is not None:
+        benchmark += f"<p>Pinned by the board's owner: <code>{_e(board.pin.describe())}</code></p>"
+    else:
+        benchmark += "<p>No benchmark pinned (the owner sets one in board.yaml): benchmarks are listed by name.</p>"
     return (
         f"<div id='ie-header'><h1>{_e(TITLE)}</h1>"
         "<p>How much top-1 accuracy do ImageNet classifiers lose when one object attribute "
@@ -86,6 +94,33 @@ def notice_html(board: Board, error: str | None = None) -> str:
         return ""
     what = "Could not load the results source." if error else f"{len(board.skipped)} results file(s) not ranked:"
     return f"<div class='ie-notice'><strong>{_e(what)}</strong><ul>{''.join(items)}</ul></div>"
+
+
+def queue_html(requests: list[EvalRequest], error: str | None = None) -> str:
+    """The evaluation queue: pending, running and failed requests (with reasons), newest first."""
+    if error:
+        return f"<div class='ie-notice'><strong>Could not read the requests.</strong> {_e(error)}</div>"
+    shown = [r for r in requests if r.status is not RequestStatus.FINISHED]
+    if not shown:
+        return "<p>No request waiting, running or failed.</p>"
+    rows = "".join(
+        f"<tr class='ie-{_e(r.status.value)}'><td>{_e(r.model)}</td><td><code>{_e(r.revision[:12])}</code></td>"
+        f"<td>{_e(r.status.value)}</td><td>{_e(r.reason)}</td><td>{_e(r.updated_at)}</td></tr>"
+        for r in sorted(shown, key=lambda r: r.updated_at, reverse=True))
+    return ("<table id='ie-queue'><thead><tr><th>Model</th><th>Revision</th><th>Status</th><th>Reason</th>"
+            f"<th>Updated</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
+def other_rows_html(board: Board, benchmark: str | None, rows: str | None) -> str:
+    """The rows of the other kind on this benchmark, named with their badge (they are never interleaved)."""
+    entries = board.entries_for(board.key_by_label(benchmark))
+    kind = RowKind(rows) if rows else default_row_kind(entries)
+    other = [e for e in entries if e.verified != (kind is RowKind.VERIFIED)]
+    if not other:
+        return ""
+    badge = "verified" if kind is RowKind.SELF_REPORTED else "self-reported"
+    names = ", ".join(f"<code>{_e(e.label)}</code> <span class='ie-badge'>{badge}</span>" for e in other)
+    return f"<p>{len(other)} {badge} row(s) on this benchmark, shown with Rows = {badge}: {names}</p>"
 
 
 def about_markdown() -> str:
@@ -136,13 +171,18 @@ from its results file.
 
 ## How to submit
 
-1. Score a model: `imagenet-e evaluate ...` writes one results file per (model, dataset revision).
-2. Submit it: `imagenet-e submit results.json --repo-id NS/RESULTS --pr` runs the board's own checks on
-   the results and the predictions beside them and opens a pull request on the results dataset with both;
-   once merged, it appears here after **Refresh**.
+1. **A model (verified):** `imagenet-e submit --model NS/MODEL --requests NS/REQUESTS` queues it; the
+   board's worker evaluates it at the pinned commit on this benchmark and publishes the row marked
+   *verified*. The queue (pending, running, failed with reasons) is shown under the table.
+2. **A results file (self-reported):** `imagenet-e evaluate ...` writes one results file per (model,
+   dataset revision); `imagenet-e submit results.json --repo-id NS/RESULTS --pr` runs the board's own
+   checks and opens a pull request with it and its predictions. Once merged it appears after
+   **Refresh**, in the *self-reported* rows (never interleaved with verified ones).
 3. Optionally add `--model-repo NS/MODEL` to also write the Hub-native `.eval_results/imagenet-e.yaml`
    entry (per-subset accuracy) to the model repo, which feeds the Hub's own benchmark leaderboard.
 
+The benchmark ranked is the one the board's owner pinned (`board.yaml`); a row's submitter and date
+come from the commit that added it; look-alike model names are flagged (⚠).
 Every number on this page is recomputed from per-image predictions.
 """
 
@@ -195,11 +235,17 @@ def drops_figure(board: Board, labels: list[str], reference: DropReference | str
 class _BoardHolder:
     """The board shared by every browser session; Refresh replaces it for all of them."""
 
-    def __init__(self, source: str | None, datasets: dict[str, str] | None = None):
+    def __init__(self, source: str | None, datasets: dict[str, str] | None = None, pin: BenchmarkPin | None = None,
+                 requests_repo: str | None = None):
         self.source = source
+        self.pin = pin
+        self.requests_repo = requests_repo
+        self.requests: list[EvalRequest] = []
+        self.requests_error: str | None = None
         self.datasets = dict(datasets) if datasets is not None else default_datasets()
         self._lock = threading.Lock()
         self.board, self.error = self._load()
+        self.requests, self.requests_error = self._load_requests()
 
     def _load(self) -> tuple[Board, str | None]:
         if not self.source:
@@ -207,22 +253,32 @@ class _BoardHolder:
                 "No results source configured: set RESULTS_REPO=ns/name (a Hub dataset repo) "
                 "or RESULTS_DIR=folder, or pass --results to `imagenet-e leaderboard`.")
         try:
-            return load_board(self.source, datasets=self.datasets), None
+            return load_board(self.source, datasets=self.datasets, pin=self.pin), None
         except Exception as exc:  # a Space must come up even when the Hub or the folder is unreachable
             return Board(source=self.source, entries=()), f"{type(exc).__name__}: {exc}"
 
+    def _load_requests(self) -> tuple[list[EvalRequest], str | None]:
+        if not self.requests_repo:
+            return [], None
+        try:
+            return read_requests(self.requests_repo), None
+        except Exception as exc:  # noqa: BLE001 - the board stays up without its queue
+            return [], f"{type(exc).__name__}: {exc}"
+
     def reload(self) -> None:
         board, error = self._load()
+        requests, requests_error = self._load_requests()
         with self._lock:
             self.board, self.error = board, error
+            self.requests, self.requests_error = requests, requests_error
 
 
 def _table_update(board: Board, sort_label: str, search: str, loaders: list[str], attributes: list[str],
                   metric_label: str, details: bool, benchmark: str | None = None,
-                  reference: str = DropReference.ORIGINAL.label) -> gr.Dataframe:
+                  reference: str = DropReference.ORIGINAL.label, rows: str | None = None) -> gr.Dataframe:
     view = build_table(board, key=board.key_by_label(benchmark), reference=reference, sort_by=sort_label,
                        search=search or "", loaders=loaders, attributes=attributes, subset_metric=metric_label,
-                       show_details=details)
+                       show_details=details, rows=rows or None)
     return gr.Dataframe(value=_styled(view), datatype=view.datatypes)
 
 
@@ -243,18 +299,22 @@ def _benchmarks(board: Board) -> list[str]:
     return [board.key_label(k) for k in board.keys()]
 
 
-def build_app(results_source: str | None, *, datasets: dict[str, str] | None = None) -> gr.Blocks:
+def build_app(results_source: str | None, *, datasets: dict[str, str] | None = None,
+              pin: BenchmarkPin | None = None, requests_repo: str | None = None) -> gr.Blocks:
     """The leaderboard app for a results folder or Hub dataset repo id (``None``: nothing configured).
 
     ``datasets`` maps local dataset names that results name to their folders (Hub datasets need
     nothing). Launch it with :func:`launch` (which applies the theme) or ``demo.launch(...)``.
     """
-    holder = _BoardHolder(results_source, datasets)
+    import os
+
+    holder = _BoardHolder(results_source, datasets, pin, requests_repo or os.environ.get("REQUESTS_REPO"))
     board = holder.board
     sort_default = SortKey.MEAN_DROP.label
     reference_default = DropReference.ORIGINAL.label
     benchmarks = _benchmarks(board)
-    initial = build_table(board, sort_by=sort_default)
+    rows_default = default_row_kind(board.entries_for(None)).value
+    initial = build_table(board, sort_by=sort_default, rows=rows_default)
     attribute_names = [a.name for a in board_attributes(board)]
 
     with gr.Blocks(title=TITLE, fill_width=True, analytics_enabled=False) as demo:
@@ -268,6 +328,8 @@ def build_app(results_source: str | None, *, datasets: dict[str, str] | None = N
                                             elem_id="ie-benchmark")
                     reference = gr.Radio([r.label for r in DropReference], value=reference_default,
                                          label="Drops against", scale=2, elem_id="ie-reference")
+                    rows = gr.Radio([k.value for k in RowKind], value=rows_default, scale=2, elem_id="ie-rows",
+                                    label="Rows (verified: evaluated by the board; self-reported: uploaded predictions)")
                 with gr.Row(equal_height=True):
                     search = gr.Textbox(label="Search models", placeholder="model id or loader, e.g. resnet",
                                         scale=2, elem_id="ie-search")
@@ -285,6 +347,9 @@ def build_app(results_source: str | None, *, datasets: dict[str, str] | None = N
                     value=_styled(initial), datatype=initial.datatypes, interactive=False,
                     pinned_columns=2, elem_id="ie-table", max_height=640, label="Ranking", show_label=False,
                 )
+                others = gr.HTML(other_rows_html(board, None, rows_default), elem_id="ie-other-rows")
+                gr.Markdown("### Evaluation queue")
+                queue = gr.HTML(queue_html(holder.requests, holder.requests_error), elem_id="ie-queue-box")
                 gr.Markdown("### Compare attribute drops")
                 with gr.Row():
                     models = gr.Dropdown([e.label for e in board.entries_for(None)],
@@ -294,14 +359,16 @@ def build_app(results_source: str | None, *, datasets: dict[str, str] | None = N
             with gr.Tab("About", id="about"):
                 gr.Markdown(about_markdown())
 
-        controls = [sort, search, loaders, attributes, metric, details, benchmark, reference]
+        controls = [sort, search, loaders, attributes, metric, details, benchmark, reference, rows]
 
         def on_filter(sort_label, query, loader_values, attribute_values, metric_label, show_details,
-                      benchmark_label, reference_label):
+                      benchmark_label, reference_label, row_kind):
             return _table_update(holder.board, sort_label, query, loader_values, attribute_values,
-                                 metric_label, show_details, benchmark_label, reference_label)
+                                 metric_label, show_details, benchmark_label, reference_label, row_kind)
 
         gr.on([c.change for c in controls], on_filter, controls, table, api_name="ranking")
+        gr.on([benchmark.change, rows.change], lambda b, r: other_rows_html(holder.board, b, r), [benchmark, rows],
+              others)
 
         def on_benchmark(sort_label, benchmark_label, reference_label):
             b = holder.board
@@ -319,7 +386,7 @@ def build_app(results_source: str | None, *, datasets: dict[str, str] | None = N
         models.change(on_compare, [models, reference], plot, api_name="compare")
 
         def on_refresh(sort_label, query, _loaders, attribute_values, metric_label, show_details, benchmark_label,
-                       reference_label):
+                       reference_label, row_kind):
             holder.reload()
             b = holder.board
             choices = _benchmarks(b)
@@ -331,12 +398,13 @@ def build_app(results_source: str | None, *, datasets: dict[str, str] | None = N
                 gr.CheckboxGroup(choices=b.loaders, value=b.loaders),
                 gr.Dropdown(choices=choices, value=chosen),
                 _table_update(b, sort_label, query, b.loaders, attribute_values, metric_label, show_details, chosen,
-                              reference_label),
+                              reference_label, row_kind),
                 gr.Dropdown(choices=[e.label for e in b.entries_for(b.key_by_label(chosen))], value=top),
                 drops_figure(b, top, reference_label),
+                queue_html(holder.requests, holder.requests_error),
             )
 
-        refresh.click(on_refresh, controls, [header, notice, loaders, benchmark, table, models, plot],
+        refresh.click(on_refresh, controls, [header, notice, loaders, benchmark, table, models, plot, queue],
                       api_name="refresh")
     return demo
 

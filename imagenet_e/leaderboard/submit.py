@@ -74,6 +74,18 @@ class SubmitResult:
     """Commit/PR URL of the ``.eval_results`` entry in the model repo, when one was written."""
 
 
+class PartialSubmission(ValueError):
+    """The results commit went in; the model repo's ``.eval_results`` commit after it failed."""
+
+    def __init__(self, results_url: str, results_commit: str | None, model_repo: str, failure: str):
+        self.results_url, self.results_commit, self.model_repo, self.failure = (
+            results_url, results_commit, model_repo, failure)
+        super().__init__(
+            f"the results are in ({results_url}, commit {results_commit or 'unknown'}), but writing "
+            f".eval_results/imagenet-e.yaml to the model repo {model_repo!r} failed: {failure}. The board needs "
+            "nothing more; to add the model-repo entry, fix that and run the same command again")
+
+
 def _commit_url(info) -> str:
     return info.pr_url if getattr(info, "pr_url", None) else info.commit_url
 
@@ -162,11 +174,15 @@ def submit_results(
         revision = info.oid or "main"
         source_url = f"{api.endpoint}/datasets/{repo_id}/blob/{revision}/{path_in_repo}"
         text = eval_results_yaml_text(results, dataset_id=dataset_id, source_url=source_url)
-        model_info = api.create_commit(
-            repo_id=model_repo,
-            operations=[CommitOperationAdd(path_in_repo=EVAL_RESULTS_PATH, path_or_fileobj=text.encode("utf-8"))],
-            commit_message=f"Add ImageNet-E evaluation results ({model_id})",
-            create_pr=create_pr,
-        )
+        try:
+            model_info = api.create_commit(
+                repo_id=model_repo,
+                operations=[CommitOperationAdd(path_in_repo=EVAL_RESULTS_PATH, path_or_fileobj=text.encode("utf-8"))],
+                commit_message=f"Add ImageNet-E evaluation results ({model_id})",
+                create_pr=create_pr,
+            )
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the user must learn the results are in
+            raise PartialSubmission(url, info.oid, model_repo, f"{type(exc).__name__}: {_one_line(str(exc), 200)}") \
+                from exc
         model_url = _commit_url(model_info)
     return SubmitResult(path_in_repo=path_in_repo, url=url, model_repo_url=model_url)

@@ -1,11 +1,12 @@
 """Submissions -> ranked leaderboard tables, one per benchmark.
 
 Everything the board shows is recomputed from each submission's per-image predictions against
-the labels of the dataset revision it names (:mod:`.verify`); a submission that fails any check
-is not ranked and is reported (name + reason) instead of taking the board down. Results are
-ranked only against results of the same benchmark: one :class:`BoardKey` = dataset id + revision
-+ protocol + config set, each its own table. Drops are shown against ``original`` (the paper's)
-or against the control subset (:class:`DropReference`). Subset and attribute names come from
+the labels of the dataset revision it names (:mod:`.verify`, via :mod:`.loading`); a submission
+that fails any check is not ranked and is reported (name + reason) instead of taking the board
+down. Results are ranked only against results of the same benchmark: one :class:`BoardKey` =
+dataset id + revision + protocol + config set, each its own table, the owner's pinned one first
+(:mod:`.benchmark`). Drops are shown against ``original`` (the paper's) or against the control
+subset (:class:`DropReference`). Subset and attribute names come from
 :mod:`imagenet_e_dataset.registry`. Text from submissions (model ids, links) is carried as plain
 strings; the app is responsible for showing it as text.
 """
@@ -13,24 +14,19 @@ strings; the app is responsible for showing it as text.
 from __future__ import annotations
 
 import enum
-import json
 import math
 import os
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from typing import Any, Sequence
 
-from imagenet_e_dataset.label_space import own_classes_note
-from imagenet_e_dataset.registry import (
-    ALL_SUBSETS, EDITED_ATTRIBUTES, ORIGINAL_CONFIG, Attribute, edited_attributes, get_attribute, resolve,
-)
-from imagenet_e.eval.results_schema import validate_results
+from imagenet_e_dataset.registry import ALL_SUBSETS, EDITED_ATTRIBUTES, Attribute, edited_attributes, get_attribute
 from imagenet_e_metric.core import CONTROL_SUBSET
 
-from .verify import DatasetResolver, verify_submission
-
+from .board import (  # noqa: F401 - the board's data types are part of this module's public API
+    Board, BoardKey, DropReference, Entry, SkippedFile, board_from_documents, parse_reference, safe_link,
+)
+from .spot_check import describe as describe_spot_check
+from .loading import fetch_results, load_board, load_board_dir, looks_like_repo_id  # noqa: F401
 
 class SortKey(str, enum.Enum):
     """What the board ranks by."""
@@ -63,44 +59,25 @@ class SubsetMetric(str, enum.Enum):
         return {"accuracy": "accuracy", "accuracy_drop": "drop", "flip_rate": "flip rate"}[self.value]
 
 
-class DropReference(str, enum.Enum):
-    """What the drop columns are measured against."""
+class RowKind(str, enum.Enum):
+    """Which rows a table shows: never both interleaved."""
 
-    ORIGINAL = "original"
-    """accuracy(original) - accuracy(subset): the paper's drop (the edit plus the generation pipeline)."""
-    CONTROL = "control"
-    """accuracy(control) - accuracy(subset): the edit alone (the control shares the pipeline)."""
-
-    @property
-    def label(self) -> str:
-        control = CONTROL_SUBSET.name if CONTROL_SUBSET else "control"
-        return "original (paper)" if self is DropReference.ORIGINAL else f"{control} (control)"
+    VERIFIED = "verified"
+    """Models the board evaluated itself (its worker's record beside the results)."""
+    SELF_REPORTED = "self-reported"
+    """Prediction files uploaded by their authors (checked against the dataset, but the predictions are theirs)."""
 
 
-def parse_reference(value: str | DropReference) -> DropReference:
-    for ref in DropReference:
-        if value in (ref, ref.value, ref.label):
-            return ref
-    raise ValueError(f"unknown drop reference {value!r}; valid: {', '.join(r.value for r in DropReference)}")
+def parse_row_kind(value: str | RowKind) -> RowKind:
+    for kind in RowKind:
+        if value in (kind, kind.value):
+            return kind
+    raise ValueError(f"unknown row kind {value!r}; valid: {', '.join(k.value for k in RowKind)}")
 
 
-@dataclass(frozen=True)
-class BoardKey:
-    """One benchmark: results are ranked only against results with the same key."""
-
-    dataset_id: str
-    dataset_revision: str | None
-    protocol: str
-    configs: tuple[str, ...]
-
-    def label(self, n_images: int | None = None, n_models: int | None = None) -> str:
-        revision = (self.dataset_revision or "unversioned")[:19]
-        parts = [f"{self.dataset_id} @ {revision}", self.protocol, f"{len(self.configs)} subsets"]
-        if n_images is not None:
-            parts.append(f"n = {n_images} images/subset")
-        if n_models is not None:
-            parts.append(f"{n_models} model(s)")
-        return " · ".join(parts)
+def default_row_kind(entries: Sequence[Entry]) -> RowKind:
+    """Verified rows when there are any, else the self-reported ones."""
+    return RowKind.VERIFIED if any(e.verified for e in entries) else RowKind.SELF_REPORTED
 
 
 def parse_sort_key(value: str | SortKey) -> SortKey:
@@ -118,286 +95,6 @@ def parse_subset_metric(value: str | SubsetMetric) -> SubsetMetric:
     raise ValueError(f"unknown subset metric {value!r}; valid: {', '.join(m.value for m in SubsetMetric)}")
 
 
-def safe_link(value: Any) -> str | None:
-    """Return ``value`` if it is an absolute http(s) URL without whitespace, else ``None``.
-
-    >>> safe_link("https://huggingface.co/org/model")
-    'https://huggingface.co/org/model'
-    >>> safe_link("javascript:alert(1)") is None
-    True
-    """
-    if not isinstance(value, str) or not value or re.search(r"\s", value):
-        return None
-    parts = urlsplit(value)
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return value
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One validated results file, reduced to what the board shows."""
-
-    source: str
-    model_id: str
-    model_revision: str | None
-    loader: str
-    link: str | None
-    dataset_id: str
-    dataset_revision: str | None
-    created_at: str
-    configs: tuple[str, ...]
-    accuracy: dict[str, float] = field(hash=False)
-    accuracy_drop: dict[str, float] = field(hash=False)
-    flip_rate: dict[str, float] = field(hash=False)
-    attribute_drop: dict[str, float] = field(hash=False)
-    mean_drop: float = 0.0
-    label: str = ""
-    """Unique display name on this board (the model id, disambiguated when one model appears twice)."""
-    protocol: str = ""
-    n_images: int = 0
-    """Images of ``original`` the model was scored on."""
-    control_drop: dict[str, float] = field(default_factory=dict, hash=False)
-    control_attribute_drop: dict[str, float] = field(default_factory=dict, hash=False)
-    control_mean_drop: float | None = None
-    failure_point: dict[str, str | None] = field(default_factory=dict, hash=False)
-    """{swept attribute: median failure level (None: most images never flip)} when the dataset has sweeps."""
-
-    @property
-    def original_accuracy(self) -> float | None:
-        return self.accuracy.get(ORIGINAL_CONFIG)
-
-    @property
-    def key(self) -> BoardKey:
-        return BoardKey(self.dataset_id, self.dataset_revision, self.protocol, self.configs)
-
-    def drops(self, reference: DropReference) -> tuple[dict[str, float], dict[str, float], float | None]:
-        """(per subset, per attribute, mean) drops against ``reference``."""
-        if reference is DropReference.CONTROL:
-            return self.control_drop, self.control_attribute_drop, self.control_mean_drop
-        return self.accuracy_drop, self.attribute_drop, self.mean_drop
-
-    @classmethod
-    def from_results(cls, doc: dict[str, Any], source: str) -> "Entry":
-        metrics = doc["metrics"]
-        model = doc["model"]
-        dataset = doc["dataset"]
-        return cls(
-            source=source,
-            model_id=model["id"],
-            model_revision=model.get("revision"),
-            loader=model["loader"],
-            link=safe_link(model.get("link")),
-            dataset_id=dataset["id"],
-            dataset_revision=dataset.get("revision"),
-            created_at=doc["created_at"],
-            configs=tuple(name for name in ALL_SUBSETS if name in {resolve(c).name for c in dataset["configs"]}),
-            accuracy=dict(metrics["accuracy"]),
-            accuracy_drop=dict(metrics["accuracy_drop"]),
-            flip_rate=dict(metrics["flip_rate"]),
-            attribute_drop=dict(metrics["attribute_drop"]),
-            mean_drop=float(metrics["mean_drop"]),
-            label=model["id"],
-            # The dataset's editing protocol, the evaluation protocol and a label space of its own: never mixed.
-            protocol=" / ".join(str(p) for p in (dataset.get("protocol"), doc.get("protocol"),
-                                                 own_classes_note(dataset.get("label_space"))) if p),
-            n_images=int(doc["counts"].get(ORIGINAL_CONFIG, 0)),
-            control_drop=dict(metrics.get("control_drop", {})),
-            control_attribute_drop=dict(metrics.get("control_attribute_drop", {})),
-            control_mean_drop=metrics.get("control_mean_drop"),
-            failure_point={a: sweep["failure"]["median_level"] for a, sweep in (metrics.get("sweeps") or {}).items()},
-        )
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A results file that could not be shown, and why."""
-
-    source: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Board:
-    """All ranked entries of one results source (every benchmark) plus the submissions not ranked."""
-
-    source: str
-    entries: tuple[Entry, ...]
-    skipped: tuple[SkippedFile, ...] = ()
-
-    @property
-    def loaders(self) -> list[str]:
-        return sorted({e.loader for e in self.entries})
-
-    def keys(self) -> list[BoardKey]:
-        """The benchmarks present, the one with most entries first."""
-        counts: dict[BoardKey, int] = {}
-        for e in self.entries:
-            counts[e.key] = counts.get(e.key, 0) + 1
-        return sorted(counts, key=lambda k: (-counts[k], k.label()))
-
-    def entries_for(self, key: BoardKey | None) -> tuple[Entry, ...]:
-        if key is None:
-            keys = self.keys()
-            if not keys:
-                return ()
-            key = keys[0]
-        return tuple(e for e in self.entries if e.key == key)
-
-    def key_label(self, key: BoardKey) -> str:
-        entries = self.entries_for(key)
-        sizes = sorted({e.n_images for e in entries})
-        return key.label(sizes[0] if len(sizes) == 1 else None, len(entries))
-
-    def key_by_label(self, label: str | None) -> BoardKey | None:
-        for key in self.keys():
-            if label in (self.key_label(key), key.label()):
-                return key
-        return self.keys()[0] if self.keys() else None
-
-    def entry(self, label: str) -> Entry:
-        for e in self.entries:
-            if e.label == label:
-                return e
-        raise ValueError(f"no model {label!r} on this board")
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        text = path.read_text("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("not UTF-8 text") from None
-    try:
-        # NaN/Infinity parse to floats so validate_results can name them instead of a JSON error.
-        return json.loads(text, parse_constant=float)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not valid JSON ({exc})") from None
-    except RecursionError:  # ~1000 nested levels: one bad file, not a board taken down
-        raise ValueError("nested too deeply to be a results file") from None
-
-
-def _identity(e: Entry) -> tuple:
-    return (e.model_id, e.model_revision, e.loader, e.dataset_id, e.dataset_revision, e.protocol, e.configs)
-
-
-def _reason(exc: Exception, name: str) -> str:
-    reason = str(exc)
-    prefix = f"{name}: "
-    reason = reason[len(prefix):] if reason.startswith(prefix) else reason
-    # The schema's message quotes the offending value, which a hostile file makes megabytes long.
-    return reason if len(reason) <= 300 else reason[:297] + "..."
-
-
-def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "results",
-                         skipped: Iterable[SkippedFile] = (), validated: bool = False) -> Board:
-    """A board from ``(name, results document)`` pairs that were recomputed from their predictions
-    (:func:`load_board_dir` does that); documents failing the schema go to ``skipped``.
-
-    When two files describe the same run identity (model, revisions, loader, benchmark) the newest
-    ``created_at`` wins and the older file is reported as superseded, so re-submissions don't
-    produce duplicate rows.
-    """
-    from imagenet_e.eval.results_schema import check_rfc3339
-
-    entries: dict[tuple, Entry] = {}
-    refused: list[SkippedFile] = list(skipped)
-    for name, doc in docs:
-        try:
-            if not validated:
-                validate_results(doc, source=name)
-            entry = Entry.from_results(doc, name)
-        except RecursionError:
-            skipped.append(SkippedFile(name, "nested too deeply to be a results file"))
-            continue
-        except ValueError as exc:
-            refused.append(SkippedFile(name, _reason(exc, name)))
-            continue
-        key = _identity(entry)
-        previous = entries.get(key)
-        if previous is not None:
-            older, newer = sorted((previous, entry), key=lambda e: (check_rfc3339(e.created_at, e.source), e.source))
-            refused.append(SkippedFile(older.source, f"superseded by the newer results file {newer.source}"))
-            entry = newer
-        entries[key] = entry
-    return Board(source=source, entries=_with_unique_labels(list(entries.values())), skipped=tuple(refused))
-
-
-def _with_unique_labels(entries: list[Entry]) -> tuple[Entry, ...]:
-    from dataclasses import replace
-
-    counts: dict[str, int] = {}
-    for e in entries:
-        counts[e.model_id] = counts.get(e.model_id, 0) + 1
-    out: list[Entry] = []
-    seen: dict[str, int] = {}
-    for e in sorted(entries, key=lambda e: (e.model_id, e.model_revision or "", e.dataset_revision or "", e.source)):
-        label = e.model_id
-        if counts[e.model_id] > 1:
-            details = [f"rev {e.model_revision[:12]}" if e.model_revision else None,
-                       f"data {e.dataset_revision[:12]}" if e.dataset_revision else None,
-                       e.loader]
-            label = f"{e.model_id} ({', '.join(d for d in details if d)})"
-        seen[label] = seen.get(label, 0) + 1
-        if seen[label] > 1:
-            label = f"{label} #{seen[label]}"
-        out.append(replace(e, label=label))
-    return tuple(out)
-
-
-def _as_resolver(datasets: DatasetResolver | Mapping[str, str] | None) -> DatasetResolver:
-    if isinstance(datasets, DatasetResolver):
-        return datasets
-    return DatasetResolver(dict(datasets or {}))
-
-
-def load_board_dir(folder: str | Path, *, source: str | None = None,
-                   datasets: DatasetResolver | Mapping[str, str] | None = None) -> Board:
-    """Read every ``*.json`` under ``folder`` (recursively, in path order), recompute each from its
-    predictions against its dataset's labels (``datasets`` maps local dataset names to folders),
-    and build the board; submissions that fail are listed with the reason."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"results folder not found: {folder}")
-    resolver = _as_resolver(datasets)
-    docs: list[tuple[str, Any]] = []
-    refused: list[SkippedFile] = []
-    for path in sorted(folder.rglob("*.json")):
-        if any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue  # .cache/ of hub downloads and other hidden files are not submissions
-        name = path.relative_to(folder).as_posix()
-        try:
-            doc = validate_results(_read_json(path), source=name)
-            docs.append((name, verify_submission(doc, path, resolver, name=name)))
-        except (ValueError, OSError) as exc:
-            refused.append(SkippedFile(name, _reason(exc, name)))
-    return board_from_documents(docs, source=source or str(folder), skipped=refused, validated=True)
-
-
-def looks_like_repo_id(value: str) -> bool:
-    """``namespace/name`` as the Hub spells repo ids."""
-    return re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*", value) is not None
-
-
-def fetch_results(source: str, *, revision: str | None = None, token: str | bool | None = None) -> Path:
-    """Return a local folder of results files: ``source`` itself if it is a folder, else a
-    snapshot of the Hub dataset repo ``source`` (JSON files only)."""
-    path = Path(source).expanduser()
-    if path.is_dir():
-        return path
-    if not looks_like_repo_id(source):
-        raise FileNotFoundError(f"results source {source!r} is neither a folder nor a Hub dataset repo id (ns/name)")
-    from huggingface_hub import snapshot_download
-
-    return Path(snapshot_download(repo_id=source, repo_type="dataset", revision=revision,
-                                  allow_patterns=["*.json", "*.parquet"], token=token))
-
-
-def load_board(source: str, *, revision: str | None = None, token: str | bool | None = None,
-               datasets: DatasetResolver | Mapping[str, str] | None = None) -> Board:
-    """Load a board from a results folder or a Hub dataset repo id (results with their predictions)."""
-    return load_board_dir(fetch_results(source, revision=revision, token=token), source=source, datasets=datasets)
-
-
 # ----------------------------------------------------------------------------------------------
 # The table
 
@@ -405,7 +102,9 @@ RANK_COLUMN = "Rank"
 MODEL_COLUMN = "Model"
 MEAN_DROP_COLUMN = "Mean drop (pp)"
 ORIGINAL_COLUMN = "Original acc. (%)"
-TEXT_COLUMNS = (MODEL_COLUMN, "Revision", "Loader", "Dataset revision", "Link", "Results file")
+NOTES_COLUMN = "Notes"
+TEXT_COLUMNS = (MODEL_COLUMN, "Revision", "Loader", "Dataset revision", "Link", "Results file", NOTES_COLUMN,
+                "Submitted by", "Added")
 
 
 def _versus(reference: DropReference) -> str:
@@ -473,6 +172,19 @@ def rank_entries(entries: Sequence[Entry], key: SortKey | str,
     return ranked
 
 
+def entry_notes(e: Entry) -> str:
+    """What a reader should know about a row beyond its numbers: who produced it, a confusable name."""
+    if e.verification is not None:
+        notes = [f"✔ verified by {e.verification.get('worker', 'the board')}"]
+    else:
+        notes = ["self-reported"]
+        if e.spot_check is not None:
+            notes.append(describe_spot_check(e.spot_check))
+    if e.flag:
+        notes.append(f"⚠ name {e.flag}")
+    return " · ".join(notes)
+
+
 def _pct(value: float | None) -> float | None:
     return None if value is None else round(100.0 * value, 2)
 
@@ -517,6 +229,7 @@ def build_table(
     subset_metric: SubsetMetric | str = SubsetMetric.ACCURACY,
     show_subsets: bool = True,
     show_details: bool = False,
+    rows: RowKind | str | None = None,
 ) -> TableView:
     """The ranked table of one benchmark of ``board`` (``key``; default: the one with most entries).
 
@@ -524,11 +237,14 @@ def build_table(
     keeps only those loader types (``None`` = all); ``attributes`` chooses which attribute drop
     columns (and, with ``show_subsets``, which subsets' columns) appear (``None`` = all four).
     Percentages are rounded to 2 decimals; drops are percentage points. Ranks are computed over
-    the whole benchmark before filtering, so a search doesn't renumber models.
+    the whole benchmark before filtering, so a search doesn't renumber models. ``rows``: verified
+    or self-reported rows, never both (default: verified when the benchmark has any).
     """
     metric = parse_subset_metric(subset_metric)
     reference = parse_reference(reference)
     entries = board.entries_for(key)
+    kind = parse_row_kind(rows) if rows is not None else default_row_kind(entries)
+    entries = tuple(e for e in entries if e.verified == (kind is RowKind.VERIFIED))
     chosen = [get_attribute(a) for a in (attributes if attributes is not None else board_attributes(board))]
     chosen = [a for a in edited_attributes() if a in chosen]
     # Only edited subsets get columns: the original's accuracy is its own column, and it has no
@@ -544,9 +260,9 @@ def build_table(
     columns += [failure_column(a) for a in swept]
     if show_subsets:
         columns += [subset_column(n, metric, reference) for n in subset_names]
-    columns += ["Loader", "Revision", "Link"]
+    columns += ["Loader", "Revision", "Link", NOTES_COLUMN]
     if show_details:
-        columns += ["Dataset revision", "Results file"]
+        columns += ["Dataset revision", "Results file", "Submitted by", "Added"]
 
     loader_set = set(loaders) if loaders is not None else None
     rows: list[list[Any]] = []
@@ -562,9 +278,9 @@ def build_table(
         row += [_failure_cell(e, a.name) for a in swept]
         if show_subsets:
             row += [_pct(per_subset.get(n)) for n in subset_names]
-        row += [e.loader, e.model_revision or "", e.link or ""]
+        row += [e.loader, e.model_revision or "", e.link or "", entry_notes(e)]
         if show_details:
-            row += [e.dataset_revision or "", e.source]
+            row += [e.dataset_revision or "", e.source, e.submitter or "", e.added_at or ""]
         rows.append(row)
     return TableView(columns=columns, rows=rows)
 

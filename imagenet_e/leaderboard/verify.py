@@ -12,12 +12,13 @@ predictions. The recomputed document is what the board shows.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from imagenet_e.eval.dataset_labels import DatasetLabels, check_against_dataset, load_dataset_labels, looks_like_repo_id
+from imagenet_e.eval.dataset_labels import DatasetLabels, check_against_dataset, load_dataset_labels
 from imagenet_e.eval.predictions import file_sha256, predictions_path_for, read_predictions
 from imagenet_e.eval.scoring import check_results_match, results_from_predictions
 
@@ -28,7 +29,7 @@ class DatasetResolver:
 
     ``sources`` maps a dataset id as results record it to where it is: results name a local
     folder by its name only (privacy), so the board must be told where that folder is. Hub ids
-    resolve to the Hub, an absolute path (``--record-paths`` results) to itself. Labels are cached
+    resolve to the Hub; nothing else (a path a results file names is never opened). Labels are cached
     per (dataset, revision, config) by :func:`load_dataset_labels`; a failure is cached here per
     (dataset, revision), so fifty submissions against an unreachable dataset cost one attempt.
     """
@@ -37,18 +38,45 @@ class DatasetResolver:
     hint: str = "start the board with --dataset {name}=PATH"
     """What to tell the user when a local dataset is unknown (``{name}`` is its recorded name)."""
     _failures: dict[tuple[str, str | None], str] = field(default_factory=dict, repr=False)
+    _configs: dict[tuple[str, str | None], set[str]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def locate(self, dataset_id: str) -> str:
+        """Where ``dataset_id`` is: a name (or recorded path) the board was given, else a Hub repo id.
+
+        Never a path the submission names: a results file saying ``dataset.id = "/"`` or
+        ``/some/folder/on/the/host`` would make the board read (and quote labels from) that folder.
+        """
         if dataset_id in self.sources:
             return self.sources[dataset_id]
-        path = Path(dataset_id)
-        if path.is_absolute() and path.is_dir():
+        # A pure pattern check: Path(dataset_id).exists() would already touch a path the file names.
+        if re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", dataset_id) and ".." not in dataset_id:
             return dataset_id
-        if looks_like_repo_id(dataset_id):
-            return dataset_id
-        raise ValueError(f"the dataset {dataset_id!r} is a local folder this board does not know; "
+        raise ValueError(f"the dataset {dataset_id!r} is not one this board reads; "
                          + self.hint.format(name=dataset_id))
+
+    def config_names(self, dataset_id: str, revision: str | None) -> set[str]:
+        """The configs the dataset itself has (folders or Hub paths holding parquet), cached; empty
+        when the dataset cannot be listed (its labels check then names the fault)."""
+        key = (dataset_id, revision)
+        with self._lock:
+            if key in self._configs:
+                return self._configs[key]
+        try:
+            where = self.locate(dataset_id)
+            folder = Path(where).expanduser()
+            if folder.is_dir():
+                files = [p.relative_to(folder).as_posix() for p in folder.rglob("*.parquet")]
+            else:
+                from huggingface_hub import HfApi
+
+                files = HfApi().list_repo_files(where, repo_type="dataset", revision=revision)
+            found = {f.split("/", 1)[0] for f in files if f.endswith(".parquet") and "/" in f}
+        except Exception:  # noqa: BLE001 - unreachable: no extra config is accepted
+            found = set()
+        with self._lock:
+            self._configs[key] = found
+        return found
 
     def labels(self, dataset_id: str, revision: str | None, configs: list[str]) -> DatasetLabels:
         key = (dataset_id, revision)
@@ -77,10 +105,34 @@ def predictions_for(results_path: Path, results: dict[str, Any]) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
+BOOTSTRAP_FIELDS = ("ci95", "control_ci95")
+"""Metrics that depend on the bootstrap's resample count (the board recomputes them with its own)."""
+
+
+def _with_board_bootstrap(table, n_bootstrap: int):
+    """The table with run.n_bootstrap set to the board's, or None when the file already says that."""
+    from dataclasses import replace
+
+    run = table.metadata.get("run")
+    if not isinstance(run, dict) or run.get("n_bootstrap") == n_bootstrap:
+        return None
+    return replace(table, metadata={**table.metadata, "run": {**run, "n_bootstrap": n_bootstrap}})
+
+
+def _without_bootstrap(doc: dict[str, Any]) -> dict[str, Any]:
+    metrics = {k: v for k, v in (doc.get("metrics") or {}).items() if k not in BOOTSTRAP_FIELDS}
+    run = {k: v for k, v in (doc.get("run") or {}).items() if k != "n_bootstrap"}
+    return {**doc, "metrics": metrics, "run": run}
+
+
 def verify_submission(results: dict[str, Any], results_path: Path, resolver: DatasetResolver, *,
-                      name: str) -> dict[str, Any]:
+                      name: str, n_bootstrap: int | None = None) -> dict[str, Any]:
     """The results document recomputed from the submission's predictions; ValueError (the reason
-    the row is not ranked) when anything does not hold. ``results`` passed the schema already."""
+    the row is not ranked) when anything does not hold. ``results`` passed the schema already.
+
+    ``n_bootstrap``: the board's own resample count for the intervals (a file asking for 40 M
+    resamples costs what the board's setting costs); the file's intervals are then not compared,
+    every other number is."""
     predictions = predictions_for(results_path, results)
     if predictions is None:
         raise ValueError(f"no predictions file beside it (expected {predictions_path_for(results_path).name}); "
@@ -102,7 +154,13 @@ def verify_submission(results: dict[str, Any], results_path: Path, resolver: Dat
         raise ValueError(f"{skipped} image(s) were skipped (unreadable or non-finite logits); ranked results "
                          "predict every image")
     # Not re-validated: it must equal, field by field, the results file that was.
+    rebooted = _with_board_bootstrap(table, n_bootstrap) if n_bootstrap is not None else None
+    own_bootstrap = rebooted is not None
+    table = rebooted or table
     recomputed = results_from_predictions(table, file_name=results["predictions"]["file"], sha256=actual, source=name,
                                           validate=False)
-    check_results_match(results, recomputed, source=name)
+    if own_bootstrap:
+        check_results_match(_without_bootstrap(results), _without_bootstrap(recomputed), source=name)
+    else:
+        check_results_match(results, recomputed, source=name)
     return recomputed

@@ -58,3 +58,36 @@ def test_submit_refuses_a_deeply_nested_file_in_one_line(tmp_path, capsys, depth
     path = write_results(tmp_path, "deep.json", _nested(depth))
     error = cli_error(capsys, "submit", str(path), "--repo-id", "ns/results")
     assert str(path) in error and len(error) < 500
+
+
+def test_a_failed_model_repo_commit_after_the_results_says_the_results_are_in(hub_server, tmp_path, capsys,
+                                                                              monkeypatch):
+    """Issue 24 item 4: the results commit succeeds, the model repo's .eval_results commit fails (a
+    permission error from the Hub): the error says the results are in, with their URL and commit,
+    and what failed (not only "check the permissions")."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi(endpoint=hub_server.url)
+    results_repo = f"hostile/results-{uuid.uuid4().hex[:8]}"
+    model_repo = f"hostile/model-{uuid.uuid4().hex[:8]}"
+    api.create_repo(results_repo, repo_type="dataset")
+    api.create_repo(model_repo)
+    real_commit = HfApi.create_commit
+
+    def refuse_model_repo(self, repo_id, *args, **kwargs):
+        if repo_id == model_repo:  # the Hub refusing the write, as it does for a repo the token cannot write
+            import httpx
+
+            response = httpx.Response(403, request=httpx.Request("POST", f"{hub_server.url}/api/models/{repo_id}/commit/main"))
+            raise HfHubHTTPError("403 Forbidden: you do not have write access to this repo", response=response)
+        return real_commit(self, repo_id, *args, **kwargs)
+
+    monkeypatch.setattr(HfApi, "create_commit", refuse_model_repo)
+    path = write_submission(tmp_path, "r", default_dataset(), "org/net", original=0.8, mean_drop=0.1)
+    error = cli_error(capsys, "submit", str(path), "--repo-id", results_repo, "--model-repo", model_repo,
+                      "--dataset-id", "imagenet-e/imagenet-e", "--dataset", str(default_dataset()))
+    head = api.list_repo_commits(results_repo, repo_type="dataset")[0].commit_id
+    assert "the results are in" in error and f"commit {head}" in error and results_repo in error
+    assert model_repo in error and "403 Forbidden" in error
+    assert any(f.endswith(".json") for f in api.list_repo_files(results_repo, repo_type="dataset"))
