@@ -1,0 +1,162 @@
+"""``imagenet-e jobs``: run work on Hugging Face Jobs.
+
+``jobs generate`` takes every flag of ``imagenet-e generate`` (the same parser) plus the Jobs flags;
+``jobs generate-shard`` is what each job runs (one shard, committed to the staging repo) and can be
+run by hand. See docs/scaling.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+from functools import partial
+from pathlib import Path
+
+JOBS_DESTS = frozenset({"hf_jobs", "flavor", "staging_repo", "job_image", "job_launcher", "job_timeout",
+                        "wait_timeout", "attempts", "poll", "dry_run"})
+"""The launcher's own flags (never passed on to a job)."""
+
+
+def _generate_parser() -> argparse.ArgumentParser:
+    """A stand-alone copy of ``imagenet-e generate``'s parser (its flags are the jobs' flags)."""
+    from generation import generate_command
+
+    commands = argparse.ArgumentParser(prog="imagenet-e", add_help=False).add_subparsers()
+    generate_command.register(commands)
+    return commands.choices["generate"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from .generate_jobs import DEFAULT_LAUNCHER
+
+    p = subparsers.add_parser(
+        "jobs", help="run generation beyond one machine as Hugging Face Jobs (docs/scaling.md)",
+        description="Run work as Hugging Face Jobs. `jobs generate` = `generate` split into N jobs, merged here.")
+    verbs = p.add_subparsers(dest="jobs_command", metavar="VERB")
+    base = _generate_parser()
+    gen = verbs.add_parser(
+        "generate", parents=[base], add_help=False,
+        help="`imagenet-e generate` as N Hugging Face Jobs: shards staged on the Hub, merged and pushed from here",
+        description=(
+            "Every flag of `imagenet-e generate`, plus --hf-jobs N: job i runs `imagenet-e jobs generate-shard ... "
+            "--num-shards N --shard-index i` (print the exact commands with --dry-run) and commits its shard's chunks "
+            "to the staging dataset repo in one commit; this command waits, downloads them into <out>.work, runs the "
+            "merge of `generate --merge` and pushes to --repo-id if given. Rerun the same command after a failure: "
+            "shards already in the staging repo are not redone. Jobs cannot read this machine's disk: the photos "
+            "must be a Hub dataset (--hf-dataset) and the masks made in the jobs (--auto-mask)."))
+    jobs = gen.add_argument_group("Hugging Face Jobs")
+    jobs.add_argument("--hf-jobs", type=int, required=True, metavar="N", help="number of jobs (shards)")
+    jobs.add_argument("--flavor", default="cpu-basic",
+                      help="hardware of each job (`hf jobs hardware` lists them: cpu-basic, cpu-upgrade, t4-small, "
+                           "l4x1, a10g-small, a100-large, h100, ...; default cpu-basic)")
+    jobs.add_argument("--staging-repo", metavar="NS/NAME",
+                      help="dataset repo the jobs commit their shards to (created private; default: <--repo-id>-staging)")
+    jobs.add_argument("--job-image", metavar="IMAGE", help="container image of the jobs (default: uv's Python image)")
+    jobs.add_argument("--job-launcher", default=shlex.join(DEFAULT_LAUNCHER), metavar="CMD",
+                      help=f"how a job starts the imagenet-e CLI (default: {shlex.join(DEFAULT_LAUNCHER)!r})")
+    jobs.add_argument("--job-timeout", metavar="T", help="Hub-side time limit of each job, e.g. 2h (default: the Hub's)")
+    jobs.add_argument("--wait-timeout", type=float, metavar="SECONDS",
+                      help="stop waiting (and cancel the jobs still running) after this long (default: wait)")
+    jobs.add_argument("--attempts", type=int, default=2, help="launches per shard before giving up (default 2)")
+    jobs.add_argument("--poll", type=float, default=10.0, metavar="SECONDS", help="status poll interval (default 10)")
+    jobs.add_argument("--dry-run", action="store_true", help="print each job's command and the plan; launch nothing")
+    gen.set_defaults(func=partial(_launch, gen))
+
+    shard = verbs.add_parser(
+        "generate-shard", parents=[base], add_help=False,
+        help="what each job of `jobs generate` runs: one shard, committed to the staging repo",
+        description=("`imagenet-e generate --num-shards N --shard-index I` in a scratch --out, then the shard's chunks, "
+                     "the run's fingerprint and a shard.json marker in ONE commit to "
+                     "<--staging-repo>/<--staging-path>/shard-I-of-N/."))
+    staging = shard.add_argument_group("staging")
+    staging.add_argument("--staging-repo", required=True, metavar="NS/NAME", help="the staging dataset repo")
+    staging.add_argument("--staging-path", required=True, metavar="FOLDER", help="the run's folder in it")
+    shard.set_defaults(func=_shard)
+    p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _launch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from generation.generate_command import inputs_from_args, run_generate, settings_from_args
+
+    from .generate_jobs import (
+        LOCAL_ONLY_DESTS, GenerateJobsPlan, collect_shards, generate_tokens, job_argv, job_specs,
+        refuse_local_inputs, run_generate_jobs, run_key,
+    )
+
+    if args.merge or args.num_shards is not None or args.shard_index is not None:
+        raise ValueError("--merge/--num-shards/--shard-index: `jobs generate` splits the run into --hf-jobs shards "
+                         "and merges by itself")
+    settings, inputs = settings_from_args(args), inputs_from_args(args)
+    refuse_local_inputs(args)
+    staging = args.staging_repo or (f"{args.repo_id}-staging" if args.repo_id else None)
+    if staging is None:
+        raise ValueError("give --staging-repo NS/NAME: the dataset repo the jobs commit their shards to")
+    kept = job_argv(parser, generate_tokens(args.cli_argv), LOCAL_ONLY_DESTS | JOBS_DESTS)
+    plan = GenerateJobsPlan(kept, args.hf_jobs, staging, run_key(settings, inputs, args.hf_jobs),
+                            tuple(shlex.split(args.job_launcher)))
+    out = Path(args.out).absolute()
+    if args.dry_run:
+        for i, spec in enumerate(job_specs(plan, flavor=args.flavor, image=args.job_image, timeout=args.job_timeout,
+                                           secret=None)):
+            print(f"# job {i + 1}/{plan.num_shards} on {spec.flavor}, image {spec.image}, secret HF_TOKEN")
+            print(shlex.join(spec.command))
+        print(f"# then here: download {staging}/{plan.staging_path}/shard-*-of-{plan.num_shards} into "
+              f"{out}.work and merge into {out}" + (f", push to {args.repo_id}" if args.repo_id else ""))
+        return 0
+    _check_before_launch(args, inputs, settings, out)
+    from imagenet_e.hf_jobs import JobsFailed
+
+    try:
+        run_generate_jobs(plan, flavor=args.flavor, image=args.job_image, job_timeout=args.job_timeout,
+                          wait_timeout=args.wait_timeout, attempts=args.attempts, poll_s=args.poll,
+                          log=lambda message: print(message, file=sys.stderr, flush=True))
+    except JobsFailed as exc:
+        raise ValueError(f"{exc}; run the same command again: the shards already in {staging} are kept and only the "
+                         "others are launched") from None
+    from generation.pipeline import work_dir_for
+
+    chunks = collect_shards(plan, work_dir_for(out))
+    print(f"downloaded {chunks} chunk(s) of {plan.num_shards} shard(s) from {staging}/{plan.staging_path}",
+          file=sys.stderr)
+    return run_generate(argparse.Namespace(**{**vars(args), "merge": True}))
+
+
+def _check_before_launch(args: argparse.Namespace, inputs, settings, out: Path) -> None:
+    """What would fail after the jobs fails now: the output folder, the push token, the source's columns."""
+    from generation.pipeline import work_dir_for
+    from generation.pipeline.run import check_sources_early
+    from imagenet_e_dataset.output_folder import OutputKind, check_output_folder
+
+    resuming = (work_dir_for(out) / "run.json").is_file()
+    check_output_folder(out, command="generate", kind=OutputKind.DATASET, overwrite=args.overwrite or resuming)
+    if args.repo_id:
+        from imagenet_e_dataset.push import check_token
+
+        check_token()
+    check_sources_early(inputs, settings)
+
+
+def _shard(args: argparse.Namespace) -> int:
+    from generation.generate_command import inputs_from_args, settings_from_args
+    from generation.pipeline import Placement, generate, work_dir_for
+
+    from .generate_jobs import upload_shard
+
+    if args.num_shards is None or args.shard_index is None:
+        raise ValueError("generate-shard needs --num-shards N and --shard-index I")
+    if args.merge or args.repo_id:
+        raise ValueError("--merge/--repo-id: a shard job only commits its chunks; `jobs generate` merges and pushes")
+    placement = Placement(num_shards=args.num_shards, shard_index=args.shard_index, device=args.device,
+                          progress=not args.no_progress)
+    report = generate(inputs_from_args(args), settings_from_args(args), args.out, placement, keep_work=True,
+                      overwrite=args.overwrite, merge_when_done=False)
+    work = work_dir_for(Path(args.out))
+    folder = upload_shard(work, args.num_shards, args.shard_index, report.chunks_total,
+                          staging_repo=args.staging_repo, staging_path=args.staging_path)
+    print(f"shard {args.shard_index + 1}/{args.num_shards}: committed {report.chunks_done_here + report.chunks_skipped_as_done} "
+          f"chunk(s) to {args.staging_repo}/{folder}")
+    if not args.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
