@@ -19,15 +19,6 @@ JOBS_DESTS = frozenset({"hf_jobs", "flavor", "staging_repo", "job_image", "job_l
 """The launcher's own flags (never passed on to a job)."""
 
 
-def _generate_parser() -> argparse.ArgumentParser:
-    """A stand-alone copy of ``imagenet-e generate``'s parser (its flags are the jobs' flags)."""
-    from generation import generate_command
-
-    commands = argparse.ArgumentParser(prog="imagenet-e", add_help=False).add_subparsers()
-    generate_command.register(commands)
-    return commands.choices["generate"]
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     from .generate_jobs import DEFAULT_LAUNCHER
 
@@ -35,7 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "jobs", help="run generation beyond one machine as Hugging Face Jobs (docs/scaling.md)",
         description="Run work as Hugging Face Jobs. `jobs generate` = `generate` split into N jobs, merged here.")
     verbs = p.add_subparsers(dest="jobs_command", metavar="VERB")
-    base = _generate_parser()
+    from generation import generate_command
+
+    from .common import command_parser
+
+    base = command_parser(generate_command, "generate")
     gen = verbs.add_parser(
         "generate", parents=[base], add_help=False,
         help="`imagenet-e generate` as N Hugging Face Jobs: shards staged on the Hub, merged and pushed from here",
@@ -81,9 +76,10 @@ def _launch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from generation.generate_command import inputs_from_args, run_generate, settings_from_args
 
     from .generate_jobs import (
-        LOCAL_ONLY_DESTS, GenerateJobsPlan, collect_shards, generate_tokens, job_argv, job_specs,
-        refuse_local_inputs, run_generate_jobs, run_key,
+        LOCAL_ONLY_DESTS, GenerateJobsPlan, collect_shards, job_specs, refuse_local_inputs, run_generate_jobs,
+        run_key,
     )
+    from .common import job_argv, verb_tokens
 
     if args.merge or args.num_shards is not None or args.shard_index is not None:
         raise ValueError("--merge/--num-shards/--shard-index: `jobs generate` splits the run into --hf-jobs shards "
@@ -93,7 +89,7 @@ def _launch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     staging = args.staging_repo or (f"{args.repo_id}-staging" if args.repo_id else None)
     if staging is None:
         raise ValueError("give --staging-repo NS/NAME: the dataset repo the jobs commit their shards to")
-    kept = job_argv(parser, generate_tokens(args.cli_argv), LOCAL_ONLY_DESTS | JOBS_DESTS)
+    kept = job_argv(parser, verb_tokens(args.cli_argv, "generate"), LOCAL_ONLY_DESTS | JOBS_DESTS)
     plan = GenerateJobsPlan(kept, args.hf_jobs, staging, run_key(settings, inputs, args.hf_jobs),
                             tuple(shlex.split(args.job_launcher)))
     out = Path(args.out).absolute()

@@ -21,14 +21,15 @@ import argparse
 import hashlib
 import json
 import os
-import shlex
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 from imagenet_e_dataset.atomic import atomic_write_bytes
 from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
+
+from .common import commit_files, refuse_local_paths, sha256_file
 
 STAGING_ROOT = "generate"
 """Top folder of generation runs in the staging repo (``generate/<run key>/shard-i-of-N/``)."""
@@ -78,39 +79,6 @@ class GenerateJobsPlan:
                 "--shard-index", str(index), "--out", JOB_OUT, "--no-progress")
 
 
-def generate_tokens(argv: Sequence[str], verb: str = "generate") -> list[str]:
-    """The tokens after ``jobs <verb>`` in a full ``imagenet-e`` command line."""
-    tokens = list(argv)
-    for k in range(len(tokens) - 1):
-        if tokens[k] == "jobs" and tokens[k + 1] == verb:
-            return tokens[k + 2:]
-    raise ValueError(f"expected 'jobs {verb}' in the command line, got {shlex.join(tokens)}")
-
-
-def job_argv(parser: argparse.ArgumentParser, tokens: Sequence[str], drop: frozenset[str]) -> tuple[str, ...]:
-    """``tokens`` without the options whose dest is in ``drop`` (and their values).
-
-    Options must be spelled in full: an abbreviation could mean another flag in the job's version.
-    """
-    kept: list[str] = []
-    skip_value = False
-    for token in tokens:
-        if skip_value:
-            skip_value = False
-            continue
-        if token.startswith("--"):
-            name, has_value = token.split("=", 1)[0], "=" in token
-            action = parser._option_string_actions.get(name)
-            if action is None:
-                raise ValueError(f"{name}: spell the flag out in full for a Jobs run (the jobs' command must mean "
-                                 "the same in any version)")
-            if action.dest in drop:
-                skip_value = not has_value and action.nargs != 0
-                continue
-        kept.append(token)
-    return tuple(kept)
-
-
 def refuse_local_inputs(args: argparse.Namespace) -> None:
     """Jobs run on other machines: every input must be on the Hub (or made in the job)."""
     given = [flag for dest, flag in LOCAL_SOURCES.items() if getattr(args, dest, None) is not None]
@@ -122,16 +90,7 @@ def refuse_local_inputs(args: argparse.Namespace) -> None:
     if args.hf_dataset is not None and Path(args.hf_dataset).exists():
         raise ValueError(f"--hf-dataset {args.hf_dataset} is a folder on this machine, which Jobs cannot read: "
                          "push it to the Hub (datasets' push_to_hub) and pass its repo id")
-    for dest, flag in MODEL_FLAGS.items():
-        for value in _as_list(getattr(args, dest, None)):
-            path = str(value).split(":", 1)[1] if ":" in str(value) else str(value)
-            if path and Path(path).exists():
-                raise ValueError(f"{flag} {value}: {path} is a path on this machine, which Jobs cannot read; upload "
-                                 "it to the Hub and pass its repo id (or name an installed module)")
-
-
-def _as_list(value: Any) -> list[Any]:
-    return [] if value is None else list(value) if isinstance(value, (list, tuple)) else [value]
+    refuse_local_paths(args, MODEL_FLAGS)
 
 
 def run_key(settings: Any, inputs: Any, num_shards: int) -> str:
@@ -146,8 +105,6 @@ def run_key(settings: Any, inputs: Any, num_shards: int) -> str:
 def upload_shard(work_root: Path, num_shards: int, shard_index: int, chunks_total: int, *, staging_repo: str,
                  staging_path: str, token: str | bool | None = None) -> str:
     """Commit shard ``shard_index``'s chunks, the run files and the ``shard.json`` marker in one commit."""
-    from huggingface_hub import CommitOperationAdd, HfApi
-
     from generation.pipeline import WorkFolder, shard_chunks
 
     work = WorkFolder(work_root)
@@ -157,32 +114,18 @@ def upload_shard(work_root: Path, num_shards: int, shard_index: int, chunks_tota
         raise ValueError(f"shard {shard_index} of {num_shards} is not complete ({len(missing)} chunk(s) missing, "
                          f"first {missing[0]}); nothing was uploaded")
     folder = f"{staging_path}/shard-{shard_index}-of-{num_shards}"
-    operations, chunks = [], {}
-    for k in mine:
-        path = work.chunk_path(k)
-        chunks[path.name] = _sha256_file(path)
-        operations.append(CommitOperationAdd(f"{folder}/chunks/{path.name}", str(path)))
+    files: dict[str, Path | bytes] = {f"{folder}/chunks/{work.chunk_path(k).name}": work.chunk_path(k) for k in mine}
+    chunks = {work.chunk_path(k).name: sha256_file(work.chunk_path(k)) for k in mine}
     for name in RUN_FILES:
         if (work.root / name).is_file():  # provenance.json only exists where a chunk was made
-            operations.append(CommitOperationAdd(f"{folder}/{name}", str(work.root / name)))
+            files[f"{folder}/{name}"] = work.root / name
     fingerprint = json.loads(work.run_file.read_text(encoding="utf-8"))["fingerprint"]
     marker = {"shard_index": shard_index, "num_shards": num_shards, "chunks_total": chunks_total,
               "fingerprint": fingerprint, "chunks": chunks}
-    operations.append(CommitOperationAdd(f"{folder}/{SHARD_MARKER}",
-                                         json.dumps(marker, sort_keys=True, indent=1).encode()))
-    api = HfApi(token=token)
-    api.create_repo(staging_repo, repo_type="dataset", private=True, exist_ok=True)
-    api.create_commit(staging_repo, operations, repo_type="dataset",
-                      commit_message=f"imagenet-e generate: shard {shard_index + 1}/{num_shards} ({len(mine)} chunks)")
+    files[f"{folder}/{SHARD_MARKER}"] = json.dumps(marker, sort_keys=True, indent=1).encode()  # last: the marker
+    commit_files(staging_repo, files, f"imagenet-e generate: shard {shard_index + 1}/{num_shards} ({len(mine)} "
+                 "chunks)", token=token)
     return folder
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -- on the launching machine ---------------------------------------------------------------------
