@@ -15,20 +15,47 @@ from functools import partial
 from pathlib import Path
 
 JOBS_DESTS = frozenset({"hf_jobs", "flavor", "staging_repo", "job_image", "job_launcher", "job_timeout",
-                        "wait_timeout", "attempts", "poll", "dry_run"})
+                        "wait_timeout", "attempts", "poll", "dry_run", "out_dir"})
 """The launcher's own flags (never passed on to a job)."""
 
 
+def _add_jobs_flags(parser: argparse.ArgumentParser, launcher: tuple[str, ...], what: str) -> argparse._ArgumentGroup:
+    """The Jobs flags every launching verb has (their dests are :data:`JOBS_DESTS`)."""
+    jobs = parser.add_argument_group("Hugging Face Jobs")
+    jobs.add_argument("--flavor", default="cpu-basic",
+                      help="hardware of each job (`hf jobs hardware` lists them: cpu-basic, cpu-upgrade, t4-small, "
+                           "l4x1, a10g-small, a100-large, h100, ...; default cpu-basic)")
+    jobs.add_argument("--job-image", metavar="IMAGE", help="container image of the jobs (default: uv's Python image)")
+    jobs.add_argument("--job-launcher", default=shlex.join(launcher), metavar="CMD",
+                      help=f"how a job starts the imagenet-e CLI (default: {shlex.join(launcher)!r})")
+    jobs.add_argument("--job-timeout", metavar="T", help="Hub-side time limit of each job, e.g. 2h (default: the Hub's)")
+    jobs.add_argument("--wait-timeout", type=float, metavar="SECONDS",
+                      help="stop waiting (and cancel the jobs still running) after this long (default: wait)")
+    jobs.add_argument("--attempts", type=int, default=2, help=f"launches per {what} before giving up (default 2)")
+    jobs.add_argument("--poll", type=float, default=10.0, metavar="SECONDS", help="status poll interval (default 10)")
+    jobs.add_argument("--dry-run", action="store_true", help="print each job's command and the plan; launch nothing")
+    return jobs
+
+
+def _add_staging_flags(parser: argparse.ArgumentParser) -> None:
+    staging = parser.add_argument_group("staging")
+    staging.add_argument("--staging-repo", required=True, metavar="NS/NAME", help="the staging dataset repo")
+    staging.add_argument("--staging-path", required=True, metavar="FOLDER", help="this job's folder in it")
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from generation import generate_command
+    from imagenet_e.eval import commands as eval_commands
+
+    from .common import command_parser
+    from .evaluate_jobs import EVALUATE_LAUNCHER
     from .generate_jobs import DEFAULT_LAUNCHER
 
     p = subparsers.add_parser(
-        "jobs", help="run generation beyond one machine as Hugging Face Jobs (docs/scaling.md)",
-        description="Run work as Hugging Face Jobs. `jobs generate` = `generate` split into N jobs, merged here.")
+        "jobs", help="run generation and evaluation beyond one machine as Hugging Face Jobs (docs/scaling.md)",
+        description="Run work as Hugging Face Jobs: `jobs generate` is `generate` split into N jobs and merged "
+                    "here; `jobs evaluate` is `evaluate` for many models, one job each.")
     verbs = p.add_subparsers(dest="jobs_command", metavar="VERB")
-    from generation import generate_command
-
-    from .common import command_parser
 
     base = command_parser(generate_command, "generate")
     gen = verbs.add_parser(
@@ -41,35 +68,62 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "merge of `generate --merge` and pushes to --repo-id if given. Rerun the same command after a failure: "
             "shards already in the staging repo are not redone. Jobs cannot read this machine's disk: the photos "
             "must be a Hub dataset (--hf-dataset) and the masks made in the jobs (--auto-mask)."))
-    jobs = gen.add_argument_group("Hugging Face Jobs")
+    jobs = _add_jobs_flags(gen, DEFAULT_LAUNCHER, "shard")
     jobs.add_argument("--hf-jobs", type=int, required=True, metavar="N", help="number of jobs (shards)")
-    jobs.add_argument("--flavor", default="cpu-basic",
-                      help="hardware of each job (`hf jobs hardware` lists them: cpu-basic, cpu-upgrade, t4-small, "
-                           "l4x1, a10g-small, a100-large, h100, ...; default cpu-basic)")
     jobs.add_argument("--staging-repo", metavar="NS/NAME",
                       help="dataset repo the jobs commit their shards to (created private; default: <--repo-id>-staging)")
-    jobs.add_argument("--job-image", metavar="IMAGE", help="container image of the jobs (default: uv's Python image)")
-    jobs.add_argument("--job-launcher", default=shlex.join(DEFAULT_LAUNCHER), metavar="CMD",
-                      help=f"how a job starts the imagenet-e CLI (default: {shlex.join(DEFAULT_LAUNCHER)!r})")
-    jobs.add_argument("--job-timeout", metavar="T", help="Hub-side time limit of each job, e.g. 2h (default: the Hub's)")
-    jobs.add_argument("--wait-timeout", type=float, metavar="SECONDS",
-                      help="stop waiting (and cancel the jobs still running) after this long (default: wait)")
-    jobs.add_argument("--attempts", type=int, default=2, help="launches per shard before giving up (default 2)")
-    jobs.add_argument("--poll", type=float, default=10.0, metavar="SECONDS", help="status poll interval (default 10)")
-    jobs.add_argument("--dry-run", action="store_true", help="print each job's command and the plan; launch nothing")
     gen.set_defaults(func=partial(_launch, gen))
-
     shard = verbs.add_parser(
         "generate-shard", parents=[base], add_help=False,
         help="what each job of `jobs generate` runs: one shard, committed to the staging repo",
         description=("`imagenet-e generate --num-shards N --shard-index I` in a scratch --out, then the shard's chunks, "
                      "the run's fingerprint and a shard.json marker in ONE commit to "
                      "<--staging-repo>/<--staging-path>/shard-I-of-N/."))
-    staging = shard.add_argument_group("staging")
-    staging.add_argument("--staging-repo", required=True, metavar="NS/NAME", help="the staging dataset repo")
-    staging.add_argument("--staging-path", required=True, metavar="FOLDER", help="the run's folder in it")
+    _add_staging_flags(shard)
     shard.set_defaults(func=_shard)
+
+    scorer = command_parser(eval_commands, "evaluate")
+    evaluate = verbs.add_parser(
+        "evaluate", parents=[scorer], add_help=False, conflict_handler="resolve",
+        help="`imagenet-e evaluate` for many models as Hugging Face Jobs, one job per model",
+        description=(
+            "Every flag of `imagenet-e evaluate`, with --model repeatable: job i runs `imagenet-e jobs evaluate-model "
+            "--model M_i ...` (print the exact commands with --dry-run) and commits results.json and "
+            "predictions.parquet to the staging repo in one commit; this command waits and downloads them into "
+            "--out-dir/<model>/. Rerun the same command after a failure: models already done are not redone. "
+            "Models and the dataset must be on the Hub."))
+    evaluate.add_argument("--model", action="append", required=True, metavar="ID",
+                          help="a Hub model id (repeatable: one job per model)")
+    evaluate.add_argument("--out-dir", type=Path, default=Path("evaluations"),
+                          help="where each model's results.json and predictions.parquet land (default evaluations)")
+    _add_jobs_flags(evaluate, EVALUATE_LAUNCHER, "model").add_argument(
+        "--staging-repo", required=True, metavar="NS/NAME", help="dataset repo the jobs commit their results to")
+    evaluate.set_defaults(func=partial(_launch_evaluate, evaluate))
+    one = verbs.add_parser(
+        "evaluate-model", parents=[scorer], add_help=False,
+        help="what each job of `jobs evaluate` runs: `imagenet-e evaluate`, then results and predictions committed",
+        description="`imagenet-e evaluate` with the same flags, then --output and its predictions committed to "
+                    "<--staging-repo>/<--staging-path>/ in ONE commit.")
+    _add_staging_flags(one)
+    one.set_defaults(func=partial(_evaluate_one, scorer.get_default("func")))
     p.set_defaults(func=lambda args: p.print_help() or 2)
+
+
+def _print_plan(specs, then: str) -> None:
+    for i, spec in enumerate(specs):
+        print(f"# job {i + 1}/{len(specs)} on {spec.flavor}, image {spec.image}, secret HF_TOKEN")
+        print(shlex.join(spec.command))
+    print(f"# then here: {then}")
+
+
+def _run_or_explain(run, staging: str, what: str):
+    from imagenet_e.hf_jobs import JobsFailed
+
+    try:
+        return run(log=lambda message: print(message, file=sys.stderr, flush=True))
+    except JobsFailed as exc:
+        raise ValueError(f"{exc}; run the same command again: the {what} already in {staging} are kept and only the "
+                         "others are launched") from None
 
 
 def _launch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -94,23 +148,14 @@ def _launch(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                             tuple(shlex.split(args.job_launcher)))
     out = Path(args.out).absolute()
     if args.dry_run:
-        for i, spec in enumerate(job_specs(plan, flavor=args.flavor, image=args.job_image, timeout=args.job_timeout,
-                                           secret=None)):
-            print(f"# job {i + 1}/{plan.num_shards} on {spec.flavor}, image {spec.image}, secret HF_TOKEN")
-            print(shlex.join(spec.command))
-        print(f"# then here: download {staging}/{plan.staging_path}/shard-*-of-{plan.num_shards} into "
-              f"{out}.work and merge into {out}" + (f", push to {args.repo_id}" if args.repo_id else ""))
+        _print_plan(job_specs(plan, flavor=args.flavor, image=args.job_image, timeout=args.job_timeout, secret=None),
+                    f"download {staging}/{plan.staging_path}/shard-*-of-{plan.num_shards} into {out}.work and merge "
+                    f"into {out}" + (f", push to {args.repo_id}" if args.repo_id else ""))
         return 0
     _check_before_launch(args, inputs, settings, out)
-    from imagenet_e.hf_jobs import JobsFailed
-
-    try:
-        run_generate_jobs(plan, flavor=args.flavor, image=args.job_image, job_timeout=args.job_timeout,
-                          wait_timeout=args.wait_timeout, attempts=args.attempts, poll_s=args.poll,
-                          log=lambda message: print(message, file=sys.stderr, flush=True))
-    except JobsFailed as exc:
-        raise ValueError(f"{exc}; run the same command again: the shards already in {staging} are kept and only the "
-                         "others are launched") from None
+    _run_or_explain(partial(run_generate_jobs, plan, flavor=args.flavor, image=args.job_image,
+                            job_timeout=args.job_timeout, wait_timeout=args.wait_timeout, attempts=args.attempts,
+                            poll_s=args.poll), staging, "shards")
     from generation.pipeline import work_dir_for
 
     chunks = collect_shards(plan, work_dir_for(out))
@@ -155,4 +200,41 @@ def _shard(args: argparse.Namespace) -> int:
           f"chunk(s) to {args.staging_repo}/{folder}")
     if not args.keep_work:
         shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def _launch_evaluate(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import json
+
+    from imagenet_e.eval.formats import format_results
+
+    from .common import job_argv, refuse_local_paths, verb_tokens
+    from .evaluate_jobs import LOCAL_ONLY_DESTS, LOCAL_PATH_FLAGS, EvaluateJobsPlan, job_specs, run_evaluate_jobs
+
+    refuse_local_paths(args, LOCAL_PATH_FLAGS)
+    kept = job_argv(parser, verb_tokens(args.cli_argv, "evaluate"), LOCAL_ONLY_DESTS | JOBS_DESTS)
+    plan = EvaluateJobsPlan(tuple(args.model), kept, args.staging_repo, tuple(shlex.split(args.job_launcher)))
+    if args.dry_run:
+        _print_plan(job_specs(plan, flavor=args.flavor, image=args.job_image, timeout=args.job_timeout, secret=None),
+                    f"download each model's results.json and predictions.parquet into {args.out_dir}/<model>/")
+        return 0
+    written = _run_or_explain(partial(run_evaluate_jobs, plan, args.out_dir, flavor=args.flavor, image=args.job_image,
+                                      job_timeout=args.job_timeout, wait_timeout=args.wait_timeout,
+                                      attempts=args.attempts, poll_s=args.poll), args.staging_repo, "models")
+    print(format_results([json.loads(path.read_text(encoding="utf-8")) for path in written], args.format))
+    print("results: " + "  ".join(str(path) for path in written), file=sys.stderr)
+    return 0
+
+
+def _evaluate_one(evaluate, args: argparse.Namespace) -> int:
+    """``imagenet-e evaluate`` as the user would run it, then its results and predictions committed."""
+    from .evaluate_jobs import upload_results
+
+    if args.predictions is not None:
+        raise ValueError("--predictions: a job writes its predictions beside --output (the staged pair)")
+    code = evaluate(args)
+    if code:
+        return code
+    upload_results(Path(args.output), staging_repo=args.staging_repo, staging_path=args.staging_path)
+    print(f"committed {args.output} and its predictions to {args.staging_repo}/{args.staging_path}")
     return 0
