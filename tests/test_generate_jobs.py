@@ -114,3 +114,4 @@ def test_inputs_a_job_cannot_read_are_refused_naming_the_flag(tmp_path, capsys, 
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert err.startswith("imagenet-e jobs: error: ") and message in err, err
+

@@ -82,9 +82,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_staging_flags(shard)
     shard.set_defaults(func=_shard)
 
+    # Two copies: the "resolve" below edits the parent's own --model action, which parents share.
     scorer = command_parser(eval_commands, "evaluate")
     evaluate = verbs.add_parser(
-        "evaluate", parents=[scorer], add_help=False, conflict_handler="resolve",
+        "evaluate", parents=[command_parser(eval_commands, "evaluate")], add_help=False, conflict_handler="resolve",
         help="`imagenet-e evaluate` for many models as Hugging Face Jobs, one job per model",
         description=(
             "Every flag of `imagenet-e evaluate`, with --model repeatable: job i runs `imagenet-e jobs evaluate-model "
