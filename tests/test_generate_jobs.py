@@ -115,3 +115,17 @@ def test_inputs_a_job_cannot_read_are_refused_naming_the_flag(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert err.startswith("imagenet-e jobs: error: ") and message in err, err
 
+
+
+def test_a_one_shard_job_commits_its_chunks_and_leaves_the_merge_to_the_launcher(hub_server, tmp_path, capsys):
+    from huggingface_hub import HfApi
+
+    hub_dataset(REPO)
+    staging, out = f"ns/staging-{uuid.uuid4().hex[:8]}", tmp_path / "shard-out"
+    assert main(["jobs", "generate-shard", "--staging-repo", staging, "--staging-path", "generate/by-hand", *SOURCE,
+                 *FAST, "--num-shards", "1", "--shard-index", "0", "--out", str(out)]) == 0
+    assert "shard 1/1: committed 2 chunk(s)" in capsys.readouterr().out
+    assert not out.exists() and not (tmp_path / "shard-out.work").exists()  # not merged here; work removed
+    files = HfApi().list_repo_files(staging, repo_type="dataset")
+    assert sorted(f for f in files if "/chunks/" in f) == [
+        f"generate/by-hand/shard-0-of-1/chunks/chunk-00000{k}.parquet" for k in (0, 1)]
