@@ -129,3 +129,29 @@ def test_a_one_shard_job_commits_its_chunks_and_leaves_the_merge_to_the_launcher
     files = HfApi().list_repo_files(staging, repo_type="dataset")
     assert sorted(f for f in files if "/chunks/" in f) == [
         f"generate/by-hand/shard-0-of-1/chunks/chunk-00000{k}.parquet" for k in (0, 1)]
+
+
+def test_a_staged_chunk_that_changed_is_named_and_nothing_is_merged(hub_server, fake_jobs, tmp_path, capsys,
+                                                                     monkeypatch):
+    """The shard, run by hand from the printed command, is in the staging repo: the launcher launches no
+    job for it; a chunk altered there after its marker was written is refused by name."""
+    from huggingface_hub import HfApi
+
+    hub_dataset(REPO)
+    staging, out = f"ns/staging-{uuid.uuid4().hex[:8]}", tmp_path / "out"
+    args = _jobs_args(out, staging)
+    args[args.index("--hf-jobs") + 1] = "1"
+    assert main([*args, "--dry-run"]) == 0
+    (command,) = [shlex.split(line) for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    monkeypatch.chdir(tmp_path)
+    assert main(command[3:]) == 0
+    folder = command[command.index("--staging-path") + 1] + "/shard-0-of-1"
+    HfApi().upload_file(path_or_fileobj=b"not the chunk", path_in_repo=f"{folder}/chunks/chunk-000001.parquet",
+                        repo_id=staging, repo_type="dataset")
+    before = len(fake_jobs.jobs)
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert len(fake_jobs.jobs) == before and "1 of 1 shard(s) already in" in err  # the shard is never redone
+    assert f"{folder}/chunks/chunk-000001.parquet is missing or does not match its sha256" in err, err[-2000:]
+    assert not out.exists() and not (tmp_path / "out.work").exists()

@@ -51,6 +51,11 @@ MODEL_FLAGS = {"unet": "--unet", "classifier": "--classifier", "inpainter": "--i
 """Flags that take a Hub id or a local folder/file (``hf:X``, ``diffusers:X``): only the Hub form reaches a job."""
 
 
+def shard_folder(staging_path: str, index: int, num_shards: int) -> str:
+    """Shard ``index``'s folder in the staging repo."""
+    return f"{staging_path}/shard-{index}-of-{num_shards}"
+
+
 @dataclass(frozen=True)
 class GenerateJobsPlan:
     """What the N jobs of one run execute and where they put their shards."""
@@ -71,7 +76,7 @@ class GenerateJobsPlan:
         return f"{STAGING_ROOT}/{self.run_key}"
 
     def shard_folder(self, index: int) -> str:
-        return f"{self.staging_path}/shard-{index}-of-{self.num_shards}"
+        return shard_folder(self.staging_path, index, self.num_shards)
 
     def shard_command(self, index: int) -> tuple[str, ...]:
         return (*self.launcher, "jobs", "generate-shard", "--staging-repo", self.staging_repo,
@@ -113,7 +118,7 @@ def upload_shard(work_root: Path, num_shards: int, shard_index: int, chunks_tota
     if missing:
         raise ValueError(f"shard {shard_index} of {num_shards} is not complete ({len(missing)} chunk(s) missing, "
                          f"first {missing[0]}); nothing was uploaded")
-    folder = f"{staging_path}/shard-{shard_index}-of-{num_shards}"
+    folder = shard_folder(staging_path, shard_index, num_shards)
     files: dict[str, Path | bytes] = {f"{folder}/chunks/{work.chunk_path(k).name}": work.chunk_path(k) for k in mine}
     chunks = {work.chunk_path(k).name: sha256_file(work.chunk_path(k)) for k in mine}
     for name in RUN_FILES:
@@ -122,7 +127,7 @@ def upload_shard(work_root: Path, num_shards: int, shard_index: int, chunks_tota
     fingerprint = json.loads(work.run_file.read_text(encoding="utf-8"))["fingerprint"]
     marker = {"shard_index": shard_index, "num_shards": num_shards, "chunks_total": chunks_total,
               "fingerprint": fingerprint, "chunks": chunks}
-    files[f"{folder}/{SHARD_MARKER}"] = json.dumps(marker, sort_keys=True, indent=1).encode()  # last: the marker
+    files[f"{folder}/{SHARD_MARKER}"] = json.dumps(marker, sort_keys=True, indent=1).encode()
     commit_files(staging_repo, files, f"imagenet-e generate: shard {shard_index + 1}/{num_shards} ({len(mine)} "
                  "chunks)", token=token)
     return folder
@@ -175,11 +180,11 @@ def collect_shards(plan: GenerateJobsPlan, work_root: Path, *, token: str | bool
         for name, sha in marker["chunks"].items():
             if (target / "chunks" / name).is_file():
                 continue
-            data = (shard / "chunks" / name).read_bytes()
-            if hashlib.sha256(data).hexdigest() != sha:
-                raise ValueError(f"{plan.shard_folder(i)}/chunks/{name} does not match its sha256 in "
+            source = shard / "chunks" / name
+            if not source.is_file() or sha256_file(source) != sha:
+                raise ValueError(f"{plan.shard_folder(i)}/chunks/{name} is missing or does not match its sha256 in "
                                  f"{SHARD_MARKER}; delete that shard's folder in {plan.staging_repo} to redo it")
-            atomic_write_bytes(target / "chunks" / name, data, fsync=True)
+            os.replace(source, target / "chunks" / name)  # same file system: a rename, whole or not at all
     if target != work_root:
         for name in reversed(RUN_FILES):  # run.json last: it is what makes the folder a work folder
             source = next((download / plan.shard_folder(i) / name for i in range(plan.num_shards)
