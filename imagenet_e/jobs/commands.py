@@ -19,6 +19,13 @@ JOBS_DESTS = frozenset({"hf_jobs", "flavor", "staging_repo", "job_image", "job_l
 """The launcher's own flags (never passed on to a job)."""
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
 def _add_jobs_flags(parser: argparse.ArgumentParser, launcher: tuple[str, ...], what: str) -> argparse._ArgumentGroup:
     """The Jobs flags every launching verb has (their dests are :data:`JOBS_DESTS`)."""
     jobs = parser.add_argument_group("Hugging Face Jobs")
@@ -31,7 +38,7 @@ def _add_jobs_flags(parser: argparse.ArgumentParser, launcher: tuple[str, ...], 
     jobs.add_argument("--job-timeout", metavar="T", help="Hub-side time limit of each job, e.g. 2h (default: the Hub's)")
     jobs.add_argument("--wait-timeout", type=float, metavar="SECONDS",
                       help="stop waiting (and cancel the jobs still running) after this long (default: wait)")
-    jobs.add_argument("--attempts", type=int, default=2, help=f"launches per {what} before giving up (default 2)")
+    jobs.add_argument("--attempts", type=_positive_int, default=2, help=f"launches per {what} before giving up (default 2)")
     jobs.add_argument("--poll", type=float, default=10.0, metavar="SECONDS", help="status poll interval (default 10)")
     jobs.add_argument("--dry-run", action="store_true", help="print each job's command and the plan; launch nothing")
     return jobs
@@ -69,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "shards already in the staging repo are not redone. Jobs cannot read this machine's disk: the photos "
             "must be a Hub dataset (--hf-dataset) and the masks made in the jobs (--auto-mask)."))
     jobs = _add_jobs_flags(gen, DEFAULT_LAUNCHER, "shard")
-    jobs.add_argument("--hf-jobs", type=int, required=True, metavar="N", help="number of jobs (shards)")
+    jobs.add_argument("--hf-jobs", type=_positive_int, required=True, metavar="N", help="number of jobs (shards)")
     jobs.add_argument("--staging-repo", metavar="NS/NAME",
                       help="dataset repo the jobs commit their shards to (created private; default: <--repo-id>-staging)")
     gen.set_defaults(func=partial(_launch, gen))
