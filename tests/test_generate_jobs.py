@@ -34,9 +34,18 @@ def _digests(out: Path) -> dict[str, str]:
 
 @pytest.fixture
 def fake_jobs(hub_server):
+    """A fresh fake Jobs API for this test (others count the jobs they see), its subprocesses stopped after."""
     from helpers.fake_jobs import FakeJobs
 
-    return hub_server.__dict__.setdefault("jobs", FakeJobs())
+    previous = hub_server.__dict__.pop("jobs", None)
+    hub_server.jobs = jobs = FakeJobs()
+    try:
+        yield jobs
+    finally:
+        jobs.stop()
+        del hub_server.jobs
+        if previous is not None:
+            hub_server.jobs = previous
 
 
 def test_two_jobs_equal_a_single_run_and_a_rerun_relaunches_only_the_failed_shard(hub_server, fake_jobs, tmp_path,
