@@ -2,7 +2,7 @@
 
 Two shards of a tiny Hub dataset (4 photos, 2 chunks, GrabCut masks, cpu backend): the first launch
 loses shard 1 (its machine is "preempted"), shard 0 is committed to the staging repo; the rerun
-launches shard 1 alone, merges, and the dataset equals a single-process ``generate`` file for file.
+launches shard 1 alone, merges, pushes, and the dataset equals a single-process ``generate`` file for file.
 """
 
 from __future__ import annotations
@@ -54,7 +54,8 @@ def test_two_jobs_equal_a_single_run_and_a_rerun_relaunches_only_the_failed_shar
 
     hub_dataset(REPO)
     single = tmp_path / "single" / "out"
-    assert main(["generate", *SOURCE, "--out", str(single), *FAST]) == 0
+    pushed = f"ns/imagenet-e-{uuid.uuid4().hex[:8]}"  # the card names the repo: both runs push to it
+    assert main(["generate", *SOURCE, "--out", str(single), *FAST, "--repo-id", pushed]) == 0
     staging = f"ns/staging-{uuid.uuid4().hex[:8]}"
     out = tmp_path / "jobs" / "out"
     before = set(fake_jobs.jobs)
@@ -71,7 +72,7 @@ def test_two_jobs_equal_a_single_run_and_a_rerun_relaunches_only_the_failed_shar
     assert not out.exists()
 
     seen = set(fake_jobs.jobs)
-    assert main(_jobs_args(out, staging)) == 0
+    assert main(_jobs_args(out, staging, "--repo-id", pushed)) == 0  # same run: --repo-id is the launcher's
     captured = capsys.readouterr()
     rerun = [fake_jobs.jobs[j] for j in fake_jobs.jobs if j not in seen]
     assert [j.spec["labels"]["shard"] for j in rerun] == ["1-of-2"]  # the completed shard is never redone
@@ -84,6 +85,13 @@ def test_two_jobs_equal_a_single_run_and_a_rerun_relaunches_only_the_failed_shar
     assert files == _digests(single)
     assert {"README.md", "manifest.jsonl"} <= set(files) and sum(name.endswith(".parquet") for name in files) >= 3
     assert sorted(p.name for p in out.parent.iterdir()) == ["out"]  # work and download folders removed
+    from huggingface_hub import hf_hub_download
+
+    assert "pushed to" in captured.out
+    remote = set(HfApi().list_repo_files(pushed, repo_type="dataset"))
+    assert {name for name in files if name.endswith(".parquet") or name == "README.md"} <= remote
+    readme = hf_hub_download(pushed, "README.md", repo_type="dataset")
+    assert hashlib.sha256(Path(readme).read_bytes()).hexdigest() == files["README.md"]
 
 
 def test_dry_run_prints_commands_a_user_can_run_by_hand(hub_server, fake_jobs, tmp_path, capsys, monkeypatch):
