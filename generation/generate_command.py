@@ -79,7 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--rank-timeout", type=float, default=None, metavar="SECONDS",
                      help="under torchrun / accelerate launch: how long rank 0 waits for a rank that shows no sign of "
                           "life before naming it and stopping (default 1800)")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=run_generate)
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -129,7 +129,8 @@ def inputs_from_args(args: argparse.Namespace):
     return Inputs(args.images, args.masks, args.labels, image_folder=args.image_folder, hub=hub)
 
 
-def _run(args: argparse.Namespace) -> int:
+def run_generate(args: argparse.Namespace) -> int:
+    """The `generate` command on parsed flags (also the merge step of `imagenet-e jobs generate`)."""
     from imagenet_e_dataset.registry import ORIGINAL_CONFIG
 
     from .pipeline import Placement, generate

@@ -66,17 +66,24 @@ def log_tail(job_id: str, *, lines: int = 3, token: str | bool | None = None, na
 
 
 def wait_all(job_ids: Sequence[str], *, timeout: float | None = None, poll_s: float = 5.0,
-             token: str | bool | None = None, namespace: str | None = None) -> list[Any]:
-    """Wait until every job reaches a terminal stage; returns their final ``JobInfo`` in order."""
+             token: str | bool | None = None, namespace: str | None = None,
+             on_stage: Callable[[str, str], None] | None = None) -> list[Any]:
+    """Wait until every job reaches a terminal stage; returns their final ``JobInfo`` in order.
+
+    ``on_stage(job_id, stage)`` is called whenever a job is first seen in a stage (progress per job)."""
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
     deadline = None if timeout is None else time.monotonic() + timeout
     final: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     while True:
         for job_id in job_ids:
             if job_id not in final:
                 info = api.inspect_job(job_id=job_id, namespace=namespace)
+                if on_stage is not None and seen.get(job_id) != str(info.status.stage):
+                    seen[job_id] = str(info.status.stage)
+                    on_stage(job_id, seen[job_id])
                 if str(info.status.stage) in TERMINAL_STAGES:
                     final[job_id] = info
         if len(final) == len(job_ids):
@@ -106,8 +113,10 @@ def run_jobs(specs: Sequence[JobSpec], *, done: Callable[[int], bool] = lambda i
         launched += [job.id for job in jobs.values()]
         log(f"attempt {attempt}: launched {len(jobs)} job(s) on {specs[todo[0]].flavor}: "
             + ", ".join(job.id for job in jobs.values()))
+        index = {job.id: i for i, job in jobs.items()}
         infos = dict(zip(jobs, wait_all([j.id for j in jobs.values()], timeout=timeout, poll_s=poll_s, token=token,
-                                        namespace=namespace)))
+                                        namespace=namespace,
+                                        on_stage=lambda job_id, stage: log(f"job {index[job_id]} ({job_id}): {stage}"))))
         failures = []
         for i, info in infos.items():
             stage = str(info.status.stage)

@@ -149,8 +149,12 @@ def test_a_mentioned_subcommand_and_its_flags_exist(mention):
     if name.startswith("<") or name.startswith("PLACEHOLDER"):  # `imagenet-e <command>` stands for any
         return
     assert name in subcommands, f"{mention.where}: `imagenet-e {name}` is not a subcommand"
-    known = set(subcommands[name]._option_string_actions)
-    unknown = [t.split("=")[0] for t in mention.argv[1:] if t.startswith("--") and t.split("=")[0] not in known]
+    parser, rest = subcommands[name], mention.argv[1:]
+    while rest and any(isinstance(a, argparse._SubParsersAction) for a in parser._actions) \
+            and rest[0] in _subcommands(parser):  # `imagenet-e jobs generate --hf-jobs N`: the verb's flags
+        parser, rest = _subcommands(parser)[rest[0]], rest[1:]
+    known = set(parser._option_string_actions)
+    unknown = [t.split("=")[0] for t in rest if t.startswith("--") and t.split("=")[0] not in known]
     assert not unknown, f"{mention.where}: `imagenet-e {name}` has no option {', '.join(unknown)}"
 
 

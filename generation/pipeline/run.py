@@ -148,26 +148,29 @@ def generate(
     repo_id: str | None = None,
     private: bool = False,
     wait_poll_s: float = 2.0,
+    merge_when_done: bool = True,
 ) -> GenerateReport:
     """Generate (this process's share of) the dataset, then merge and push when this process merges.
 
     From the claim of the work folder to the end, the process holds the work folder's lock for its
     shard (``--merge``: for the merge): an identical run started meanwhile is refused at once, naming
-    the lock and the pid holding it.
+    the lock and the pid holding it. ``merge_when_done=False`` leaves the committed chunks in the work
+    folder even where this process would merge (a one-shard Hugging Face Job: its launcher merges).
     """
     with ExitStack() as held:
         return _generate(inputs, settings, out, placement, held, merge_only=merge_only, keep_work=keep_work,
-                         overwrite=overwrite, repo_id=repo_id, private=private, wait_poll_s=wait_poll_s)
+                         overwrite=overwrite, repo_id=repo_id, private=private, wait_poll_s=wait_poll_s,
+                         merge_when_done=merge_when_done)
 
 
 def _generate(inputs: Inputs, settings: GenerateSettings, out: str | os.PathLike, placement: Placement,
               held: ExitStack, *, merge_only: bool, keep_work: bool, overwrite: bool, repo_id: str | None,
-              private: bool, wait_poll_s: float) -> GenerateReport:
+              private: bool, wait_poll_s: float, merge_when_done: bool = True) -> GenerateReport:
     out = Path(out).absolute()
     inputs = inputs.absolute()
     work = WorkFolder(work_dir_for(out))
     replace_existing = _check_output(out, work, inputs, overwrite)
-    if repo_id and placement.merges:
+    if repo_id and placement.merges and merge_when_done:
         from imagenet_e_dataset.push import check_token
 
         check_token()  # a push that would fail for want of a login fails now, not after the whole run
@@ -204,7 +207,7 @@ def _generate(inputs: Inputs, settings: GenerateSettings, out: str | os.PathLike
                 _check_environment(work, placement, settings.backend)
                 done_here = _run_chunks(work, generator, ranges, todo, placement)
 
-    merging = merge_only or placement.merges
+    merging = merge_only or (placement.merges and merge_when_done)
     if not merging:
         return GenerateReport(None, len(selection.sources), len(ranges), done_here, done_before)
 

@@ -26,6 +26,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "imagenet_e.leaderboard.commands",
     "imagenet_e.demo.commands",
     "imagenet_e.publish.commands",
+    "imagenet_e.jobs.commands",
 )
 
 
@@ -44,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The tokens as typed: a command that hands its flags on to another machine (``jobs generate``) passes them verbatim.
+    args.cli_argv = tuple(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
