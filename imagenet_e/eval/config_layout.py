@@ -90,15 +90,13 @@ def _from_registry(configs: Sequence[str]) -> list[ConfigView]:
 
 
 def column_headers(views: Sequence[ConfigView]) -> dict[str, str]:
-    """Config name -> a heading no other column shares: the attribute alone where it has one config
-    (``Position``), else with its level (``Direction 15``, ``Direction 30``); ``Ori`` for the original."""
-    per_attribute: dict[str, int] = {}
-    for v in views:
-        per_attribute[v.attribute] = per_attribute.get(v.attribute, 0) + 1
+    """Config name -> a heading no other column shares: the attribute with its level (``Size 0.05``,
+    ``Direction 30``; the level is kept even for an attribute's only column, so a table never hides which
+    edit it shows); ``Ori`` for the original."""
     headers = {}
     for v in views:
         title = v.attribute.replace("_", " ").capitalize()
-        headers[v.name] = "Ori" if v.is_original else title if per_attribute[v.attribute] == 1 else f"{title} {v.level}"
+        headers[v.name] = "Ori" if v.is_original else f"{title} {v.level}"
     if len(set(headers.values())) < len(headers):  # two levels that print alike: the config names are distinct
         headers = {v.name: v.name for v in views}
     return headers
