@@ -22,7 +22,7 @@ from .harness import RESULTS, _atomic_write
 ROOT = Path(__file__).resolve().parents[1]
 COMMANDS_JSON = RESULTS / "commands.json"
 BLOCK = re.compile(r"<!-- bench:(?P<name>[a-z0-9-]+) -->(?P<body>.*?)<!-- /bench:(?P=name) -->", re.S)
-_OPEN = re.compile(r"<!-- (/?)bench:([^ ]*) -->")
+_OPEN = re.compile(r"<!-- (/?)bench:([a-z0-9-]+) -->")  # lower case: "bench:NAME" in prose is an example
 
 TIMING_SECTIONS: dict[str, tuple[str, ...]] = {
     "README.md": ("", "## Your own dataset"),  # "": the introduction, before the first "## " heading
@@ -43,13 +43,23 @@ def _seconds(value: float) -> str:
     return f"{value:.1f} s" if value < 100 else f"{value:.0f} s"
 
 
+def _span(low: float, high: float, fmt: Callable[[float], str]) -> str:
+    return fmt(low) if fmt(low) == fmt(high) else f"{fmt(low)}–{fmt(high)}"
+
+
 def _where(doc: dict[str, Any], group: str) -> str:
     host = doc["machine"]
     loads = [r["load_1m_before"] for s in doc["steps"] if s["group"] == group for r in s["runs"]]
-    runs = doc["repeats"]
     return (f"{host['date_utc'][:10]}, {host.get('cpu_model', '?')}, {host['cores_usable']} cores, "
-            f"{host.get('memory_gb', '?')} GB, CPU only; load average (1 min) {min(loads):.1f}–{max(loads):.1f} "
-            f"before the runs; {runs} run{'s' if runs != 1 else ''} each; measured by `{host['command']}`")
+            f"{host.get('memory_gb', '?')} GB, CPU only; load average (1 min) "
+            f"{_span(min(loads), max(loads), lambda x: f'{x:.1f}')} before the runs; measured by `{host['command']}`")
+
+
+def _runs(step: dict[str, Any]) -> str:
+    count = len(step["runs"])
+    if count == 1:
+        return "1 run"
+    return f"median of {count} runs, {_span(step['wall_min_s'], step['wall_max_s'], _seconds)}"
 
 
 def _steps(doc: dict[str, Any], group: str) -> list[dict[str, Any]]:
@@ -60,9 +70,8 @@ def _steps(doc: dict[str, Any], group: str) -> list[dict[str, Any]]:
 
 
 def _cost(step: dict[str, Any]) -> str:
-    return (f"{_seconds(step['wall_median_s'])} wall (median; {_seconds(step['wall_min_s'])}–"
-            f"{_seconds(step['wall_max_s'])}), {_seconds(step['cpu_median_s'])} CPU, peak RSS "
-            f"{step['max_rss_mb']:.0f} MB")
+    return (f"{_seconds(step['wall_median_s'])} wall ({_runs(step)}), {_seconds(step['cpu_median_s'])} CPU "
+            f"(user + sys, all its processes), peak RSS {step['max_rss_mb']:.0f} MB")
 
 
 def render_demo(doc: dict[str, Any]) -> str:
@@ -72,10 +81,12 @@ def render_demo(doc: dict[str, Any]) -> str:
 
 def render_own_dataset(doc: dict[str, Any]) -> str:
     found = _steps(doc, "own-dataset")
-    lines = [f"Measured {_where(doc, 'own-dataset')}, in a fresh folder, in this order:", "",
+    lines = [f"Measured {_where(doc, 'own-dataset')}; the commands above in a fresh folder, in order, "
+             f"{'once' if doc['repeats'] == 1 else str(doc['repeats']) + ' times'} (CPU: user + sys of all its processes):", "",
              "| command | wall median | min–max | CPU median | peak RSS |", "|---|---:|---:|---:|---:|"]
-    lines += [f"| `imagenet-e {s['label']}` | {_seconds(s['wall_median_s'])} | {_seconds(s['wall_min_s'])}–"
-              f"{_seconds(s['wall_max_s'])} | {_seconds(s['cpu_median_s'])} | {s['max_rss_mb']:.0f} MB |"
+    lines += [f"| `imagenet-e {s['label']}` | {_seconds(s['wall_median_s'])} | "
+              f"{_span(s['wall_min_s'], s['wall_max_s'], _seconds)} | {_seconds(s['cpu_median_s'])} | "
+              f"{s['max_rss_mb']:.0f} MB |"
               for s in found]
     return "\n".join(lines) + "\n"  # a blank line ends the table before the closing marker
 
@@ -84,8 +95,8 @@ def render_suite(doc: dict[str, Any]) -> str:
     try:
         (step,) = _steps(doc, "suite")
     except KeyError:
-        return (f"The test suite's duration is not in the committed measurements "
-                f"(`benchmarks/results/commands.json`, {doc['machine']['date_utc'][:10]}): "
+        return (f"The test suite's duration is not in the committed measurements (`{doc['machine']['command']}`, "
+                f"{doc['machine']['date_utc'][:10]}, ran without `--suite`): "
                 f"`python benchmarks/bench_commands.py --suite` measures it.")
     return f"The test suite, `{step['command']}`, took {_cost(step)} ({_where(doc, 'suite')})."
 
@@ -151,16 +162,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=COMMANDS_JSON, help="the results JSON to quote")
     args = parser.parse_args(argv)
     doc = load_results(args.results)
-    stale = []
-    for path in doc_files():
-        text = path.read_text(encoding="utf-8")
-        new = render_text(text, doc, str(path.relative_to(ROOT)))
-        if new != text:
-            stale.append(str(path.relative_to(ROOT)))
-            if not args.check:
-                _atomic_write(path, new)
+    # Render every file before writing any, so that a bad block leaves all of them as they were.
+    rendered = {path: render_text(path.read_text(encoding="utf-8"), doc, str(path.relative_to(ROOT)))
+                for path in doc_files()}
+    stale = [path for path, new in rendered.items() if new != path.read_text(encoding="utf-8")]
+    if not args.check:
+        for path in stale:
+            _atomic_write(path, rendered[path])
+    names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
     verb = "differ from the results" if args.check else "rewritten"
-    print(f"{verb}: {', '.join(stale)}" if stale else "every marked block matches the results")
+    print(f"{verb}: {names}" if stale else "every marked block matches the results")
     return 1 if stale and args.check else 0
 
 

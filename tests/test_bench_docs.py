@@ -123,6 +123,14 @@ def test_render_docs_check_and_rewrite(tmp_path, monkeypatch):
     assert render_docs.main(["--check", "--results", str(results)]) == 0
     with pytest.raises(FileNotFoundError, match="bench_commands.py"):
         render_docs.main(["--results", str(tmp_path / "missing.json")])
+    # A bad block anywhere: nothing is written, not even the files before it.
+    readme.write_text("<!-- bench:demo -->\nold\n<!-- /bench:demo -->\n", encoding="utf-8")
+    bad = tmp_path / "docs" / "bad.md"
+    bad.write_text("<!-- bench:typo -->x<!-- /bench:typo -->", encoding="utf-8")
+    monkeypatch.setattr(render_docs, "doc_files", lambda: [readme, bad])
+    with pytest.raises(ValueError, match="docs/bad.md: unknown block 'bench:typo'"):
+        render_docs.main(["--results", str(results)])
+    assert "old" in readme.read_text(encoding="utf-8")
 
 
 def test_the_timed_commands_are_the_readme_own_dataset_block(tmp_path):
