@@ -19,6 +19,8 @@ the numbers into the marked blocks of README.md and docs/*.md.
 from __future__ import annotations
 
 import argparse
+import itertools
+import json
 import os
 import re
 import shlex
@@ -136,7 +138,7 @@ def steps(suite: bool = False, readme: Path = README) -> list[Step]:
     return found
 
 
-def run_command(command: str, cwd: Path, log: Path, env: dict[str, str] | None = None) -> Run:
+def run_command(command: str, cwd: Path, log: Path) -> Run:
     """Run ``command`` (shell words, no shell) in ``cwd``; its output goes to ``log``. ``os.wait4``
     gives this child's own resource use (its tree's CPU, the largest process's peak RSS), which
     ``getrusage(RUSAGE_CHILDREN)`` only gives summed over every child so far."""
@@ -147,7 +149,7 @@ def run_command(command: str, cwd: Path, log: Path, env: dict[str, str] | None =
     load = os.getloadavg()[0]
     with log.open("wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen([executable, *argv[1:]], cwd=cwd, stdout=out, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen([executable, *argv[1:]], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -160,7 +162,7 @@ def run_command(command: str, cwd: Path, log: Path, env: dict[str, str] | None =
 
 
 def _group_case(group: str, members: list[StepResult], work: Path) -> Case:
-    counter = iter(range(10**6))
+    counter = itertools.count()
 
     def fn() -> None:
         folder = work / f"{group}-{next(counter)}"
@@ -207,15 +209,14 @@ def _markdown(doc: dict[str, Any]) -> str:
              "| command | wall median | min–max | CPU median | peak RSS | load (1 min) before |",
              "|---|---:|---:|---:|---:|---:|"]
     for s in doc["steps"]:
-        lines.append(f"| `{s['command']}` | {s['wall_median_s']:.1f} s | {s['wall_min_s']:.1f}–{s['wall_max_s']:.1f} s "
-                     f"| {s['cpu_median_s']:.1f} s | {s['max_rss_mb']:.0f} MB "
+        lines.append(f"| `{s['command']}` | {s['wall_median_s']:.1f} s "
+                     f"| {s['wall_min_s']:.1f}–{s['wall_max_s']:.1f} s | {s['cpu_median_s']:.1f} s | {s['max_rss_mb']:.0f} MB "
                      f"| {s['load_1m_min']:.1f}–{s['load_1m_max']:.1f} |")
     return "\n".join(lines) + "\n"
 
 
 def write(results: Sequence[StepResult], comparison: Comparison, repeats: int, folder: Path = RESULTS
           ) -> tuple[Path, Path]:
-    import json
     doc = {"benchmark": NAME, "machine": describe_machine(), "repeats": repeats,
            "steps": [r.summary() for r in results], "comparison": asdict(comparison)}
     json_path, md_path = folder / f"{NAME}.json", folder / f"{NAME}.md"

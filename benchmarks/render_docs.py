@@ -81,8 +81,9 @@ def render_demo(doc: dict[str, Any]) -> str:
 
 def render_own_dataset(doc: dict[str, Any]) -> str:
     found = _steps(doc, "own-dataset")
+    times = "once" if doc["repeats"] == 1 else f"{doc['repeats']} times"
     lines = [f"Measured {_where(doc, 'own-dataset')}; the commands above in a fresh folder, in order, "
-             f"{'once' if doc['repeats'] == 1 else str(doc['repeats']) + ' times'} (CPU: user + sys of all its processes):", "",
+             f"{times} (CPU: user + sys of all its processes):", "",
              "| command | wall median | min–max | CPU median | peak RSS |", "|---|---:|---:|---:|---:|"]
     lines += [f"| `imagenet-e {s['label']}` | {_seconds(s['wall_median_s'])} | "
               f"{_span(s['wall_min_s'], s['wall_max_s'], _seconds)} | {_seconds(s['cpu_median_s'])} | "

@@ -79,7 +79,8 @@ def _results(tmp_path: Path, *, suite: bool = False) -> dict:
 
 def test_render_writes_numbers_date_machine_load_and_command(tmp_path):
     doc = _results(tmp_path)
-    text = "a\n<!-- bench:demo -->\nold 15 s\n<!-- /bench:demo -->\nb\n<!-- bench:own-dataset --><!-- /bench:own-dataset -->"
+    text = ("a\n<!-- bench:demo -->\nold 15 s\n<!-- /bench:demo -->\nb\n"
+            "<!-- bench:own-dataset --><!-- /bench:own-dataset -->")
     out = render_text(text, doc)
     demo = next(m.group("body") for m in BLOCK.finditer(out) if m.group("name") == "demo")
     for expected in ("81.0 s wall", "80.0 s–82.0 s", "40.0 s CPU", "300 MB", "2026-12-07", "Test CPU", "2 cores",
