@@ -210,7 +210,8 @@ def _markdown(doc: dict[str, Any]) -> str:
              "|---|---:|---:|---:|---:|---:|"]
     for s in doc["steps"]:
         lines.append(f"| `{s['command']}` | {s['wall_median_s']:.1f} s "
-                     f"| {s['wall_min_s']:.1f}–{s['wall_max_s']:.1f} s | {s['cpu_median_s']:.1f} s | {s['max_rss_mb']:.0f} MB "
+                     f"| {s['wall_min_s']:.1f}–{s['wall_max_s']:.1f} s | {s['cpu_median_s']:.1f} s "
+                     f"| {s['max_rss_mb']:.0f} MB "
                      f"| {s['load_1m_min']:.1f}–{s['load_1m_max']:.1f} |")
     return "\n".join(lines) + "\n"
 
