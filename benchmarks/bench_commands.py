@@ -36,12 +36,14 @@ from typing import Any, Sequence
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.demo_output import summarise  # noqa: E402
 from benchmarks.harness import RESULTS, Case, Comparison, _atomic_write, compare, machine, scratch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 OWN_DATASET_HEADING = "## Your own dataset"
-DEMO_COMMAND = "imagenet-e demo --out demo-out"
+DEMO_OUT = "demo-out"
+DEMO_COMMAND = f"imagenet-e demo --out {DEMO_OUT}"
 SUITE_COMMAND = "python -m pytest -q"
 NAME = "commands"
 
@@ -161,7 +163,7 @@ def run_command(command: str, cwd: Path, log: Path) -> Run:
                load_1m_before=load)
 
 
-def _group_case(group: str, members: list[StepResult], work: Path) -> Case:
+def _group_case(group: str, members: list[StepResult], work: Path, demo_outputs: list[dict[str, Any]]) -> Case:
     counter = itertools.count()
 
     def fn() -> None:
@@ -170,19 +172,38 @@ def _group_case(group: str, members: list[StepResult], work: Path) -> Case:
         cwd = ROOT if group == "suite" else folder  # the suite runs from the repository root
         for result in members:
             result.runs.append(run_command(result.step.command, cwd, folder / f"{result.step.label}.log"))
+        if group == "demo":  # what it printed, for the docs that quote the demo's results
+            demo_outputs.append(summarise(folder / DEMO_OUT))
         if group != "suite":
             shutil.rmtree(folder, ignore_errors=True)  # keep the disk free between rounds
     return Case(name=group, fn=fn)
 
 
-def measure(all_steps: Sequence[Step], repeats: int, work: Path) -> tuple[list[StepResult], Comparison]:
+@dataclass
+class Measured:
+    steps: list[StepResult]
+    comparison: Comparison
+    demo_outputs: list[dict[str, Any]]
+    """``demo_output.summarise`` of each demo run, in run order."""
+
+
+def measure(all_steps: Sequence[Step], repeats: int, work: Path) -> Measured:
     """Every group's commands in order, ``repeats`` interleaved rounds of the groups."""
     results = [StepResult(s) for s in all_steps]
+    demo_outputs: list[dict[str, Any]] = []
     groups = list(dict.fromkeys(s.group for s in all_steps))
-    cases = [_group_case(g, [r for r in results if r.step.group == g], work) for g in groups]
+    cases = [_group_case(g, [r for r in results if r.step.group == g], work, demo_outputs) for g in groups]
     comparison = compare("documented commands, end to end", cases, repeats=repeats, warmup=0, unit="runs",
                          notes=["each case runs its commands in order in a fresh folder; no warm-up"])
-    return results, comparison
+    return Measured(results, comparison, demo_outputs)
+
+
+def demo_fields(outputs: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The last demo run's output, and whether every run printed the same numbers and changed photos."""
+    if not outputs:
+        return {}
+    numbers = [{k: v for k, v in o.items() if k != "created_at"} for o in outputs]
+    return {"demo_output": outputs[-1], "demo_output_identical": all(n == numbers[0] for n in numbers)}
 
 
 def describe_machine() -> dict[str, Any]:
@@ -216,10 +237,10 @@ def _markdown(doc: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(results: Sequence[StepResult], comparison: Comparison, repeats: int, folder: Path = RESULTS
-          ) -> tuple[Path, Path]:
+def write(measured: Measured, repeats: int, folder: Path = RESULTS) -> tuple[Path, Path]:
     doc = {"benchmark": NAME, "machine": describe_machine(), "repeats": repeats,
-           "steps": [r.summary() for r in results], "comparison": asdict(comparison)}
+           "steps": [r.summary() for r in measured.steps], "comparison": asdict(measured.comparison),
+           **demo_fields(measured.demo_outputs)}
     json_path, md_path = folder / f"{NAME}.json", folder / f"{NAME}.md"
     _atomic_write(json_path, json.dumps(doc, indent=2) + "\n")
     _atomic_write(md_path, _markdown(doc))
@@ -235,11 +256,11 @@ def main(argv: list[str] | None = None) -> int:
     repeats = 1 if args.quick else 3
     with scratch("bench_commands_") as work:
         try:
-            results, comparison = measure(steps(args.suite), repeats, work)
+            measured = measure(steps(args.suite), repeats, work)
         except CommandFailed as error:
             print(f"bench_commands: {error}", file=sys.stderr)
             return 1
-    _, md_path = write(results, comparison, repeats, args.out)
+    _, md_path = write(measured, repeats, args.out)
     print(md_path.read_text(encoding="utf-8"))
     return 0
 

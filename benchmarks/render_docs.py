@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from .demo_output import render_drops, render_results
 from .harness import RESULTS, _atomic_write
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,6 +107,8 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
     "demo": render_demo,
     "own-dataset": render_own_dataset,
     "suite": render_suite,
+    "demo-results": render_results,
+    "demo-drops": render_drops,
 }
 """block name -> what the block says, from the results JSON."""
 

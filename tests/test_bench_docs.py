@@ -183,11 +183,51 @@ def test_measure_interleaves_groups_and_keeps_every_run(tmp_path):
     steps = [bench_commands.Step("a", "one", f"{python} -c 'open(\"made\", \"w\")'"),
              bench_commands.Step("a", "two", f"{python} -c 'open(\"made\")'"),  # needs step one's file
              bench_commands.Step("b", "three", f"{python} -c 'pass'")]
-    results, comparison = bench_commands.measure(steps, 2, tmp_path)
-    assert [len(r.runs) for r in results] == [2, 2, 2]
-    assert comparison.order == ["a", "b", "b", "a"]
-    json_path, md_path = bench_commands.write(results, comparison, 2, tmp_path / "out")
+    measured = bench_commands.measure(steps, 2, tmp_path)
+    assert [len(r.runs) for r in measured.steps] == [2, 2, 2]
+    assert measured.comparison.order == ["a", "b", "b", "a"]
+    assert measured.demo_outputs == []
+    json_path, md_path = bench_commands.write(measured, 2, tmp_path / "out")
     doc = json.loads(json_path.read_text())
     assert [s["label"] for s in doc["steps"]] == ["one", "two", "three"]
     assert doc["machine"]["cores_usable"] >= 1 and "load_average" in doc["machine"]
     assert "| `" + steps[2].command + "` |" in md_path.read_text()
+
+
+def _demo_folder(tmp_path: Path) -> Path:
+    """A demo output folder of the shape `imagenet-e demo` writes: two photos, one edit flips the zebra."""
+    import pandas as pd
+    folder = tmp_path / "demo-out"
+    folder.mkdir()
+    rows = [("original", "z", 340, 340), ("original", "s", 335, 335), ("background_0", "z", 340, 340),
+            ("background_0", "s", 335, 335), ("size_0.05", "z", 340, 9), ("size_0.05", "s", 335, 335)]
+    pd.DataFrame(rows, columns=["subset", "source_id", "label", "top1"]).to_parquet(folder / "predictions.parquet")
+    metrics = {"accuracy": {"original": 1.0, "background_0": 1.0, "size_0.05": 0.5},
+               "accuracy_drop": {"background_0": 0.0, "size_0.05": 0.5},
+               "ci95": {"background_0": [0.0, 0.0], "size_0.05": [0.0, 1.0]},
+               "control_subset": "background_0", "control_drop": {"size_0.05": 0.5},
+               "attribute_drop": {"background": 0.0, "size": 0.5}, "control_attribute_drop": {"size": 0.5},
+               "mean_drop": 0.25, "control_mean_drop": 0.5}
+    results = {"created_at": "2026-12-07T22:00:00Z", "model": {"id": "efficientnet-lite0"}, "metrics": metrics,
+               "counts": {"original": 2}, "predictions": {"file": "predictions.parquet"},
+               "dataset": {"layout": [{"name": n} for n in ("original", "background_0", "size_0.05")]}}
+    (folder / "results.json").write_text(json.dumps(results), encoding="utf-8")
+    return folder
+
+
+def test_demo_output_is_quoted_from_what_the_demo_wrote(tmp_path):
+    from benchmarks.demo_output import summarise
+    out = summarise(_demo_folder(tmp_path))
+    assert [r["changed"] for r in out["rows"]] == [[], [], ["zebra → ostrich"]]
+    doc = {**_results(tmp_path), **bench_commands.demo_fields([out, {**out, "created_at": "later"}])}
+    assert doc["demo_output_identical"]
+    text = render_text("<!-- bench:demo-results --><!-- /bench:demo-results -->\n"
+                       "<!-- bench:demo-drops --><!-- /bench:demo-drops -->", doc)
+    assert "| size_0.05 | 50.0 | +50.0 [+0.0, +100.0] | +50.0 | zebra → ostrich |" in text
+    assert "| background_0 | 100.0 | +0.0 |  |  |" in text
+    assert "size +50.0 (+50.0 against the control)" in text and "all 3 runs printed the same" in text
+    assert "mean drop is +25.0 pp against `original` and +50.0 pp against the control `background_0`" in text
+    other = {**out, "rows": out["rows"][:2]}
+    assert not bench_commands.demo_fields([out, other])["demo_output_identical"]
+    with pytest.raises(ValueError, match="needs measurements of 'demo_output'"):
+        render_text("<!-- bench:demo-drops --><!-- /bench:demo-drops -->", _results(tmp_path))
