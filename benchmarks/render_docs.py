@@ -2,8 +2,8 @@
 
 README.md and docs/*.md hold marked blocks ``<!-- bench:NAME -->…<!-- /bench:NAME -->``; this
 rewrites each block's inside from ``benchmarks/results/commands.json`` (written by
-``benchmarks/bench_commands.py``), always with the date, machine, load average and exact command
-beside the numbers. ``--check`` writes nothing and exits 1 naming every block that differs.
+``benchmarks/bench_commands.py``: the commands' timings and what the timed demo printed), always with
+the date, machine, load average and exact command beside the numbers. ``--check`` writes nothing and exits 1 naming every block that differs.
 ``TIMING_SECTIONS`` names the sections that give timings: there, a duration (``N s``, ``N min``)
 belongs inside a marked block (``tests/test_bench_docs.py`` enforces both rules).
 """
