@@ -23,6 +23,7 @@ import itertools
 import json
 import os
 import re
+import resource
 import shlex
 import shutil
 import statistics
@@ -143,7 +144,9 @@ def steps(suite: bool = False, readme: Path = README) -> list[Step]:
 def run_command(command: str, cwd: Path, log: Path) -> Run:
     """Run ``command`` (shell words, no shell) in ``cwd``; its output goes to ``log``. ``os.wait4``
     gives this child's own resource use (its tree's CPU, the largest process's peak RSS), which
-    ``getrusage(RUSAGE_CHILDREN)`` only gives summed over every child so far."""
+    ``getrusage(RUSAGE_CHILDREN)`` only gives summed over every child so far. Linux counts the memory
+    the child shares with this process before ``exec`` in its peak RSS, so this process stays lean
+    while measuring (its own peak goes in the JSON as ``launcher_rss_mb``, the floor of every figure)."""
     argv = shlex.split(command)
     executable = shutil.which(argv[0])
     if executable is None:
@@ -163,7 +166,7 @@ def run_command(command: str, cwd: Path, log: Path) -> Run:
                load_1m_before=load)
 
 
-def _group_case(group: str, members: list[StepResult], work: Path, demo_outputs: list[dict[str, Any]]) -> Case:
+def _group_case(group: str, members: list[StepResult], work: Path, demo_outputs: list[Path]) -> Case:
     counter = itertools.count()
 
     def fn() -> None:
@@ -172,8 +175,12 @@ def _group_case(group: str, members: list[StepResult], work: Path, demo_outputs:
         cwd = ROOT if group == "suite" else folder  # the suite runs from the repository root
         for result in members:
             result.runs.append(run_command(result.step.command, cwd, folder / f"{result.step.label}.log"))
-        if group == "demo":  # what it printed, for the docs that quote the demo's results
-            demo_outputs.append(summarise(folder / DEMO_OUT))
+        if group == "demo":  # keep what it wrote (small files) for the docs that quote the demo's results
+            keep = work / "demo-outputs" / folder.name
+            keep.mkdir(parents=True)
+            for name in ("results.json", "predictions.parquet"):
+                shutil.copy2(folder / DEMO_OUT / name, keep / name)
+            demo_outputs.append(keep)
         if group != "suite":
             shutil.rmtree(folder, ignore_errors=True)  # keep the disk free between rounds
     return Case(name=group, fn=fn)
@@ -190,12 +197,13 @@ class Measured:
 def measure(all_steps: Sequence[Step], repeats: int, work: Path) -> Measured:
     """Every group's commands in order, ``repeats`` interleaved rounds of the groups."""
     results = [StepResult(s) for s in all_steps]
-    demo_outputs: list[dict[str, Any]] = []
+    demo_outputs: list[Path] = []
     groups = list(dict.fromkeys(s.group for s in all_steps))
     cases = [_group_case(g, [r for r in results if r.step.group == g], work, demo_outputs) for g in groups]
     comparison = compare("documented commands, end to end", cases, repeats=repeats, warmup=0, unit="runs",
                          notes=["each case runs its commands in order in a fresh folder; no warm-up"])
-    return Measured(results, comparison, demo_outputs)
+    # Read only now: pandas loaded in this process would raise every later child's peak RSS (see run_command).
+    return Measured(results, comparison, [summarise(folder) for folder in demo_outputs])
 
 
 def demo_fields(outputs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -238,7 +246,8 @@ def _markdown(doc: dict[str, Any]) -> str:
 
 
 def write(measured: Measured, repeats: int, folder: Path = RESULTS) -> tuple[Path, Path]:
-    doc = {"benchmark": NAME, "machine": describe_machine(), "repeats": repeats,
+    launcher = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    doc = {"benchmark": NAME, "machine": describe_machine(), "repeats": repeats, "launcher_rss_mb": launcher,
            "steps": [r.summary() for r in measured.steps], "comparison": asdict(measured.comparison),
            **demo_fields(measured.demo_outputs)}
     json_path, md_path = folder / f"{NAME}.json", folder / f"{NAME}.md"

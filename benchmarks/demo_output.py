@@ -13,13 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from imagenet_e_dataset.labels import class_names
 
 
 def summarise(folder: Path) -> dict[str, Any]:
     """The demo's output in ``folder`` as plain JSON: per subset, per attribute, and the changed photos."""
+    import pandas as pd  # here, not at import: bench_commands' process stays lean while it measures
     results = json.loads((folder / "results.json").read_text(encoding="utf-8"))
     metrics = results["metrics"]
     predictions = pd.read_parquet(folder / results["predictions"]["file"])
