@@ -137,7 +137,8 @@ def test_render_docs_check_and_rewrite(tmp_path, monkeypatch):
 
 def test_the_timed_commands_are_the_readme_own_dataset_block(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text("# x\n## Your own dataset\ntext\n```bash\nimagenet-e demo --export-photos photos   # note\n"
+    readme.write_text("# x\n## Your own dataset\ntext\n```bash\npip install --no-deps something\n"
+                      "imagenet-e demo --export-photos photos   # note\n"
                       "imagenet-e generate --image-folder photos \\\n    --out photos-e\n```\n## Next\n```bash\n"
                       "imagenet-e other\n```\n", encoding="utf-8")
     found = bench_commands.steps(readme=readme)
