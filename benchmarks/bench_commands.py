@@ -192,6 +192,8 @@ class Measured:
     comparison: Comparison
     demo_outputs: list[dict[str, Any]]
     """``demo_output.summarise`` of each demo run, in run order."""
+    launcher_rss_mb: float
+    """This process's peak RSS while the commands ran: the floor of their peak RSS figures."""
 
 
 def measure(all_steps: Sequence[Step], repeats: int, work: Path) -> Measured:
@@ -202,8 +204,9 @@ def measure(all_steps: Sequence[Step], repeats: int, work: Path) -> Measured:
     cases = [_group_case(g, [r for r in results if r.step.group == g], work, demo_outputs) for g in groups]
     comparison = compare("documented commands, end to end", cases, repeats=repeats, warmup=0, unit="runs",
                          notes=["each case runs its commands in order in a fresh folder; no warm-up"])
+    launcher = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     # Read only now: pandas loaded in this process would raise every later child's peak RSS (see run_command).
-    return Measured(results, comparison, [summarise(folder) for folder in demo_outputs])
+    return Measured(results, comparison, [summarise(folder) for folder in demo_outputs], launcher)
 
 
 def demo_fields(outputs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -246,8 +249,8 @@ def _markdown(doc: dict[str, Any]) -> str:
 
 
 def write(measured: Measured, repeats: int, folder: Path = RESULTS) -> tuple[Path, Path]:
-    launcher = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    doc = {"benchmark": NAME, "machine": describe_machine(), "repeats": repeats, "launcher_rss_mb": launcher,
+    doc = {"benchmark": NAME, "machine": describe_machine(), "repeats": repeats,
+           "launcher_rss_mb": measured.launcher_rss_mb,
            "steps": [r.summary() for r in measured.steps], "comparison": asdict(measured.comparison),
            **demo_fields(measured.demo_outputs)}
     json_path, md_path = folder / f"{NAME}.json", folder / f"{NAME}.md"

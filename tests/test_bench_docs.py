@@ -190,7 +190,7 @@ def test_measure_interleaves_groups_and_keeps_every_run(tmp_path):
     measured = bench_commands.measure(steps, 2, tmp_path)
     assert [len(r.runs) for r in measured.steps] == [2, 2, 2]
     assert measured.comparison.order == ["a", "b", "b", "a"]
-    assert measured.demo_outputs == []
+    assert measured.demo_outputs == [] and 0 < measured.launcher_rss_mb
     json_path, md_path = bench_commands.write(measured, 2, tmp_path / "out")
     doc = json.loads(json_path.read_text())
     assert [s["label"] for s in doc["steps"]] == ["one", "two", "three"]
