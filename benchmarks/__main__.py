@@ -1,5 +1,8 @@
 """``python -m benchmarks {all|NAME...} [--quick]``: run benchmarks through the harness, write benchmarks/results/.
 
+``python -m benchmarks render-docs [--check]`` copies the committed results into the docs' marked
+blocks instead (see ``benchmarks/render_docs.py``).
+
 Each registered benchmark is a module with ``run(quick: bool) -> list[Comparison]``; this runner
 writes ``results/<name>.json`` and ``.md`` and prints the Markdown. A benchmark that fails is
 reported and the others still run (exit status 1 at the end).
@@ -24,6 +27,10 @@ BENCHMARKS: dict[str, str] = {
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["render-docs"]:
+        from .render_docs import main as render_docs
+        return render_docs(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="+", metavar="NAME", help=f"'all' or any of: {', '.join(BENCHMARKS)}")
     parser.add_argument("--quick", action="store_true", help="small sizes and few rounds (minutes on 2 cores)")
