@@ -339,6 +339,8 @@ def test_submit_commits_opens_prs_writes_model_eval_results_and_feeds_the_board(
     assert "does not exist" in capsys.readouterr().err
 
     # The board, loaded from the Hub repo via snapshot_download, shows the committed file only.
+    hub.upload_file(path_or_fileobj=f"dataset: {labels_repo}\n".encode(), path_in_repo="board.yaml", repo_id=repo,
+                    repo_type="dataset")  # the owner pins the benchmark: an unpinned Hub board ranks nothing
     board = load_board(repo)
     view = build_table(board)
     assert view.column(MODEL_COLUMN) == ["org/robust-net"] and board.skipped == ()

@@ -356,6 +356,62 @@ def test_on_the_hub_a_forged_newer_file_and_a_copied_dataset_change_nothing(hub_
     assert any(s.source == "results/org--honest/main.json" and "superseded" in s.reason for s in board.skipped)
 
 
+def test_with_no_pin_a_copied_dataset_never_becomes_the_default_view(hub_server, tmp_path, monkeypatch):
+    """Attack: no board.yaml; a copy of the dataset at ``aaa/imagenet-e`` (alphabetically first) with
+    two forged entries, the same configs as the real one. Outcome: nothing is ranked by default, each
+    benchmark is listed as unpinned with the board.yaml that would pin it; with the project's own
+    benchmark configured, only that one is ranked and the forged rows never show."""
+    pytest.importorskip("gradio")
+    from huggingface_hub import HfApi
+
+    from imagenet_e.leaderboard.app import header_html
+
+    monkeypatch.delenv("IMAGENET_E_DATASET_ID", raising=False)
+    real = _push_labels(HfApi(token="hf_user_owner"), "owner/imagenet-e", default_dataset())
+    copy = _push_labels(HfApi(token="hf_user_mallory"), "aaa/imagenet-e", default_dataset())
+    results = "owner/unpinned-results"
+    HfApi(token="hf_user_owner").create_repo(results, repo_type="dataset")
+    honest = write_submission(tmp_path / "a", "honest", default_dataset(), "org/honest", original=0.7,
+                              mean_drop=0.05, dataset_id="owner/imagenet-e", dataset_revision=real)
+    _commit_submission(results, honest, "results/honest/main", "hf_user_alice")
+    for i in range(2):
+        forged = write_submission(tmp_path / "m", f"f{i}", default_dataset(), f"evil/net{i}", original=0.99,
+                                  mean_drop=0.0, dataset_id="aaa/imagenet-e", dataset_revision=copy)
+        _commit_submission(results, forged, f"results/evil{i}/main", "hf_user_mallory")
+
+    board = load_board(results)
+    assert board.pin is None and board.keys() == [] and build_table(board).rows == []
+    assert [k.dataset_id for k in board.unpinned_keys()] == ["aaa/imagenet-e", "owner/imagenet-e"]
+    header = header_html(board)
+    assert header.count("Unpinned benchmark (not ranked)") == 2 and "No benchmark pinned" in header
+    assert f"dataset: owner/imagenet-e\nrevision: {real}" in header  # the board.yaml the owner copies
+
+    # The project's own benchmark configured ($IMAGENET_E_DATASET_ID, or the Space card's dataset id).
+    monkeypatch.setenv("IMAGENET_E_DATASET_ID", "owner/imagenet-e")
+    board = load_board(results)
+    assert [k.dataset_id for k in board.keys()] == ["owner/imagenet-e"] and board.unpinned_keys() == []
+    assert build_table(board).column(MODEL_COLUMN) == ["org/honest"]
+    assert sum("another benchmark (aaa/imagenet-e@" in s.reason for s in board.skipped) == 2
+    monkeypatch.delenv("IMAGENET_E_DATASET_ID")
+    card = tmp_path / "README.md"
+    card.write_text("---\ntitle: board\ndatasets:\n  - owner/imagenet-e\n---\n# board\n")
+    from imagenet_e.leaderboard.benchmark import own_benchmark_id
+
+    assert own_benchmark_id(card) == "owner/imagenet-e"
+    card.write_text("---\ndatasets:\n  - <org>/imagenet-e\n---\n")
+    assert own_benchmark_id(card) is None  # a placeholder configures nothing
+    board = load_board(results, own_dataset=own_benchmark_id(tmp_path / "README.md"))
+    assert board.keys() == []
+
+
+def test_a_local_board_with_one_dataset_pins_it(tmp_path):
+    board_dir = tmp_path / "board"
+    _honest(board_dir)
+    board = load_board_dir(board_dir, datasets=_datasets())
+    assert board.pin == BenchmarkPin(DATASET_NAME) and board.unpinned_keys() == []
+    assert build_table(board).column(MODEL_COLUMN) == ["org/honest"]
+
+
 def test_the_owner_pins_the_benchmark_from_the_command_line(tmp_path):
     """``imagenet-e leaderboard --benchmark DATASET[@REVISION] ...`` or ``--board-config board.yaml``."""
     from imagenet_e.cli import build_parser

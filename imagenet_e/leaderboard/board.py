@@ -186,6 +186,9 @@ class Board:
     skipped: tuple[SkippedFile, ...] = ()
     pin: BenchmarkPin | None = None
     """The benchmark the owner pinned (``board.yaml`` / ``--benchmark``); None: not pinned."""
+    rank_unpinned: bool = True
+    """With no pin, whether the benchmarks found are ranked (a local folder: the owner's own files) or
+    only listed as unpinned (a Hub board: anyone can push a dataset copy and forged files)."""
 
     @property
     def loaders(self) -> list[str]:
@@ -197,10 +200,17 @@ class Board:
         with two forged files can win."""
         present = {e.key for e in self.entries}
         if self.pin is None:
-            return sorted(present, key=_key_order)
+            return sorted(present, key=_key_order) if self.rank_unpinned else []
         pinned = sorted((k for k in present if self.is_pinned(k)), key=_key_order)
         others = sorted((k for k in present if not self.is_pinned(k)), key=_key_order)
         return pinned + (others if self.pin.list_other_benchmarks else [])
+
+    def unpinned_keys(self) -> list[BoardKey]:
+        """The benchmarks found that nothing pinned and that are therefore not ranked (a Hub board with
+        no ``board.yaml`` and no own benchmark configured): each is listed for its owner to pin."""
+        if self.pin is not None or self.rank_unpinned:
+            return []
+        return sorted({e.key for e in self.entries}, key=_key_order)
 
     def is_pinned(self, key: BoardKey) -> bool:
         return self.pin is not None and self.pin.matches(key.dataset_id, key.dataset_revision, key.protocol,
@@ -257,7 +267,8 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
                          provenance: Mapping[str, Provenance] | None = None,
                          pin: BenchmarkPin | None = None,
                          verifications: Mapping[str, dict[str, Any]] | None = None,
-                         spot_checks: Mapping[str, dict[str, Any]] | None = None) -> Board:
+                         spot_checks: Mapping[str, dict[str, Any]] | None = None,
+                         rank_unpinned: bool = True) -> Board:
     """A board from ``(name, results document)`` pairs that were recomputed from their predictions
     (:func:`imagenet_e.leaderboard.loading.load_board_dir` does that); documents failing the schema
     go to ``skipped``.
@@ -301,7 +312,8 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
             entries = [e for e in entries if e is not previous] + [newer]
             continue
         entries.append(entry)
-    return Board(source=source, entries=_with_unique_labels(entries), skipped=tuple(refused), pin=pin)
+    return Board(source=source, entries=_with_unique_labels(entries), skipped=tuple(refused), pin=pin,
+                 rank_unpinned=rank_unpinned)
 
 
 def _with_unique_labels(entries: list[Entry]) -> tuple[Entry, ...]:
