@@ -101,9 +101,15 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
 
     tables = [read_predictions(f, name=f.name) for f in files]
     first = tables[0]
+
+    def described(table, key: str):
+        # Each shard's dataset.layout describes the configs that shard evaluated: compared apart, merged below.
+        value = table.metadata.get(key)
+        return {k: v for k, v in value.items() if k != "layout"} if key == "dataset" and isinstance(value, dict) else value
+
     for other, path in zip(tables[1:], files[1:]):
         for key in ("model", "dataset", "protocol"):
-            if other.metadata.get(key) != first.metadata.get(key):
+            if described(other, key) != described(first, key):
                 raise ValueError(f"shard {path.name} has another {key} than the first shard: the shards did not "
                                  "evaluate the same thing")
     keep = [np.ones(len(first), dtype=bool)] + [t.subsets != "original" for t in tables[1:]]
@@ -114,8 +120,13 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
             return None
         return np.concatenate([v[mask] for v, mask in zip(values, keep)])
 
+    metadata = dict(first.metadata)
+    layouts = [t.metadata.get("dataset", {}).get("layout") for t in tables]
+    if isinstance(metadata.get("dataset"), dict) and all(isinstance(layout, list) for layout in layouts):
+        entries = {entry.get("name"): entry for layout in layouts for entry in layout if isinstance(entry, dict)}
+        metadata["dataset"] = {**metadata["dataset"], "layout": list(entries.values())}
     merged = PredictionTable(joined("subsets"), joined("source_ids"), joined("labels"), joined("top1"),
-                             joined("top5"), joined("skipped"), dict(first.metadata))
+                             joined("top5"), joined("skipped"), metadata)
     data = predictions_bytes(merged)
     results = work / "results.json"
     predictions = predictions_path_for(results)
