@@ -23,7 +23,10 @@ from imagenet_e.leaderboard.bounds import Limits
 from imagenet_e.leaderboard.table import MODEL_COLUMN, build_table, load_board, load_board_dir
 from imagenet_e_dataset.registry import ALL_SUBSETS
 
-from helpers.leaderboard import DATASET_NAME, default_dataset, make_results, write_labels_dataset, write_submission
+from helpers.leaderboard import (
+    DATASET_NAME, commit_submission as _commit_submission, default_dataset, make_results, push_labels as _push_labels,
+    write_labels_dataset, write_submission,
+)
 
 
 def _honest(folder: Path) -> Path:
@@ -290,21 +293,6 @@ def test_refresh_recomputes_only_new_or_changed_files(tmp_path, monkeypatch):
 
 
 # --- on the local Hub server: identity from commits, and the hijack through a copied dataset ---------------
-
-def _push_labels(api, repo: str, folder: Path) -> str:
-    api.create_repo(repo, repo_type="dataset", exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset")
-    return api.dataset_info(repo).sha
-
-
-def _commit_submission(repo: str, path: Path, in_repo: str, token: str) -> None:
-    from huggingface_hub import CommitOperationAdd, HfApi
-
-    predictions = path.with_name(path.name[: -len(".json")] + PREDICTIONS_SUFFIX)
-    HfApi(token=token).create_commit(repo, repo_type="dataset", commit_message=f"add {in_repo}", operations=[
-        CommitOperationAdd(f"{in_repo}.json", path.read_bytes()),
-        CommitOperationAdd(f"{in_repo}{PREDICTIONS_SUFFIX}", predictions.read_bytes())])
-
 
 def test_on_the_hub_a_forged_newer_file_and_a_copied_dataset_change_nothing(hub_server, tmp_path):
     """Attacks: (a) a file with the honest file's model, dataset and revision, every prediction

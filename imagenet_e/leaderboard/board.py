@@ -111,6 +111,9 @@ class Entry:
     """Who put the file on the board: the author of the commit that added it (None: not known)."""
     added_at: str | None = None
     """When the file was added (that commit's date); the file's own ``created_at`` is not trusted."""
+    via_pr: int | None = None
+    """The pull request the file was merged through; with ``submitter`` None the Hub could not tell
+    who opened it, and the row never supersedes (nor is superseded by) another."""
     flag: str = ""
     """Why a reader should look twice (a name confusable with another row's, mixed scripts)."""
     verification: dict[str, Any] | None = field(default=None, hash=False, compare=False)
@@ -294,7 +297,7 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
             continue
         known = provenance.get(name)
         if known is not None:
-            entry = replace(entry, submitter=known.submitter, added_at=known.date)
+            entry = replace(entry, submitter=known.submitter, added_at=known.date, via_pr=known.via_pr)
         if verifications and name in verifications:
             record = verifications[name]
             # A verified row's submitter and date are the request's (the commit is the worker's).
@@ -328,7 +331,8 @@ def _with_unique_labels(entries: list[Entry]) -> tuple[Entry, ...]:
         if counts[e.label] > 1:
             details = [f"rev {e.model_revision[:12]}" if e.model_revision else None,
                        f"data {e.dataset_revision[:12]}" if e.dataset_revision else None,
-                       e.loader, f"by {e.submitter}" if e.submitter else None]
+                       e.loader, f"by {e.submitter}" if e.submitter else
+                       f"via PR #{e.via_pr}" if e.via_pr is not None else None]
             label = f"{e.label} ({', '.join(d for d in details if d)})"
         seen[label] = seen.get(label, 0) + 1
         if seen[label] > 1:

@@ -183,9 +183,18 @@ def entry_notes(e: Entry) -> str:
         notes = ["self-reported"]
         if e.spot_check is not None:
             notes.append(describe_spot_check(e.spot_check))
+    if e.via_pr is not None:
+        notes.append(f"via PR #{e.via_pr}" + ("" if e.submitter else " (submitter unknown)"))
     if e.flag:
         notes.append(f"⚠ name {e.flag}")
     return " · ".join(notes)
+
+
+def submitted_by(e: Entry) -> str:
+    """Who added the row, as the Hub tells it; "via PR #n" when it came through a PR whose author is unknown."""
+    if e.submitter:
+        return e.submitter
+    return f"via PR #{e.via_pr}" if e.via_pr is not None else ""
 
 
 def _pct(value: float | None) -> float | None:
@@ -284,7 +293,7 @@ def build_table(
             row += [_pct(per_subset.get(n)) for n in subset_names]
         row += [e.loader, e.model_revision or "", e.link or "", entry_notes(e)]
         if show_details:
-            row += [e.dataset_revision or "", e.source, e.submitter or "", e.added_at or ""]
+            row += [e.dataset_revision or "", e.source, submitted_by(e), e.added_at or ""]
         rows.append(row)
     return TableView(columns=columns, rows=rows)
 

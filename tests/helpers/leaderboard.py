@@ -172,3 +172,22 @@ def load(folder: Path):
     return load_board_dir(folder, datasets={DATASET_NAME: str(default_dataset())})
 
 
+
+
+def push_labels(api, repo: str, folder: Path) -> str:
+    """Upload a labels dataset folder to the (local) Hub as ``repo``; returns its commit."""
+    api.create_repo(repo, repo_type="dataset", exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset")
+    return api.dataset_info(repo).sha
+
+
+def commit_submission(repo: str, path: Path, in_repo: str, token: str, *, create_pr: bool = False) -> int | None:
+    """Commit a results file and its predictions to ``repo`` as the account of ``token`` (a pull request
+    with ``create_pr``: its number is returned)."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    predictions = path.with_name(path.name[: -len(".json")] + PREDICTIONS_SUFFIX)
+    info = HfApi(token=token).create_commit(repo, repo_type="dataset", commit_message=f"add {in_repo}", operations=[
+        CommitOperationAdd(f"{in_repo}.json", path.read_bytes()),
+        CommitOperationAdd(f"{in_repo}{PREDICTIONS_SUFFIX}", predictions.read_bytes())], create_pr=create_pr)
+    return info.pr_num if create_pr else None
