@@ -216,7 +216,7 @@ def drops_figure(board: Board, labels: list[str], reference: DropReference | str
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(10, 4.2), dpi=100)
-    attributes = [a.name for a in board_attributes(board)]
+    attributes = board_attributes(board)
     known = [label for label in labels if any(e.label == label for e in board.entries)]
     if not known:
         ax.text(0.5, 0.5, "Choose models to compare", ha="center", va="center", fontsize=13, color="#64748b",
@@ -336,7 +336,7 @@ def build_app(results_source: str | None, *, datasets: dict[str, str] | None = N
     benchmarks = _benchmarks(board)
     rows_default = default_row_kind(board.entries_for(None)).value
     initial = build_table(board, sort_by=sort_default, rows=rows_default)
-    attribute_names = [a.name for a in board_attributes(board)]
+    attribute_names = board_attributes(board)
 
     with gr.Blocks(title=TITLE, fill_width=True, analytics_enabled=False) as demo:
         header = gr.HTML(header_html(board))

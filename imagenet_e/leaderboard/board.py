@@ -19,7 +19,10 @@ from imagenet_e_dataset.registry import ALL_SUBSETS, ORIGINAL_CONFIG
 from imagenet_e.eval.results_schema import validate_results
 from imagenet_e_metric.core import CONTROL_SUBSET
 
+from imagenet_e.eval.config_layout import ConfigView
+
 from .benchmark import BenchmarkPin
+from .columns import entry_views
 from .identity import Provenance, confusable_flags, display_name
 
 
@@ -119,6 +122,9 @@ class Entry:
     verification: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     """The board worker's record when the board evaluated the model itself; None: self-reported."""
 
+    views: tuple[ConfigView, ...] = field(default=(), hash=False, compare=False)
+    """Its configs as the dataset describes them (attribute, level, severity), in the dataset's order."""
+
     spot_check: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     """The worker's re-run of a seeded sample of a self-reported file's model, when there is one."""
 
@@ -169,6 +175,7 @@ class Entry:
             control_attribute_drop=dict(metrics.get("control_attribute_drop", {})),
             control_mean_drop=metrics.get("control_mean_drop"),
             failure_point={a: sweep["failure"]["median_level"] for a, sweep in (metrics.get("sweeps") or {}).items()},
+            views=entry_views(dataset),
         )
 
 

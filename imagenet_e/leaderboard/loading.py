@@ -22,6 +22,7 @@ from imagenet_e.eval.results_schema import validate_results
 
 from .benchmark import BOARD_FILE, BenchmarkPin, find_board_yaml, own_benchmark_id
 from .board import Board, SkippedFile, _reason, board_from_documents
+from .columns import same_layout, valid_layout
 from .bounds import DEFAULT_LIMITS, Limits, check_config_names, check_predictions_file, check_size, results_configs
 from .identity import Provenance, hub_provenance
 from .verify import DatasetResolver, predictions_for, verify_submission
@@ -96,7 +97,22 @@ def check_submission(path: Path, name: str, resolver: DatasetResolver, *, limits
         check_predictions_file(predictions, limits, dataset_configs)
     doc = validate_results(doc, source=name)
     n_bootstrap = pin.n_bootstrap if pin is not None and pin.n_bootstrap is not None else limits.n_bootstrap
-    return verify_submission(doc, path, resolver, name=name, n_bootstrap=n_bootstrap)
+    recomputed = verify_submission(doc, path, resolver, name=name, n_bootstrap=n_bootstrap)
+    return _with_dataset_layout(recomputed, resolver)
+
+
+def _with_dataset_layout(doc: dict[str, Any], resolver: DatasetResolver) -> dict[str, Any]:
+    """``doc`` with the layout its dataset describes; ValueError when the file describes its configs
+    otherwise (its columns, groups and sweeps would be the submitter's, not the dataset's)."""
+    dataset = doc["dataset"]
+    described = resolver.layout(dataset["id"], dataset.get("revision"), list(dataset["configs"]))
+    if described is None:
+        return doc
+    given = dataset.get("layout")
+    if given is not None and not (valid_layout(given, dataset["configs"]) and same_layout(given, described)):
+        raise ValueError("its dataset.layout (each config's attribute, level, severity) differs from the "
+                         "dataset's own description (imagenet_e.json)")
+    return {**doc, "dataset": {**dataset, "layout": described}}
 
 
 def _cache_key(path: Path, name: str, resolver_state: tuple, limits: Limits, pin: BenchmarkPin | None) -> tuple:
