@@ -4,7 +4,6 @@ reads nothing outside ``--dataset``; the owner's pinned benchmark is the one sho
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -15,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from imagenet_e.eval.dataset_labels import folder_revision
-from imagenet_e.eval.predictions import METADATA_KEY, PREDICTIONS_SUFFIX, read_predictions, sha256_bytes
+from imagenet_e.eval.predictions import PREDICTIONS_SUFFIX, read_predictions
 from imagenet_e.eval.scoring import results_from_predictions
 from imagenet_e.leaderboard import loading
 from imagenet_e.leaderboard.benchmark import BenchmarkPin, pin_from_mapping
@@ -25,7 +24,7 @@ from imagenet_e_dataset.registry import ALL_SUBSETS
 
 from helpers.leaderboard import (
     DATASET_NAME, commit_submission as _commit_submission, default_dataset, make_results, push_labels as _push_labels,
-    write_labels_dataset, write_submission,
+    rewrite_metadata as _rewrite_metadata, write_labels_dataset, write_submission,
 )
 
 
@@ -41,24 +40,6 @@ def _honest_row(board) -> list:
     view = build_table(board)
     row = view.rows[view.column(MODEL_COLUMN).index("org/honest")]
     return row
-
-
-def _rewrite_metadata(results: Path, change) -> Path:
-    """Edit the run description inside a submission's predictions parquet, then re-record its sha256
-    in the results file (and whatever ``change`` returns for the results document)."""
-    predictions = results.with_name(results.name[: -len(".json")] + PREDICTIONS_SUFFIX)
-    table = pq.read_table(predictions)
-    meta = json.loads(table.schema.metadata[METADATA_KEY])
-    doc = json.loads(results.read_text())
-    change(meta, doc)
-    table = table.replace_schema_metadata({**table.schema.metadata, METADATA_KEY: json.dumps(meta).encode()})
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    data = sink.getvalue()
-    predictions.write_bytes(data)
-    doc["predictions"]["sha256"] = sha256_bytes(data)
-    results.write_text(json.dumps(doc))
-    return results
 
 
 def test_a_list_where_the_dataset_description_belongs_is_one_bad_file(tmp_path, capsys):

@@ -89,7 +89,9 @@ class DatasetResolver:
             if key in self._layouts:
                 return self._layouts[key]
         try:
-            found = layout_record(self.locate(dataset_id), revision, configs)
+            where = self.locate(dataset_id)
+            # A folder's revision is its content hash, checked with its labels: it is read as it is.
+            found = layout_record(where, None if Path(where).expanduser().is_dir() else revision, configs)
         except Exception:  # noqa: BLE001 - no description: nothing to compare the file's layout with
             found = None
         with self._lock:
@@ -139,6 +141,9 @@ def _with_board_bootstrap(table, n_bootstrap: int):
 
 def _without_bootstrap(doc: dict[str, Any]) -> dict[str, Any]:
     metrics = {k: v for k, v in (doc.get("metrics") or {}).items() if k not in BOOTSTRAP_FIELDS}
+    if isinstance(metrics.get("sweeps"), dict):  # each sweep level's interval is a bootstrap's too
+        metrics["sweeps"] = {a: {k: v for k, v in sweep.items() if k not in BOOTSTRAP_FIELDS}
+                             if isinstance(sweep, dict) else sweep for a, sweep in metrics["sweeps"].items()}
     run = {k: v for k, v in (doc.get("run") or {}).items() if k != "n_bootstrap"}
     return {**doc, "metrics": metrics, "run": run}
 
