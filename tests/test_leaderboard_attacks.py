@@ -275,6 +275,14 @@ def test_refresh_recomputes_only_new_or_changed_files(tmp_path, monkeypatch):
 
 # --- on the local Hub server: identity from commits, and the hijack through a copied dataset ---------------
 
+def _commit_forged_copies(results: str, tmp_path: Path, dataset_id: str, revision: str) -> None:
+    """mallory's two forged entries (0.99 accuracy, no drop) on her copy of the dataset."""
+    for i in range(2):
+        copy = write_submission(tmp_path / "m", f"copy{i}", default_dataset(), f"evil/net{i}", original=0.99,
+                                mean_drop=0.0, dataset_id=dataset_id, dataset_revision=revision)
+        _commit_submission(results, copy, f"results/evil{i}/main", "hf_user_mallory")
+
+
 def test_on_the_hub_a_forged_newer_file_and_a_copied_dataset_change_nothing(hub_server, tmp_path):
     """Attacks: (a) a file with the honest file's model, dataset and revision, every prediction
     wrong and ``created_at: 2099-01-01`` superseded the honest row; (b) a copy of the dataset at
@@ -298,10 +306,7 @@ def test_on_the_hub_a_forged_newer_file_and_a_copied_dataset_change_nothing(hub_
     forged = write_submission(tmp_path / "m", "forged", default_dataset(), "org/honest", original=0.0, mean_drop=0.0,
                               created_at="2099-01-01T00:00:00Z", **hub)
     _commit_submission(results, forged, "results/forged/main", "hf_user_mallory")
-    for i in range(2):
-        copy = write_submission(tmp_path / "m", f"copy{i}", default_dataset(), f"evil/net{i}", original=0.99,
-                                mean_drop=0.0, dataset_id="evil/imagenet-e", dataset_revision=evil)
-        _commit_submission(results, copy, f"results/evil{i}/main", "hf_user_mallory")
+    _commit_forged_copies(results, tmp_path, "evil/imagenet-e", evil)
 
     board = load_board(results)
     assert [k.dataset_id for k in board.keys()] == ["owner/imagenet-e"]
@@ -343,10 +348,7 @@ def test_with_no_pin_a_copied_dataset_never_becomes_the_default_view(hub_server,
     honest = write_submission(tmp_path / "a", "honest", default_dataset(), "org/honest", original=0.7,
                               mean_drop=0.05, dataset_id="owner/imagenet-e", dataset_revision=real)
     _commit_submission(results, honest, "results/honest/main", "hf_user_alice")
-    for i in range(2):
-        forged = write_submission(tmp_path / "m", f"f{i}", default_dataset(), f"evil/net{i}", original=0.99,
-                                  mean_drop=0.0, dataset_id="aaa/imagenet-e", dataset_revision=copy)
-        _commit_submission(results, forged, f"results/evil{i}/main", "hf_user_mallory")
+    _commit_forged_copies(results, tmp_path, "aaa/imagenet-e", copy)
 
     board = load_board(results)
     assert board.pin is None and board.keys() == [] and build_table(board).rows == []

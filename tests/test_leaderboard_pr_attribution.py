@@ -5,6 +5,7 @@ supersedes another row."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -67,3 +68,28 @@ def test_when_the_hub_cannot_tell_the_row_says_via_pr_and_supersedes_nothing(mer
     assert sorted(view.column("Submitted by")) == ["via PR #1", "via PR #2"]
     assert all("(submitter unknown)" in n for n in view.column(NOTES_COLUMN))
     assert 0.7 in [e.original_accuracy for e in board.entries]  # the honest row is still shown
+
+
+def test_a_verification_record_merged_through_a_pr_is_not_the_owners(merged_board, tmp_path):
+    """Attack: mallory's PR carries a results file and a ``.verification.json`` naming its bytes; the
+    owner merges it. The record's last commit is the owner's merge, but it came from mallory: the row
+    stays self-reported."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    from imagenet_e.eval.dataset_labels import file_digest
+    from imagenet_e.leaderboard.loading import VERIFICATION_SUFFIX
+
+    owner = HfApi(token="hf_user_owner")
+    pin = owner.hf_hub_download(merged_board, "board.yaml", repo_type="dataset")
+    dataset_id = open(pin).read().split()[1]
+    claimed = write_submission(tmp_path / "v", "claimed", default_dataset(), "evil/verified-net", original=0.95,
+                               mean_drop=0.0, dataset_id=dataset_id, dataset_revision=owner.dataset_info(dataset_id).sha)
+    number = commit_submission(merged_board, claimed, "verified/evil", "hf_user_mallory", create_pr=True)
+    record = {"results_sha256": file_digest(claimed), "worker": "owner", "requested_by": "mallory"}
+    HfApi(token="hf_user_mallory").create_commit(
+        merged_board, repo_type="dataset", revision=f"refs/pr/{number}", commit_message="record",
+        operations=[CommitOperationAdd(f"verified/evil{VERIFICATION_SUFFIX}", json.dumps(record).encode())])
+    owner.merge_pull_request(merged_board, number, repo_type="dataset")
+    board = load_board(merged_board)
+    claimed_row = next(e for e in board.entries if e.model_id == "evil/verified-net")
+    assert not claimed_row.verified and claimed_row.submitter == "mallory"
