@@ -35,7 +35,6 @@ def metric_description(names: Iterable[str], layout: Any = None) -> dict[str, di
     (a plug-in's, where the plug-in is not installed) is described from it, after the known ones."""
     described = {e["name"]: e for e in layout if isinstance(e, dict) and isinstance(e.get("name"), str)} \
         if isinstance(layout, list) else {}
-    position = {name: k for k, name in enumerate(ALL_SUBSETS)}
     out: dict[str, dict[str, Any]] = {}
     unknown: list[str] = []
     for n in dict.fromkeys(names):
@@ -45,6 +44,7 @@ def metric_description(names: Iterable[str], layout: Any = None) -> dict[str, di
             if n not in described:
                 raise
             unknown.append(n)
+    position = {name: k for k, name in enumerate(ALL_SUBSETS)}  # after resolve: a sweep level may have joined
     records = {name: subset_record(ALL_SUBSETS[name], position[name]) for name in sorted(out, key=position.__getitem__)}
     for k, name in enumerate(unknown, start=len(position)):
         entry = described[name]
