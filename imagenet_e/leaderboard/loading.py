@@ -22,8 +22,8 @@ from imagenet_e.eval.results_schema import validate_results
 
 from .benchmark import BOARD_FILE, BenchmarkPin, find_board_yaml, own_benchmark_id
 from .board import Board, SkippedFile, _reason, board_from_documents
-from .columns import same_layout, valid_layout
 from .bounds import DEFAULT_LIMITS, Limits, check_config_names, check_predictions_file, check_size, results_configs
+from .columns import same_layout, valid_layout
 from .identity import Provenance, hub_provenance
 from .verify import DatasetResolver, predictions_for, verify_submission
 
