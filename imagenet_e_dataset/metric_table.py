@@ -27,11 +27,31 @@ def subset_record(sub: Subset, order: int) -> dict[str, Any]:
             "severity": None if severity is None else float(severity), "order": order}
 
 
-def metric_description(names: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """``{config: record}`` for the configs (names or aliases) in ``names``, ordered as the registry orders them."""
-    wanted = {resolve(n).name for n in dict.fromkeys(names)}
-    position = {name: k for k, name in enumerate(ALL_SUBSETS)}
-    return {name: subset_record(ALL_SUBSETS[name], position[name]) for name in sorted(wanted, key=position.__getitem__)}
+def metric_description(names: Iterable[str], layout: Any = None) -> dict[str, dict[str, Any]]:
+    """``{config: record}`` for the configs (names or aliases) in ``names``, ordered as the registry orders them.
+
+    ``layout``: the dataset's own description of its configs (``dataset.layout`` of a results file or
+    predictions file: name, attribute, level, severity). A config the installed registry does not know
+    (a plug-in's, where the plug-in is not installed) is described from it, after the known ones."""
+    described = {e["name"]: e for e in layout if isinstance(e, dict) and isinstance(e.get("name"), str)} \
+        if isinstance(layout, list) else {}
+    out: dict[str, dict[str, Any]] = {}
+    unknown: list[str] = []
+    for n in dict.fromkeys(names):
+        try:
+            out[resolve(n).name] = {}
+        except ValueError:
+            if n not in described:
+                raise
+            unknown.append(n)
+    position = {name: k for k, name in enumerate(ALL_SUBSETS)}  # after resolve: a sweep level may have joined
+    records = {name: subset_record(ALL_SUBSETS[name], position[name]) for name in sorted(out, key=position.__getitem__)}
+    for k, name in enumerate(unknown, start=len(position)):
+        entry = described[name]
+        severity = entry.get("severity")
+        records[name] = {"attribute": str(entry.get("attribute")), "alias": None, "level": str(entry.get("level")),
+                         "severity": float(severity) if isinstance(severity, (int, float)) else None, "order": k}
+    return records
 
 
 def benchmark_document() -> dict[str, Any]:

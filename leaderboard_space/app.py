@@ -19,9 +19,12 @@ for _wheel in sorted(Path(__file__).resolve().parent.glob("wheels/imagenet_e-*.w
 
 from imagenet_e.leaderboard.app import build_app
 from imagenet_e.leaderboard.app import launch
+from imagenet_e.leaderboard.benchmark import own_benchmark_id
 from imagenet_e.leaderboard.table import default_source
 
-demo = build_app(default_source())
+# With no board.yaml in the results repo, the board ranks only the benchmark this Space was published
+# for (the `datasets:` id publish-leaderboard wrote into README.md, or $IMAGENET_E_DATASET_ID).
+demo = build_app(default_source(), own_dataset=own_benchmark_id(Path(__file__).resolve().parent / "README.md"))
 
 if __name__ == "__main__":
     launch(demo, host=os.environ.get("GRADIO_SERVER_NAME", "0.0.0.0"), port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))

@@ -1157,7 +1157,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ref = f"refs/pr/{num}"
                 repo.discussions.append({
                     "num": num, "title": title, "status": "open", "isPullRequest": True, "createdAt": commit.date,
-                    "author": LOCAL_USER, "base": revision if revision.startswith("refs/") else f"refs/heads/{revision}",
+                    "author": request.user, "base": revision if revision.startswith("refs/") else f"refs/heads/{revision}",
                     "baseCommit": head.id, "mergeCommitId": None, "description": commit.message,
                 })
                 pr_url = f"{self._repo_url(repo)}/discussions/{num}"
@@ -1313,8 +1313,9 @@ class _Handler(BaseHTTPRequestHandler):
                     tree.pop(path, None)
                 else:
                     tree[path] = after
+            # As on the Hub: the PR's opener is the discussion's author, the merger the merge commit's.
             merge = self.store.new_commit(repo, [base_head.id, pr_head.id], tree,
-                                          f"Merge pull request #{discussion['num']}", discussion["title"])
+                                          f"Merge pull request #{discussion['num']}", discussion["title"], request.user)
             repo.refs[discussion["base"]] = merge.id
             discussion.update(status="merged", mergeCommitId=merge.id)
             self.store.save(repo)

@@ -69,14 +69,19 @@ def test_ranking_by_mean_drop_and_by_original_accuracy(tmp_path):
     assert build_table(board, sort_by=SortKey.ORIGINAL_ACCURACY.label).rows == by_acc.rows
 
 
-def test_attribute_and_subset_columns_come_from_the_registry(tmp_path):
+def test_attribute_and_subset_columns_follow_the_datasets_order(tmp_path):
+    from imagenet_e.eval.config_layout import config_views
+
     populate_board(tmp_path)
     board = load(tmp_path)
     view = build_table(board)
     for attribute in EDITED_ATTRIBUTES:
         assert attribute_column(attribute) in view.columns
     subset_cols = [c for c in view.columns if c.endswith("accuracy (%)")]
-    assert subset_cols == [subset_column(n, SubsetMetric.ACCURACY) for n in EDITED_CONFIG_NAMES]
+    # Attribute order, then severity: the order `evaluate`'s table, drops.png and `score` show.
+    severity_order = [v.name for v in config_views({"dataset": {"configs": list(EDITED_CONFIG_NAMES)}})]
+    assert severity_order != list(EDITED_CONFIG_NAMES)  # registration order is not what is shown
+    assert subset_cols == [subset_column(n, SubsetMetric.ACCURACY) for n in severity_order]
     # Numbers are the results file's, as percentages.
     robust = view.rows[0]
     assert robust[view.columns.index(subset_column("background_20", SubsetMetric.ACCURACY))] == pytest.approx(
@@ -86,7 +91,7 @@ def test_attribute_and_subset_columns_come_from_the_registry(tmp_path):
 
     only_size = build_table(board, attributes=["size"], subset_metric=SubsetMetric.DROP)
     assert [c for c in only_size.columns if "drop (pp)" in c and c != MEAN_DROP_COLUMN] == (
-        [attribute_column("size")] + [subset_column(s.name, SubsetMetric.DROP) for s in subsets_of("size")])
+        [attribute_column("size")] + [subset_column(n, SubsetMetric.DROP) for n in severity_order if n.startswith("size")])
     flips = build_table(board, attributes=["direction"], subset_metric="flip_rate", show_subsets=True)
     assert subset_column("direction_random", SubsetMetric.FLIP_RATE) in flips.columns
     assert "str" == flips.datatypes[flips.columns.index(MODEL_COLUMN)]
@@ -339,6 +344,8 @@ def test_submit_commits_opens_prs_writes_model_eval_results_and_feeds_the_board(
     assert "does not exist" in capsys.readouterr().err
 
     # The board, loaded from the Hub repo via snapshot_download, shows the committed file only.
+    hub.upload_file(path_or_fileobj=f"dataset: {labels_repo}\n".encode(), path_in_repo="board.yaml", repo_id=repo,
+                    repo_type="dataset")  # the owner pins the benchmark: an unpinned Hub board ranks nothing
     board = load_board(repo)
     view = build_table(board)
     assert view.column(MODEL_COLUMN) == ["org/robust-net"] and board.skipped == ()
@@ -384,9 +391,11 @@ def test_different_benchmarks_are_never_ranked_in_one_table(tmp_path):
     partial_key = next(k for k in keys if len(k.configs) == 3)
     view = build_table(board, key=partial_key)
     assert view.column(MODEL_COLUMN) == ["org/partial"] and view.column(RANK_COLUMN) == [1]
-    row = view.rows[0]
-    assert row[view.columns.index(attribute_column("direction"))] is None
-    # The app renders any benchmark's table (blank cells for subsets it lacks) without failing.
+    # Its columns are its own configs' (no empty direction column for a benchmark without one).
+    assert attribute_column("direction") not in view.columns
+    assert [c for c in view.columns if c.endswith("accuracy (%)") and c != ORIGINAL_COLUMN] == [
+        subset_column("background_20", SubsetMetric.ACCURACY), subset_column("size_0.1", SubsetMetric.ACCURACY)]
+    # The app renders any benchmark's table (an attribute it lacks is no column) without failing.
     update = _table_update(board, SortKey.MEAN_DROP.label, "", board.loaders, ["direction", "size"], "drop", True,
                            board.key_label(partial_key), "original (paper)")
     assert update is not None

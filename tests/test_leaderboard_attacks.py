@@ -4,7 +4,6 @@ reads nothing outside ``--dataset``; the owner's pinned benchmark is the one sho
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
@@ -15,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from imagenet_e.eval.dataset_labels import folder_revision
-from imagenet_e.eval.predictions import METADATA_KEY, PREDICTIONS_SUFFIX, read_predictions, sha256_bytes
+from imagenet_e.eval.predictions import PREDICTIONS_SUFFIX, read_predictions
 from imagenet_e.eval.scoring import results_from_predictions
 from imagenet_e.leaderboard import loading
 from imagenet_e.leaderboard.benchmark import BenchmarkPin, pin_from_mapping
@@ -23,7 +22,10 @@ from imagenet_e.leaderboard.bounds import Limits
 from imagenet_e.leaderboard.table import MODEL_COLUMN, build_table, load_board, load_board_dir
 from imagenet_e_dataset.registry import ALL_SUBSETS
 
-from helpers.leaderboard import DATASET_NAME, default_dataset, make_results, write_labels_dataset, write_submission
+from helpers.leaderboard import (
+    DATASET_NAME, commit_submission as _commit_submission, default_dataset, make_results, push_labels as _push_labels,
+    rewrite_metadata as _rewrite_metadata, write_labels_dataset, write_submission,
+)
 
 
 def _honest(folder: Path) -> Path:
@@ -38,24 +40,6 @@ def _honest_row(board) -> list:
     view = build_table(board)
     row = view.rows[view.column(MODEL_COLUMN).index("org/honest")]
     return row
-
-
-def _rewrite_metadata(results: Path, change) -> Path:
-    """Edit the run description inside a submission's predictions parquet, then re-record its sha256
-    in the results file (and whatever ``change`` returns for the results document)."""
-    predictions = results.with_name(results.name[: -len(".json")] + PREDICTIONS_SUFFIX)
-    table = pq.read_table(predictions)
-    meta = json.loads(table.schema.metadata[METADATA_KEY])
-    doc = json.loads(results.read_text())
-    change(meta, doc)
-    table = table.replace_schema_metadata({**table.schema.metadata, METADATA_KEY: json.dumps(meta).encode()})
-    sink = io.BytesIO()
-    pq.write_table(table, sink)
-    data = sink.getvalue()
-    predictions.write_bytes(data)
-    doc["predictions"]["sha256"] = sha256_bytes(data)
-    results.write_text(json.dumps(doc))
-    return results
 
 
 def test_a_list_where_the_dataset_description_belongs_is_one_bad_file(tmp_path, capsys):
@@ -291,19 +275,12 @@ def test_refresh_recomputes_only_new_or_changed_files(tmp_path, monkeypatch):
 
 # --- on the local Hub server: identity from commits, and the hijack through a copied dataset ---------------
 
-def _push_labels(api, repo: str, folder: Path) -> str:
-    api.create_repo(repo, repo_type="dataset", exist_ok=True)
-    api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset")
-    return api.dataset_info(repo).sha
-
-
-def _commit_submission(repo: str, path: Path, in_repo: str, token: str) -> None:
-    from huggingface_hub import CommitOperationAdd, HfApi
-
-    predictions = path.with_name(path.name[: -len(".json")] + PREDICTIONS_SUFFIX)
-    HfApi(token=token).create_commit(repo, repo_type="dataset", commit_message=f"add {in_repo}", operations=[
-        CommitOperationAdd(f"{in_repo}.json", path.read_bytes()),
-        CommitOperationAdd(f"{in_repo}{PREDICTIONS_SUFFIX}", predictions.read_bytes())])
+def _commit_forged_copies(results: str, tmp_path: Path, dataset_id: str, revision: str) -> None:
+    """mallory's two forged entries (0.99 accuracy, no drop) on her copy of the dataset."""
+    for i in range(2):
+        copy = write_submission(tmp_path / "m", f"copy{i}", default_dataset(), f"evil/net{i}", original=0.99,
+                                mean_drop=0.0, dataset_id=dataset_id, dataset_revision=revision)
+        _commit_submission(results, copy, f"results/evil{i}/main", "hf_user_mallory")
 
 
 def test_on_the_hub_a_forged_newer_file_and_a_copied_dataset_change_nothing(hub_server, tmp_path):
@@ -329,10 +306,7 @@ def test_on_the_hub_a_forged_newer_file_and_a_copied_dataset_change_nothing(hub_
     forged = write_submission(tmp_path / "m", "forged", default_dataset(), "org/honest", original=0.0, mean_drop=0.0,
                               created_at="2099-01-01T00:00:00Z", **hub)
     _commit_submission(results, forged, "results/forged/main", "hf_user_mallory")
-    for i in range(2):
-        copy = write_submission(tmp_path / "m", f"copy{i}", default_dataset(), f"evil/net{i}", original=0.99,
-                                mean_drop=0.0, dataset_id="evil/imagenet-e", dataset_revision=evil)
-        _commit_submission(results, copy, f"results/evil{i}/main", "hf_user_mallory")
+    _commit_forged_copies(results, tmp_path, "evil/imagenet-e", evil)
 
     board = load_board(results)
     assert [k.dataset_id for k in board.keys()] == ["owner/imagenet-e"]
@@ -354,6 +328,59 @@ def test_on_the_hub_a_forged_newer_file_and_a_copied_dataset_change_nothing(hub_
     alice = [e for e in board.entries if e.submitter == "alice"]
     assert [e.original_accuracy for e in alice] == [0.72]
     assert any(s.source == "results/org--honest/main.json" and "superseded" in s.reason for s in board.skipped)
+
+
+def test_with_no_pin_a_copied_dataset_never_becomes_the_default_view(hub_server, tmp_path, monkeypatch):
+    """Attack: no board.yaml; a copy of the dataset at ``aaa/imagenet-e`` (alphabetically first) with
+    two forged entries, the same configs as the real one. Outcome: nothing is ranked by default, each
+    benchmark is listed as unpinned with the board.yaml that would pin it; with the project's own
+    benchmark configured, only that one is ranked and the forged rows never show."""
+    pytest.importorskip("gradio")
+    from huggingface_hub import HfApi
+
+    from imagenet_e.leaderboard.app import header_html
+
+    monkeypatch.delenv("IMAGENET_E_DATASET_ID", raising=False)
+    real = _push_labels(HfApi(token="hf_user_owner"), "owner/imagenet-e", default_dataset())
+    copy = _push_labels(HfApi(token="hf_user_mallory"), "aaa/imagenet-e", default_dataset())
+    results = "owner/unpinned-results"
+    HfApi(token="hf_user_owner").create_repo(results, repo_type="dataset")
+    honest = write_submission(tmp_path / "a", "honest", default_dataset(), "org/honest", original=0.7,
+                              mean_drop=0.05, dataset_id="owner/imagenet-e", dataset_revision=real)
+    _commit_submission(results, honest, "results/honest/main", "hf_user_alice")
+    _commit_forged_copies(results, tmp_path, "aaa/imagenet-e", copy)
+
+    board = load_board(results)
+    assert board.pin is None and board.keys() == [] and build_table(board).rows == []
+    assert [k.dataset_id for k in board.unpinned_keys()] == ["aaa/imagenet-e", "owner/imagenet-e"]
+    header = header_html(board)
+    assert header.count("Unpinned benchmark (not ranked)") == 2 and "No benchmark pinned" in header
+    assert f"dataset: owner/imagenet-e\nrevision: {real}" in header  # the board.yaml the owner copies
+
+    # The project's own benchmark configured ($IMAGENET_E_DATASET_ID, or the Space card's dataset id).
+    monkeypatch.setenv("IMAGENET_E_DATASET_ID", "owner/imagenet-e")
+    board = load_board(results)
+    assert [k.dataset_id for k in board.keys()] == ["owner/imagenet-e"] and board.unpinned_keys() == []
+    assert build_table(board).column(MODEL_COLUMN) == ["org/honest"]
+    assert sum("another benchmark (aaa/imagenet-e@" in s.reason for s in board.skipped) == 2
+    monkeypatch.delenv("IMAGENET_E_DATASET_ID")
+    card = tmp_path / "README.md"
+    card.write_text("---\ntitle: board\ndatasets:\n  - owner/imagenet-e\n---\n# board\n")
+    from imagenet_e.leaderboard.benchmark import own_benchmark_id
+
+    assert own_benchmark_id(card) == "owner/imagenet-e"
+    card.write_text("---\ndatasets:\n  - <org>/imagenet-e\n---\n")
+    assert own_benchmark_id(card) is None  # a placeholder configures nothing
+    board = load_board(results, own_dataset=own_benchmark_id(tmp_path / "README.md"))
+    assert board.keys() == []
+
+
+def test_a_local_board_with_one_dataset_pins_it(tmp_path):
+    board_dir = tmp_path / "board"
+    _honest(board_dir)
+    board = load_board_dir(board_dir, datasets=_datasets())
+    assert board.pin == BenchmarkPin(DATASET_NAME) and board.unpinned_keys() == []
+    assert build_table(board).column(MODEL_COLUMN) == ["org/honest"]
 
 
 def test_the_owner_pins_the_benchmark_from_the_command_line(tmp_path):

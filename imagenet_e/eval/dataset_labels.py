@@ -233,7 +233,14 @@ def load_dataset_labels(source: str | os.PathLike, configs: list[str], *, revisi
             return _from_hub(text, resolved, config)
     out: dict[str, ConfigLabels] = {}
     for config in configs:
-        name = resolve(config).name
+        try:
+            name = resolve(config).name
+        except ValueError:
+            # A config the registry lacks (a plug-in's, read without it) is read under its own name, if it
+            # is a plain folder name: the dataset then says whether it has it.
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", str(config)):
+                raise
+            name = config
         key = (key_source, resolved, name)
         with _CACHE_LOCK:
             cached = _CACHE.get(key)

@@ -139,7 +139,10 @@ class PredictionTable:
         bounds = np.searchsorted(codes[order], np.arange(len(names) + 1))
         rows = {names[k]: order[bounds[k]:bounds[k + 1]] for k in range(len(names))}
         recognise(rows)  # a sweep level seen for the first time joins the registry's order
-        return {name: rows[name] for name in ALL_SUBSETS if name in rows}
+        # A config the registry lacks reached here only as one the dataset's layout describes (a plug-in's,
+        # read without the plug-in): after the registered ones, never registered.
+        return {**{name: rows[name] for name in ALL_SUBSETS if name in rows},
+                **{name: rows[name] for name in sorted(rows) if name not in ALL_SUBSETS}}
 
     @property
     def configs(self) -> list[str]:
@@ -251,10 +254,14 @@ def read_predictions(source: str | os.PathLike | bytes, *, name: str | None = No
         if not pa.types.is_dictionary(arrow.column("subset").type) else arrow.column("subset").combine_chunks()
     subset_codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     names = encoded.dictionary.to_pylist()
+    layout = (metadata.get("dataset") or {}).get("layout")
+    described = {e.get("name") for e in layout if isinstance(e, dict)} if isinstance(layout, list) else set()
     for k, name_ in enumerate(names):
         try:
             canonical = resolve(name_).name
         except ValueError as exc:
+            if name_ in described:  # the dataset's own description names it (a plug-in not installed here)
+                continue
             raise _fail(where, f"row {int(np.flatnonzero(subset_codes == k)[0])}: {exc}") from None
         if canonical != name_:  # an alias: spelled as the config name from here on
             subsets[subset_codes == k] = canonical

@@ -56,12 +56,19 @@ def _per_subset(value_schema: dict, names: tuple[str, ...]) -> dict:
     }
 
 
-def results_schema() -> dict[str, Any]:
-    """JSON Schema (draft 2020-12) of a results file."""
+def results_schema(described: tuple[tuple[str, str], ...] = ()) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of a results file.
+
+    ``described``: ``(config, attribute)`` pairs a file's ``dataset.layout`` adds to the registered ones
+    (a plug-in's configs, read where the plug-in is not installed); they join this schema only."""
     attributes = [a.name for a in edited_attributes()]
+    attributes += [a for a in dict.fromkeys(a for _, a in described) if a not in attributes and a != "original"]
     # Every registered config: the twelve, extras, plug-ins and sweep levels the process knows.
     CONFIG_NAMES = list(ALL_SUBSETS)
     EDITED_CONFIG_NAMES = [s.name for s in ALL_SUBSETS.values() if s.is_edited]
+    added = [(c, a) for c, a in described if c not in ALL_SUBSETS]
+    CONFIG_NAMES += [c for c, _ in added]
+    EDITED_CONFIG_NAMES += [c for c, a in added if a != "original"]
     attribute_drops = {"type": "object", "propertyNames": {"enum": attributes}, "additionalProperties": _DROP}
     interval = {"type": "array", "items": _DROP, "minItems": 2, "maxItems": 2}
     p_value = {"type": "number", "minimum": 0, "maximum": 1}
@@ -172,18 +179,30 @@ def _recognise_levels(doc: dict[str, Any]) -> None:
     recognise(name for name in (configs if isinstance(configs, list) else ()) if isinstance(name, str))
 
 
-def _validator():
+def _described(doc: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``(config, attribute)`` of each of the file's configs its ``dataset.layout`` describes (the
+    dataset's own description, copied by the runner): how a plug-in's config validates without it."""
+    dataset = doc.get("dataset")
+    if not isinstance(dataset, dict) or not isinstance(dataset.get("layout"), list):
+        return ()
+    configs = dataset.get("configs") if isinstance(dataset.get("configs"), list) else []
+    pairs = {(e["name"], e["attribute"]) for e in dataset["layout"] if isinstance(e, dict)
+             and isinstance(e.get("name"), str) and isinstance(e.get("attribute"), str) and e["name"] in configs}
+    return tuple(sorted(pairs))
+
+
+def _validator(doc: dict[str, Any]):
     from imagenet_e_dataset.registry import ALL_SUBSETS
 
     # The schema lists the registered configs: rebuild it when a plug-in or sweep level joins.
-    return _validator_for(tuple(ALL_SUBSETS))
+    return _validator_for(tuple(ALL_SUBSETS), _described(doc))
 
 
-@functools.cache
-def _validator_for(config_names: tuple[str, ...]):
+@functools.lru_cache(maxsize=64)  # described configs come from files: bounded, never a growing registry
+def _validator_for(config_names: tuple[str, ...], described: tuple[tuple[str, str], ...] = ()):
     import jsonschema
 
-    return jsonschema.Draft202012Validator(results_schema())
+    return jsonschema.Draft202012Validator(results_schema(described))
 
 
 def _walk_text(value: Any, path: str):
@@ -254,7 +273,7 @@ def validate_results(doc: Any, *, source: str = "results") -> dict[str, Any]:
         if isinstance(number, float) and not math.isfinite(number):
             raise ValueError(f"{source}: {path} is {number}, numbers must be finite")
     _recognise_levels(doc)
-    errors = sorted(_validator().iter_errors(doc), key=lambda e: list(e.absolute_path))
+    errors = sorted(_validator(doc).iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
         where = "$" + "".join(f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
@@ -275,11 +294,12 @@ def validate_results(doc: Any, *, source: str = "results") -> dict[str, Any]:
         raise ValueError(f"{source}: counts add up to {scored} scored rows and predictions.skipped is "
                          f"{predictions['skipped']}, but predictions.rows is {predictions['rows']}")
     check_rfc3339(doc["created_at"], f"{source}: $.created_at")
-    _check_summaries(metrics, configs, source)
+    _check_summaries(metrics, configs, source, dict(_described(doc)))
     return doc
 
 
-def _check_means(metrics: dict[str, Any], prefix: str, edited: set[str], source: str) -> None:
+def _check_means(metrics: dict[str, Any], prefix: str, edited: set[str], source: str,
+                 attribute_of: dict[str, str]) -> None:
     drop_key = "control_drop" if prefix else "accuracy_drop"
     drops = metrics[drop_key]
     # Against the control, a subset sharing no source image with it is left out; never one that is not edited.
@@ -293,11 +313,10 @@ def _check_means(metrics: dict[str, Any], prefix: str, edited: set[str], source:
     if abs(metrics[f"{prefix}mean_drop"] - mean) > SUMMARY_TOLERANCE:
         raise ValueError(f"{source}: metrics.{prefix}mean_drop is {metrics[f'{prefix}mean_drop']} but the mean of "
                          f"metrics.{drop_key} is {mean}")
-    expected: dict[str, float] = {}
-    for attribute in edited_attributes():
-        mine = [value for name, value in drops.items() if ALL_SUBSETS[name].attribute is attribute]
-        if mine:
-            expected[attribute.name] = sum(mine) / len(mine)
+    grouped: dict[str, list[float]] = {}
+    for name, value in drops.items():
+        grouped.setdefault(attribute_of[name], []).append(value)
+    expected = {attribute: sum(mine) / len(mine) for attribute, mine in grouped.items()}
     given = metrics[f"{prefix}attribute_drop"]
     if set(given) != set(expected):
         raise ValueError(f"{source}: metrics.{prefix}attribute_drop covers {sorted(given)} but the drops present are "
@@ -308,14 +327,16 @@ def _check_means(metrics: dict[str, Any], prefix: str, edited: set[str], source:
                              f"of its subsets' drops is {value}")
 
 
-def _check_summaries(metrics: dict[str, Any], configs: set[str], source: str) -> None:
-    edited = {name for name in configs if ALL_SUBSETS[name].is_edited}
-    _check_means(metrics, "", edited, source)
+def _check_summaries(metrics: dict[str, Any], configs: set[str], source: str, described: dict[str, str]) -> None:
+    # A registered config's attribute is the registry's; one it lacks (a plug-in's), its layout's.
+    attribute_of = {n: ALL_SUBSETS[n].attribute.name if n in ALL_SUBSETS else described[n] for n in configs}
+    edited = {n for n in configs if (ALL_SUBSETS[n].is_edited if n in ALL_SUBSETS else attribute_of[n] != "original")}
+    _check_means(metrics, "", edited, source, attribute_of)
     control = metrics.get("control_subset")
     if control is not None:
         if control not in configs:
             raise ValueError(f"{source}: metrics.control_subset {control!r} is not among dataset.configs")
-        _check_means(metrics, "control_", edited - {control}, source)
+        _check_means(metrics, "control_", edited - {control}, source, attribute_of)
 
 
 def load_results(path: str | Path) -> dict[str, Any]:

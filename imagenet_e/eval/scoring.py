@@ -51,7 +51,7 @@ def compute_metrics(table: PredictionTable, *, n_bootstrap: int, seed: int) -> d
         seed=seed,
         num_classes=None if table.label_space.is_imagenet else table.label_space.num_classes,
         # The metric knows the twelve benchmark configs only: sweep levels, extras and plug-ins come from here.
-        description=metric_description(table.groups),
+        description=metric_description(table.groups, (table.metadata.get("dataset") or {}).get("layout")),
     )
 
 

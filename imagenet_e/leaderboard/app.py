@@ -21,7 +21,7 @@ import gradio as gr
 from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS
 from imagenet_e_metric.core import CONTROL_SUBSET
 
-from .benchmark import BenchmarkPin
+from .benchmark import BenchmarkPin, board_yaml_snippet
 from .requests import EvalRequest, RequestStatus, read_requests
 from .table import (
     RowKind,
@@ -72,7 +72,9 @@ def header_html(board: Board, key: BoardKey | None = None) -> str:
                  f"{f' (one of {len(keys)})' if len(keys) > 1 else ''}</p>") if shown else ""
     if board.pin is not None:
         benchmark += f"<p>Pinned by the board's owner: <code>{_e(board.pin.describe())}</code></p>"
-    else:
+    elif board.unpinned_keys():
+        benchmark += unpinned_html(board)
+    elif board.rank_unpinned:
         benchmark += "<p>No benchmark pinned (the owner sets one in board.yaml): benchmarks are listed by name.</p>"
     return (
         f"<div id='ie-header'><h1>{_e(TITLE)}</h1>"
@@ -82,6 +84,20 @@ def header_html(board: Board, key: BoardKey | None = None) -> str:
         f"<p>{n_models} model(s) from {n_files} verified results file(s) · source: <code>{_e(board.source)}</code></p>"
         f"{benchmark}</div>"
     )
+
+
+def unpinned_html(board: Board) -> str:
+    """Each benchmark found on a board nobody pinned, as its own "unpinned" section with the
+    ``board.yaml`` that would rank it: nothing is ranked until the owner chooses."""
+    sections = []
+    for key in board.unpinned_keys():
+        n = len(board.entries_for(key))
+        sections.append(
+            f"<div class='ie-notice ie-unpinned'><strong>Unpinned benchmark (not ranked):</strong> "
+            f"<code>{_e(key.label())}</code>, {n} results file(s). To rank it, the owner adds to the results repo:"
+            f"<pre>{_e(board_yaml_snippet(key.dataset_id, key.dataset_revision))}</pre></div>")
+    return ("<p><strong>No benchmark pinned:</strong> this board ranks nothing until its owner pins one "
+            "(<code>board.yaml</code> in the results repo, or <code>--benchmark</code>).</p>" + "".join(sections))
 
 
 def notice_html(board: Board, error: str | None = None) -> str:
@@ -200,7 +216,7 @@ def drops_figure(board: Board, labels: list[str], reference: DropReference | str
     import numpy as np
 
     fig, ax = plt.subplots(figsize=(10, 4.2), dpi=100)
-    attributes = [a.name for a in board_attributes(board)]
+    attributes = board_attributes(board)
     known = [label for label in labels if any(e.label == label for e in board.entries)]
     if not known:
         ax.text(0.5, 0.5, "Choose models to compare", ha="center", va="center", fontsize=13, color="#64748b",
@@ -236,9 +252,10 @@ class _BoardHolder:
     """The board shared by every browser session; Refresh replaces it for all of them."""
 
     def __init__(self, source: str | None, datasets: dict[str, str] | None = None, pin: BenchmarkPin | None = None,
-                 requests_repo: str | None = None):
+                 requests_repo: str | None = None, own_dataset: str | None = None):
         self.source = source
         self.pin = pin
+        self.own_dataset = own_dataset
         self.requests_repo = requests_repo
         self.requests: list[EvalRequest] = []
         self.requests_error: str | None = None
@@ -253,7 +270,7 @@ class _BoardHolder:
                 "No results source configured: set RESULTS_REPO=ns/name (a Hub dataset repo) "
                 "or RESULTS_DIR=folder, or pass --results to `imagenet-e leaderboard`.")
         try:
-            return load_board(self.source, datasets=self.datasets, pin=self.pin), None
+            return load_board(self.source, datasets=self.datasets, pin=self.pin, own_dataset=self.own_dataset), None
         except Exception as exc:  # a Space must come up even when the Hub or the folder is unreachable
             return Board(source=self.source, entries=()), f"{type(exc).__name__}: {exc}"
 
@@ -300,22 +317,26 @@ def _benchmarks(board: Board) -> list[str]:
 
 
 def build_app(results_source: str | None, *, datasets: dict[str, str] | None = None,
-              pin: BenchmarkPin | None = None, requests_repo: str | None = None) -> gr.Blocks:
+              pin: BenchmarkPin | None = None, requests_repo: str | None = None,
+              own_dataset: str | None = None) -> gr.Blocks:
     """The leaderboard app for a results folder or Hub dataset repo id (``None``: nothing configured).
 
     ``datasets`` maps local dataset names that results name to their folders (Hub datasets need
-    nothing). Launch it with :func:`launch` (which applies the theme) or ``demo.launch(...)``.
+    nothing). ``own_dataset``: the project's own benchmark, ranked on a Hub board with no
+    ``board.yaml`` (see :func:`~.benchmark.own_benchmark_id`). Launch it with :func:`launch` (which
+    applies the theme) or ``demo.launch(...)``.
     """
     import os
 
-    holder = _BoardHolder(results_source, datasets, pin, requests_repo or os.environ.get("REQUESTS_REPO"))
+    holder = _BoardHolder(results_source, datasets, pin, requests_repo or os.environ.get("REQUESTS_REPO"),
+                          own_dataset)
     board = holder.board
     sort_default = SortKey.MEAN_DROP.label
     reference_default = DropReference.ORIGINAL.label
     benchmarks = _benchmarks(board)
     rows_default = default_row_kind(board.entries_for(None)).value
     initial = build_table(board, sort_by=sort_default, rows=rows_default)
-    attribute_names = [a.name for a in board_attributes(board)]
+    attribute_names = board_attributes(board)
 
     with gr.Blocks(title=TITLE, fill_width=True, analytics_enabled=False) as demo:
         header = gr.HTML(header_html(board))

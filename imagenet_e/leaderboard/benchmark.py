@@ -16,13 +16,23 @@ benchmark are never ranked beside it; they are listed apart only when the owner 
     n_bootstrap: 1000                     # optional: resamples for every interval the board shows
     workers: [board-bot]                  # optional: accounts whose verified results count (default:
                                           # the results repo's namespace)
+
+With no ``board.yaml`` and no ``--benchmark``, a board never guesses: a Hub board ranks the project's
+own benchmark (:func:`own_benchmark_id`: ``$IMAGENET_E_DATASET_ID``, else the dataset id
+``publish-leaderboard`` wrote into the Space card) and otherwise ranks nothing, listing each benchmark
+it found as "unpinned" with the ``board.yaml`` that would pin it (:func:`board_yaml_snippet`); a local
+board given exactly one ``--dataset`` ranks that one.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
+
+from imagenet_e_dataset.eval_yaml import DATASET_ID_ENV
+from imagenet_e_dataset.hub_ids import is_placeholder, looks_like_repo_id, split_front_matter
 
 BOARD_FILE = "board.yaml"
 _KEYS = ("dataset", "revision", "protocol", "configs", "list_other_benchmarks", "n_bootstrap", "workers")
@@ -114,3 +124,32 @@ def find_board_yaml(folder: Path) -> BenchmarkPin | None:
     """The pin of a results folder (or results-repo snapshot) holding ``board.yaml`` at its root."""
     path = folder / BOARD_FILE
     return read_board_yaml(path) if path.is_file() else None
+
+
+def own_benchmark_id(card: str | Path | None = None) -> str | None:
+    """The project's own benchmark dataset id where one is configured, else None.
+
+    ``$IMAGENET_E_DATASET_ID`` (the id every command uses for "the benchmark") wins; else the first
+    ``datasets:`` entry of the Space card ``card`` (``publish-leaderboard`` writes the published
+    :class:`~imagenet_e_dataset.hub_ids.PublishedIds` dataset there). A placeholder (``<org>/...``) or
+    anything that is not a repo id configures nothing."""
+    candidates = [os.environ.get(DATASET_ID_ENV, "").strip()]
+    if card is not None and Path(card).is_file():
+        try:
+            meta, _ = split_front_matter(Path(card).read_text("utf-8"), where=str(card))
+        except (ValueError, OSError, UnicodeDecodeError):
+            meta = {}
+        listed = meta.get("datasets")
+        if isinstance(listed, list) and listed and isinstance(listed[0], str):
+            candidates.append(listed[0].strip())
+    return next((c for c in candidates if c and looks_like_repo_id(c) and not is_placeholder(c)), None)
+
+
+def board_yaml_snippet(dataset_id: str, revision: str | None) -> str:
+    """The ``board.yaml`` that pins ``dataset_id`` at ``revision``: what an owner copies to rank it."""
+    import yaml
+
+    data: dict[str, Any] = {"dataset": dataset_id}
+    if revision:
+        data["revision"] = revision
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

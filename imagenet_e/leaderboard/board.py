@@ -19,7 +19,10 @@ from imagenet_e_dataset.registry import ALL_SUBSETS, ORIGINAL_CONFIG
 from imagenet_e.eval.results_schema import validate_results
 from imagenet_e_metric.core import CONTROL_SUBSET
 
+from imagenet_e.eval.config_layout import ConfigView
+
 from .benchmark import BenchmarkPin
+from .columns import entry_views
 from .identity import Provenance, confusable_flags, display_name
 
 
@@ -111,10 +114,16 @@ class Entry:
     """Who put the file on the board: the author of the commit that added it (None: not known)."""
     added_at: str | None = None
     """When the file was added (that commit's date); the file's own ``created_at`` is not trusted."""
+    via_pr: int | None = None
+    """The pull request the file was merged through; with ``submitter`` None the Hub could not tell
+    who opened it, and the row never supersedes (nor is superseded by) another."""
     flag: str = ""
     """Why a reader should look twice (a name confusable with another row's, mixed scripts)."""
     verification: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     """The board worker's record when the board evaluated the model itself; None: self-reported."""
+
+    views: tuple[ConfigView, ...] = field(default=(), hash=False, compare=False)
+    """Its configs as the dataset describes them (attribute, level, severity), in the dataset's order."""
 
     spot_check: dict[str, Any] | None = field(default=None, hash=False, compare=False)
     """The worker's re-run of a seeded sample of a self-reported file's model, when there is one."""
@@ -166,6 +175,7 @@ class Entry:
             control_attribute_drop=dict(metrics.get("control_attribute_drop", {})),
             control_mean_drop=metrics.get("control_mean_drop"),
             failure_point={a: sweep["failure"]["median_level"] for a, sweep in (metrics.get("sweeps") or {}).items()},
+            views=entry_views(dataset),
         )
 
 
@@ -186,6 +196,9 @@ class Board:
     skipped: tuple[SkippedFile, ...] = ()
     pin: BenchmarkPin | None = None
     """The benchmark the owner pinned (``board.yaml`` / ``--benchmark``); None: not pinned."""
+    rank_unpinned: bool = True
+    """With no pin, whether the benchmarks found are ranked (a local folder: the owner's own files) or
+    only listed as unpinned (a Hub board: anyone can push a dataset copy and forged files)."""
 
     @property
     def loaders(self) -> list[str]:
@@ -197,10 +210,17 @@ class Board:
         with two forged files can win."""
         present = {e.key for e in self.entries}
         if self.pin is None:
-            return sorted(present, key=_key_order)
+            return sorted(present, key=_key_order) if self.rank_unpinned else []
         pinned = sorted((k for k in present if self.is_pinned(k)), key=_key_order)
         others = sorted((k for k in present if not self.is_pinned(k)), key=_key_order)
         return pinned + (others if self.pin.list_other_benchmarks else [])
+
+    def unpinned_keys(self) -> list[BoardKey]:
+        """The benchmarks found that nothing pinned and that are therefore not ranked (a Hub board with
+        no ``board.yaml`` and no own benchmark configured): each is listed for its owner to pin."""
+        if self.pin is not None or self.rank_unpinned:
+            return []
+        return sorted({e.key for e in self.entries}, key=_key_order)
 
     def is_pinned(self, key: BoardKey) -> bool:
         return self.pin is not None and self.pin.matches(key.dataset_id, key.dataset_revision, key.protocol,
@@ -257,7 +277,8 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
                          provenance: Mapping[str, Provenance] | None = None,
                          pin: BenchmarkPin | None = None,
                          verifications: Mapping[str, dict[str, Any]] | None = None,
-                         spot_checks: Mapping[str, dict[str, Any]] | None = None) -> Board:
+                         spot_checks: Mapping[str, dict[str, Any]] | None = None,
+                         rank_unpinned: bool = True) -> Board:
     """A board from ``(name, results document)`` pairs that were recomputed from their predictions
     (:func:`imagenet_e.leaderboard.loading.load_board_dir` does that); documents failing the schema
     go to ``skipped``.
@@ -283,7 +304,7 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
             continue
         known = provenance.get(name)
         if known is not None:
-            entry = replace(entry, submitter=known.submitter, added_at=known.date)
+            entry = replace(entry, submitter=known.submitter, added_at=known.date, via_pr=known.via_pr)
         if verifications and name in verifications:
             record = verifications[name]
             # A verified row's submitter and date are the request's (the commit is the worker's).
@@ -301,7 +322,8 @@ def board_from_documents(docs: Iterable[tuple[str, Any]], *, source: str = "resu
             entries = [e for e in entries if e is not previous] + [newer]
             continue
         entries.append(entry)
-    return Board(source=source, entries=_with_unique_labels(entries), skipped=tuple(refused), pin=pin)
+    return Board(source=source, entries=_with_unique_labels(entries), skipped=tuple(refused), pin=pin,
+                 rank_unpinned=rank_unpinned)
 
 
 def _with_unique_labels(entries: list[Entry]) -> tuple[Entry, ...]:
@@ -316,7 +338,8 @@ def _with_unique_labels(entries: list[Entry]) -> tuple[Entry, ...]:
         if counts[e.label] > 1:
             details = [f"rev {e.model_revision[:12]}" if e.model_revision else None,
                        f"data {e.dataset_revision[:12]}" if e.dataset_revision else None,
-                       e.loader, f"by {e.submitter}" if e.submitter else None]
+                       e.loader, f"by {e.submitter}" if e.submitter else
+                       f"via PR #{e.via_pr}" if e.via_pr is not None else None]
             label = f"{e.label} ({', '.join(d for d in details if d)})"
         seen[label] = seen.get(label, 0) + 1
         if seen[label] > 1:

@@ -10,9 +10,10 @@ file to the results repo (:func:`hub_provenance`), names are shown NFKC-normalis
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 # Letters of other scripts that render like a Latin letter (the common ones of Unicode's
 # confusables table: Cyrillic, Greek, Armenian and a few IPA letters).
@@ -69,6 +70,39 @@ class Provenance:
     submitter: str | None
     date: str | None
     commit: str | None = None
+    via_pr: int | None = None
+    """The pull request it was merged through: its ``submitter`` is the PR's author (None when the Hub
+    could not tell), never the owner who merged it."""
+
+
+_MERGE_TITLE = re.compile(r"^Merge pull request #(\d+)")
+_MERGED: dict[tuple[str, str, int], tuple[str | None, str | None]] = {}
+"""(endpoint, repo, PR number) -> (author, merge commit): a merged PR never changes, so a Refresh asks
+the Hub only about PRs merged since the last one."""
+
+
+def merged_pull_requests(api: Any, repo_id: str) -> dict[str, tuple[int, str | None]]:
+    """{merge commit id: (PR number, author)} of the dataset repo's merged pull requests; a PR whose
+    details cannot be read is left out (its merge commit is then recognised by its title, author unknown)."""
+    out: dict[str, tuple[int, str | None]] = {}
+    try:
+        # The client filters by open/closed only; "merged" is a PR's own status.
+        merged = [d for d in api.get_repo_discussions(repo_id, repo_type="dataset", discussion_type="pull_request")
+                  if d.status == "merged"]
+    except Exception:  # noqa: BLE001 - the Hub cannot tell: rows merged through PRs are shown "via PR"
+        return out
+    for discussion in merged:
+        key = (str(api.endpoint), repo_id, int(discussion.num))
+        if key not in _MERGED:
+            try:
+                details = api.get_discussion_details(repo_id, discussion.num, repo_type="dataset")
+            except Exception:  # noqa: BLE001 - as above, for this PR only
+                continue
+            _MERGED[key] = (details.author or None, details.merge_commit_oid)
+        author, merge_commit = _MERGED[key]
+        if merge_commit:
+            out[merge_commit] = (int(discussion.num), None if author in (None, "", "deleted") else author)
+    return out
 
 
 def hub_provenance(repo_id: str, paths: list[str], *, revision: str | None = None,
@@ -78,8 +112,17 @@ def hub_provenance(repo_id: str, paths: list[str], *, revision: str | None = Non
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
-    authors = {c.commit_id: (c.authors[0] if c.authors else None)
-               for c in api.list_repo_commits(repo_id, repo_type="dataset", revision=revision)}
+    commits = list(api.list_repo_commits(repo_id, repo_type="dataset", revision=revision))
+    authors: dict[str, str | None] = {c.commit_id: (c.authors[0] if c.authors else None) for c in commits}
+    # A file merged through a pull request was added by the PR's author, not by the owner who merged it
+    # (else every merged file is the owner's, and one merged PR supersedes another submitter's row).
+    via: dict[str, int] = {}
+    for commit in commits:
+        found = _MERGE_TITLE.match(commit.title or "")
+        if found:
+            via[commit.commit_id], authors[commit.commit_id] = int(found[1]), None
+    for merge_commit, (number, author) in merged_pull_requests(api, repo_id).items():
+        via[merge_commit], authors[merge_commit] = number, author
     out: dict[str, Provenance] = {}
     for start in range(0, len(paths), 500):
         infos = api.get_paths_info(repo_id, paths[start:start + 500], expand=True, repo_type="dataset",
@@ -89,5 +132,5 @@ def hub_provenance(repo_id: str, paths: list[str], *, revision: str | None = Non
             if last is None:
                 continue
             date = last.date.isoformat() if hasattr(last.date, "isoformat") else str(last.date)
-            out[info.path] = Provenance(authors.get(last.oid), date, last.oid)
+            out[info.path] = Provenance(authors.get(last.oid), date, last.oid, via.get(last.oid))
     return out

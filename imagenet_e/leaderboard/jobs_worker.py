@@ -16,7 +16,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from imagenet_e.hf_jobs import DEFAULT_IMAGE, JobSpec, run_jobs
 
@@ -101,9 +101,15 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
 
     tables = [read_predictions(f, name=f.name) for f in files]
     first = tables[0]
+
+    def described(table, key: str):
+        # Each shard's dataset.layout describes the configs that shard evaluated: compared apart, merged below.
+        value = table.metadata.get(key)
+        return {k: v for k, v in value.items() if k != "layout"} if key == "dataset" and isinstance(value, dict) else value
+
     for other, path in zip(tables[1:], files[1:]):
         for key in ("model", "dataset", "protocol"):
-            if _shared(other.metadata.get(key), key) != _shared(first.metadata.get(key), key):
+            if described(other, key) != described(first, key):
                 raise ValueError(f"shard {path.name} has another {key} than the first shard: the shards did not "
                                  "evaluate the same thing")
     keep = [np.ones(len(first), dtype=bool)] + [t.subsets != "original" for t in tables[1:]]
@@ -116,9 +122,8 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
 
     metadata = dict(first.metadata)
     layouts = [t.metadata.get("dataset", {}).get("layout") for t in tables]
-    if all(isinstance(layout, list) for layout in layouts):
-        # Each shard describes the configs it evaluated; the merged table covers all of them.
-        entries = {entry["name"]: entry for layout in layouts for entry in layout}
+    if isinstance(metadata.get("dataset"), dict) and all(isinstance(layout, list) for layout in layouts):
+        entries = {entry.get("name"): entry for layout in layouts for entry in layout if isinstance(entry, dict)}
         metadata["dataset"] = {**metadata["dataset"], "layout": list(entries.values())}
     merged = PredictionTable(joined("subsets"), joined("source_ids"), joined("labels"), joined("top1"),
                              joined("top5"), joined("skipped"), metadata)
@@ -130,13 +135,6 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
                                    sha256=sha256_bytes(data))
     write_results(doc, results)
     return results
-
-
-def _shared(value: Any, key: str) -> Any:
-    """What every shard of one evaluation must agree on: the dataset record less the per-shard config layout."""
-    if key == "dataset" and isinstance(value, dict):
-        return {k: v for k, v in value.items() if k != "layout"}
-    return value
 
 
 def _shard_main(argv: Sequence[str] | None = None) -> int:

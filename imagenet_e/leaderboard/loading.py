@@ -20,9 +20,10 @@ from typing import Any, Mapping
 from imagenet_e.eval.dataset_labels import file_digest, folder_revision
 from imagenet_e.eval.results_schema import validate_results
 
-from .benchmark import BOARD_FILE, BenchmarkPin, find_board_yaml
+from .benchmark import BOARD_FILE, BenchmarkPin, find_board_yaml, own_benchmark_id
 from .board import Board, SkippedFile, _reason, board_from_documents
 from .bounds import DEFAULT_LIMITS, Limits, check_config_names, check_predictions_file, check_size, results_configs
+from .columns import same_layout, valid_layout
 from .identity import Provenance, hub_provenance
 from .verify import DatasetResolver, predictions_for, verify_submission
 
@@ -96,7 +97,22 @@ def check_submission(path: Path, name: str, resolver: DatasetResolver, *, limits
         check_predictions_file(predictions, limits, dataset_configs)
     doc = validate_results(doc, source=name)
     n_bootstrap = pin.n_bootstrap if pin is not None and pin.n_bootstrap is not None else limits.n_bootstrap
-    return verify_submission(doc, path, resolver, name=name, n_bootstrap=n_bootstrap)
+    recomputed = verify_submission(doc, path, resolver, name=name, n_bootstrap=n_bootstrap)
+    return _with_dataset_layout(recomputed, resolver)
+
+
+def _with_dataset_layout(doc: dict[str, Any], resolver: DatasetResolver) -> dict[str, Any]:
+    """``doc`` with the layout its dataset describes; ValueError when the file describes its configs
+    otherwise (its columns, groups and sweeps would be the submitter's, not the dataset's)."""
+    dataset = doc["dataset"]
+    described = resolver.layout(dataset["id"], dataset.get("revision"), list(dataset["configs"]))
+    if described is None:
+        return doc
+    given = dataset.get("layout")
+    if given is not None and not (valid_layout(given, dataset["configs"]) and same_layout(given, described)):
+        raise ValueError("its dataset.layout (each config's attribute, level, severity) differs from the "
+                         "dataset's own description (imagenet_e.json)")
+    return {**doc, "dataset": {**dataset, "layout": described}}
 
 
 def _cache_key(path: Path, name: str, resolver_state: tuple, limits: Limits, pin: BenchmarkPin | None) -> tuple:
@@ -152,12 +168,13 @@ def default_pin(resolver: DatasetResolver) -> BenchmarkPin | None:
 def load_board_dir(folder: str | Path, *, source: str | None = None,
                    datasets: DatasetResolver | Mapping[str, str] | None = None,
                    pin: BenchmarkPin | None = None, limits: Limits = DEFAULT_LIMITS,
-                   provenance: Mapping[str, Provenance] | None = None) -> Board:
+                   provenance: Mapping[str, Provenance] | None = None, rank_unpinned: bool = True) -> Board:
     """Read every ``*.json`` under ``folder`` (recursively, in path order), check and recompute each
     from its predictions against its dataset's labels (``datasets`` maps local dataset names to
     folders: the only folders the board reads), and build the board; submissions that fail are
     listed with the reason. ``pin``: the benchmark ranked (default: ``board.yaml`` in ``folder``,
-    else the one ``--dataset`` when exactly one is given)."""
+    else the one ``--dataset`` when exactly one is given). ``rank_unpinned=False``: with no pin, nothing
+    is ranked and each benchmark found is listed as unpinned (:meth:`Board.unpinned_keys`)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"results folder not found: {folder}")
@@ -182,7 +199,7 @@ def load_board_dir(folder: str | Path, *, source: str | None = None,
             refused.append(SkippedFile(name, value))
     return board_from_documents(docs, source=source or str(folder), skipped=refused, validated=True,
                                 provenance=provenance, pin=pin, verifications=verifications,
-                                spot_checks=spot_checks)
+                                spot_checks=spot_checks, rank_unpinned=rank_unpinned)
 
 
 def _submission_files(folder: Path) -> list[Path]:
@@ -255,16 +272,25 @@ def _pin_at_current_revision(pin: BenchmarkPin | None, resolver: DatasetResolver
 
 def load_board(source: str, *, revision: str | None = None, token: str | bool | None = None,
                datasets: DatasetResolver | Mapping[str, str] | None = None, pin: BenchmarkPin | None = None,
-               limits: Limits = DEFAULT_LIMITS) -> Board:
+               limits: Limits = DEFAULT_LIMITS, own_dataset: str | None = None) -> Board:
     """Load a board from a results folder or a Hub dataset repo id (results with their predictions).
 
-    From the Hub, each row's submitter and date are those of the commit that wrote its file."""
+    From the Hub, each row's submitter and date are those of the commit that wrote its file, and the
+    benchmark ranked is ``pin``, else the repo's ``board.yaml``, else the project's own benchmark
+    (``own_dataset``, default :func:`~.benchmark.own_benchmark_id`); with none of them nothing is
+    ranked: a copy of the dataset with more forged entries than the real one must not become the board."""
     folder = fetch_results(source, revision=revision, token=token)
     resolver = _as_resolver(datasets)
     provenance = None
-    if not Path(source).expanduser().is_dir():
+    from_hub = not Path(source).expanduser().is_dir()
+    if from_hub:
         names = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.json")
                        if not any(part.startswith(".") for part in p.relative_to(folder).parts))  # sidecars too
         provenance = hub_provenance(source, names, revision=revision, token=token) if names else {}
-    pin = _pin_at_current_revision(pin or find_board_yaml(folder), resolver, token)
-    return load_board_dir(folder, source=source, datasets=resolver, pin=pin, limits=limits, provenance=provenance)
+    pin = pin or find_board_yaml(folder)
+    if pin is None and from_hub:
+        own = own_dataset or own_benchmark_id()
+        pin = BenchmarkPin(own) if own else None
+    pin = _pin_at_current_revision(pin, resolver, token)
+    return load_board_dir(folder, source=source, datasets=resolver, pin=pin, limits=limits, provenance=provenance,
+                          rank_unpinned=not from_hub)

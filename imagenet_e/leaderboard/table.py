@@ -6,8 +6,9 @@ that fails any check is not ranked and is reported (name + reason) instead of ta
 down. Results are ranked only against results of the same benchmark: one :class:`BoardKey` =
 dataset id + revision + protocol + config set, each its own table, the owner's pinned one first
 (:mod:`.benchmark`). Drops are shown against ``original`` (the paper's) or against the control
-subset (:class:`DropReference`). Subset and attribute names come from
-:mod:`imagenet_e_dataset.registry`. Text from submissions (model ids, links) is carried as plain
+subset (:class:`DropReference`). Subset columns, attribute groups and sweep failure levels come
+from the dataset's own description (:mod:`.columns`), so a plug-in's configs show without the
+plug-in. Text from submissions (model ids, links) is carried as plain
 strings; the app is responsible for showing it as text.
 """
 
@@ -19,12 +20,13 @@ import os
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from imagenet_e_dataset.registry import ALL_SUBSETS, EDITED_ATTRIBUTES, Attribute, edited_attributes, get_attribute
+from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, Attribute
 from imagenet_e_metric.core import CONTROL_SUBSET
 
 from .board import (  # noqa: F401 - the board's data types are part of this module's public API
     Board, BoardKey, DropReference, Entry, SkippedFile, board_from_documents, parse_reference, safe_link,
 )
+from .columns import attribute_order, ordered_views
 from .spot_check import describe as describe_spot_check
 from .loading import fetch_results, load_board, load_board_dir, looks_like_repo_id  # noqa: F401
 
@@ -116,15 +118,20 @@ def mean_drop_column(reference: DropReference | str = DropReference.ORIGINAL) ->
     return MEAN_DROP_COLUMN if reference is DropReference.ORIGINAL else f"Mean drop{_versus(reference)} (pp)"
 
 
+def _attribute_name(attribute: Attribute | str) -> str:
+    # Attribute names come from the dataset's description: a plug-in's need not be registered here.
+    return attribute.name if isinstance(attribute, Attribute) else str(attribute)
+
+
 def attribute_column(attribute: Attribute | str, reference: DropReference | str = DropReference.ORIGINAL) -> str:
-    return f"{get_attribute(attribute).name} drop{_versus(parse_reference(reference))} (pp)"
+    return f"{_attribute_name(attribute)} drop{_versus(parse_reference(reference))} (pp)"
 
 
 FAILURE_SUFFIX = " median failure level"
 
 
 def failure_column(attribute: Attribute | str) -> str:
-    return f"{get_attribute(attribute).name}{FAILURE_SUFFIX}"
+    return f"{_attribute_name(attribute)}{FAILURE_SUFFIX}"
 
 
 def _failure_cell(e: "Entry", attribute: str) -> str:
@@ -134,11 +141,14 @@ def _failure_cell(e: "Entry", attribute: str) -> str:
     return "never" if level is None else level
 
 
-def board_attributes(board: "Board") -> list[Attribute]:
-    """The edited attributes that at least one entry on the board has a drop for, in registry order
-    (those of the ImageNet-E configs while the board is empty)."""
-    present = [a for a in edited_attributes() if any(a.name in e.attribute_drop for e in board.entries)]
-    return present or list(EDITED_ATTRIBUTES)
+def board_attributes(board: "Board", entries: Sequence[Entry] | None = None) -> list[str]:
+    """The edited attributes that at least one of ``entries`` (default: the board's) has a drop for, in
+    the datasets' attribute order (those of the ImageNet-E configs while there is no entry)."""
+    entries = board.entries if entries is None else entries
+    if not entries:
+        return [a.name for a in EDITED_ATTRIBUTES]
+    return [a for a in attribute_order(v for e in entries for v in e.views)
+            if any(a in e.attribute_drop for e in entries)]
 
 
 def subset_column(name: str, metric: SubsetMetric, reference: DropReference | str = DropReference.ORIGINAL) -> str:
@@ -183,9 +193,18 @@ def entry_notes(e: Entry) -> str:
         notes = ["self-reported"]
         if e.spot_check is not None:
             notes.append(describe_spot_check(e.spot_check))
+    if e.via_pr is not None:
+        notes.append(f"via PR #{e.via_pr}" + ("" if e.submitter else " (submitter unknown)"))
     if e.flag:
         notes.append(f"⚠ name {e.flag}")
     return " · ".join(notes)
+
+
+def submitted_by(e: Entry) -> str:
+    """Who added the row, as the Hub tells it; "via PR #n" when it came through a PR whose author is unknown."""
+    if e.submitter:
+        return e.submitter
+    return f"via PR #{e.via_pr}" if e.via_pr is not None else ""
 
 
 def _pct(value: float | None) -> float | None:
@@ -246,22 +265,22 @@ def build_table(
     """
     metric = parse_subset_metric(subset_metric)
     reference = parse_reference(reference)
-    entries = board.entries_for(key)
-    kind = parse_row_kind(rows) if rows is not None else default_row_kind(entries)
-    entries = tuple(e for e in entries if e.verified == (kind is RowKind.VERIFIED))
-    chosen = [get_attribute(a) for a in (attributes if attributes is not None else board_attributes(board))]
-    chosen = [a for a in edited_attributes() if a in chosen]
-    # Only edited subsets get columns: the original's accuracy is its own column, and it has no
-    # drop or flip rate.
-    subset_names = [s.name for s in ALL_SUBSETS.values()
-                    if s.attribute in chosen and (s.benchmark or any(s.name in e.configs for e in board.entries))]
+    benchmark = board.entries_for(key)
+    kind = parse_row_kind(rows) if rows is not None else default_row_kind(benchmark)
+    entries = tuple(e for e in benchmark if e.verified == (kind is RowKind.VERIFIED))
+    wanted = None if attributes is None else {_attribute_name(a) for a in attributes}
+    chosen = [a for a in board_attributes(board, benchmark) if wanted is None or a in wanted]
+    # Only edited configs get columns, in the dataset's order (attribute, then severity): the
+    # original's accuracy is its own column, and it has no drop or flip rate.
+    subset_names = [v.name for v in ordered_views(e.views for e in benchmark)
+                    if not v.is_original and v.attribute in chosen]
 
     if reference is DropReference.CONTROL:
         subset_names = [n for n in subset_names if CONTROL_SUBSET is None or n != CONTROL_SUBSET.name]
     columns = [RANK_COLUMN, MODEL_COLUMN, mean_drop_column(reference), ORIGINAL_COLUMN]
     columns += [attribute_column(a, reference) for a in chosen]
-    swept = [a for a in chosen if any(a.name in e.failure_point for e in entries)]
-    columns += [failure_column(a) for a in swept]
+    swept = [a for a in chosen if any(a in e.failure_point for e in benchmark)]
+    columns += [failure_column(a) for a in swept]  # "never" included: a level's text, not a number
     if show_subsets:
         columns += [subset_column(n, metric, reference) for n in subset_names]
     columns += ["Loader", "Revision", "Link", NOTES_COLUMN]
@@ -278,13 +297,13 @@ def build_table(
         subset_drops, attribute_drops_, mean = e.drops(reference)
         per_subset = subset_drops if metric is SubsetMetric.DROP else getattr(e, metric.value)
         row: list[Any] = [rank, e.label, _pct(mean), _pct(e.original_accuracy)]
-        row += [_pct(attribute_drops_.get(a.name)) for a in chosen]
-        row += [_failure_cell(e, a.name) for a in swept]
+        row += [_pct(attribute_drops_.get(a)) for a in chosen]
+        row += [_failure_cell(e, a) for a in swept]
         if show_subsets:
             row += [_pct(per_subset.get(n)) for n in subset_names]
         row += [e.loader, e.model_revision or "", e.link or "", entry_notes(e)]
         if show_details:
-            row += [e.dataset_revision or "", e.source, e.submitter or "", e.added_at or ""]
+            row += [e.dataset_revision or "", e.source, submitted_by(e), e.added_at or ""]
         rows.append(row)
     return TableView(columns=columns, rows=rows)
 
@@ -296,7 +315,7 @@ def attribute_drops(board: Board, labels: Sequence[str],
     out = []
     for label in labels:
         per_attribute = board.entry(label).drops(reference)[1]
-        out.append((label, {a.name: _pct(per_attribute.get(a.name)) for a in board_attributes(board)}))
+        out.append((label, {a: _pct(per_attribute.get(a)) for a in board_attributes(board)}))
     return out
 
 

@@ -39,6 +39,7 @@ class DatasetResolver:
     """What to tell the user when a local dataset is unknown (``{name}`` is its recorded name)."""
     _failures: dict[tuple[str, str | None], str] = field(default_factory=dict, repr=False)
     _configs: dict[tuple[str, str | None], set[str]] = field(default_factory=dict, repr=False)
+    _layouts: dict[tuple[str, str | None, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def locate(self, dataset_id: str) -> str:
@@ -76,6 +77,25 @@ class DatasetResolver:
             found = set()
         with self._lock:
             self._configs[key] = found
+        return found
+
+    def layout(self, dataset_id: str, revision: str | None, configs: list[str]) -> list[dict[str, Any]] | None:
+        """``configs`` as the dataset's own description (``imagenet_e.json``) lays them out, cached; None
+        when the dataset has no description to read (the results' own layout is then what is shown)."""
+        from imagenet_e.eval.config_layout import layout_record
+
+        key = (dataset_id, revision, tuple(sorted(configs)))
+        with self._lock:
+            if key in self._layouts:
+                return self._layouts[key]
+        try:
+            where = self.locate(dataset_id)
+            # A folder's revision is its content hash, checked with its labels: it is read as it is.
+            found = layout_record(where, None if Path(where).expanduser().is_dir() else revision, configs)
+        except Exception:  # noqa: BLE001 - no description: nothing to compare the file's layout with
+            found = None
+        with self._lock:
+            self._layouts[key] = found
         return found
 
     def labels(self, dataset_id: str, revision: str | None, configs: list[str]) -> DatasetLabels:
@@ -121,6 +141,9 @@ def _with_board_bootstrap(table, n_bootstrap: int):
 
 def _without_bootstrap(doc: dict[str, Any]) -> dict[str, Any]:
     metrics = {k: v for k, v in (doc.get("metrics") or {}).items() if k not in BOOTSTRAP_FIELDS}
+    if isinstance(metrics.get("sweeps"), dict):  # each sweep level's interval is a bootstrap's too
+        metrics["sweeps"] = {a: {k: v for k, v in sweep.items() if k not in BOOTSTRAP_FIELDS}
+                             if isinstance(sweep, dict) else sweep for a, sweep in metrics["sweeps"].items()}
     run = {k: v for k, v in (doc.get("run") or {}).items() if k != "n_bootstrap"}
     return {**doc, "metrics": metrics, "run": run}
 

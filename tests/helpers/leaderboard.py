@@ -5,6 +5,7 @@ board recomputes every number and must agree."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 
 from imagenet_e.eval.dataset_labels import folder_revision
 from imagenet_e.eval.predictions import (
+    METADATA_KEY,
     PREDICTIONS_SUFFIX,
     TOP_K,
     PredictionTable,
@@ -172,3 +174,40 @@ def load(folder: Path):
     return load_board_dir(folder, datasets={DATASET_NAME: str(default_dataset())})
 
 
+
+
+def push_labels(api, repo: str, folder: Path) -> str:
+    """Upload a labels dataset folder to the (local) Hub as ``repo``; returns its commit."""
+    api.create_repo(repo, repo_type="dataset", exist_ok=True)
+    api.upload_folder(folder_path=str(folder), repo_id=repo, repo_type="dataset")
+    return api.dataset_info(repo).sha
+
+
+def commit_submission(repo: str, path: Path, in_repo: str, token: str, *, create_pr: bool = False) -> int | None:
+    """Commit a results file and its predictions to ``repo`` as the account of ``token`` (a pull request
+    with ``create_pr``: its number is returned)."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    predictions = path.with_name(path.name[: -len(".json")] + PREDICTIONS_SUFFIX)
+    info = HfApi(token=token).create_commit(repo, repo_type="dataset", commit_message=f"add {in_repo}", operations=[
+        CommitOperationAdd(f"{in_repo}.json", path.read_bytes()),
+        CommitOperationAdd(f"{in_repo}{PREDICTIONS_SUFFIX}", predictions.read_bytes())], create_pr=create_pr)
+    return info.pr_num if create_pr else None
+
+
+def rewrite_metadata(results: Path, change) -> Path:
+    """Edit the run description inside a submission's predictions parquet, then re-record its sha256
+    in the results file (and whatever ``change`` returns for the results document)."""
+    predictions = results.with_name(results.name[: -len(".json")] + PREDICTIONS_SUFFIX)
+    table = pq.read_table(predictions)
+    meta = json.loads(table.schema.metadata[METADATA_KEY])
+    doc = json.loads(results.read_text())
+    change(meta, doc)
+    table = table.replace_schema_metadata({**table.schema.metadata, METADATA_KEY: json.dumps(meta).encode()})
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    data = sink.getvalue()
+    predictions.write_bytes(data)
+    doc["predictions"]["sha256"] = sha256_bytes(data)
+    results.write_text(json.dumps(doc))
+    return results
