@@ -35,6 +35,8 @@ HALO_BAND = 0.08
 HALO_MARGIN = 0.7
 """A band pixel joins the object when its colour distance to the object is below this share of its
 distance to the background."""
+TIGHT_RIM = 1
+"""Rim in pixels of ``Growth.TIGHT``."""
 LARGE_HOLE = 0.06
 """A hole is large when its deepest pixel is farther than this share of the shorter image side from
 the hole's edge; then its low frequencies come from the structure guide."""
@@ -47,6 +49,23 @@ class Growth(str, enum.Enum):
     """Halo search + a rim proportional to the object's size (default)."""
     FIXED = "fixed"
     """The earlier behaviour: a fixed ~1.2 % of the longer side (3 px at 256x256), no halo search."""
+    TIGHT = "tight"
+    """Halo search + a 1 px rim (``TIGHT_RIM``): the halo already takes the rim pixels that look like the
+    object, and every further pixel of rim replaces true background (``benchmarks/bench_removal.py``:
+    the proportional rim raised the halo error around the hole by half)."""
+
+
+class Structure(str, enum.Enum):
+    """Where a fill's low frequencies come from (its texture is always the backend's)."""
+
+    NONE = "none"
+    """The backend's fill as it is."""
+    PUSH_PULL = "push_pull"
+    """Large holes only, more so deeper inside: the push-pull membrane (:func:`continue_structure`)."""
+    TELEA = "telea"
+    """Every hole: OpenCV's Telea fill, which continues the colours along the hole's edge exactly, at two
+    scales (:func:`layer_structure`): fine near the edge (no seam, no fringe), coarse deep inside (Telea's
+    radial streaks stay out; the backend's mid frequencies remain)."""
 
 
 def object_side(mask: np.ndarray) -> float:
@@ -145,7 +164,9 @@ def grow_hole(image: np.ndarray, mask: np.ndarray, growth: Growth | str = Growth
     if growth is Growth.FIXED:
         return dilate(mask, fixed_dilation(mask.shape) if dilation is None else dilation)
     grown = mask | halo(image, mask)
-    return dilate(grown, adaptive_rim(mask) if dilation is None else dilation)
+    if dilation is None:
+        dilation = TIGHT_RIM if growth is Growth.TIGHT else adaptive_rim(mask)
+    return dilate(grown, dilation)
 
 
 # --- fills from the background only ---------------------------------------------------------------
@@ -218,6 +239,44 @@ def continue_structure(filled: np.ndarray, guide: np.ndarray, hole: np.ndarray) 
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+EDGE_SIGMA = 4.0
+"""Blur (px) of the fine structure layer, used at the hole's edge."""
+DEEP_SIGMA = 12.0
+"""Blur (px) of the coarse structure layer, used deep inside the hole."""
+EDGE_DEPTH = 24.0
+"""Depth (px) over which the fine layer hands over to the coarse one."""
+
+
+def telea(image: np.ndarray, hole: np.ndarray, radius: int = 5) -> np.ndarray:
+    """``cv2.inpaint`` (Telea): smooth fill of ``hole`` that continues the colours at its edge."""
+    import cv2
+
+    return cv2.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
+
+
+def layer_structure(filled: np.ndarray, smooth: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``filled``'s texture over ``smooth``'s low frequencies, inside ``hole`` only.
+
+    A texture fill (PatchMatch) pastes patches whose colour need not match the hole's edge: a seam and a
+    fringe where the object's outline was. A smooth fill (Telea) matches the edge but smears structures
+    into streaks. Near the edge the result takes the smooth fill's frequencies below ``EDGE_SIGMA``;
+    deep inside only those below ``DEEP_SIGMA``, so the texture fill's own shapes carry the middle
+    (measured in ``benchmarks/bench_removal.py``).
+    """
+    import cv2
+
+    f, s = filled.astype(np.float32), smooth.astype(np.float32)
+    depth = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    edge = np.clip(1.0 - depth / EDGE_DEPTH, 0.0, 1.0)[..., None]
+
+    def low(x: np.ndarray, sigma: float) -> np.ndarray:
+        return cv2.GaussianBlur(x, (0, 0), sigma)
+
+    out = f + edge * (low(s, EDGE_SIGMA) - low(f, EDGE_SIGMA)) + (1 - edge) * (low(s, DEEP_SIGMA) - low(f, DEEP_SIGMA))
+    out = np.where(hole[..., None], out, f)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 # --- the base of the inpainters ---------------------------------------------------------------
 
 def _check(image: np.ndarray, mask: np.ndarray) -> None:
@@ -230,18 +289,18 @@ def _check(image: np.ndarray, mask: np.ndarray) -> None:
 class HoleInpainter:
     """Base of the built-in inpainters: grow the hole, pre-fill it from the background, fill, continue structure.
 
-    ``growth``: ``"adaptive"`` (default) or the earlier ``"fixed"`` margin; ``dilation`` overrides the
-    rim in pixels; ``structure``: give large holes the structure guide's low frequencies (default on
-    with adaptive growth; the earlier behaviour had none).
+    ``growth``: ``"adaptive"`` (default), ``"tight"`` or the earlier ``"fixed"`` margin; ``dilation``
+    overrides the rim in pixels; ``structure``: a :class:`Structure` (``True`` = push-pull, ``False`` =
+    none); by default push-pull with adaptive growth, Telea with tight growth, none with fixed.
     """
 
     name = "base"
 
     def __init__(self, dilation: int | None = None, growth: Growth | str = Growth.ADAPTIVE,
-                 structure: bool | None = None):
+                 structure: Structure | str | bool | None = None):
         self.dilation = dilation
         self.growth = Growth(growth)
-        self.structure = (self.growth is Growth.ADAPTIVE) if structure is None else bool(structure)
+        self.structure = _structure(structure, self.growth)
 
     def hole_for(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         hole = grow_hole(image, mask.astype(bool), self.growth, self.dilation)
@@ -260,13 +319,30 @@ class HoleInpainter:
         filled = self._fill(start, hole)
         # Only the hole may change: some backends blend a seam band around it.
         filled = np.where(hole[..., None], filled, image).astype(np.uint8)
-        if self.structure:
+        if self.structure is Structure.PUSH_PULL:
             filled = continue_structure(filled, guide, hole)
+        elif self.structure is Structure.TELEA:
+            filled = layer_structure(filled, telea(image, hole), hole)
         return filled
 
     def record(self) -> dict[str, Any]:
         """What determines this inpainter's output (for provenance)."""
-        return {"inpainter": self.name, "growth": self.growth.value, "dilation": self.dilation, "structure": self.structure}
+        return {"inpainter": self.name, "growth": self.growth.value, "dilation": self.dilation,
+                "structure": self.structure.value}
 
     def _fill(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+
+_DEFAULT_STRUCTURE = {Growth.ADAPTIVE: Structure.PUSH_PULL, Growth.TIGHT: Structure.TELEA, Growth.FIXED: Structure.NONE}
+
+
+def _structure(value: Structure | str | bool | None, growth: Growth) -> Structure:
+    if value is None:
+        return _DEFAULT_STRUCTURE[growth]
+    if isinstance(value, (bool, np.bool_)):  # the earlier on/off flag: on meant the push-pull guide
+        return Structure.PUSH_PULL if value else Structure.NONE
+    try:
+        return Structure(value)
+    except ValueError:
+        raise ValueError(f"inpainter structure={value!r}; valid: {', '.join(s.value for s in Structure)}") from None
