@@ -241,7 +241,7 @@ def continue_structure(filled: np.ndarray, guide: np.ndarray, hole: np.ndarray) 
 
 EDGE_SIGMA = 4.0
 """Blur (px) of the fine structure layer, used at the hole's edge."""
-DEEP_SIGMA = 12.0
+DEEP_SIGMA = 24.0
 """Blur (px) of the coarse structure layer, used deep inside the hole."""
 EDGE_DEPTH = 24.0
 """Depth (px) over which the fine layer hands over to the coarse one."""
