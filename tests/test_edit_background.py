@@ -81,13 +81,19 @@ def test_batch_equals_single_and_seed_matters():
     assert np.array_equal(editor.edit([_request(photo, mask, bg, 20.0, seed=1)])[0], batch[0])
 
 
-def test_adversarial_guidance_lowers_the_true_label_probability():
+def _adversarial_scene():
+    """A striped object, its background (object region grey), the tiny classifier and its label for the photo."""
     photo, mask = synthetic_scene(64, 64, rx=10, ry=12)
     bg = photo.copy()
     bg[mask] = 128
     clf = TinyClassifier().eval()
     x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
     label = int(clf(x).argmax())
+    return photo, mask, bg, clf, label
+
+
+def test_adversarial_guidance_lowers_the_true_label_probability():
+    photo, mask, bg, clf, label = _adversarial_scene()
     editor = CPUBackgroundEditor(iterations=15, classifier=clf)
     plain, adv = editor.edit([_request(photo, mask, bg, 20.0), _request(photo, mask, bg, 20.0, adversarial=True, label=label)])
 
@@ -104,12 +110,7 @@ def test_adversarial_gradient_is_evaluated_every_adv_refresh_iterations():
     """The classifier is most of an adversarial edit's cost: with ``adv_refresh=k`` it runs once every k
     iterations (the push is reused in between), batched over the chunk's adversarial requests, and the
     edit still lowers the true label's probability as much as evaluating it every iteration."""
-    photo, mask = synthetic_scene(64, 64, rx=10, ry=12)
-    bg = photo.copy()
-    bg[mask] = 128
-    clf = TinyClassifier().eval()
-    x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
-    label = int(clf(x).argmax())
+    photo, mask, bg, clf, label = _adversarial_scene()
     calls: list[int] = []
     handle = clf.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
     reqs = [_request(photo, mask, bg, 20.0, seed=s, adversarial=True, label=label) for s in (1, 2)]
