@@ -29,6 +29,7 @@ WHEN = {"before": "patchmatch", "after": "layered"}
 """The official protocol's removal, the corrected protocol's."""
 
 
+
 def main() -> int:
     from generation.contact_sheet import contact_sheet, outline
     from generation.edits import EditOptions, edit_subset, prepare_source
@@ -36,18 +37,19 @@ def main() -> int:
     from generation.seeding import derive_seed
     from imagenet_e.demo.run import photo_pixels
 
+    OPTIONS = EditOptions(harmonize=False)  # the edits show the removed background as it is (no λ = 0 pass)
     items = []
     for name, spec, asset in PHOTOS:
         photo = photo_pixels(spec)
         mask = np.asarray(Image.open(resources.files("imagenet_e.demo").joinpath(f"assets/{asset}")).convert("L")) > 127
-        prepared = {when: prepare_source(photo, mask, make_inpainter(painter), EditOptions(), source_id=name)
+        prepared = {when: prepare_source(photo, mask, make_inpainter(painter), OPTIONS, source_id=name)
                     for when, painter in WHEN.items()}
         items.append((f"{name} + mask", outline(photo, mask)))
         for when in WHEN:
             items.append((f"removed, {when}", prepared[when].background))
         for subset in ("size_0.05", "position_random"):
             for when in WHEN:
-                result = edit_subset(prepared[when], None, subset, seed=derive_seed(404, name, subset))
+                result = edit_subset(prepared[when], None, subset, seed=derive_seed(404, name, subset), options=OPTIONS)
                 items.append((f"{subset}, {when}", result.image))
     out = contact_sheet(items, ROOT / "docs" / "assets" / "removal_before_after.png", columns=7, tile=200)
     print(out)
