@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers.scenes import ellipse_mask, synthetic_scene, textured_background
-from generation.hole import adaptive_rim, dilate, grow_hole, halo, push_pull
+from generation.hole import adaptive_rim, dilate, grow_hole, halo, push_pull, shadow
 from generation.inpaint import make_inpainter
 
 
@@ -106,6 +106,23 @@ def test_layered_removal_keeps_the_background_and_meets_the_hole_edge():
     inside = np.abs(out_l.astype(float) - truth.astype(float))[region].mean()
     assert inside < np.abs(out_o.astype(float) - truth.astype(float))[region].mean()
     assert inside < 15  # the gradient continues through the hole (noise sigma 6 is all that is left)
+
+
+def test_tight_hole_takes_the_cast_shadow_below_the_object_only():
+    """A contact shadow under the object looks like neither object nor background: the tight hole takes it
+    (else a dark crescent stays and is spread into the fill); the shadow search ignores a dark patch above."""
+    size = 128
+    photo = textured_background(size, size, seed=2)
+    obj = ellipse_mask(size, size, 64, 56, 26, 20)
+    cast = ellipse_mask(size, size, 64, 59, 27, 21) & ~obj  # below the object, 4 px deep (the band: 10 % of its side)
+    above = ellipse_mask(size, size, 64, 30, 14, 6) & ~obj  # dark scenery touching its top
+    photo[cast | above] = (photo[cast | above] * 0.35).astype(np.uint8)
+    photo[obj] = (40, 200, 60)
+    hole = make_inpainter("layered").hole_for(photo, obj)
+    below = cast & (np.arange(size)[:, None] > 56)
+    assert hole[below].mean() > 0.95
+    assert not shadow(photo, obj)[above].any()  # (the halo search may still take it: it is unlike the background)
+    assert not (hole & ~dilate(obj | cast | above, 2)).any()  # no background beyond the dark pixels and rim
 
 
 def test_structure_accepts_the_earlier_flag_and_refuses_unknown_names():
