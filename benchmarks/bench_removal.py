@@ -41,7 +41,7 @@ CROP_CONFIGS = (("patchmatch", "adaptive", "push_pull"), ("opencv", "fixed", "no
 """The columns of ``--crops`` after the pasted scene and the clean photo: before, the smooth fill, after."""
 CROP_CASES = (("soft", "cup@rocket/0.12"), ("soft", "cup@stereo_motorcycle/0.12"), ("soft", "hopper@astronaut/0.12"),
               ("soft", "cat@brick/0.12"), ("hard", "hopper@rocket/0.12"))
-"""The rows of ``--crops``: one object on each background (chosen before the fills were looked at), then a hard paste."""
+"""The rows of ``--crops``: one object on each background, then a hard paste."""
 BAND = 4
 MARGIN = 8
 
