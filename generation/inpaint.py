@@ -71,6 +71,14 @@ def make_inpainter(name: str | Inpainter, **options: Any) -> Inpainter:
     return _INPAINTERS.get(name)(**options)
 
 
+def describe_removal(name: str) -> str:
+    """What the inpainter registered as ``name`` removes and how, for the dataset card (no model is loaded)."""
+    if name.startswith(DIFFUSERS_PREFIX):
+        return f"the diffusers inpainting pipeline `{name[len(DIFFUSERS_PREFIX):]}` fills {HoleInpainter.removal}"
+    factory = _INPAINTERS.get(name)
+    return f"`{name}` fills {getattr(factory, 'removal', HoleInpainter.removal)}"
+
+
 def default_dilation(shape: tuple[int, ...]) -> int:
     """The earlier fixed halo margin (``growth="fixed"``): ~1.2 % of the longer side, at least 3."""
     return fixed_dilation(shape)
@@ -106,6 +114,9 @@ class LayeredInpainter(PatchMatchInpainter):
     """
 
     name = "layered"
+    removal = ("the object's mask grown by its halo, its cast shadow and 1 px, from the background around it only: "
+               "PatchMatch texture over the low frequencies of a Telea fill near the hole's edge and of a push-pull "
+               "membrane deep inside")
 
     def __init__(self, dilation: int | None = None, patch_size: int = 5, seed: int = 0,
                  growth: Growth | str = Growth.TIGHT, structure: Structure | str | bool | None = None, **hole: Any):

@@ -217,3 +217,14 @@ def test_diffusers_inpainter_bad_model_is_named(tmp_path):
         make_inpainter(f"diffusers:{tmp_path / 'not-a-pipeline'}").inpaint(photo, mask)
     with pytest.raises(ValueError, match="diffusers:<hub id or folder>"):
         make_inpainter("diffusers:")
+
+
+def test_the_card_describes_the_removal_each_inpainter_does():
+    from generation.inpaint import describe_removal
+
+    assert "rim proportional to its size" in describe_removal("patchmatch")
+    layered = describe_removal("layered")
+    assert "cast shadow and 1 px" in layered and "proportional" not in layered
+    assert describe_removal("diffusers:some/model").startswith("the diffusers inpainting pipeline `some/model`")
+    with pytest.raises(ValueError, match="unknown inpainter 'nope'"):
+        describe_removal("nope")
