@@ -1,6 +1,6 @@
 """Before/after pictures of object removal: the official protocol's stand-in (``patchmatch``: hole grown by
 the halo and a rim proportional to the object, push-pull structure) against the corrected protocol's
-``layered`` removal (halo + 1 px, PatchMatch texture over Telea's low frequencies), on the three photos
+``layered`` removal (halo + cast shadow + 1 px, PatchMatch texture over Telea's and push-pull's low frequencies), on the three photos
 of the first demo.
 
 Each row: the photo with its mask's outline, the clean background before and after, and the

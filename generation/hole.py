@@ -341,8 +341,9 @@ class HoleInpainter:
     """
 
     name = "base"
-    removal = "the object's mask grown by its halo and a rim proportional to its size, from the background around it only"
-    """What the default settings remove and how (the dataset card's words, :func:`generation.inpaint.describe_removal`)."""
+    removal = ("the object's mask grown by its halo and a rim proportional to its size, "
+               "from the background around it only")
+    """What the default settings remove and how (the card's words, :func:`generation.inpaint.describe_removal`)."""
 
     def __init__(self, dilation: int | None = None, growth: Growth | str = Growth.ADAPTIVE,
                  structure: Structure | str | bool | None = None):

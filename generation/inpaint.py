@@ -4,8 +4,9 @@ The official pipeline uses the TFill ImageNet model; any inpainter fits behind :
 Backends registered here:
 
 - ``"patchmatch"`` (default, offline): PatchMatch texture synthesis (``patchmatch-cython``), multi-scale;
-- ``"layered"`` (the ``corrected`` protocol's): PatchMatch texture over Telea's low frequencies in a
-  tight hole (the halo plus 1 px); the best of ``benchmarks/bench_removal.py`` on every score;
+- ``"layered"`` (the ``corrected`` protocol's): PatchMatch texture over Telea's (edge) and push-pull's (deep)
+  low frequencies in a tight hole (the halo, the cast shadow and 1 px); better than ``patchmatch`` on every
+  score of ``benchmarks/bench_removal.py``;
 - ``"opencv"``: ``cv2.inpaint`` (Telea), a fast smooth fallback;
 - ``"diffusers:<hub id or folder>"``: a learned inpainting pipeline loaded through ``diffusers``
   (:mod:`generation.inpaint_diffusers`), e.g. a Stable Diffusion inpainting checkpoint.
