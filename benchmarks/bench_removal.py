@@ -33,10 +33,15 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_inpaint import SIZE, _backgrounds, _objects, make_case  # noqa: E402
 
-CONFIGS = (("patchmatch", "fixed", False), ("patchmatch", "adaptive", True), ("opencv", "fixed", False),
-           ("opencv", "adaptive", True))
-DEFAULT = ("patchmatch", "adaptive", True)
-"""Today's default removal (``EditOptions.inpainter`` with the hole's defaults)."""
+CONFIGS = (("patchmatch", "fixed", "none"), ("patchmatch", "adaptive", "push_pull"), ("opencv", "fixed", "none"),
+           ("opencv", "adaptive", "push_pull"), ("patchmatch", "tight", "none"), ("layered", "tight", "telea"))
+DEFAULTS = (("patchmatch", "adaptive", "push_pull"), ("layered", "tight", "telea"))
+"""The official protocol's removal (``EditOptions.inpainter``'s default) and the corrected protocol's."""
+CROP_CONFIGS = (("patchmatch", "adaptive", "push_pull"), ("opencv", "fixed", "none"), ("layered", "tight", "telea"))
+"""The columns of ``--crops`` after the pasted scene and the clean photo: before, the smooth fill, after."""
+CROP_CASES = (("soft", "cup@rocket/0.12"), ("soft", "cup@stereo_motorcycle/0.12"), ("soft", "hopper@astronaut/0.12"),
+              ("soft", "cat@brick/0.12"), ("hard", "hopper@rocket/0.12"))
+"""The rows of ``--crops``: one object on each background, then a hard paste."""
 BAND = 4
 MARGIN = 8
 
@@ -75,9 +80,9 @@ def score(fill: np.ndarray, truth: np.ndarray, region: np.ndarray) -> tuple[floa
     return psnr, ssim, halo
 
 
-def _label(config: tuple[str, str, bool]) -> str:
+def _label(config: tuple[str, str, str]) -> str:
     name, growth, structure = config
-    return f"{name} / {growth}{' + structure' if structure else ''}"
+    return f"{name} / {growth}{'' if structure == 'none' else f' + {structure} structure'}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| inpainter / hole | paste | PSNR dB ↑ | SSIM ↑ | halo MAE ↓ | CPU s/image |")
     print("|---|---|---|---|---|---|")
     for label, paste, psnr, ssim, halo, seconds in rows:
-        mark = "**" if label == _label(DEFAULT) else ""
+        mark = "**" if label in {_label(c) for c in DEFAULTS} else ""
         print(f"| {mark}{label}{mark} | {paste} | {psnr:.2f} | {ssim:.3f} | {halo:.1f} | {seconds:.2f} |")
     if args.crops:
         _write_crops(args.crops, cases, fills)
@@ -125,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write_crops(path: Path, cases, fills) -> None:
     """One row per shown case: pasted scene, truth, then each inpainter's fill, cropped around the object."""
-    shown = [i for i, c in enumerate(cases) if c[0] == "soft"][:3] + [i for i, c in enumerate(cases) if c[0] == "hard"][:1]
-    labels = [_label(c) for c in CONFIGS]
+    shown = [next(i for i, c in enumerate(cases) if c[:2] == want) for want in CROP_CASES if any(c[:2] == want for c in cases)]
+    labels = [_label(c) for c in CROP_CONFIGS]
     rows = []
     for i in shown:
         kind, _, (scene, _, region), truth = cases[i]

@@ -112,7 +112,7 @@ def add_editing_arguments(parser: argparse.ArgumentParser | Any, *, deprecated: 
     parser.add_argument("--classifier", help="guidance classifier for background_20_adv: efficientnet-lite0 (default), "
                                              "hf:<id or dir>, torchvision:<name>")
     parser.add_argument("--adv-scale", type=float, help="adversarial guidance scale s_adv")
-    parser.add_argument("--inpainter", help="object-removal inpainter: patchmatch (default), opencv, or "
+    parser.add_argument("--inpainter", help="object-removal inpainter: the protocol's (official: patchmatch, corrected: layered), opencv, or "
                                             "diffusers:<hub id or folder> (a diffusers inpainting pipeline)")
     parser.add_argument("--seed", type=int, default=DEFAULT_GLOBAL_SEED,
                         help=f"global seed (default {DEFAULT_GLOBAL_SEED}, as the paper)")

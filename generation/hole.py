@@ -35,6 +35,8 @@ HALO_BAND = 0.08
 HALO_MARGIN = 0.7
 """A band pixel joins the object when its colour distance to the object is below this share of its
 distance to the background."""
+TIGHT_RIM = 1
+"""Rim in pixels of ``Growth.TIGHT``."""
 LARGE_HOLE = 0.06
 """A hole is large when its deepest pixel is farther than this share of the shorter image side from
 the hole's edge; then its low frequencies come from the structure guide."""
@@ -47,6 +49,24 @@ class Growth(str, enum.Enum):
     """Halo search + a rim proportional to the object's size (default)."""
     FIXED = "fixed"
     """The earlier behaviour: a fixed ~1.2 % of the longer side (3 px at 256x256), no halo search."""
+    TIGHT = "tight"
+    """Halo search + the cast shadow below the object (:func:`shadow`) + a 1 px rim (``TIGHT_RIM``): the
+    halo already takes the rim pixels that look like the object, and every further pixel of rim replaces
+    true background (``benchmarks/bench_removal.py``:
+    the proportional rim raised the halo error around the hole by half)."""
+
+
+class Structure(str, enum.Enum):
+    """Where a fill's low frequencies come from (its texture is always the backend's)."""
+
+    NONE = "none"
+    """The backend's fill as it is."""
+    PUSH_PULL = "push_pull"
+    """Large holes only, more so deeper inside: the push-pull membrane (:func:`continue_structure`)."""
+    TELEA = "telea"
+    """Every hole: near its edge the fine low frequencies of OpenCV's Telea fill, which continues the
+    edge's colours exactly (no seam, no fringe); deep inside the coarse ones of the push-pull membrane
+    (:func:`layer_structure`)."""
 
 
 def object_side(mask: np.ndarray) -> float:
@@ -125,6 +145,47 @@ def halo(image: np.ndarray, mask: np.ndarray, band: int | None = None) -> np.nda
     return keep[labels] & ~mask
 
 
+SHADOW_BAND = 0.1
+"""Width of the band searched for the object's cast shadow, as a share of the object's side."""
+SHADOW_DARKER = 20.0
+"""A shadow pixel is darker than the background around it by this many CIE L levels (of 255)..."""
+SHADOW_CHROMA = 2.0
+"""...and no more colourful than it by this many Lab chroma levels (a shadow darkens, it does not tint)."""
+
+
+def shadow(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The object's cast shadow: pixels next to the mask and below its centre, clearly darker than the
+    background beyond the band and no more colourful, connected to the mask.
+
+    The halo search takes pixels that look like the object; a contact shadow under a cup or an animal
+    looks like neither, so the tight hole would leave it as a dark crescent that a structure fill then
+    spreads into the hole (``docs/removal-and-masks.md``).
+    """
+    import cv2
+
+    mask = mask.astype(bool)
+    if not mask.any():
+        return np.zeros_like(mask)
+    band = max(4, int(round(SHADOW_BAND * object_side(mask))))
+    near = dilate(mask, band) & ~mask
+    below = near & (np.arange(mask.shape[0])[:, None] > np.nonzero(mask)[0].mean())
+    outer = (dilate(mask, 2 * band) & ~near & ~mask).astype(np.float32)
+    if not below.any() or outer.sum() < 8:
+        return np.zeros_like(mask)
+    lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB).astype(np.float32)
+    chroma = np.hypot(lab[..., 1] - 128, lab[..., 2] - 128)
+
+    def around(x: np.ndarray) -> np.ndarray:  # the background's local mean, from the ring beyond the band
+        return cv2.GaussianBlur(x * outer, (0, 0), band) / np.maximum(cv2.GaussianBlur(outer, (0, 0), band), 1e-6)
+
+    dark = (lab[..., 0] < around(lab[..., 0]) - SHADOW_DARKER) & (chroma <= around(chroma) + SHADOW_CHROMA)
+    count, labels = cv2.connectedComponents((mask | (below & dark)).astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(labels[mask])] = True
+    keep[0] = False
+    return keep[labels] & ~mask
+
+
 def _erode(mask: np.ndarray, pixels: int) -> np.ndarray:
     import cv2
 
@@ -145,7 +206,11 @@ def grow_hole(image: np.ndarray, mask: np.ndarray, growth: Growth | str = Growth
     if growth is Growth.FIXED:
         return dilate(mask, fixed_dilation(mask.shape) if dilation is None else dilation)
     grown = mask | halo(image, mask)
-    return dilate(grown, adaptive_rim(mask) if dilation is None else dilation)
+    if growth is Growth.TIGHT:
+        grown |= shadow(image, mask)
+    if dilation is None:
+        dilation = TIGHT_RIM if growth is Growth.TIGHT else adaptive_rim(mask)
+    return dilate(grown, dilation)
 
 
 # --- fills from the background only ---------------------------------------------------------------
@@ -218,6 +283,46 @@ def continue_structure(filled: np.ndarray, guide: np.ndarray, hole: np.ndarray) 
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
+EDGE_SIGMA = 4.0
+"""Blur (px) of the edge layer: below it the fill takes Telea's frequencies at the hole's edge."""
+DEEP_SIGMA = 24.0
+"""Blur (px) of the deep layer: below it the fill takes the push-pull membrane's frequencies deep inside."""
+EDGE_DEPTH = 24.0
+"""Depth (px) over which the edge layer hands over to the deep one."""
+
+
+def telea(image: np.ndarray, hole: np.ndarray, radius: int = 5) -> np.ndarray:
+    """``cv2.inpaint`` (Telea): smooth fill of ``hole`` that continues the colours at its edge."""
+    import cv2
+
+    return cv2.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8) * 255, radius, cv2.INPAINT_TELEA)
+
+
+def layer_structure(filled: np.ndarray, edge_fill: np.ndarray, deep_fill: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``filled``'s texture over the low frequencies of two smooth fills, inside ``hole`` only.
+
+    A texture fill (PatchMatch) pastes patches whose colour need not match the hole's edge: a seam and a
+    fringe where the object's outline was. Near the edge the result takes ``edge_fill``'s frequencies
+    below ``EDGE_SIGMA`` (Telea: it continues the edge's colours exactly); deeper than ``EDGE_DEPTH``
+    those of ``deep_fill`` below ``DEEP_SIGMA`` (the push-pull membrane: a colour layout averaged over
+    the whole surroundings). Telea deep inside smeared what touches one side of the hole (a cast shadow,
+    a flag's stripe) across all of it; the membrane alone tinted large holes with one mean colour
+    (``benchmarks/bench_removal.py``, ``docs/removal-and-masks.md``).
+    """
+    import cv2
+
+    f = filled.astype(np.float32)
+    depth = cv2.distanceTransform(np.pad(hole.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    edge = np.clip(1.0 - depth / EDGE_DEPTH, 0.0, 1.0)[..., None]
+
+    def shift(smooth: np.ndarray, sigma: float) -> np.ndarray:
+        return cv2.GaussianBlur(smooth.astype(np.float32), (0, 0), sigma) - cv2.GaussianBlur(f, (0, 0), sigma)
+
+    out = f + edge * shift(edge_fill, EDGE_SIGMA) + (1 - edge) * shift(deep_fill, DEEP_SIGMA)
+    out = np.where(hole[..., None], out, f)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 # --- the base of the inpainters ---------------------------------------------------------------
 
 def _check(image: np.ndarray, mask: np.ndarray) -> None:
@@ -230,18 +335,21 @@ def _check(image: np.ndarray, mask: np.ndarray) -> None:
 class HoleInpainter:
     """Base of the built-in inpainters: grow the hole, pre-fill it from the background, fill, continue structure.
 
-    ``growth``: ``"adaptive"`` (default) or the earlier ``"fixed"`` margin; ``dilation`` overrides the
-    rim in pixels; ``structure``: give large holes the structure guide's low frequencies (default on
-    with adaptive growth; the earlier behaviour had none).
+    ``growth``: ``"adaptive"`` (default), ``"tight"`` or the earlier ``"fixed"`` margin; ``dilation``
+    overrides the rim in pixels; ``structure``: a :class:`Structure` (``True`` = push-pull, ``False`` =
+    none); by default push-pull with adaptive growth, Telea with tight growth, none with fixed.
     """
 
     name = "base"
+    removal = ("the object's mask grown by its halo and a rim proportional to its size, "
+               "from the background around it only")
+    """What the default settings remove and how (the card's words, :func:`generation.inpaint.describe_removal`)."""
 
     def __init__(self, dilation: int | None = None, growth: Growth | str = Growth.ADAPTIVE,
-                 structure: bool | None = None):
+                 structure: Structure | str | bool | None = None):
         self.dilation = dilation
         self.growth = Growth(growth)
-        self.structure = (self.growth is Growth.ADAPTIVE) if structure is None else bool(structure)
+        self.structure = _structure(structure, self.growth)
 
     def hole_for(self, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         hole = grow_hole(image, mask.astype(bool), self.growth, self.dilation)
@@ -260,13 +368,30 @@ class HoleInpainter:
         filled = self._fill(start, hole)
         # Only the hole may change: some backends blend a seam band around it.
         filled = np.where(hole[..., None], filled, image).astype(np.uint8)
-        if self.structure:
+        if self.structure is Structure.PUSH_PULL:
             filled = continue_structure(filled, guide, hole)
+        elif self.structure is Structure.TELEA:
+            filled = layer_structure(filled, telea(image, hole), guide, hole)
         return filled
 
     def record(self) -> dict[str, Any]:
         """What determines this inpainter's output (for provenance)."""
-        return {"inpainter": self.name, "growth": self.growth.value, "dilation": self.dilation, "structure": self.structure}
+        return {"inpainter": self.name, "growth": self.growth.value, "dilation": self.dilation,
+                "structure": self.structure.value}
 
     def _fill(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+
+_DEFAULT_STRUCTURE = {Growth.ADAPTIVE: Structure.PUSH_PULL, Growth.TIGHT: Structure.TELEA, Growth.FIXED: Structure.NONE}
+
+
+def _structure(value: Structure | str | bool | None, growth: Growth) -> Structure:
+    if value is None:
+        return _DEFAULT_STRUCTURE[growth]
+    if isinstance(value, (bool, np.bool_)):  # the earlier on/off flag: on meant the push-pull guide
+        return Structure.PUSH_PULL if value else Structure.NONE
+    try:
+        return Structure(value)
+    except ValueError:
+        raise ValueError(f"inpainter structure={value!r}; valid: {', '.join(s.value for s in Structure)}") from None

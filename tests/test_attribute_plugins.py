@@ -232,7 +232,7 @@ def test_a_plugin_file_goes_through_generate_load_evaluate_and_the_leaderboard(t
     table = subprocess.run([sys.executable, "-c", "import json, sys; from imagenet_e.eval.formats import format_results; "
                             f"print(format_results(json.load(open({str(results)!r})), 'markdown'))"],
                            capture_output=True, text=True, check=True).stdout
-    assert table.splitlines()[0] == "| Model | Ori | Size | Occlusion | Blur | Avg drop |"
+    assert table.splitlines()[0] == "| Model | Ori | Size 0.1 | Occlusion 0.5 | Blur 4 | Avg drop |"
 
     code = textwrap.dedent(f"""
         from generation.attributes import load_plugin

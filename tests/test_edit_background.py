@@ -81,13 +81,19 @@ def test_batch_equals_single_and_seed_matters():
     assert np.array_equal(editor.edit([_request(photo, mask, bg, 20.0, seed=1)])[0], batch[0])
 
 
-def test_adversarial_guidance_lowers_the_true_label_probability():
+def _adversarial_scene():
+    """A striped object, its background (object region grey), the tiny classifier and its label for the photo."""
     photo, mask = synthetic_scene(64, 64, rx=10, ry=12)
     bg = photo.copy()
     bg[mask] = 128
     clf = TinyClassifier().eval()
     x = torch.from_numpy(photo).permute(2, 0, 1)[None].float() / 255
     label = int(clf(x).argmax())
+    return photo, mask, bg, clf, label
+
+
+def test_adversarial_guidance_lowers_the_true_label_probability():
+    photo, mask, bg, clf, label = _adversarial_scene()
     editor = CPUBackgroundEditor(iterations=15, classifier=clf)
     plain, adv = editor.edit([_request(photo, mask, bg, 20.0), _request(photo, mask, bg, 20.0, adversarial=True, label=label)])
 
@@ -98,6 +104,32 @@ def test_adversarial_guidance_lowers_the_true_label_probability():
     assert prob(adv) < 0.5 * prob(plain), (prob(adv), prob(plain))
     assert prob(plain) > 0.05  # the classifier is confident enough for the comparison to mean something
     assert np.array_equal(adv[mask], photo[mask])
+
+
+def test_adversarial_gradient_is_evaluated_every_adv_refresh_iterations():
+    """The classifier is most of an adversarial edit's cost: with ``adv_refresh=k`` it runs once every k
+    iterations (the push is reused in between), batched over the chunk's adversarial requests, and the
+    edit still lowers the true label's probability as much as evaluating it every iteration."""
+    photo, mask, bg, clf, label = _adversarial_scene()
+    calls: list[int] = []
+    handle = clf.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    reqs = [_request(photo, mask, bg, 20.0, seed=s, adversarial=True, label=label) for s in (1, 2)]
+
+    def prob(img):
+        t = torch.from_numpy(img).permute(2, 0, 1)[None].float() / 255
+        return float(torch.softmax(clf(t), -1)[0, label])
+
+    drops = {}
+    for refresh, expected in ((1, 12), (2, 6), (5, 3)):
+        calls.clear()
+        out = CPUBackgroundEditor(iterations=12, classifier=clf, adv_refresh=refresh).edit(reqs)
+        assert calls == [2] * expected  # one batched evaluation for both requests
+        drops[refresh] = prob(out[0])
+    handle.remove()
+    (plain,) = CPUBackgroundEditor(iterations=12, classifier=clf).edit([_request(photo, mask, bg, 20.0)])
+    assert drops[2] < 0.5 * prob(plain) and drops[1] < 0.5 * prob(plain), (drops, prob(plain))
+    with pytest.raises(ValueError, match="adv_refresh"):
+        CPUBackgroundEditor(adv_refresh=0)
 
 
 def test_adversarial_push_is_a_smooth_luminance_change_of_the_background_only(cat_source):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from helpers.scenes import ellipse_mask, synthetic_scene, textured_background
-from generation.hole import adaptive_rim, grow_hole, halo, push_pull
+from generation.hole import adaptive_rim, dilate, grow_hole, halo, push_pull, shadow
 from generation.inpaint import make_inpainter
 
 
@@ -47,7 +47,7 @@ def test_rim_scales_with_the_object():
     assert adaptive_rim(large) >= 2 * adaptive_rim(small)
 
 
-@pytest.mark.parametrize("name", ["patchmatch", "opencv"])
+@pytest.mark.parametrize("name", ["patchmatch", "layered", "opencv"])
 def test_fill_never_reads_the_object(name):
     """Whatever the object's pixels are, the clean background is the same: fills come from the background."""
     photo, mask = synthetic_scene(80, 80, rx=14, ry=16)
@@ -60,7 +60,8 @@ def test_fill_never_reads_the_object(name):
     assert np.array_equal(a[~hole], photo[~hole])
     # the earlier behaviour let the backend see the object (kept selectable for the benchmark)
     fixed = make_inpainter(name, growth="fixed")
-    assert fixed.record()["growth"] == "fixed" and painter.record()["growth"] == "adaptive"
+    assert fixed.record()["growth"] == "fixed"
+    assert painter.record()["growth"] == ("tight" if name == "layered" else "adaptive")
 
 
 def test_removal_leaves_no_ghost_of_the_rim():
@@ -74,6 +75,62 @@ def test_removal_leaves_no_ghost_of_the_rim():
     adaptive, fixed = error("adaptive"), error("fixed")
     assert adaptive < 25.0, adaptive
     assert fixed > adaptive + 10  # the earlier fixed margin copies the red rim and dark shadow back
+
+
+def _band_error(out: np.ndarray, truth: np.ndarray, region: np.ndarray, band: int = 4) -> float:
+    """Mean absolute error in a band ``band`` px either side of ``region``'s outline (where outlines show)."""
+    from generation.hole import _erode, dilate
+
+    ring = dilate(region, band) & ~_erode(region, band)
+    return float(np.abs(out.astype(float) - truth.astype(float))[ring].mean())
+
+
+def test_layered_removal_keeps_the_background_and_meets_the_hole_edge():
+    """A hard-pasted object on a gradient: ``layered`` (the corrected protocol's) replaces at most the halo
+    and 1 px of true background, and its fill continues the edge's colours: less error around the outline
+    and inside than the official stand-in (adaptive rim, push-pull structure)."""
+    size = 128
+    truth = textured_background(size, size, seed=3)
+    region = ellipse_mask(size, size, 60, 70, 30, 24)
+    photo = truth.copy()
+    photo[region] = (230, 40, 200)  # a magenta object, unlike any background colour
+    layered, official = make_inpainter("layered"), make_inpainter("patchmatch")
+    hole = layered.hole_for(photo, region)
+    assert hole[region].all()
+    # beyond the 1 px rim only the odd noise pixel the halo search takes for a shadow
+    assert (hole & ~dilate(region, 1)).sum() <= 0.01 * hole.sum()
+    assert (official.hole_for(photo, region) & ~region).sum() > 2 * (hole & ~region).sum()
+    out_l, out_o = layered.inpaint(photo, region), official.inpaint(photo, region)
+    assert np.array_equal(out_l[~hole], photo[~hole])
+    assert _band_error(out_l, truth, region) < 0.8 * _band_error(out_o, truth, region)
+    inside = np.abs(out_l.astype(float) - truth.astype(float))[region].mean()
+    assert inside < np.abs(out_o.astype(float) - truth.astype(float))[region].mean()
+    assert inside < 15  # the gradient continues through the hole (noise sigma 6 is all that is left)
+
+
+def test_tight_hole_takes_the_cast_shadow_below_the_object_only():
+    """A contact shadow under the object looks like neither object nor background: the tight hole takes it
+    (else a dark crescent stays and is spread into the fill); the shadow search ignores a dark patch above."""
+    size = 128
+    photo = textured_background(size, size, seed=2)
+    obj = ellipse_mask(size, size, 64, 56, 26, 20)
+    cast = ellipse_mask(size, size, 64, 59, 27, 21) & ~obj  # below the object, 4 px deep (the band: 10 % of its side)
+    above = ellipse_mask(size, size, 64, 30, 14, 6) & ~obj  # dark scenery touching its top
+    photo[cast | above] = (photo[cast | above] * 0.35).astype(np.uint8)
+    photo[obj] = (40, 200, 60)
+    hole = make_inpainter("layered").hole_for(photo, obj)
+    below = cast & (np.arange(size)[:, None] > 56)
+    assert hole[below].mean() > 0.95
+    assert not shadow(photo, obj)[above].any()  # (the halo search may still take it: it is unlike the background)
+    assert not (hole & ~dilate(obj | cast | above, 2)).any()  # no background beyond the dark pixels and rim
+
+
+def test_structure_accepts_the_earlier_flag_and_refuses_unknown_names():
+    assert make_inpainter("patchmatch", structure=True).record()["structure"] == "push_pull"
+    assert make_inpainter("patchmatch", structure=False).record()["structure"] == "none"
+    assert make_inpainter("patchmatch", growth="tight").record()["structure"] == "telea"
+    with pytest.raises(ValueError, match="structure='blur'.*telea"):
+        make_inpainter("patchmatch", structure="blur")
 
 
 def test_push_pull_fills_from_the_surroundings_only():
@@ -160,3 +217,14 @@ def test_diffusers_inpainter_bad_model_is_named(tmp_path):
         make_inpainter(f"diffusers:{tmp_path / 'not-a-pipeline'}").inpaint(photo, mask)
     with pytest.raises(ValueError, match="diffusers:<hub id or folder>"):
         make_inpainter("diffusers:")
+
+
+def test_the_card_describes_the_removal_each_inpainter_does():
+    from generation.inpaint import describe_removal
+
+    assert "rim proportional to its size" in describe_removal("patchmatch")
+    layered = describe_removal("layered")
+    assert "cast shadow and 1 px" in layered and "proportional" not in layered
+    assert describe_removal("diffusers:some/model").startswith("the diffusers inpainting pipeline `some/model`")
+    with pytest.raises(ValueError, match="unknown inpainter 'nope'"):
+        describe_removal("nope")

@@ -20,6 +20,7 @@ from imagenet_e_dataset.output_folder import OutputKind, read_marker, replace_ou
 
 from imagenet_e_dataset.protocol_file import write_protocol_file
 
+from ..inpaint import describe_removal
 from ..sources import Selection, Skip, SkipReason, iter_tsv
 from .settings import ORIGINAL, GenerateSettings
 from .work import RowStatus, WorkFolder, _atomic_write_bytes, sha256_hex
@@ -283,9 +284,7 @@ def _method_text(settings: GenerateSettings, provenance: Mapping[str, Any], prot
     lines = []
     if protocol:
         lines.append(f"- **protocol**: `{protocol}` (the settings table lists every option it set).")
-    lines.append(
-        f"- **object removal**: `{options.inpainter}` inpainting of the object's mask grown by its halo and a rim "
-        "proportional to its size, filled from the background around it only.")
+    lines.append(f"- **object removal**: {describe_removal(options.inpainter)}.")
     if settings.backend == "cpu":
         backend = (
             f"the `cpu` backend: **{CPU_NO_PRIOR}** of the paper's blended-diffusion backgrounds. The background "
