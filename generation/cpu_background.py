@@ -40,7 +40,7 @@ is ``request.background`` composited with the object. Each request is optimised 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -118,7 +118,8 @@ class CPUBackgroundEditor:
             **({} if self.adv_iterations is None else {"adv_iterations": self.adv_iterations}),
         }
 
-    def edit(self, requests: Sequence[BackgroundEditRequest]) -> list[np.ndarray]:
+    def edit(self, requests: Sequence[BackgroundEditRequest],
+             progress: Callable[[float], None] | None = None) -> list[np.ndarray]:
         for i, req in enumerate(requests):
             self._check(req, i)
         outputs: list[np.ndarray | None] = [None] * len(requests)
@@ -131,7 +132,7 @@ class CPUBackgroundEditor:
                 iterations, lr = self.adv_iterations, self.lr * self.iterations / self.adv_iterations
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start:start + self.batch_size]
-                for i, out in zip(chunk, self._optimise([requests[i] for i in chunk], iterations, lr)):
+                for i, out in zip(chunk, self._optimise([requests[i] for i in chunk], iterations, lr, progress)):
                     outputs[i] = out
         return outputs  # type: ignore[return-value]
 
@@ -152,7 +153,8 @@ class CPUBackgroundEditor:
             if req.label is None:
                 raise ValueError(f"{where} is adversarial but has no label (the class whose probability it lowers)")
 
-    def _optimise(self, reqs: list[BackgroundEditRequest], iterations: int, lr: float) -> list[np.ndarray]:
+    def _optimise(self, reqs: list[BackgroundEditRequest], iterations: int, lr: float,
+                  progress: Callable[[float], None] | None = None) -> list[np.ndarray]:
         import torch
 
         dev = torch.device(self.device)
@@ -177,7 +179,11 @@ class CPUBackgroundEditor:
         denom = region.sum(dim=(1, 2, 3)).clamp_min(1.0) * start.shape[1]
         has_fft_term = bool((lam != 0).any())
         push = None
-        for it in range(iterations if (has_fft_term or adv_idx) else 0):
+        steps = iterations if (has_fft_term or adv_idx) else 0
+        for it in range(steps):
+            if progress is not None and it:
+                # An adversarial image takes tens of seconds on a CPU: the caller's bar moves per iteration.
+                progress(len(reqs) / steps)
             if adv_idx:
                 if push is None or it % self.adv_refresh == 0:
                     push = self._adversarial_push(x[adv_idx], labels, region[adv_idx], denom[adv_idx])
@@ -194,6 +200,8 @@ class CPUBackgroundEditor:
                 scale = (mag + sign * step).clamp_min(0) / mag.clamp_min(1e-12)
                 x = torch.fft.irfft2(spectrum * scale, s=x.shape[-2:]) * 2 - 1
                 x = (keep + x * region).clamp(-1, 1)
+        if progress is not None:
+            progress(len(reqs) / steps if steps else float(len(reqs)))
         with torch.no_grad():
             out = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
         # Untouched pixels (object and outside the region) are copied, not round-tripped through float.

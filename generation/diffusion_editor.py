@@ -46,7 +46,7 @@ import json
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 import torch
@@ -215,7 +215,8 @@ class DiffusionBackgroundEditor:
             "dtype": str(self.dtype).removeprefix("torch."),
         }
 
-    def edit(self, requests: Sequence[BackgroundEditRequest]) -> list[np.ndarray]:
+    def edit(self, requests: Sequence[BackgroundEditRequest],
+             progress: Callable[[float], None] | None = None) -> list[np.ndarray]:
         for i, request in enumerate(requests):
             self._check(request, i)
         # Same-size requests share a UNet call; each group keeps the caller's order.
@@ -226,6 +227,8 @@ class DiffusionBackgroundEditor:
         if self.batch_size is None and requests:
             first = next(iter(groups.values()))[0]
             out[first] = self._auto_batch(requests[first])
+            if progress is not None:
+                progress(1.0)
             groups = {k: [i for i in idx if i != first] for k, idx in groups.items()}
         chunks = [idx[s : s + self.batch_size] for idx in groups.values() for s in range(0, len(idx), self.batch_size)]
         from tqdm.auto import tqdm
@@ -233,6 +236,8 @@ class DiffusionBackgroundEditor:
         for chunk in tqdm(chunks, desc="diffusion edit", unit="batch", disable=not self.progress or len(chunks) < 2):
             for i, image in zip(chunk, self._edit_batch([requests[i] for i in chunk])):
                 out[i] = image
+            if progress is not None:
+                progress(float(len(chunk)))
         return out  # type: ignore[return-value]
 
     # -- internals ----------------------------------------------------------------------------------

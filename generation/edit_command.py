@@ -134,9 +134,12 @@ def run_edit(args: argparse.Namespace) -> int:
 def _run_one(generator: Any, n_subsets: int, no_progress: bool) -> list[dict[str, Any]]:
     from tqdm import tqdm
 
+    from .pipeline.chunks import PROGRESS_BAR_FORMAT
+
     with tqdm(total=1 + n_subsets, desc=f"{generator.sources[0].source_id}: editing", unit="edit",
-              disable=n_subsets < 2 or no_progress, file=sys.stderr, dynamic_ncols=True) as bar:
-        def progress(done: int, what: str) -> None:
+              disable=n_subsets < 2 or no_progress, file=sys.stderr, dynamic_ncols=True,
+              bar_format=PROGRESS_BAR_FORMAT) as bar:
+        def progress(done: float, what: str) -> None:
             bar.set_postfix_str(what, refresh=False)
             bar.update(done)
 

@@ -32,7 +32,7 @@ image's background (``background_random``) take it as ``other_background``.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -140,15 +140,31 @@ def plan_edit(
     return planner_for(sub.attribute).plan(ctx, sub.spec)
 
 
-def run_edits(planned: Sequence[PlannedEdit], editor: BackgroundEditor | None) -> list[EditResult]:
-    """Finish planned edits: every background request goes through ONE ``editor.edit`` call."""
+def _parameters(fn: Callable[..., Any]) -> frozenset[str]:
+    import inspect
+
+    try:
+        return frozenset(inspect.signature(fn).parameters)
+    except (TypeError, ValueError):
+        return frozenset()
+
+
+def run_edits(planned: Sequence[PlannedEdit], editor: BackgroundEditor | None,
+              progress: Callable[[float], None] | None = None) -> list[EditResult]:
+    """Finish planned edits: every background request goes through ONE ``editor.edit`` call
+    (``progress`` is handed to it: see :meth:`BackgroundEditor.edit`)."""
     pending = [p for p in planned if p.request is not None]
     outputs: list[np.ndarray] = []
     if pending:
         if editor is None:
             names = sorted({p.subset for p in pending})
             raise ValueError(f"subsets {', '.join(names)} need a background editor (e.g. make_background_editor('cpu'))")
-        outputs = list(editor.edit([p.request for p in pending]))
+        requests = [p.request for p in pending]
+        # Reporting progress is optional for an editor (a plug-in may not take it): the caller counts the rest.
+        if progress is not None and "progress" in _parameters(editor.edit):
+            outputs = list(editor.edit(requests, progress=progress))
+        else:
+            outputs = list(editor.edit(requests))
         if len(outputs) != len(pending):
             raise RuntimeError(f"background editor {editor.name!r} returned {len(outputs)} images for {len(pending)} requests")
     by_id = {id(p): out for p, out in zip(pending, outputs)}

@@ -75,7 +75,11 @@ class BackgroundEditor(Protocol):
 
     name: str
 
-    def edit(self, requests: Sequence[BackgroundEditRequest]) -> list[np.ndarray]: ...
+    def edit(self, requests: Sequence[BackgroundEditRequest],
+             progress: Callable[[float], None] | None = None) -> list[np.ndarray]:
+        """``progress(k)`` reports ``k`` more requests' worth of work done (fractions allowed, so a long
+        optimisation moves a bar per iteration); the calls add up to ``len(requests)``."""
+        ...
 
     def provenance(self) -> dict[str, Any]:
         """Settings that determine the output (backend, model id, steps, ...), recorded in the dataset card."""

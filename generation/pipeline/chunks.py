@@ -37,6 +37,11 @@ class _Loaded:
     auto_mask: bool = False
 
 
+PROGRESS_BAR_FORMAT = "{l_bar}{bar}| {n:.1f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+"""tqdm layout for the edit bars: progress arrives in fractions of an edit (an editor reports each
+iteration of a slow image), so the count shows one decimal instead of a float's full repr."""
+
+
 class ChunkGenerator:
     """Turns runs of consecutive sources into chunk rows with one background editor and one inpainter.
 
@@ -159,7 +164,7 @@ class ChunkGenerator:
         return Skip(source.source_id, SkipReason.EDIT_FAILED, f"no usable donor background (tried {', '.join(tried)})", subset)
 
     # -- one chunk ----------------------------------------------------------------------------------
-    def run(self, indices: range, on_progress: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
+    def run(self, indices: range, on_progress: Callable[[float, str], None] | None = None) -> list[dict[str, Any]]:
         """The rows of the sources at ``indices``; ``on_progress(edits_done, what)`` is called as each
         source is prepared and as its edits finish (per image and subset, not per batch)."""
         rows: list[dict[str, Any]] = []
@@ -169,7 +174,7 @@ class ChunkGenerator:
             rows.extend(self._run_batch(members, on_progress or (lambda n, what: None)))
         return rows
 
-    def _run_batch(self, members: list[Source], on_progress: Callable[[int, str], None]) -> list[dict[str, Any]]:
+    def _run_batch(self, members: list[Source], on_progress: Callable[[float, str], None]) -> list[dict[str, Any]]:
         from .. import edits
 
         settings = self.settings
@@ -212,7 +217,7 @@ class ChunkGenerator:
                 rows.append(self._edited_row(item, subset, result))
         return rows
 
-    def _finish(self, plans: list[Any], owner: list[str], on_progress: Callable[[int, str], None]) -> list[Any]:
+    def _finish(self, plans: list[Any], owner: list[str], on_progress: Callable[[float, str], None]) -> list[Any]:
         """Run the background editor over the planned edits, reporting progress per subset.
 
         The cpu editor optimises every request on its own (same bytes alone or batched), so it is
@@ -231,9 +236,18 @@ class ChunkGenerator:
             # little from batching), so the bar moves per image even through a slow adversarial subset.
             pieces = [[i] for i in planned] if subset else [planned]
             for piece in pieces:
-                for i, result in zip(piece, edits.run_edits([plans[i] for i in piece], self.editor)):
+                what = f"{subset or 'batch'}: edited"
+                reported = [0.0]
+
+                def tick(done: float, what: str = what, reported: list[float] = reported) -> None:
+                    reported[0] += done
+                    on_progress(done, what)
+
+                for i, result in zip(piece, edits.run_edits([plans[i] for i in piece], self.editor, progress=tick)):
                     out[i] = result
-                on_progress(len(piece), f"{subset or 'batch'}: edited")
+                rest = len(piece) - reported[0]  # edits that needed no editor, and float rounding
+                if rest > 1e-6:
+                    on_progress(rest, what)
             if len(group) > len(planned):  # skipped rows count as done too
                 on_progress(len(group) - len(planned), f"{subset or 'batch'}: edited")
         return out

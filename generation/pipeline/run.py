@@ -27,7 +27,7 @@ from imagenet_e_dataset.output_folder import OutputKind, check_no_overlap, check
 from imagenet_e_dataset.label_space import LabelSpace
 
 from ..sources import Selection, discover_sources, select_sources
-from .chunks import ChunkGenerator
+from .chunks import PROGRESS_BAR_FORMAT, ChunkGenerator
 from .fingerprint import CACHE_NAME, HashCache, InputDigests, compute_digests
 from .merge import merge_chunks
 from .settings import GenerateSettings, Inputs, Placement
@@ -337,8 +337,8 @@ def _run_chunks(work: WorkFolder, generator: ChunkGenerator, ranges: list[range]
     # One tick per (image, subset): the bar moves as each photo's object is removed and its edits finish,
     # with tqdm's rate and ETA, instead of jumping once per batch.
     with tqdm(total=total, desc=desc, unit="edit", disable=not placement.progress, dynamic_ncols=True,
-              file=sys.stderr) as bar:
-        def progress(done: int, what: str) -> None:
+              file=sys.stderr, bar_format=PROGRESS_BAR_FORMAT) as bar:
+        def progress(done: float, what: str) -> None:
             bar.set_postfix_str(what, refresh=False)
             bar.update(done)
 
