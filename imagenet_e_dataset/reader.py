@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from functools import lru_cache
 from pathlib import Path
 
 import datasets
+import pyarrow.parquet as pq
 
 from .card_yaml import cached_card_metadata, data_file_patterns
 from .hub_layout import README_NAME, SPLIT
@@ -63,26 +64,35 @@ def _load_local(folder: Path, config: str, split: str, streaming: bool) -> datas
     ``load_dataset(folder, config)`` re-reads the card for every config it opens, with PyYAML's
     pure-Python loader (~0.1-0.2 s each: the card lists every class name). This reads the card once
     per file version (libyaml, :func:`cached_card_metadata`), hands the builder the config's shards
-    and features, and gets the same rows and the same features. A card this cannot follow (no
-    ``configs`` entry for the config, no features, no matching shard) goes to ``load_dataset`` as is.
+    and gets the same rows and the same features. A card this cannot follow (no ``configs`` entry
+    for the config, no features) goes to ``load_dataset`` as is.
     """
-    readme = folder / README_NAME
-    meta = cached_card_metadata(readme)
-    entry = next((c for c in meta.get("configs") or [] if isinstance(c, dict) and c.get("config_name") == config), None)
-    features = _card_features(meta, config)
-    if entry is None or features is None:
+    readme = (folder / README_NAME).resolve()
+    stat = readme.stat()
+    plan = _local_plan(str(readme), stat.st_size, stat.st_mtime_ns, config, split)
+    if plan is None:
         return datasets.load_dataset(str(folder), config, split=split, streaming=streaming)
-    files = sorted({str(f) for pattern in data_file_patterns(entry, readme, split=split) for f in folder.glob(pattern)})
+    patterns, card_features = plan
+    files = sorted({str(f) for pattern in patterns for f in folder.glob(pattern)})
     if not files:
         raise ValueError(f"{readme}: config {config!r} split {split!r} matches no data file in {folder}")
+    # The card's features are the truth; the shards written by this project embed the same ones. Handing
+    # them to the builder again costs it a hash of every class name per call, so only when they differ.
+    embedded = datasets.Features.from_arrow_schema(pq.read_schema(files[0]))
+    features = None if embedded == card_features else card_features
     return datasets.load_dataset("parquet", data_files={split: files}, features=features, split=split,
                                  streaming=streaming)
 
 
-def _card_features(meta: dict[str, Any], config: str) -> datasets.Features | None:
+@lru_cache(maxsize=64)
+def _local_plan(readme: str, size: int, mtime_ns: int, config: str,
+                split: str) -> tuple[tuple[str, ...], datasets.Features] | None:
+    """(data file patterns, features) of one config per card version; None when the card lacks either."""
+    meta = cached_card_metadata(Path(readme))
+    entry = next((c for c in meta.get("configs") or [] if isinstance(c, dict) and c.get("config_name") == config), None)
     infos = meta.get("dataset_info") or []
     infos = [infos] if isinstance(infos, dict) else infos
     info = next((i for i in infos if isinstance(i, dict) and i.get("config_name", config) == config), None)
-    if info is None or not info.get("features"):
+    if entry is None or info is None or not info.get("features"):
         return None
-    return datasets.Features._from_yaml_list(info["features"])
+    return tuple(data_file_patterns(entry, Path(readme), split=split)), datasets.Features._from_yaml_list(info["features"])
