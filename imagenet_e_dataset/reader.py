@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
+from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 from pathlib import Path
 
 import datasets
 import pyarrow.parquet as pq
+from PIL import Image as PILImage
 
 from .card_yaml import cached_card_metadata, data_file_patterns
 from .hub_layout import README_NAME, SPLIT
@@ -96,3 +100,44 @@ def _local_plan(readme: str, size: int, mtime_ns: int, config: str,
     if entry is None or info is None or not info.get("features"):
         return None
     return tuple(data_file_patterns(entry, Path(readme), split=split)), datasets.Features._from_yaml_list(info["features"])
+
+
+def iter_rows(name_or_alias: str, folder: str | os.PathLike, *, split: str = SPLIT,
+              batch_rows: int = 64) -> Iterator[dict[str, Any]]:
+    """Rows of one config of a local Hub-layout folder, straight from its parquet shards: the fast path.
+
+    The same rows as :func:`load` (column values as Python objects, ``image`` and ``object_mask``
+    opened with PIL, lazily decoded like ``datasets``' ``Image`` feature; ``label`` the integer
+    class index) without ``datasets``' builder, cache or per-row feature decoding: pyarrow reads
+    ``batch_rows`` rows at a time. For reading every image once, e.g. to score or inspect them.
+    """
+    subset = resolve(name_or_alias)
+    root = Path(folder).expanduser()
+    readme = (root / README_NAME).resolve()
+    if not readme.is_file():
+        raise FileNotFoundError(f"{root} is not a dataset folder in the Hub layout (no {README_NAME})")
+    stat = readme.stat()
+    plan = _local_plan(str(readme), stat.st_size, stat.st_mtime_ns, subset.name, split)
+    if plan is None:
+        raise ValueError(f"{readme} has no configs entry with features for config {subset.name!r} split {split!r}")
+    patterns, features = plan
+    files = sorted({str(f) for pattern in patterns for f in root.glob(pattern)})
+    if not files:
+        raise ValueError(f"{readme}: config {subset.name!r} split {split!r} matches no data file in {root}")
+    images = [name for name, feature in features.items() if isinstance(feature, datasets.Image)]
+    for file in files:
+        for batch in pq.ParquetFile(file).iter_batches(batch_size=batch_rows):
+            for row in batch.to_pylist():
+                for column in images:
+                    row[column] = _open_image(row.get(column), root)
+                yield row
+
+
+def _open_image(value: dict | None, root: Path) -> PILImage.Image | None:
+    if value is None:
+        return None
+    if value.get("bytes") is not None:
+        return PILImage.open(io.BytesIO(value["bytes"]))
+    if value.get("path"):
+        return PILImage.open(root / value["path"])
+    raise ValueError("image cell has neither bytes nor path")
