@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "loader": "benchmarks.bench_loader",
     "eval": "benchmarks.bench_eval",
     "generate": "benchmarks.bench_generate",
+    "diffusion": "benchmarks.bench_diffusion",
 }
 """name -> module; ``all`` runs them in this order."""
 
