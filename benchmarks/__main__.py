@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, str] = {
     "eval": "benchmarks.bench_eval",
     "generate": "benchmarks.bench_generate",
     "diffusion": "benchmarks.bench_diffusion",
+    "fingerprint": "benchmarks.bench_fingerprint",
 }
 """name -> module; ``all`` runs them in this order."""
 
