@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "generate": "benchmarks.bench_generate",
     "diffusion": "benchmarks.bench_diffusion",
     "fingerprint": "benchmarks.bench_fingerprint",
+    "leaderboard": "benchmarks.bench_leaderboard",
 }
 """name -> module; ``all`` runs them in this order."""
 
