@@ -22,6 +22,9 @@ BENCHMARKS: dict[str, str] = {
     "diffusion": "benchmarks.bench_diffusion",
     "fingerprint": "benchmarks.bench_fingerprint",
     "leaderboard": "benchmarks.bench_leaderboard",
+    "sweep": "benchmarks.bench_sweep",
+    "edits": "benchmarks.bench_edits",
+    "protocols": "benchmarks.bench_protocols",
 }
 """name -> module; ``all`` runs them in this order."""
 
