@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "sweep": "benchmarks.bench_sweep",
     "edits": "benchmarks.bench_edits",
     "protocols": "benchmarks.bench_protocols",
+    "metric_space": "benchmarks.bench_metric_space",
 }
 """name -> module; ``all`` runs them in this order."""
 

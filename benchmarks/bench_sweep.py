@@ -12,12 +12,11 @@ re-synthesis); the image counts come from each run's manifest (unreachable edits
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from .bench_generate import REPO, build_layout
+from .bench_generate import REPO, build_layout, one_thread_env, startup_only
 
 SWEEP = "size=0.02,0.05,0.1,0.2,0.3"
 
@@ -26,10 +25,9 @@ def run(quick: bool = False) -> list:
     from .harness import Case, compare, rounds, scratch
 
     sources, size, resolution, steps = (6, 96, 64, 2) if quick else (16, 128, 96, 3)
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env, runs = one_thread_env(), iter(range(10_000))
     with scratch("bench-sweep-") as root:
         images, masks = build_layout(root / "data", sources, size)
-        runs = iter(range(10_000))
 
         def generate(*selection: str) -> int:
             out = root / f"run-{next(runs)}"
@@ -42,16 +40,12 @@ def run(quick: bool = False) -> list:
             rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines() if line.strip()]
             return sum(1 for r in rows if r["status"] == "ok")
 
-        def startup() -> None:
-            subprocess.run([sys.executable, "-c", "import torch, imagenet_e.cli, generation.pipeline"], cwd=REPO,
-                           env=env, check=True)
-
         fixed_images, sweep_images = generate("--subsets", "all"), generate("--sweep", SWEEP)  # counts, and warm-up
         return [compare(f"Sweep vs fixed configs: {sources} sources, {resolution}px edits, cpu backend, {steps} iterations",
                         [Case(f"12 fixed configs ({fixed_images} images)", lambda: generate("--subsets", "all"),
                               fixed_images),
                          Case(f"sweep {SWEEP} ({sweep_images} images)", lambda: generate("--sweep", SWEEP), sweep_images),
-                         Case("start-up only (imports, no work)", startup)],
+                         Case("start-up only (imports, no work)", lambda: startup_only(env))],
                         repeats=rounds(quick) - 1 if quick else rounds(quick), warmup=0, unit="images",
                         notes=["CPU includes the child processes (generate runs in subprocesses)",
                                "the first run of each (image counts) served as warm-up"])]
