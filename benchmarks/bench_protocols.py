@@ -7,7 +7,7 @@ batch generator in this process for each protocol, interleaved through :mod:`ben
 (medians, CPU beside wall; the ratio is official / corrected). The guiding classifier and the
 inpainter are loaded by the warm-up round, which is not counted.
 
-    python -m benchmarks protocols [--quick]                      # cpu backend, its default iterations (2 quick)
+    python -m benchmarks protocols [--quick]    # cpu backend, its default iterations (quick: 1 photo, 128 px, 2 iterations)
     python -m benchmarks.bench_protocols --diffusion --steps 10   # also a tiny random UNet (64 px)
 """
 
@@ -31,25 +31,29 @@ def tiny_unet(folder: Path, size: int) -> Path:
     return folder
 
 
-def run_once(inputs: tuple[Path, Path, Path], out: Path, protocol: str, backend: str, backend_options: dict) -> None:
+def run_once(inputs: tuple[Path, Path, Path], out: Path, protocol: str, backend: str, backend_options: dict,
+             limit: int | None = None, edit_options: dict | None = None) -> None:
     from generation.pipeline import GenerateSettings, Inputs, Placement, generate
     from imagenet_e_dataset.registry import ALL, resolve_many
 
     settings = GenerateSettings(
         subsets=tuple(s.name for s in resolve_many(ALL) if s.is_edited), protocol=protocol, backend=backend,
-        backend_options=tuple(sorted(backend_options.items())), chunk_size=4, batch_size=4,
+        backend_options=tuple(sorted(backend_options.items())), chunk_size=4, batch_size=4, limit=limit,
+        edit_options=tuple(sorted((edit_options or {}).items())),
     )
     generate(Inputs(*inputs), settings, out, Placement(progress=False), overwrite=True)
 
 
-def bench(title: str, inputs, root: Path, backend: str, backend_options: dict, n: int, repeats: int):
+def bench(title: str, inputs, root: Path, backend: str, backend_options: dict, n: int, repeats: int,
+          edit_options: dict | None = None):
     """Corrected (baseline) vs official, interleaved; the first round (classifier, inpainter loads) unrecorded."""
     from .harness import Case, compare
 
     runs = iter(range(10_000))
 
     def case(protocol: str):
-        return lambda: run_once(inputs, root / f"{protocol}-{next(runs)}", protocol, backend, backend_options)
+        return lambda: run_once(inputs, root / f"{protocol}-{next(runs)}", protocol, backend, backend_options, n,
+                                edit_options)
 
     return compare(title, [Case("corrected", case("corrected"), n), Case("official", case("official"), n)],
                    repeats=repeats, unit="source images")
@@ -57,7 +61,7 @@ def bench(title: str, inputs, root: Path, backend: str, backend_options: dict, n
 
 def run(quick: bool = False, iterations: int | None = None, diffusion: bool = False, unet_size: int = 64,
         steps: int = 10) -> list:
-    """``python -m benchmarks protocols``: the cpu backend (2 iterations under ``--quick``)."""
+    """``python -m benchmarks protocols``: the cpu backend; ``--quick``: one photo at 128 px, 2 iterations."""
     from imagenet_e.demo.run import EMBEDDED_PHOTOS, stage_embedded_inputs
 
     from .harness import rounds, scratch
@@ -66,11 +70,13 @@ def run(quick: bool = False, iterations: int | None = None, diffusion: bool = Fa
     comps = []
     with scratch("bench-protocols-") as root:
         inputs = stage_embedded_inputs(root / "inputs", None)
-        n = len(EMBEDDED_PHOTOS)
+        n = 1 if quick else len(EMBEDDED_PHOTOS)
+        edit_options = {"resolution": 128} if quick else None
         cpu_options = {} if iterations is None else {"iterations": iterations}
         repeats = rounds(quick) - 1 if quick else rounds(quick)
-        comps.append(bench(f"Protocols, cpu backend (iterations {iterations or 'default'}), {n} demo photos, "
-                           "every edited subset", inputs, root / "cpu", "cpu", cpu_options, n, repeats))
+        size = f", {edit_options['resolution']}px" if edit_options else ""
+        comps.append(bench(f"Protocols, cpu backend (iterations {iterations or 'default'}{size}), {n} demo photo(s), "
+                           "every edited subset", inputs, root / "cpu", "cpu", cpu_options, n, repeats, edit_options))
         if diffusion:
             unet = tiny_unet(root / "unet", unet_size)
             options = {"unet": str(unet), "steps": steps, "adv_scale": 100.0}
