@@ -92,7 +92,9 @@ def run(quick: bool = False) -> list:
                      ("published Space folder", str(folder)), ("Hub id via the local Hub server", "bench/imagenet_e_metric")]
             comp = compare("evaluate.load of the published metric, each in a fresh process that cannot import this project",
                            [Case(label, process(label, target), 1) for label, target in cases],
-                           repeats=rounds(quick) - 1 if quick else rounds(quick), unit="loads",
+                           # Each process costs seconds of imports on 2 cores: --quick takes one round (no
+                           # warm-up needed: every run is cold by design).
+                           repeats=1 if quick else rounds(quick), warmup=0 if quick else 1, unit="loads",
                            notes=["wall and CPU are whole processes (start-up included); inside them, medians:"])
             for label, target in cases[1:]:
                 cold = statistics.median(r["cold"] for r in inner[label])
