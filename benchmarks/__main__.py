@@ -22,6 +22,13 @@ BENCHMARKS: dict[str, str] = {
     "loader": "benchmarks.bench_loader",
     "eval": "benchmarks.bench_eval",
     "generate": "benchmarks.bench_generate",
+    "diffusion": "benchmarks.bench_diffusion",
+    "fingerprint": "benchmarks.bench_fingerprint",
+    "leaderboard": "benchmarks.bench_leaderboard",
+    "sweep": "benchmarks.bench_sweep",
+    "edits": "benchmarks.bench_edits",
+    "protocols": "benchmarks.bench_protocols",
+    "metric_space": "benchmarks.bench_metric_space",
 }
 """name -> module; ``all`` runs them in this order."""
 

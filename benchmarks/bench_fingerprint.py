@@ -10,21 +10,17 @@ process, on synthetic files:
   * warm          - ``compute_digests`` with the cache the cold pass saved, loaded from disk (every later
                     invocation: resume, other shards, ``--merge``), cache load and save included.
 
-It reports seconds per 10,000 source images (one photo + one mask each) and the ratios cold/read and
-warm/stat. The files are freshly written, so they are in the page cache: the cold figure is the CPU
+It reports, through the harness, cold against the read floor and warm against the stat floor. The files are freshly written, so they are in the page cache: the cold figure is the CPU
 cost of sha256 plus cached reads; on a cold disk the read itself dominates (the same read the edit
 pass makes anyway). A second, smaller pass uses ImageNet-sized photos (~110 KB) to show how the cold
 cost scales with bytes.
 
-    python benchmarks/bench_fingerprint.py [--n 50000] [--photo-kb 8] [--mask-kb 2] [--big-n 2000] [--big-photo-kb 110]
+    python -m benchmarks fingerprint [--quick]     # 50,000 small + 2,000 ImageNet-sized sources (5,000 + 300 quick)
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import tempfile
-import time
 from pathlib import Path
 
 from generation.pipeline.fingerprint import HashCache, compute_digests
@@ -45,76 +41,59 @@ def make_sources(root: Path, n: int, photo_kb: int, mask_kb: int) -> list[Source
     return sources
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+def compare_pass(root: Path, n: int, photo_kb: int, mask_kb: int, repeats: int):
+    """Cold vs reading every file (no hash), warm vs ``os.stat`` of every file, on one set of files."""
+    from benchmarks.harness import Case, compare
 
-
-def measure(root: Path, n: int, photo_kb: int, mask_kb: int) -> dict[str, float]:
     root.mkdir()
-    start = time.perf_counter()
     sources = make_sources(root, n, photo_kb, mask_kb)
-    build = time.perf_counter() - start
     files = [p for s in sources for p in (s.image_path, s.mask_path)]
+    cache_file = root / "input-hashes.json"
 
     def read_all() -> None:
         for path in files:
             with open(path, "rb") as fh:
                 fh.read()
 
-    read_all()  # same page-cache state for every pass
-    cache_file = root / "input-hashes.json"
-    results = {"build_s": build}
-    results["read_s"] = timed(read_all)
-
     def cold() -> None:
         cache = HashCache(None)
         compute_digests(sources, None, cache)
         cache.save(cache_file)
 
-    results["cold_s"] = timed(cold)
-    results["stat_s"] = timed(lambda: [os.stat(p) for p in files])
+    def stat_all() -> None:
+        for path in files:
+            os.stat(path)
 
     def warm() -> None:
         cache = HashCache(cache_file)
         compute_digests(sources, None, cache)
-        assert cache.misses == 0
+        assert cache.misses == 0, "the saved cache did not cover an unchanged file"
         cache.save(cache_file)
 
-    results["warm_s"] = timed(warm)
-    return results
+    cold()  # the warm case needs a saved cache before its warm-up
+    per_10k = "times scale linearly: x {:.1f} for 10,000 source images".format(10_000 / n)
+    return [
+        compare(f"Fingerprint cold: {n:,} sources ({photo_kb} KB photo + {mask_kb} KB mask), page cache warm",
+                [Case("read every file (no hash)", read_all, n), Case("compute_digests, empty cache", cold, n)],
+                repeats=repeats, unit="sources", notes=[per_10k]),
+        compare(f"Fingerprint warm: {n:,} sources, the cache saved by a cold pass",
+                [Case("os.stat every file", stat_all, n), Case("compute_digests, cache loaded + saved", warm, n)],
+                repeats=repeats, unit="sources", notes=[per_10k]),
+    ]
 
 
-def report(title: str, n: int, r: dict[str, float]) -> None:
-    per10k = 10_000 / n
-    print(f"\n{title}: {n:,} source images (photo + mask each), files built in {r['build_s']:.1f} s")
-    print(f"  baseline read (no hash)   {r['read_s'] * per10k:8.3f} s per 10k images")
-    print(f"  cold fingerprint          {r['cold_s'] * per10k:8.3f} s per 10k images   ratio to read {r['cold_s'] / r['read_s']:.2f}")
-    print(f"  baseline stat             {r['stat_s'] * per10k:8.3f} s per 10k images")
-    print(f"  warm fingerprint (cached) {r['warm_s'] * per10k:8.3f} s per 10k images   ratio to stat {r['warm_s'] / r['stat_s']:.2f}")
+def run(quick: bool = False) -> list:
+    """``python -m benchmarks fingerprint``: small files (ImageNet-S-like masks), then ImageNet-sized photos."""
+    from benchmarks.harness import rounds, scratch
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--n", type=int, default=50_000, help="source images in the main pass (default 50,000)")
-    parser.add_argument("--photo-kb", type=int, default=8, help="photo size in the main pass (default 8 KB)")
-    parser.add_argument("--mask-kb", type=int, default=2, help="mask size (default 2 KB, like an ImageNet-S PNG)")
-    parser.add_argument("--big-n", type=int, default=2000, help="source images in the ImageNet-sized pass (0: skip)")
-    parser.add_argument("--big-photo-kb", type=int, default=110, help="photo size of that pass (ImageNet val ~110 KB)")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-fingerprint-") as tmp:
-        main_pass = measure(Path(tmp) / "small", args.n, args.photo_kb, args.mask_kb)
-        report(f"{args.photo_kb} KB photos", args.n, main_pass)
-    if args.big_n:
-        with tempfile.TemporaryDirectory(prefix="bench-fingerprint-") as tmp:
-            big = measure(Path(tmp) / "big", args.big_n, args.big_photo_kb, args.mask_kb)
-            report(f"{args.big_photo_kb} KB photos (ImageNet-sized)", args.big_n, big)
-            mb_per_s = args.big_n * (args.big_photo_kb + args.mask_kb) / 1024 / big["cold_s"]
-            print(f"  cold hashing throughput {mb_per_s:.0f} MB/s; all 50,000 ImageNet val photos + masks "
-                  f"(~{50_000 * (args.big_photo_kb + args.mask_kb) / 1024 / 1024:.1f} GB) would take "
-                  f"~{big['cold_s'] * 50_000 / args.big_n:.0f} s cold, ~{big['warm_s'] * 50_000 / args.big_n:.1f} s warm")
+    small_n, big_n = (5_000, 300) if quick else (50_000, 2_000)
+    with scratch("bench-fingerprint-") as tmp:
+        comps = compare_pass(tmp / "small", small_n, 8, 2, rounds(quick))
+        comps += compare_pass(tmp / "big", big_n, 110, 2, rounds(quick))
+    return comps
 
 
 if __name__ == "__main__":
-    main()
+    from benchmarks.harness import write_results
+
+    print(write_results("fingerprint", run())[1].read_text(encoding="utf-8"))

@@ -56,13 +56,23 @@ def digest(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+def one_thread_env() -> dict[str, str]:
+    # One torch thread per process: two processes with torch's default (all cores each) oversubscribe
+    # the CPU, and the adversarial subset's gradients change in the last bit with the thread count.
+    return dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+
+
+def startup_only(env: dict[str, str]) -> None:
+    """A process that imports what ``generate`` imports and exits: the start-up every generate process pays."""
+    subprocess.run([sys.executable, "-c", "import torch, imagenet_e.cli, generation.pipeline"], cwd=REPO, env=env,
+                   check=True)
+
+
 def run(quick: bool = False) -> list:
     from .harness import Case, compare, rounds, scratch
 
     sources, size, resolution, steps = (24, 96, 64, 2) if quick else (64, 128, 96, 3)
-    # One torch thread per process: two processes with torch's default (all cores each) oversubscribe
-    # the CPU, and the adversarial subset's gradients change in the last bit with the thread count.
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env = one_thread_env()
     with scratch("bench-generate-") as root:
         images, masks = build_layout(root / "data", sources, size)
         runs = iter(range(10_000))
@@ -91,16 +101,13 @@ def run(quick: bool = False) -> list:
             processes([command(out, "--merge")])
             return out
 
-        def startup() -> None:
-            processes([[sys.executable, "-c", "import torch, imagenet_e.cli, generation.pipeline"]])
-
         if digest(one_process(root / "check-one")) != digest(two_shards(root / "check-two")):
             raise RuntimeError("two shards + merge did not reproduce the one-process dataset byte for byte")
         return [compare(f"Generation: {sources} sources, every subset, {resolution}px edits, {steps} iterations, "
                         f"1 torch thread per process", [
                             Case("1 process", one_process, sources),
                             Case("2 shards + merge", two_shards, sources),
-                            Case("start-up only (imports, no work)", startup),
+                            Case("start-up only (imports, no work)", lambda: startup_only(env)),
                         ], repeats=rounds(quick) - 1 if quick else rounds(quick), warmup=0, unit="sources",
                         notes=["the one-time check before timing: 2 shards + merge == 1 process, byte for byte",
                                "CPU includes the child processes (generate runs in subprocesses)"])]

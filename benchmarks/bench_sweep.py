@@ -1,62 +1,57 @@
-"""A 5-level severity sweep vs the twelve fixed ImageNet-E configs through `imagenet-e generate` (cpu backend).
+"""A 5-level severity sweep vs the twelve fixed ImageNet-E configs through ``imagenet-e generate`` (cpu backend).
 
-Both runs use the same synthetic sources and settings in one process each; the figure of merit is
+Both runs use the same synthetic sources and settings (:func:`bench_generate.build_layout`), one
+``generate`` process each, one torch thread; compared interleaved through :mod:`benchmarks.harness`
+with a start-up-only process beside them, so the share of start-up can be read off. Throughput is
 dataset images written per second (the sweep's configs are cheaper per image: no background
-re-synthesis), and the ratio sweep / fixed.
+re-synthesis); the image counts come from each run's manifest (unreachable edits are not written).
 
-    python benchmarks/bench_sweep.py [--sources 16] [--sweep size=0.02,0.05,0.1,0.2,0.3]
+    python -m benchmarks sweep [--quick]      # 16 sources at 96 px (6 at 64 px quick)
 """
 
 from __future__ import annotations
 
-import argparse
-import os
+import json
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_generate import REPO, build_layout  # noqa: E402  (the same synthetic layout)
+from .bench_generate import REPO, build_layout, one_thread_env, startup_only
+
+SWEEP = "size=0.02,0.05,0.1,0.2,0.3"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sources", type=int, default=16)
-    parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--resolution", type=int, default=96)
-    parser.add_argument("--steps", type=int, default=3, help="cpu background-editor iterations")
-    parser.add_argument("--sweep", default="size=0.02,0.05,0.1,0.2,0.3")
-    args = parser.parse_args()
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+def run(quick: bool = False) -> list:
+    from .harness import Case, compare, rounds, scratch
 
-    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
-        root = Path(tmp)
-        images, masks = build_layout(root / "data", args.sources, args.size)
+    sources, size, resolution, steps = (6, 96, 64, 2) if quick else (16, 128, 96, 3)
+    env, runs = one_thread_env(), iter(range(10_000))
+    with scratch("bench-sweep-") as root:
+        images, masks = build_layout(root / "data", sources, size)
 
-        def run(out: Path, *selection: str) -> tuple[float, int]:
+        def generate(*selection: str) -> int:
+            out = root / f"run-{next(runs)}"
             cmd = [sys.executable, "-m", "imagenet_e.cli", "generate", "--images", str(images), "--masks", str(masks),
-                   "--out", str(out), "--steps", str(args.steps), "--edit-option", f"resolution={args.resolution}",
+                   "--out", str(out), "--steps", str(steps), "--edit-option", f"resolution={resolution}",
                    "--no-progress", *selection]
-            start = time.perf_counter()
             proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
-            elapsed = time.perf_counter() - start
             if proc.returncode:
-                raise SystemExit(f"generate failed:\n{proc.stderr[-3000:]}")
-            import json
-
+                raise RuntimeError(f"generate failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
             rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines() if line.strip()]
-            return elapsed, sum(1 for r in rows if r["status"] == "ok")  # images written (unreachable edits are not)
+            return sum(1 for r in rows if r["status"] == "ok")
 
-        t_fixed, n_fixed = run(root / "fixed", "--subsets", "all")
-        t_sweep, n_sweep = run(root / "sweep", "--sweep", args.sweep)
-
-    print(f"{args.sources} sources, {args.resolution}px edits, cpu backend, {args.steps} iterations, 1 torch thread")
-    print(f"12 fixed configs : {t_fixed:6.1f} s  {n_fixed} images  {n_fixed / t_fixed:6.2f} dataset images/s")
-    print(f"sweep {args.sweep}: {t_sweep:6.1f} s  {n_sweep} images  {n_sweep / t_sweep:6.2f} dataset images/s")
-    print(f"sweep / fixed: {(n_sweep / t_sweep) / (n_fixed / t_fixed):.2f}x images/s")
+        fixed_images, sweep_images = generate("--subsets", "all"), generate("--sweep", SWEEP)  # counts, and warm-up
+        return [compare(f"Sweep vs fixed configs: {sources} sources, {resolution}px edits, cpu backend, {steps} iterations",
+                        [Case(f"12 fixed configs ({fixed_images} images)", lambda: generate("--subsets", "all"),
+                              fixed_images),
+                         Case(f"sweep {SWEEP} ({sweep_images} images)", lambda: generate("--sweep", SWEEP), sweep_images),
+                         Case("start-up only (imports, no work)", lambda: startup_only(env))],
+                        repeats=rounds(quick) - 1 if quick else rounds(quick), warmup=0, unit="images",
+                        notes=["CPU includes the child processes (generate runs in subprocesses)",
+                               "the first run of each (image counts) served as warm-up"])]
 
 
 if __name__ == "__main__":
-    main()
+    from .harness import write_results
+
+    print(write_results("sweep", run())[1].read_text(encoding="utf-8"))

@@ -40,7 +40,7 @@ def main() -> None:
         once(0)  # warm: the datasets cache and lazy imports
         profiler = cProfile.Profile()
         profiler.runcall(once, 1)
-        pstats.Stats(profiler).sort_stats("cumtime").print_stats(35)
+        pstats.Stats(profiler).sort_stats("cumtime").print_stats(int(os.environ.get("PROFILE_LINES", "35")))
 
 
 if __name__ == "__main__":

@@ -81,13 +81,13 @@ def _read_hub(repo_id: str, revision: str | None) -> DatasetDescription:
 
 
 def _front_matter(readme: Path) -> dict[str, Any]:
-    import yaml
+    from .card_yaml import load_yaml
 
     text = readme.read_text(encoding="utf-8")
     parts = text.split("---", 2) if text.startswith("---") else []
     if len(parts) < 3:
         raise ValueError(f"{readme} has no YAML front matter, so the dataset's configs are unknown")
-    doc = yaml.safe_load(parts[1]) or {}
+    doc = load_yaml(parts[1]) or {}
     if not isinstance(doc, dict):
         raise ValueError(f"{readme}: the YAML front matter is not a mapping")
     return doc

@@ -144,7 +144,7 @@ def replace_usage_block(text: str, block: str, *, where: str) -> str:
 
 def split_front_matter(text: str, *, where: str) -> tuple[dict, str]:
     """A card's YAML front matter (a mapping) and the body after it; ValueError naming ``where``."""
-    import yaml
+    from .card_yaml import load_yaml
 
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
@@ -152,7 +152,7 @@ def split_front_matter(text: str, *, where: str) -> tuple[dict, str]:
     end = next((i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---"), None)
     if end is None:
         raise ValueError(f"{where}: the front matter is not closed by '---'")
-    data = yaml.safe_load("\n".join(lines[1:end])) or {}
+    data = load_yaml("\n".join(lines[1:end])) or {}
     if not isinstance(data, dict):
         raise ValueError(f"{where}: the front matter must be a mapping")
     return data, "\n".join(lines[end + 1:])

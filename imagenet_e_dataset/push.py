@@ -27,13 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .card_yaml import data_file_patterns, read_card_metadata
 from .description import DESCRIPTION_NAME
 from .layout_records import LICENSE_FILE
-
-# The card's dataset_info lists 1000 class names: the pure-Python loader takes seconds on it.
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 REPO_TYPE = "dataset"
 DEFAULT_BRANCH = "main"
@@ -53,42 +49,6 @@ class LocalFile:
     path_in_repo: str
     local_path: Path
     size: int
-
-
-def read_card_metadata(readme: Path) -> dict[str, Any]:
-    """The YAML front matter of a dataset card; ValueError naming the file when absent or invalid."""
-    text = readme.read_text(encoding="utf-8")
-    lines = text.splitlines()
-    if not lines or lines[0].strip() != "---":
-        raise ValueError(f"{readme} has no YAML front matter (it must start with a '---' line)")
-    try:
-        end = next(i for i, line in enumerate(lines[1:], start=1) if line.strip() == "---")
-    except StopIteration:
-        raise ValueError(f"{readme}: the YAML front matter is not closed by a '---' line") from None
-    try:
-        metadata = yaml.load("\n".join(lines[1:end]), Loader=_YAML_LOADER)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"{readme}: invalid YAML front matter: {exc}") from exc
-    if not isinstance(metadata, dict):
-        raise ValueError(f"{readme}: the YAML front matter must be a mapping")
-    return metadata
-
-
-def _data_file_patterns(config: dict[str, Any], readme: Path) -> list[str]:
-    """The path patterns of one ``configs:`` entry (``data_files`` as str, list, or split/path dicts)."""
-    name = config.get("config_name")
-    data_files = config.get("data_files")
-    items = data_files if isinstance(data_files, list) else [data_files]
-    patterns: list[str] = []
-    for item in items:
-        paths = item.get("path") if isinstance(item, dict) else item
-        for path in paths if isinstance(paths, list) else [paths]:
-            if not isinstance(path, str) or not path:
-                raise ValueError(f"{readme}: config {name!r} has an invalid data_files entry {item!r}")
-            patterns.append(path)
-    if not patterns:
-        raise ValueError(f"{readme}: config {name!r} lists no data_files")
-    return patterns
 
 
 def _check_link(path: Path, base: Path) -> None:
@@ -169,7 +129,7 @@ def validate_dataset_folder(folder: str | Path) -> list[LocalFile]:
     for config in configs:
         if not isinstance(config, dict) or not isinstance(config.get("config_name"), str):
             raise ValueError(f"{readme}: every configs entry needs a config_name, got {config!r}")
-        for pattern in _data_file_patterns(config, readme):
+        for pattern in data_file_patterns(config, readme):
             if not any(fnmatch.fnmatch(f.path_in_repo, pattern) for f in shards):
                 raise ValueError(
                     f"{readme}: config {config['config_name']!r} points at {pattern!r}, which matches no parquet file in {root}"

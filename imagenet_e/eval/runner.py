@@ -19,6 +19,7 @@ import logging
 import os
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -416,15 +417,23 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
         allowed = np.unique(np.concatenate([t.labels[t.rows] for t in tables]))
     if settings.num_workers is None:
         settings = EvalSettings(**{**asdict(settings), "num_workers": _default_workers(ctx.world_size)})
-    mine = _predict(loaded, images, ctx.share(len(images)), settings, device, dtype, allowed,
-                    settings.progress and ctx.is_main)
-    gathered = distributed.gather_to_main(ctx, mine)
+    # A local folder's revision is the sha256 of its shards (GBs for the full dataset): hashed on a thread
+    # while the model runs (hashlib releases the GIL), not after it.
+    revision = ThreadPoolExecutor(1) if ctx.is_main else None
+    pending = revision.submit(_dataset_revision_of, settings.dataset, settings.dataset_revision) if revision else None
+    try:
+        mine = _predict(loaded, images, ctx.share(len(images)), settings, device, dtype, allowed,
+                        settings.progress and ctx.is_main)
+        gathered = distributed.gather_to_main(ctx, mine)
+    finally:
+        if revision is not None:  # the future still completes; an error above is not held up by the hash
+            revision.shutdown(wait=False)
 
     doc: dict[str, Any] | None = None
     if ctx.is_main:
         try:
             table = _prediction_table(settings, loaded, tables, gathered, device, dtype, ctx.world_size,
-                                      time.perf_counter() - started, len(images), space)
+                                      time.perf_counter() - started, len(images), space, pending.result())
             data = predictions_bytes(table)
             name = Path(predictions).name if predictions is not None else "predictions.parquet"
             # Scored from the file's own bytes, read back: the results are what the file gives.
@@ -451,7 +460,7 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
 
 def _prediction_table(settings: EvalSettings, loaded: LoadedModel, tables, gathered: list[Predictions],
                       device: torch.device, dtype: DtypeChoice, world_size: int, seconds: float,
-                      n_images: int, space: LabelSpace) -> PredictionTable:
+                      n_images: int, space: LabelSpace, dataset_revision: str | None) -> PredictionTable:
     """Every requested (config, source) as one row: the model's top-k, or why it has none."""
     positions = np.concatenate([g.positions for g in gathered])
     topk = np.concatenate([g.topk for g in gathered])
@@ -490,7 +499,7 @@ def _prediction_table(settings: EvalSettings, loaded: LoadedModel, tables, gathe
         },
         "dataset": {
             "id": recorded_dataset_id(settings.dataset, record_paths=settings.record_paths),
-            "revision": _dataset_revision_of(settings.dataset, settings.dataset_revision),
+            "revision": dataset_revision,
             "split": "test",
             # The editing protocol the dataset was made under (its protocol.json); None when unknown.
             "protocol": read_protocol(settings.dataset, settings.dataset_revision),
