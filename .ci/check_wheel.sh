@@ -65,7 +65,7 @@ assert loaded == direct and abs(direct["accuracy_drop"]["position_random"] - 1 /
 
 # The metric Space is generated from the installed package data alone.
 from imagenet_e.publish.metric_space import build_metric_space
-space = build_metric_space(Path(tempfile.mkdtemp()) / "imagenet_e")
+space = build_metric_space(Path(tempfile.mkdtemp()) / "imagenet_e_metric")
 assert evaluate.load(str(space)).compute(**rows, n_bootstrap=50) == direct
 print("installed wheel: CLI, package data, metric and metric Space OK")
 PY
