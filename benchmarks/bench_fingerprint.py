@@ -21,6 +21,7 @@ cost scales with bytes.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from generation.pipeline.fingerprint import HashCache, compute_digests
@@ -94,6 +95,7 @@ def run(quick: bool = False) -> list:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
     from benchmarks.harness import write_results
 
     print(write_results("fingerprint", run())[1].read_text(encoding="utf-8"))

@@ -76,6 +76,7 @@ def run(quick: bool = False) -> list:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repository root
     from benchmarks.harness import write_results
 
     print(write_results("leaderboard", run())[1].read_text(encoding="utf-8"))
