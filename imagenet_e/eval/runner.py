@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 import logging
 import os
 import platform
@@ -190,23 +191,23 @@ def _predict(loaded: LoadedModel, images: EncodedImages, positions: np.ndarray, 
     from tqdm.auto import tqdm
 
     workers = settings.num_workers if settings.num_workers is not None else _default_workers(1)
-    loader = torch.utils.data.DataLoader(
-        images,
-        batch_size=settings.batch_size,
-        sampler=positions.tolist(),
-        num_workers=workers,
-        collate_fn=collate,
-        pin_memory=device.type == "cuda",
-        worker_init_fn=worker_init if workers else None,
-        persistent_workers=False,
-        prefetch_factor=4 if workers else None,
-    )
     module = loaded.module.to(device)
     # NHWC lets oneDNN (CPU) and cuDNN (GPU) pick their fast convolution kernels: about 2x for a
     # ResNet on CPU. Only worth it when the model has convolutions at all.
     channels_last = any(p.ndim == 4 for p in module.parameters())
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
+    loader = torch.utils.data.DataLoader(
+        images,
+        batch_size=settings.batch_size,
+        sampler=positions.tolist(),
+        num_workers=workers,
+        collate_fn=functools.partial(collate, channels_last=channels_last),
+        pin_memory=device.type == "cuda",
+        worker_init_fn=worker_init if workers else None,
+        persistent_workers=False,
+        prefetch_factor=4 if workers else None,
+    )
     mapping = loaded.label_mapping
     to_imagenet = torch.as_tensor(mapping.indices, dtype=torch.int64, device=device)
     mask = mapping.output_mask(allowed)
