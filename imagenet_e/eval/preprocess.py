@@ -158,12 +158,14 @@ def _geometry_only(processor: Any, image: Image.Image) -> np.ndarray:
     return out
 
 
+_CHANNEL_OFFSETS = np.arange(0, 3 * 256, 256, dtype=np.intp)
+
+
 def _apply_table(table: np.ndarray, pixels: np.ndarray) -> torch.Tensor:
-    # Channel c's 8-bit values index row c of the (3, 256) table: a gather, no float arithmetic per pixel.
-    out = np.empty(pixels.shape, np.float32)
-    for c in range(pixels.shape[0]):
-        np.take(table[c], pixels[c], out=out[c])
-    return torch.from_numpy(out)
+    """(C, H, W) uint8 -> (C, H, W) float32 through the table, one gather; the result is stored HWC
+    (channels-last strides) so a channels-last batch is filled by plain copies."""
+    index = pixels.transpose(1, 2, 0) + _CHANNEL_OFFSETS  # channel c's values index row c of the table
+    return torch.from_numpy(np.take(table.reshape(-1), index)).permute(2, 0, 1)
 
 
 def _exact_value_table(processor: Any) -> np.ndarray | None:
