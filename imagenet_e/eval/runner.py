@@ -144,9 +144,18 @@ def _select_subsets(configs: str | list[str] | tuple[str, ...], available: list[
     return chosen
 
 
-def _default_workers(world_size: int) -> int:
+# At or below this many cores per rank, a CPU forward already keeps every core busy, and decoding in
+# the main process between forwards beats a worker fighting the forward's threads (2 cores, ResNet-18
+# shape, 128 images: 0 workers 1.12x the bare forward's time, 1 worker 1.19x; docs/benchmarks.md).
+CPU_INLINE_DECODE_MAX_CORES = 2
+
+
+def _default_workers(world_size: int, device_type: str = "cpu") -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(16, cores // max(1, world_size) - 1))
+    per_rank = cores // max(1, world_size)
+    if device_type == "cpu" and per_rank <= CPU_INLINE_DECODE_MAX_CORES:
+        return 0
+    return max(1, min(16, per_rank - 1))
 
 
 def _package_version(name: str) -> str | None:
@@ -190,7 +199,7 @@ def _predict(loaded: LoadedModel, images: EncodedImages, positions: np.ndarray, 
              device: torch.device, dtype: DtypeChoice, allowed: np.ndarray | None, show_progress: bool) -> Predictions:
     from tqdm.auto import tqdm
 
-    workers = settings.num_workers if settings.num_workers is not None else _default_workers(1)
+    workers = settings.num_workers if settings.num_workers is not None else _default_workers(1, device.type)
     module = loaded.module.to(device)
     # NHWC lets oneDNN (CPU) and cuDNN (GPU) pick their fast convolution kernels: about 2x for a
     # ResNet on CPU. Only worth it when the model has convolutions at all.
@@ -417,7 +426,7 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
     if settings.restrict_to_dataset_classes:
         allowed = np.unique(np.concatenate([t.labels[t.rows] for t in tables]))
     if settings.num_workers is None:
-        settings = EvalSettings(**{**asdict(settings), "num_workers": _default_workers(ctx.world_size)})
+        settings = EvalSettings(**{**asdict(settings), "num_workers": _default_workers(ctx.world_size, device.type)})
     # A local folder's revision is the sha256 of its shards (GBs for the full dataset): hashed on a thread
     # while the model runs (hashlib releases the GIL), not after it.
     revision = ThreadPoolExecutor(1) if ctx.is_main else None
