@@ -108,17 +108,22 @@ def run(quick: bool = False) -> list:
                     yield torch.stack([preprocess(Image.open(io.BytesIO(b)).convert("RGB")) for b in blobs[i:i + batch_size]])
             forward_batches(batches())
 
-        def runner() -> None:
-            k = next(runs)
-            doc = evaluate_model(str(model_dir), dataset, loaded_model=loaded, batch_size=batch_size,
-                                 output=root / f"results-{k}.json", n_bootstrap=10, progress=False)
-            assert sum(doc["counts"].values()) == n
+        def runner(num_workers: int | None = None):
+            def once() -> None:
+                k = next(runs)
+                doc = evaluate_model(str(model_dir), dataset, loaded_model=loaded, batch_size=batch_size,
+                                     num_workers=num_workers, output=root / f"results-{k}.json", n_bootstrap=10,
+                                     progress=False)
+                assert sum(doc["counts"].values()) == n
+            return once
 
         comp = compare(f"Evaluation: {n} images (4 configs x {sources}), ResNet-18-shaped, batch {batch_size}, "
                        f"torch threads {torch.get_num_threads()}", [
                            Case("bare forward (random batches)", bare, n),
                            Case("minimal torch loop (decode + preprocess + forward)", minimal, n),
-                           Case("runner evaluate_model (model loaded)", runner, n),
+                           Case("runner evaluate_model (model loaded)", runner(), n),
+                           # The worker count the runner does not pick on <= 2 cores (the A/B behind that default).
+                           Case("runner, 1 DataLoader worker", runner(1), n),
                        ], repeats=rounds(quick), unit="images",
                        notes=["goal: runner >= 0.9x the bare forward's images/s (x baseline time <= 1.11)"])
     return [comp]

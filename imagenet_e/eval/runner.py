@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import enum
+import functools
 import logging
 import os
 import platform
@@ -143,9 +144,18 @@ def _select_subsets(configs: str | list[str] | tuple[str, ...], available: list[
     return chosen
 
 
-def _default_workers(world_size: int) -> int:
+# At or below this many cores per rank, a CPU forward already keeps every core busy, and decoding in
+# the main process between forwards beats a worker fighting the forward's threads (2 cores, ResNet-18
+# shape, 128 images: 0 workers 1.12x the bare forward's time, 1 worker 1.19x; docs/benchmarks.md).
+CPU_INLINE_DECODE_MAX_CORES = 2
+
+
+def _default_workers(world_size: int, device_type: str = "cpu") -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(16, cores // max(1, world_size) - 1))
+    per_rank = cores // max(1, world_size)
+    if device_type == "cpu" and per_rank <= CPU_INLINE_DECODE_MAX_CORES:
+        return 0
+    return max(1, min(16, per_rank - 1))
 
 
 def _package_version(name: str) -> str | None:
@@ -189,24 +199,24 @@ def _predict(loaded: LoadedModel, images: EncodedImages, positions: np.ndarray, 
              device: torch.device, dtype: DtypeChoice, allowed: np.ndarray | None, show_progress: bool) -> Predictions:
     from tqdm.auto import tqdm
 
-    workers = settings.num_workers if settings.num_workers is not None else _default_workers(1)
-    loader = torch.utils.data.DataLoader(
-        images,
-        batch_size=settings.batch_size,
-        sampler=positions.tolist(),
-        num_workers=workers,
-        collate_fn=collate,
-        pin_memory=device.type == "cuda",
-        worker_init_fn=worker_init if workers else None,
-        persistent_workers=False,
-        prefetch_factor=4 if workers else None,
-    )
+    workers = settings.num_workers if settings.num_workers is not None else _default_workers(1, device.type)
     module = loaded.module.to(device)
     # NHWC lets oneDNN (CPU) and cuDNN (GPU) pick their fast convolution kernels: about 2x for a
     # ResNet on CPU. Only worth it when the model has convolutions at all.
     channels_last = any(p.ndim == 4 for p in module.parameters())
     if channels_last:
         module = module.to(memory_format=torch.channels_last)
+    loader = torch.utils.data.DataLoader(
+        images,
+        batch_size=settings.batch_size,
+        sampler=positions.tolist(),
+        num_workers=workers,
+        collate_fn=functools.partial(collate, channels_last=channels_last),
+        pin_memory=device.type == "cuda",
+        worker_init_fn=worker_init if workers else None,
+        persistent_workers=False,
+        prefetch_factor=4 if workers else None,
+    )
     mapping = loaded.label_mapping
     to_imagenet = torch.as_tensor(mapping.indices, dtype=torch.int64, device=device)
     mask = mapping.output_mask(allowed)
@@ -416,7 +426,7 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
     if settings.restrict_to_dataset_classes:
         allowed = np.unique(np.concatenate([t.labels[t.rows] for t in tables]))
     if settings.num_workers is None:
-        settings = EvalSettings(**{**asdict(settings), "num_workers": _default_workers(ctx.world_size)})
+        settings = EvalSettings(**{**asdict(settings), "num_workers": _default_workers(ctx.world_size, device.type)})
     # A local folder's revision is the sha256 of its shards (GBs for the full dataset): hashed on a thread
     # while the model runs (hashlib releases the GIL), not after it.
     revision = ThreadPoolExecutor(1) if ctx.is_main else None
