@@ -121,12 +121,13 @@ def test_app_endpoints_filter_and_refresh(served_board):
     new = write_submission(results, "results/new/main", default_dataset(), "org/new-net", original=0.9,
                            mean_drop=0.01, loader="onnx")
     try:
-        header, notice, loaders, _benchmark, refreshed, _models, _plot, _queue = client.predict(
+        header, notice, loaders, _benchmark, refreshed, _models, _plot, _queue, about = client.predict(
             "Mean drop (most robust first)", "", ["torch", "transformers"], ["background"], "accuracy", False,
             None, "original (paper)", "self-reported", api_name="/refresh")
         assert "5 model(s)" in header and "broken.json" in notice["value"] and notice["visible"]
         assert refreshed["value"]["data"][0][1] == "org/new-net"
         assert "onnx" in loaders["value"]
+        assert "Pinned by the board's owner" in about  # the About tab is re-read with the board
     finally:
         new.unlink()
         new.with_name("main.predictions.parquet").unlink()

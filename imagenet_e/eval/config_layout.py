@@ -12,7 +12,10 @@ import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from imagenet_e_dataset.description import DatasetDescription
 
 FALLBACK_COLOUR = "#7f7f7f"
 
@@ -44,6 +47,11 @@ def layout_record(source: str | os.PathLike, revision: str | None, configs: Sequ
             description = read_description(source, revision)
     except (FileNotFoundError, ValueError, OSError):
         return None
+    return layout_of(description, configs)
+
+
+def layout_of(description: DatasetDescription, configs: Sequence[str]) -> list[dict[str, Any]]:
+    """``dataset.layout`` of ``configs`` (those the description holds) as ``description`` lays them out."""
     colours = {a.name: a.colour for a in description.attributes}
     ranks = {a.name: k for k, a in enumerate(description.attributes)}
     wanted = set(configs)
@@ -102,4 +110,4 @@ def column_headers(views: Sequence[ConfigView]) -> dict[str, str]:
     return headers
 
 
-__all__ = ["ConfigView", "column_headers", "config_views", "layout_record", "views_of"]
+__all__ = ["ConfigView", "column_headers", "config_views", "layout_of", "layout_record", "views_of"]

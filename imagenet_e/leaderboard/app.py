@@ -18,9 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from imagenet_e_dataset.registry import EDITED_ATTRIBUTES, SUBSETS
-from imagenet_e_metric.core import CONTROL_SUBSET
-
+from .about import about_markdown
 from .benchmark import BenchmarkPin, board_yaml_snippet
 from .requests import EvalRequest, RequestStatus, read_requests
 from .table import (
@@ -137,70 +135,6 @@ def other_rows_html(board: Board, benchmark: str | None, rows: str | None) -> st
     badge = "verified" if kind is RowKind.SELF_REPORTED else "self-reported"
     names = ", ".join(f"<code>{_e(e.label)}</code> <span class='ie-badge'>{badge}</span>" for e in other)
     return f"<p>{len(other)} {badge} row(s) on this benchmark, shown with Rows = {badge}: {names}</p>"
-
-
-def about_markdown() -> str:
-    """Metric definitions, the subset table (from the registry), how numbers are verified, how to submit."""
-    rows = "\n".join(
-        f"| `{s.name}` | `{s.alias or '-'}` | {s.attribute.name} | {s.description} |" for s in SUBSETS.values()
-    )
-    attributes = ", ".join(f"**{a.name}**" for a in EDITED_ATTRIBUTES)
-    control = CONTROL_SUBSET.name if CONTROL_SUBSET else "control"
-    return f"""
-## What is measured
-
-ImageNet-E (Li et al., *ImageNet-E: Benchmarking Neural Network Robustness via Attribute Editing*,
-CVPR 2023) edits one object attribute of ImageNet validation images — {attributes} — while the
-rest of the image stays in distribution. Every subset holds the **same source images**, so each
-edited prediction is paired with the prediction on the original image.
-
-| metric | definition |
-|---|---|
-| **Accuracy** | top-1 accuracy on a subset (shown in %). |
-| **Drop** | accuracy(`original`) − accuracy(subset), on the source images both share (percentage points, pp). Positive = the edit hurts. The paper's definition: it answers "how much accuracy does the benchmark's edited image cost?" |
-| **Drop vs `{control}`** | accuracy(`{control}`) − accuracy(subset): `{control}` is regenerated with no edit but went through the same resizing to 256×256 and diffusion as every edited subset, so this answers "how much does the attribute edit itself cost?" (toggle *Drops against*). |
-| **Attribute drop** | mean drop over that attribute's subsets present in the results file. |
-| **Mean drop** | mean drop over every edited subset present — the default ranking key, **lower is more robust**. |
-| **Flip rate** | share of paired images whose prediction on the edited image differs from the prediction on the original. |
-| **CI (95 %)** | bootstrap interval of a subset's drop, resampling source images; stored in every results file with an exact McNemar p-value of the paired change. |
-
-Ranks use competition ranking (tied models share a rank). Results are only ranked against results
-on the same benchmark: the same dataset and revision, the same protocol (argmax over all classes,
-or over the dataset's classes) and the same subsets. The selector above the table chooses the
-benchmark and shows its n (images per subset).
-
-## How a number gets here
-
-A submission is a results file plus its `predictions.parquet` (one row per subset and source
-image: the model's top-1 and top-5 and the dataset label). The board recomputes every number from
-the predictions against the labels of the dataset revision the file names, read from the dataset
-itself, never from the submission. A submission is not ranked, and is listed with the reason,
-when its predictions are missing, do not match the sha256 the results record, leave out or repeat
-an image, carry labels that differ from the dataset's, skipped images, or give numbers that differ
-from its results file.
-
-## Subsets
-
-| config | official folder | attribute | edit |
-|---|---|---|---|
-{rows}
-
-## How to submit
-
-1. **A model (verified):** `imagenet-e submit --model NS/MODEL --requests NS/REQUESTS` queues it; the
-   board's worker evaluates it at the pinned commit on this benchmark and publishes the row marked
-   *verified*. The queue (pending, running, failed with reasons) is shown under the table.
-2. **A results file (self-reported):** `imagenet-e evaluate ...` writes one results file per (model,
-   dataset revision); `imagenet-e submit results.json --repo-id NS/RESULTS --pr` runs the board's own
-   checks and opens a pull request with it and its predictions. Once merged it appears after
-   **Refresh**, in the *self-reported* rows (never interleaved with verified ones).
-3. Optionally add `--model-repo NS/MODEL` to also write the Hub-native `.eval_results/imagenet-e.yaml`
-   entry (per-subset accuracy) to the model repo, which feeds the Hub's own benchmark leaderboard.
-
-The benchmark ranked is the one the board's owner pinned (`board.yaml`); a row's submitter and date
-come from the commit that added it; look-alike model names are flagged (⚠).
-Every number on this page is recomputed from per-image predictions.
-"""
 
 
 # ------------------------------------------------------------------------------------------------
@@ -379,7 +313,7 @@ def build_app(results_source: str | None, *, datasets: dict[str, str] | None = N
                                          multiselect=True, label="Models to compare", elem_id="ie-models", scale=1)
                     plot = gr.Plot(drops_figure(board, _top_labels(board, sort_default)), show_label=False, scale=3)
             with gr.Tab("About", id="about"):
-                gr.Markdown(about_markdown())
+                about = gr.Markdown(about_markdown(board), elem_id="ie-about")
 
         controls = [sort, search, loaders, attributes, metric, details, benchmark, reference, rows]
 
@@ -424,9 +358,10 @@ def build_app(results_source: str | None, *, datasets: dict[str, str] | None = N
                 gr.Dropdown(choices=[e.label for e in b.entries_for(b.key_by_label(chosen))], value=top),
                 drops_figure(b, top, reference_label),
                 queue_html(holder.requests, holder.requests_error),
+                about_markdown(b),  # board.yaml may pin another dataset (or revision) since the last load
             )
 
-        refresh.click(on_refresh, controls, [header, notice, loaders, benchmark, table, models, plot, queue],
+        refresh.click(on_refresh, controls, [header, notice, loaders, benchmark, table, models, plot, queue, about],
                       api_name="refresh")
     return demo
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
+from imagenet_e_dataset.description import DatasetDescription
 from imagenet_e_dataset.label_space import own_classes_note
 from imagenet_e_dataset.registry import ALL_SUBSETS, ORIGINAL_CONFIG
 from imagenet_e.eval.results_schema import validate_results
@@ -199,6 +200,10 @@ class Board:
     rank_unpinned: bool = True
     """With no pin, whether the benchmarks found are ranked (a local folder: the owner's own files) or
     only listed as unpinned (a Hub board: anyone can push a dataset copy and forged files)."""
+    pinned_description: DatasetDescription | None = None
+    """The pinned dataset's own description (its configs, attributes, label space): what the About tab
+    shows. None when nothing is pinned or it could not be read (``pinned_description_error`` says why)."""
+    pinned_description_error: str | None = None
 
     @property
     def loaders(self) -> list[str]:

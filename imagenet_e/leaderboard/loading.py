@@ -197,9 +197,21 @@ def load_board_dir(folder: str | Path, *, source: str | None = None,
                     found[name] = record
         else:
             refused.append(SkippedFile(name, value))
-    return board_from_documents(docs, source=source or str(folder), skipped=refused, validated=True,
-                                provenance=provenance, pin=pin, verifications=verifications,
-                                spot_checks=spot_checks, rank_unpinned=rank_unpinned)
+    board = board_from_documents(docs, source=source or str(folder), skipped=refused, validated=True,
+                                 provenance=provenance, pin=pin, verifications=verifications,
+                                 spot_checks=spot_checks, rank_unpinned=rank_unpinned)
+    return _with_pinned_description(board, resolver)
+
+
+def _with_pinned_description(board: Board, resolver: DatasetResolver) -> Board:
+    """The board with its pinned dataset's description (read through the resolver that checked the rows,
+    so the layout checks and the About tab share one read), or the reason it could not be read."""
+    if board.pin is None:
+        return board
+    try:
+        return replace(board, pinned_description=resolver.description(board.pin.dataset_id, board.pin.revision))
+    except ValueError as exc:  # e.g. a dataset the board was not given: the board stays up, the About says so
+        return replace(board, pinned_description_error=str(exc))
 
 
 def _submission_files(folder: Path) -> list[Path]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from imagenet_e_dataset.description import DatasetDescription
 from imagenet_e.eval.dataset_labels import DatasetLabels, check_against_dataset, load_dataset_labels
 from imagenet_e.eval.predictions import file_sha256, predictions_path_for, read_predictions
 from imagenet_e.eval.scoring import check_results_match, results_from_predictions
@@ -31,7 +32,8 @@ class DatasetResolver:
     folder by its name only (privacy), so the board must be told where that folder is. Hub ids
     resolve to the Hub; nothing else (a path a results file names is never opened). Labels are cached
     per (dataset, revision, config) by :func:`load_dataset_labels`; a failure is cached here per
-    (dataset, revision), so fifty submissions against an unreachable dataset cost one attempt.
+    (dataset, revision), so fifty submissions against an unreachable dataset cost one attempt. Each
+    dataset's description is read once per (dataset, revision) too (:meth:`description`).
     """
 
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -39,7 +41,7 @@ class DatasetResolver:
     """What to tell the user when a local dataset is unknown (``{name}`` is its recorded name)."""
     _failures: dict[tuple[str, str | None], str] = field(default_factory=dict, repr=False)
     _configs: dict[tuple[str, str | None], set[str]] = field(default_factory=dict, repr=False)
-    _layouts: dict[tuple[str, str | None, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
+    _descriptions: dict[tuple[str, str | None], DatasetDescription | str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def locate(self, dataset_id: str) -> str:
@@ -79,24 +81,41 @@ class DatasetResolver:
             self._configs[key] = found
         return found
 
-    def layout(self, dataset_id: str, revision: str | None, configs: list[str]) -> list[dict[str, Any]] | None:
-        """``configs`` as the dataset's own description (``imagenet_e.json``) lays them out, cached; None
-        when the dataset has no description to read (the results' own layout is then what is shown)."""
-        from imagenet_e.eval.config_layout import layout_record
+    def description(self, dataset_id: str, revision: str | None) -> DatasetDescription:
+        """The dataset's own description (``imagenet_e.json``, or the one rebuilt from an older dataset's
+        card), read once per (dataset, revision); ValueError saying why when there is none to read (also
+        remembered: the layout check of fifty files and the About tab cost one attempt)."""
+        import warnings
 
-        key = (dataset_id, revision, tuple(sorted(configs)))
+        from imagenet_e_dataset.description_io import read_description
+
+        key = (dataset_id, revision)
         with self._lock:
-            if key in self._layouts:
-                return self._layouts[key]
-        try:
-            where = self.locate(dataset_id)
-            # A folder's revision is its content hash, checked with its labels: it is read as it is.
-            found = layout_record(where, None if Path(where).expanduser().is_dir() else revision, configs)
-        except Exception:  # noqa: BLE001 - no description: nothing to compare the file's layout with
-            found = None
-        with self._lock:
-            self._layouts[key] = found
+            found = self._descriptions.get(key)
+        if found is None:
+            try:
+                where = self.locate(dataset_id)
+                # A folder's revision is its content hash, checked with its labels: it is read as it is.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # a rebuilt description says so in its origin
+                    found = read_description(where, None if Path(where).expanduser().is_dir() else revision)
+            except Exception as exc:  # noqa: BLE001 - the Hub unreachable, no card: the reason, never a crash
+                found = f"cannot read the description of {dataset_id}@{revision}: {type(exc).__name__}: {exc}"
+            with self._lock:
+                self._descriptions[key] = found
+        if isinstance(found, str):
+            raise ValueError(found)
         return found
+
+    def layout(self, dataset_id: str, revision: str | None, configs: list[str]) -> list[dict[str, Any]] | None:
+        """``configs`` as the dataset's own description lays them out; None when the dataset has no
+        description to read (the results' own layout is then what is shown)."""
+        from imagenet_e.eval.config_layout import layout_of
+
+        try:
+            return layout_of(self.description(dataset_id, revision), configs)
+        except (ValueError, KeyError):  # no (usable) description: nothing to compare the file's layout with
+            return None
 
     def labels(self, dataset_id: str, revision: str | None, configs: list[str]) -> DatasetLabels:
         key = (dataset_id, revision)
