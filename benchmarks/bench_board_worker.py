@@ -68,8 +68,8 @@ def main() -> None:
         timings = {}
         for mode, evaluate in (("(a) local worker", partial(evaluate_locally, batch_size=16)),
                                ("(b) Jobs, --shards 2", partial(evaluate_with_jobs, staging_repo="owner/requests",
-                                                                shards=2, launcher=("python",), poll_s=0.2,
-                                                                batch_size=16, log=lambda m: None))):
+                                                                shards=2, launcher=("python", "-m", "imagenet_e.cli"),
+                                                                poll_s=0.2, batch_size=16, log=lambda m: None))):
             repo = f"org/tiny-{len(timings)}"
             api.create_repo(repo)
             api.upload_folder(folder_path=str(model), repo_id=repo)

@@ -158,12 +158,21 @@ def test_jobs_mode_two_shards_relaunches_only_the_failed_one(hub_server, worker_
     hub_server.__dict__.setdefault("jobs", __import__("helpers.fake_jobs", fromlist=["FakeJobs"]).FakeJobs())
     hub_server.jobs.fail_next("shard", "1-of-2")
     evaluate = partial(evaluate_with_jobs, staging_repo=repos["requests"], flavor="cpu-upgrade", shards=2,
-                       launcher=("python",), poll_s=0.2, timeout=300, batch_size=4, token="hf_user_owner", log=print)
+                       launcher=("python", "-m", "imagenet_e.cli"), poll_s=0.2, timeout=300, batch_size=4, token="hf_user_owner", log=print)
     (final,) = run_worker(repos["requests"], repos["results"], evaluate=evaluate, once=True, token="hf_user_owner")
     assert final.status is RequestStatus.FINISHED, final.reason
     jobs = list(hub_server.jobs.jobs.values())
     assert sorted(j.spec["labels"]["shard"] for j in jobs) == ["0-of-2", "1-of-2", "1-of-2"]
     assert [j.stage for j in jobs].count("ERROR") == 1 and all(j.spec["flavor"] == "cpu-upgrade" for j in jobs)
+    # Each shard is the one in-job evaluation verb of `imagenet-e jobs`, on original + its share of the configs.
+    shard_configs = set()
+    for job in jobs:
+        command = job.spec["command"]
+        assert command[command.index("jobs"):][:2] == ["jobs", "evaluate-model"], command
+        configs = command[command.index("--configs") + 1].split(",")
+        assert configs[0] == "original" and command[command.index("--model-revision") + 1] == request.revision
+        shard_configs.update(configs)
+    assert shard_configs == set(worker_assets["configs"])
     assert set(final.jobs) == {j.id for j in jobs}
     record_path = final.results_path[: -len(".json")] + ".verification.json"
     record = json.loads(open(hf_hub_download(repos["results"], record_path, repo_type="dataset")).read())
@@ -175,7 +184,7 @@ def test_jobs_mode_two_shards_relaunches_only_the_failed_one(hub_server, worker_
     local = evaluate_locally(request, board.pin, Path(tempfile.mkdtemp()), n_bootstrap=20, batch_size=4)
     local_doc = json.loads(local.results.read_text())
     assert entry.accuracy == local_doc["metrics"]["accuracy"] and entry.flip_rate == local_doc["metrics"]["flip_rate"]
-    assert HfApi().file_exists(repos["requests"], f"staging/{request.request_id}/shard-1-of-2.predictions.parquet",
+    assert HfApi().file_exists(repos["requests"], f"staging/{request.request_id}/shard-1-of-2/predictions.parquet",
                                repo_type="dataset")
 
 

@@ -15,7 +15,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from imagenet_e_dataset.jsonsafe import canonical_json
 
@@ -63,9 +63,19 @@ class EvaluateJobsPlan:
         return f"{STAGING_ROOT}/{self.run_key}/{model_folder(self.models[index])}"
 
     def command(self, index: int) -> tuple[str, ...]:
-        return (*self.launcher, "jobs", "evaluate-model", "--staging-repo", self.staging_repo,
-                "--staging-path", self.folder(index), "--model", self.models[index], *self.evaluate_argv,
-                "--output", RESULTS_NAME, "--no-progress")
+        return evaluate_model_command(self.launcher, staging_repo=self.staging_repo, staging_path=self.folder(index),
+                                      model=self.models[index], evaluate_argv=self.evaluate_argv)
+
+
+def evaluate_model_command(launcher: Sequence[str], *, staging_repo: str, staging_path: str, model: str,
+                           evaluate_argv: Sequence[str]) -> tuple[str, ...]:
+    """The command of a job that evaluates ``model``: ``imagenet-e jobs evaluate-model`` with ``evaluate``'s
+    flags ``evaluate_argv``, committing ``results.json`` and ``predictions.parquet`` to ``staging_path``.
+
+    The one in-job evaluation: ``jobs evaluate`` runs it per model, the board worker's Jobs mode per shard
+    of configs (``--configs original,...``)."""
+    return (*launcher, "jobs", "evaluate-model", "--staging-repo", staging_repo, "--staging-path", staging_path,
+            "--model", model, *evaluate_argv, "--output", RESULTS_NAME, "--no-progress")
 
 
 def job_specs(plan: EvaluateJobsPlan, *, flavor: str, image: str | None, timeout: str | int | None,

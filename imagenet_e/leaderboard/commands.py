@@ -197,8 +197,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     worker.add_argument("--shards", type=int, default=1, help="with --jobs: split one model over N jobs")
     worker.add_argument("--image", default=None, help="with --jobs: the container image (default: a uv image)")
     worker.add_argument("--job-launcher", default=None, metavar="COMMAND",
-                        help="with --jobs: how a job starts Python with imagenet-e installed "
-                             "(default: 'uv run --with imagenet-e[eval] python', for the default uv image)")
+                        help="with --jobs: how a job starts the imagenet-e CLI, as for `imagenet-e jobs` "
+                             "(default: 'uv run --with imagenet-e[eval] imagenet-e', for the default uv image)")
     worker.add_argument("--job-timeout", type=float, default=3600.0, metavar="SECONDS",
                         help="with --jobs: give up on a job after this long")
     worker.set_defaults(func=_worker)

@@ -1,32 +1,31 @@
 """The board worker's Jobs mode: one request evaluated as N Hugging Face Jobs, predictions merged.
 
-Each shard job runs ``python -m imagenet_e.leaderboard.jobs_worker`` (below): the project's runner
-on ``original`` plus its share of the edited configs (configs dealt round-robin), then uploads its
-predictions to a staging folder of the requests repo (``staging/<request id>/shard-K-of-N``).
-The worker waits for every shard (:func:`imagenet_e.hf_jobs.run_jobs` relaunches failed or missing
-shards only), concatenates the shards' predictions (``original`` once), and computes the results
-from the merged predictions exactly as ``imagenet-e score`` would; :mod:`.worker` then checks and
-publishes them as for a local run, with the job ids in the verification record.
+Each shard job runs the same in-job verb as ``imagenet-e jobs evaluate``
+(:func:`imagenet_e.jobs.evaluate_jobs.evaluate_model_command`): ``imagenet-e jobs evaluate-model``
+with ``--configs original,...`` (``original`` plus the shard's share of the edited configs, dealt
+round-robin) and the request's pins, which commits ``results.json`` and ``predictions.parquet`` to
+a staging folder of the requests repo (``staging/<request id>/shard-K-of-N/``). The worker waits
+for every shard (:func:`imagenet_e.hf_jobs.run_jobs` relaunches failed or missing shards only),
+concatenates the shards' predictions (``original`` once), and computes the results from the merged
+predictions exactly as ``imagenet-e score`` would; :mod:`.worker` then checks and publishes them as
+for a local run, with the job ids in the verification record.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from imagenet_e.hf_jobs import DEFAULT_IMAGE, JobSpec, run_jobs
+from imagenet_e.jobs.evaluate_jobs import (
+    EVALUATE_LAUNCHER, PREDICTIONS_NAME, RESULTS_NAME, evaluate_model_command,
+)
 
 from .benchmark import BenchmarkPin
 from .requests import EvalRequest
 from .worker import Evaluation
 
 STAGING_FOLDER = "staging"
-DEFAULT_LAUNCHER = ("uv", "run", "--with", "imagenet-e[eval]", "python")
-"""How a job starts Python with the project installed (the default image is uv's)."""
 
 
 def shard_configs(configs: Sequence[str], shards: int) -> list[list[str]]:
@@ -40,7 +39,18 @@ def shard_configs(configs: Sequence[str], shards: int) -> list[list[str]]:
 
 
 def staging_path(request: EvalRequest, index: int, shards: int) -> str:
-    return f"{STAGING_FOLDER}/{request.request_id}/shard-{index}-of-{shards}.predictions.parquet"
+    """Shard ``index``'s folder in the requests repo (the job commits its results and predictions there)."""
+    return f"{STAGING_FOLDER}/{request.request_id}/shard-{index}-of-{shards}"
+
+
+def shard_evaluate_argv(request: EvalRequest, pin: BenchmarkPin, configs: Sequence[str], *,
+                        batch_size: int) -> tuple[str, ...]:
+    """``imagenet-e evaluate``'s flags for one shard: the request's model pins, the pinned benchmark, the
+    shard's configs. One bootstrap draw: the board computes the results again from the merged predictions."""
+    argv = ("--model-revision", request.revision, "--loader", request.loader, "--dataset", pin.dataset_id,
+            "--dataset-revision", pin.revision or "main", "--configs", ",".join(["original", *configs]),
+            "--batch-size", str(batch_size), "--num-workers", "0", "--n-bootstrap", "1")
+    return argv + (("--restrict-to-dataset-classes",) if pin.protocol == "dataset-classes" else ())
 
 
 def _benchmark_configs(pin: BenchmarkPin) -> list[str]:
@@ -58,33 +68,32 @@ def _benchmark_configs(pin: BenchmarkPin) -> list[str]:
 
 def evaluate_with_jobs(request: EvalRequest, pin: BenchmarkPin, work: Path, *, staging_repo: str,
                        flavor: str = "cpu-basic", shards: int = 1, image: str | None = None,
-                       launcher: Sequence[str] = DEFAULT_LAUNCHER, timeout: float | None = 3600.0,
+                       launcher: Sequence[str] = EVALUATE_LAUNCHER, timeout: float | None = 3600.0,
                        poll_s: float = 5.0, batch_size: int = 64, token: str | bool | None = None,
-                       log=print) -> Evaluation:
-    """Evaluate ``request`` as ``shards`` jobs on ``flavor``; the merged results file under ``work``."""
+                       log: Callable[[str], None] = print) -> Evaluation:
+    """Evaluate ``request`` as ``shards`` jobs on ``flavor``; the merged results file under ``work``.
+
+    ``launcher`` starts the imagenet-e CLI in the job, as ``imagenet-e jobs --job-launcher`` does."""
     from huggingface_hub import HfApi, get_token, hf_hub_download
 
     api = HfApi(token=token)
     parts = shard_configs(_benchmark_configs(pin), shards)
     secret = token if isinstance(token, str) else get_token()
-    specs = []
-    for k, configs in enumerate(parts):
-        command = (*launcher, "-m", "imagenet_e.leaderboard.jobs_worker",
-                   "--model", request.model, "--revision", request.revision, "--loader", request.loader,
-                   "--dataset", pin.dataset_id, "--dataset-revision", pin.revision or "main",
-                   "--configs", ",".join(["original", *configs]), "--batch-size", str(batch_size),
-                   "--upload-repo", staging_repo, "--upload-path", staging_path(request, k, shards))
-        if pin.protocol == "dataset-classes":
-            command += ("--restrict-to-dataset-classes",)
-        specs.append(JobSpec(command=command, image=image or DEFAULT_IMAGE, flavor=flavor,
-                             secrets={"HF_TOKEN": secret} if secret else {},
-                             labels={"imagenet-e-request": request.request_id, "shard": f"{k}-of-{shards}"}))
+    specs = [JobSpec(command=evaluate_model_command(launcher, staging_repo=staging_repo,
+                                                    staging_path=staging_path(request, k, shards), model=request.model,
+                                                    evaluate_argv=shard_evaluate_argv(request, pin, configs,
+                                                                                      batch_size=batch_size)),
+                     image=image or DEFAULT_IMAGE, flavor=flavor, secrets={"HF_TOKEN": secret} if secret else {},
+                     labels={"imagenet-e-request": request.request_id, "shard": f"{k}-of-{shards}"})
+             for k, configs in enumerate(parts)]
 
     def done(k: int) -> bool:
-        return api.file_exists(staging_repo, staging_path(request, k, shards), repo_type="dataset")
+        # The verb commits the results with their predictions: results present, shard complete.
+        return api.file_exists(staging_repo, f"{staging_path(request, k, shards)}/{RESULTS_NAME}", repo_type="dataset")
 
     job_ids = run_jobs(specs, done=done, timeout=timeout, poll_s=poll_s, token=token, log=log)
-    files = [Path(hf_hub_download(staging_repo, staging_path(request, k, shards), repo_type="dataset", token=token))
+    files = [Path(hf_hub_download(staging_repo, f"{staging_path(request, k, shards)}/{PREDICTIONS_NAME}",
+                                  repo_type="dataset", token=token))
              for k in range(shards)]
     return Evaluation(merge_shards(files, work), tuple(job_ids))
 
@@ -99,7 +108,8 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
     )
     from imagenet_e.eval.scoring import results_from_predictions, write_results
 
-    tables = [read_predictions(f, name=f.name) for f in files]
+    # Every shard's file is <shard folder>/predictions.parquet: named by its folder in messages.
+    tables = [read_predictions(f, name=f"{f.parent.name}/{f.name}") for f in files]
     first = tables[0]
 
     def described(table, key: str):
@@ -110,8 +120,8 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
     for other, path in zip(tables[1:], files[1:]):
         for key in ("model", "dataset", "protocol"):
             if described(other, key) != described(first, key):
-                raise ValueError(f"shard {path.name} has another {key} than the first shard: the shards did not "
-                                 "evaluate the same thing")
+                raise ValueError(f"shard {path.parent.name} has another {key} than the first shard: the shards "
+                                 "did not evaluate the same thing")
     keep = [np.ones(len(first), dtype=bool)] + [t.subsets != "original" for t in tables[1:]]
 
     def joined(column: str):
@@ -135,36 +145,3 @@ def merge_shards(files: Sequence[Path], work: Path) -> Path:
                                    sha256=sha256_bytes(data))
     write_results(doc, results)
     return results
-
-
-def _shard_main(argv: Sequence[str] | None = None) -> int:
-    """Inside a job: evaluate one shard, upload its predictions to the staging path."""
-    parser = argparse.ArgumentParser(prog="python -m imagenet_e.leaderboard.jobs_worker")
-    for flag in ("--model", "--revision", "--loader", "--dataset", "--dataset-revision", "--configs",
-                 "--upload-repo", "--upload-path"):
-        parser.add_argument(flag, required=True)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--restrict-to-dataset-classes", action="store_true")
-    args = parser.parse_args(argv)
-    from huggingface_hub import HfApi
-
-    from imagenet_e.eval.runner import evaluate_model
-
-    work = Path(os.environ.get("TMPDIR", "/tmp")) / f"imagenet-e-shard-{os.getpid()}"
-    work.mkdir(parents=True, exist_ok=True)
-    output = work / "shard.json"
-    evaluate_model(args.model, args.dataset, configs=args.configs, model_revision=args.revision,
-                   dataset_revision=args.dataset_revision, loader=args.loader, output=output, n_bootstrap=1,
-                   batch_size=args.batch_size, progress=False, num_workers=0,
-                   restrict_to_dataset_classes=args.restrict_to_dataset_classes)
-    from imagenet_e.eval.predictions import predictions_path_for
-
-    HfApi().upload_file(path_or_fileobj=str(predictions_path_for(output)), path_in_repo=args.upload_path,
-                        repo_id=args.upload_repo, repo_type="dataset",
-                        commit_message=f"shard predictions {args.upload_path}")
-    print(json.dumps({"uploaded": args.upload_path}))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_shard_main())
