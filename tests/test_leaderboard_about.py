@@ -20,6 +20,7 @@ from imagenet_e_dataset.description_io import write_description
 from imagenet_e_dataset.label_space import LabelSpace
 from imagenet_e_dataset.registry import SUBSETS
 from imagenet_e.leaderboard.about import about_markdown
+from imagenet_e.leaderboard.app import header_html
 from imagenet_e.leaderboard.benchmark import BenchmarkPin
 from imagenet_e.leaderboard.table import load_board_dir
 
@@ -67,6 +68,9 @@ def test_the_about_tab_lists_the_pinned_datasets_configs_not_the_registrys(tmp_p
     assert "background" not in text.split("## Benchmark")[1].split("## How to submit")[0]
     for term in ("Mean drop", "Flip rate", "CI (95 %)", "Attribute drop", "imagenet-e submit"):
         assert term in about
+    # The header names the pinned dataset's attributes too, not the built-in four.
+    header = header_html(board)
+    assert "one object attribute (size) of an image" in header and "background" not in header
 
     # A pinned config set narrows the list to it, still in the dataset's order; one it lacks is named.
     pinned = load_board_dir(results, datasets={"sweep-e": str(dataset)},

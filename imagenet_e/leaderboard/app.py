@@ -74,10 +74,14 @@ def header_html(board: Board, key: BoardKey | None = None) -> str:
         benchmark += unpinned_html(board)
     elif board.rank_unpinned:
         benchmark += "<p>No benchmark pinned (the owner sets one in board.yaml): benchmarks are listed by name.</p>"
+    # The attributes are the pinned dataset's own (its description), not the installed registry's.
+    described = board.pinned_description
+    edited = [a.name for a in described.edited_attributes] if described is not None else []
+    attributes = f"({', '.join(edited)}) " if edited else ""
     return (
         f"<div id='ie-header'><h1>{_e(TITLE)}</h1>"
         "<p>How much top-1 accuracy do ImageNet classifiers lose when one object attribute "
-        "(background, size, position, direction) of an ImageNet validation image is edited? "
+        f"{_e(attributes)}of an image is edited? "
         "Lower drop = more robust. Every number is recomputed from the submitted per-image predictions.</p>"
         f"<p>{n_models} model(s) from {n_files} verified results file(s) · source: <code>{_e(board.source)}</code></p>"
         f"{benchmark}</div>"
