@@ -117,3 +117,13 @@ def test_one_resample_vocabulary_for_preprocessing_and_rotation():
     mask[2:5, 2:5] = True
     with pytest.raises(ValueError, match=r"rotation resampling 'bicubic'; valid: nearest, bilinear"):
         rotate(np.zeros((8, 8, 3), np.uint8), mask, 10.0, resample="bicubic")
+
+
+def test_a_backend_option_device_is_read_with_the_same_vocabulary():
+    from generation.pipeline import GenerateSettings, Placement, build_editor
+
+    settings = GenerateSettings(subsets=("background_random",), backend="cpu", backend_options=(("device", "gpu"),))
+    with pytest.raises(ValueError, match=r"^unknown device 'gpu'; use auto, cpu, cuda, cuda:N or mps$"):
+        build_editor(settings, Placement(progress=False))
+    settings = GenerateSettings(subsets=("background_random",), backend="cpu", backend_options=(("device", "cpu"),))
+    assert build_editor(settings, Placement(progress=False)).device == "cpu"
