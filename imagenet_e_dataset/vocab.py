@@ -26,7 +26,8 @@ class DeviceChoice(str, enum.Enum):
     """Apple's Metal GPU."""
 
 
-DEVICE_FORMS = "auto, cpu, cuda, cuda:N or mps"
+DEVICE_FORMS = f"{', '.join(choice.value for choice in DeviceChoice)} or cuda:N"
+"""Every accepted form, for help texts and error messages."""
 _CUDA_INDEX = re.compile(r"cuda:([0-9]+)")
 _DEVICE_VALUES = frozenset(choice.value for choice in DeviceChoice)
 

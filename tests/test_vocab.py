@@ -10,7 +10,7 @@ from imagenet_e.cli import build_parser
 from imagenet_e_dataset.runtime import choose_device, choose_dtype, torch_dtype
 from imagenet_e_dataset.vocab import DeviceChoice, DtypeChoice, Resample, parse_device, parse_dtype
 
-DEVICE_MESSAGE = "unknown device {!r}; use auto, cpu, cuda, cuda:N or mps"
+DEVICE_MESSAGE = "unknown device {!r}; use auto, cpu, cuda, mps or cuda:N"
 
 
 @pytest.mark.parametrize("text, name", [("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda"), ("mps", "mps"),
@@ -123,7 +123,7 @@ def test_a_backend_option_device_is_read_with_the_same_vocabulary():
     from generation.pipeline import GenerateSettings, Placement, build_editor
 
     settings = GenerateSettings(subsets=("background_random",), backend="cpu", backend_options=(("device", "gpu"),))
-    with pytest.raises(ValueError, match=r"^unknown device 'gpu'; use auto, cpu, cuda, cuda:N or mps$"):
+    with pytest.raises(ValueError, match=r"^unknown device 'gpu'; use auto, cpu, cuda, mps or cuda:N$"):
         build_editor(settings, Placement(progress=False))
     settings = GenerateSettings(subsets=("background_random",), backend="cpu", backend_options=(("device", "cpu"),))
     assert build_editor(settings, Placement(progress=False)).device == "cpu"

@@ -142,7 +142,7 @@ class Placement:
     launcher: bool = False
     """True under torchrun / accelerate launch: rank 0 waits for the others and merges."""
     device: str = DeviceChoice.AUTO.value
-    """A :func:`~imagenet_e_dataset.vocab.parse_device` form: auto, cpu, cuda, cuda:N or mps."""
+    """A :func:`~imagenet_e_dataset.vocab.parse_device` form: auto, cpu, cuda, mps or cuda:N."""
     progress: bool = True
     rank_timeout_s: float = DEFAULT_RANK_TIMEOUT_S
     """Under a launcher, how long rank 0 waits for a rank that shows no sign of life before naming it."""

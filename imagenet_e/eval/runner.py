@@ -79,7 +79,7 @@ class EvalSettings:
     batch_size: int = 64
     num_workers: int | None = None
     device: str = DeviceChoice.AUTO.value
-    """A :func:`~imagenet_e_dataset.vocab.parse_device` form: auto, cpu, cuda, cuda:N or mps."""
+    """A :func:`~imagenet_e_dataset.vocab.parse_device` form: auto, cpu, cuda, mps or cuda:N."""
     dtype: DtypeChoice = DtypeChoice.AUTO
     limit: int | None = None
     restrict_to_dataset_classes: bool = False
