@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from generation.adm_convert import ADMFlags, diffusers_layout  # noqa: E402
 from generation.diffusion_editor import DiffusionBackgroundEditor  # noqa: E402
 from generation.interfaces import BackgroundEditRequest  # noqa: E402
+from imagenet_e_dataset.vocab import DEVICE_FORMS, device_argument, dtype_argument  # noqa: E402
 
 PRESETS: dict[str, ADMFlags] = {
     # The paper's model: 256×256 unconditional ADM, 552 M parameters.
@@ -105,8 +106,8 @@ def run(quick: bool = False) -> list:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=sorted(PRESETS), default="small")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--dtype", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    ap.add_argument("--device", type=device_argument, default="cpu", help=f"one of {DEVICE_FORMS} (default cpu)")
+    ap.add_argument("--dtype", type=dtype_argument, default="auto", help="auto (default), fp32, bf16 or fp16")
     ap.add_argument("--steps", type=int, default=2, help="respaced steps actually run (official: 10 of 100)")
     ap.add_argument("--batch-sizes", default="1,8", help="comma-separated; the first is the baseline")
     ap.add_argument("--images", type=int, default=0, help="images per measurement (default: the largest batch)")

@@ -46,19 +46,16 @@ import json
 import os
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
 from imagenet_e_dataset.runtime import choose_device, choose_dtype, torch_dtype
+from imagenet_e_dataset.vocab import DeviceChoice, DtypeChoice
 
 from .diffusion_schedule import RespacedSchedule
 from .interfaces import BackgroundEditRequest, ClassifierFn, Rounding, register_background_editor
-
-DeviceName = str
-DtypeName = Literal["auto", "fp32", "bf16", "fp16"]
-
 
 @dataclass(frozen=True)
 class DiffusionEditSettings:
@@ -148,8 +145,8 @@ class DiffusionBackgroundEditor:
         unet: "str | os.PathLike[str] | Any",
         steps: int = 10,
         respaced_steps: int = 100,
-        device: DeviceName = "auto",
-        dtype: DtypeName = "auto",
+        device: str | DeviceChoice = DeviceChoice.AUTO,
+        dtype: str | DtypeChoice = DtypeChoice.AUTO,
         classifier: ClassifierFn | None = None,
         adv_scale: float = 0.0,
         range_scale: float = 50.0,

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from typing import Any
+
+from imagenet_e_dataset.vocab import DEVICE_FORMS, device_argument
 
 from .interfaces import BACKENDS
 
 DEFAULT_GLOBAL_SEED = 404
 DEFAULT_AUTO_MASK = "u2netp"
 """``generation.masks.DEFAULT_AUTO_MASK``, spelled here so ``--help`` does not import PIL (a test checks they agree)."""
-
-_DEVICE = re.compile(r"auto|cpu|mps|cuda(:[0-9]+)?")
 
 # The settings the named flags below set, as EditOptions fields (flag dest -> field).
 _EDIT_OPTION_FLAGS = (("resolution", "resolution"), ("fit", "fit"), ("full_mode", "full_mode"),
@@ -47,13 +46,6 @@ def key_value(text: str) -> tuple[str, Any]:
     except json.JSONDecodeError:
         parsed = value
     return key.strip(), parsed
-
-
-def device_name(text: str) -> str:
-    """argparse type of ``--device``: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``."""
-    if not _DEVICE.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"unknown device {text!r}; use auto, cpu, cuda, cuda:N or mps")
-    return text
 
 
 def add_plugin_argument(parser: argparse.ArgumentParser | Any) -> None:
@@ -118,9 +110,9 @@ def add_editing_arguments(parser: argparse.ArgumentParser | Any, *, deprecated: 
                         help=f"global seed (default {DEFAULT_GLOBAL_SEED}, as the paper)")
     parser.add_argument("--backend-option", action="append", type=key_value, default=[], metavar="KEY=VALUE",
                         help="extra background-editor option (repeatable), e.g. lr=0.02")
-    parser.add_argument("--device", type=device_name, default="auto",
-                        help="torch device: auto (default: cpu for --backend cpu; cuda:LOCAL_RANK if available for "
-                             "diffusion), cpu, cuda, cuda:N or mps")
+    parser.add_argument("--device", type=device_argument, default="auto",
+                        help=f"torch device, one of {DEVICE_FORMS} (default auto: cpu for --backend cpu; "
+                             "cuda:LOCAL_RANK if available for diffusion)")
     if deprecated:
         parser.add_argument("--subset", dest="subsets", action=_Deprecated, new="--subsets", help=argparse.SUPPRESS)
         parser.add_argument("--iterations", dest="steps", type=int, action=_Deprecated, new="--steps",

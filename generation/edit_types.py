@@ -17,7 +17,9 @@ import numpy as np
 
 from .composite import Compositing
 from .interfaces import BackgroundEditRequest, Rounding
-from .transforms import EditStatus, FullMode, ObjectBox, Resample, RotationCenter
+from imagenet_e_dataset.vocab import Resample
+
+from .transforms import ROTATION_RESAMPLES, EditStatus, FullMode, ObjectBox, RotationCenter
 from .working import Fit, WorkingResize
 
 __all__ = [
@@ -50,6 +52,8 @@ _ENUM_FIELDS: dict[str, type[enum.Enum]] = {
     "size_loop": SizeLoop, "size_invalid": SizeInvalid, "rotation_center": RotationCenter,
     "rotation_resample": Resample, "output_rounding": Rounding, "compositing": Compositing,
 }
+# Enum fields that take only some of their enum's members (the rest mean nothing to that step).
+_ALLOWED_MEMBERS: dict[str, tuple[enum.Enum, ...]] = {"rotation_resample": ROTATION_RESAMPLES}
 _BOOL_FIELDS = ("full_at_photo_size", "size_allow_clip", "size_full_fallback", "rotation_keep_inside", "harmonize")
 
 
@@ -99,10 +103,14 @@ class EditOptions:
         # Strings from a CLI or a config file become the enums here, so bad values fail at the boundary.
         for name, kind in _ENUM_FIELDS.items():
             value = getattr(self, name)
+            valid = _ALLOWED_MEMBERS.get(name, tuple(kind))
             try:
-                object.__setattr__(self, name, kind(value))
+                member = kind(value)
             except ValueError:
-                raise ValueError(f"EditOptions.{name}={value!r}; valid: {', '.join(k.value for k in kind)}") from None
+                member = None
+            if member not in valid:
+                raise ValueError(f"EditOptions.{name}={value!r}; valid: {', '.join(k.value for k in valid)}")
+            object.__setattr__(self, name, member)
         for name in _BOOL_FIELDS:
             value = getattr(self, name)
             if isinstance(value, str) and value.lower() in ("true", "false"):

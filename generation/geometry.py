@@ -17,11 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from imagenet_e_dataset.vocab import Resample
+
 from .working import mask_u8
 
 __all__ = [
-    "Box", "EditStatus", "FullMode", "ObjectBox", "Resample", "RotationCenter", "TransformResult", "bbox", "box_of",
-    "largest_contour_box", "measure", "object_center", "rate",
+    "ROTATION_RESAMPLES", "Box", "EditStatus", "FullMode", "ObjectBox", "RotationCenter", "TransformResult", "bbox",
+    "box_of", "largest_contour_box", "measure", "object_center", "rate", "rotation_resample",
 ]
 
 
@@ -60,12 +62,21 @@ class ObjectBox(str, enum.Enum):
     """Every mask pixel (an object in several parts counts whole)."""
 
 
-class Resample(str, enum.Enum):
-    """Resampling of a rotated object."""
+ROTATION_RESAMPLES: tuple[Resample, ...] = (Resample.NEAREST, Resample.BILINEAR)
+"""The filters a rotated object is resampled with: NEAREST is ``PIL.Image.rotate``'s default, as the
+authors use it (black fill); BILINEAR the smooth one. :func:`generation.transforms.rotate` maps each to
+both PIL's rotate and OpenCV's warp, which have no LANCZOS between them."""
 
-    NEAREST = "nearest"
-    """``PIL.Image.rotate``'s default, as the authors use it (black fill)."""
-    BILINEAR = "bilinear"
+
+def rotation_resample(value: str | Resample) -> Resample:
+    """The :class:`Resample` of ``value`` when it is one of :data:`ROTATION_RESAMPLES`; a ValueError naming it else."""
+    try:
+        member = Resample(value)
+    except ValueError:
+        member = None
+    if member not in ROTATION_RESAMPLES:
+        raise ValueError(f"rotation resampling {value!r}; valid: {', '.join(r.value for r in ROTATION_RESAMPLES)}")
+    return member
 
 
 Box = tuple[int, int, int, int]

@@ -16,6 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from imagenet_e_dataset.runtime import choose_device, torch_dtype
+from imagenet_e_dataset.vocab import DeviceChoice, DtypeChoice, parse_dtype
+
 from .hole import Growth, HoleInpainter
 
 DEFAULT_PROMPT = "background, empty scene, no objects"
@@ -23,7 +26,7 @@ DEFAULT_STEPS = 25
 
 
 @functools.lru_cache(maxsize=2)
-def load_inpainting_pipeline(model: str, device: str, dtype: str) -> Any:
+def load_inpainting_pipeline(model: str, device: str, dtype: DtypeChoice) -> Any:
     """The pipeline for ``model`` on ``device`` (cached per process: loading is the slow part)."""
     try:
         import torch
@@ -42,7 +45,7 @@ def load_inpainting_pipeline(model: str, device: str, dtype: str) -> Any:
     # Newer diffusers take ``dtype=`` and warn about ``torch_dtype=``; older ones only know the latter.
     key = "dtype" if hasattr(pipeline_utils, "_resolve_dtype") else "torch_dtype"
     try:
-        pipe = AutoPipelineForInpainting.from_pretrained(model, **{key: getattr(torch, dtype)})
+        pipe = AutoPipelineForInpainting.from_pretrained(model, **{key: torch_dtype(dtype)})
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"cannot load an inpainting pipeline from {model!r} (a diffusers folder with model_index.json, "
                          f"or a Hub id): {exc}") from None
@@ -58,13 +61,12 @@ class DiffusersInpainter(HoleInpainter):
 
     def __init__(self, model: str, dilation: int | None = None, growth: Growth | str = Growth.ADAPTIVE,
                  structure: bool | None = False, steps: int = DEFAULT_STEPS, prompt: str = DEFAULT_PROMPT,
-                 guidance_scale: float = 1.0, seed: int = 0, device: str = "auto", dtype: str | None = None):
+                 guidance_scale: float = 1.0, seed: int = 0, device: str | DeviceChoice = DeviceChoice.AUTO,
+                 dtype: str | DtypeChoice = DtypeChoice.AUTO):
         # A learned model brings its own structure: the low-frequency guide is off unless asked for.
         super().__init__(dilation, growth, structure)
         if int(steps) < 1:
             raise ValueError(f"diffusers inpainter: steps must be >= 1, got {steps}")
-        from imagenet_e_dataset.runtime import choose_device
-
         self.model = str(model)
         self.name = f"diffusers:{self.model}"
         self.steps = int(steps)
@@ -72,14 +74,17 @@ class DiffusersInpainter(HoleInpainter):
         self.guidance_scale = float(guidance_scale)
         self.seed = int(seed)
         self.device = choose_device(device)
-        self.dtype = dtype or ("float16" if self.device.startswith("cuda") else "float32")
+        # Not choose_dtype's auto (bf16 where supported): inpainting pipelines are published and run in fp16.
+        self.dtype = parse_dtype(dtype)
+        if self.dtype is DtypeChoice.AUTO:
+            self.dtype = DtypeChoice.FP16 if self.device.startswith("cuda") else DtypeChoice.FP32
         # Load now (cached per process): a wrong id or folder fails the command at once with its name,
         # instead of every photo being skipped later as "preparing the photo failed".
         load_inpainting_pipeline(self.model, self.device, self.dtype)
 
     def record(self) -> dict[str, Any]:
         return {**super().record(), "model": self.model, "steps": self.steps, "prompt": self.prompt,
-                "guidance_scale": self.guidance_scale, "seed": self.seed, "dtype": self.dtype}
+                "guidance_scale": self.guidance_scale, "seed": self.seed, "dtype": self.dtype.value}
 
     def _fill(self, image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         import torch

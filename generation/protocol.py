@@ -23,10 +23,12 @@ import functools
 from dataclasses import dataclass, fields, replace
 from typing import Any, Iterable, Mapping
 
+from imagenet_e_dataset.vocab import Resample
+
 from .composite import Compositing
 from .edit_types import EditOptions, SizeInvalid, SizeLoop
 from .interfaces import Rounding
-from .transforms import FullMode, ObjectBox, Resample, RotationCenter
+from .transforms import FullMode, ObjectBox, RotationCenter
 from .working import WorkingResize
 
 __all__ = ["DEFAULT_PROTOCOL", "DEVIATIONS", "Deviation", "Protocol", "ProtocolName", "parse_protocol_name", "preset"]

@@ -23,12 +23,14 @@ import math
 import numpy as np
 from PIL import Image
 
+from imagenet_e_dataset.vocab import Resample
+
 from .geometry import (  # noqa: F401  (re-exported: the transform API and its types)
+    ROTATION_RESAMPLES,
     Box,
     EditStatus,
     FullMode,
     ObjectBox,
-    Resample,
     RotationCenter,
     TransformResult,
     bbox,
@@ -37,6 +39,7 @@ from .geometry import (  # noqa: F401  (re-exported: the transform API and its t
     measure,
     object_center,
     rate,
+    rotation_resample,
 )
 from .transforms_official import official_full
 
@@ -45,7 +48,7 @@ def _warp(image: np.ndarray, mask: np.ndarray, matrix: np.ndarray, resample: Res
     import cv2
 
     h, w = mask.shape
-    flag = cv2.INTER_NEAREST if Resample(resample) is Resample.NEAREST else cv2.INTER_LINEAR
+    flag = cv2.INTER_NEAREST if rotation_resample(resample) is Resample.NEAREST else cv2.INTER_LINEAR
     out = cv2.warpAffine(image, matrix, (w, h), flags=flag, borderMode=cv2.BORDER_REPLICATE)
     soft = cv2.warpAffine(mask.astype(np.float32), matrix, (w, h), flags=flag,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
@@ -217,7 +220,7 @@ def rotate(
     """
     import cv2
 
-    center, resample = RotationCenter(center), Resample(resample)
+    center, resample = RotationCenter(center), rotation_resample(resample)
     mask = np.asarray(mask, dtype=bool)
     h, w = mask.shape
     # PIL rotates about (W/2, H/2) in edge coordinates, i.e. ((W-1)/2, (H-1)/2) in pixel centres.

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-DtypeName = Literal["fp32", "bf16", "fp16"]
-DTYPE_NAMES: tuple[DtypeName, ...] = ("fp32", "bf16", "fp16")
+from .vocab import DeviceChoice, DtypeChoice, parse_device, parse_dtype
 
 
 def env_int(name: str, default: int) -> int:
@@ -50,65 +49,70 @@ def launch_environment() -> LaunchEnvironment:
     return LaunchEnvironment(rank=rank, world_size=world, local_rank=local)
 
 
-def choose_device(choice: str = "auto", *, local_rank: int | None = None) -> str:
-    """The torch device name for ``--device choice``.
+def choose_device(choice: str | DeviceChoice = "auto", *, local_rank: int | None = None) -> str:
+    """The torch device name for ``--device choice`` (any form :func:`~imagenet_e_dataset.vocab.parse_device` takes).
 
     ``auto``: this process's GPU when CUDA is available, else ``cpu``. ``cuda``: this process's GPU,
     an error when there is none. This process's GPU is ``local_rank`` (default: ``LOCAL_RANK``, else
-    ``RANK``) modulo the GPUs, so each launcher process of a node gets its own. Anything else
-    (``cpu``, ``cuda:1``, ``mps``) is taken as given once torch accepts the name.
+    ``RANK``) modulo the GPUs, so each launcher process of a node gets its own. ``cuda:N`` and ``mps``
+    are taken as given once torch has that device, so a missing one fails here with its name rather
+    than at the first tensor moved there.
     """
-    if choice == "cpu":
-        return "cpu"
+    name = parse_device(choice)
+    if name == DeviceChoice.CPU:
+        return name
     try:
         import torch
     except ModuleNotFoundError:
-        if choice == "auto":
+        if name == DeviceChoice.AUTO:
             return "cpu"
-        raise ValueError(f"device {choice!r} needs torch, which is not installed") from None
-    if choice in ("auto", "cuda"):
-        if not torch.cuda.is_available():
-            if choice == "cuda":
-                raise ValueError("--device cuda asked for, but torch sees no CUDA device")
+        raise ValueError(f"device {name!r} needs torch, which is not installed") from None
+    if name == DeviceChoice.MPS:
+        if not torch.backends.mps.is_available():
+            raise ValueError("--device mps asked for, but torch sees no MPS device")
+        return name
+    if not torch.cuda.is_available():
+        if name == DeviceChoice.AUTO:
             return "cpu"
+        raise ValueError(f"--device {name} asked for, but torch sees no CUDA device")
+    if name in (DeviceChoice.AUTO, DeviceChoice.CUDA):
         if local_rank is None:
             local_rank = env_int("LOCAL_RANK", env_int("RANK", 0))
         return f"cuda:{local_rank % torch.cuda.device_count()}"
-    try:
-        torch.device(choice)
-    except RuntimeError:
-        raise ValueError(f"unknown device {choice!r}") from None
-    return choice
+    count = torch.cuda.device_count()
+    if int(name.partition(":")[2]) >= count:
+        raise ValueError(f"--device {name} asked for, but torch sees {count} CUDA device(s) (cuda:0..cuda:{count - 1})")
+    return name
 
 
-def choose_dtype(choice: str, device: Any) -> DtypeName:
-    """The compute dtype for ``--dtype choice`` on ``device`` (a name or a ``torch.device``).
+def choose_dtype(choice: str | DtypeChoice, device: Any) -> DtypeChoice:
+    """The compute dtype for ``--dtype choice`` on ``device`` (a name or a ``torch.device``); never ``auto``.
 
-    ``auto``: fp32 on CPU (CPU autocast is slower than fp32 for most networks, and changes results);
-    on a GPU bf16 where supported (no loss scaling needed for gradients), else fp16.
+    ``auto``: fp32 off CUDA (CPU autocast is slower than fp32 for most networks, and changes results);
+    on a CUDA GPU bf16 where supported (no loss scaling needed for gradients), else fp16.
     """
-    if choice == "auto":
-        kind = getattr(device, "type", None) or str(device).split(":")[0]
-        if kind != "cuda":
-            return "fp32"
-        import torch
-
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if choice not in DTYPE_NAMES:
-        raise ValueError(f"unknown dtype {choice!r}; choose one of auto, {', '.join(DTYPE_NAMES)}")
-    return choice  # type: ignore[return-value]
-
-
-def torch_dtype(name: DtypeName) -> Any:
-    """The ``torch.dtype`` of a dtype name."""
+    dtype = parse_dtype(choice)
+    if dtype is not DtypeChoice.AUTO:
+        return dtype
+    kind = getattr(device, "type", None) or str(device).split(":")[0]
+    if kind != "cuda":
+        return DtypeChoice.FP32
     import torch
 
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+    return DtypeChoice.BF16 if torch.cuda.is_bf16_supported() else DtypeChoice.FP16
+
+
+def torch_dtype(dtype: str | DtypeChoice) -> Any:
+    """The ``torch.dtype`` of a dtype other than ``auto`` (resolve that with :func:`choose_dtype` first)."""
+    import torch
+
+    dtype = parse_dtype(dtype)
+    if dtype is DtypeChoice.AUTO:
+        raise ValueError("dtype 'auto' has no torch dtype until choose_dtype resolves it for a device")
+    return {DtypeChoice.FP32: torch.float32, DtypeChoice.BF16: torch.bfloat16, DtypeChoice.FP16: torch.float16}[dtype]
 
 
 __all__ = [
-    "DTYPE_NAMES",
-    "DtypeName",
     "LaunchEnvironment",
     "choose_device",
     "choose_dtype",

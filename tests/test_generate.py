@@ -332,7 +332,7 @@ def test_cpu_backend_keeps_its_guiding_classifier_beside_it(monkeypatch):
     classifier = TinyClassifier().eval()
     # On a CUDA machine, --backend cpu with --device auto must not put the classifier on the GPU.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # cuda:1 below must exist
     asked: list[str] = []
 
     def fake_loader(name: str, device: str = "cpu"):

@@ -14,6 +14,7 @@ import numpy as np
 
 from imagenet_e_dataset.jsonsafe import canonical_json, to_jsonable
 from imagenet_e_dataset.registry import resolve
+from imagenet_e_dataset.runtime import choose_device
 
 from ..attributes import Requirement, requirements
 from ..image_io import decode_rgb, encode_png, misread_mode
@@ -317,7 +318,8 @@ def build_editor(settings: GenerateSettings, placement: Placement):
     options = dict(settings.backend_options)
     # One device for the editor and its guiding classifier: a classifier on cuda beside a cpu editor
     # fails on the first adversarial request.
-    device = str(options.get("device") or placement.device_for(settings.backend))
+    # A --backend-option device=... is read with --device's vocabulary, so a bad one is named here.
+    device = choose_device(str(options["device"])) if options.get("device") else placement.device_for(settings.backend)
     if "classifier" in options:
         from ..guidance_classifier import load_guidance_classifier
 

@@ -16,6 +16,7 @@ from imagenet_e_dataset.registry import ORIGINAL_CONFIG, resolve, resolve_many
 
 from ..attributes import Requirement, requirements
 from imagenet_e_dataset.runtime import choose_device, launch_environment
+from imagenet_e_dataset.vocab import DeviceChoice, parse_device
 
 from ..interfaces import BACKENDS, BackendName
 from ..sources import SelectionFilter
@@ -140,7 +141,8 @@ class Placement:
     shard_index: int = 0
     launcher: bool = False
     """True under torchrun / accelerate launch: rank 0 waits for the others and merges."""
-    device: str = "auto"
+    device: str = DeviceChoice.AUTO.value
+    """A :func:`~imagenet_e_dataset.vocab.parse_device` form: auto, cpu, cuda, mps or cuda:N."""
     progress: bool = True
     rank_timeout_s: float = DEFAULT_RANK_TIMEOUT_S
     """Under a launcher, how long rank 0 waits for a rank that shows no sign of life before naming it."""
@@ -150,6 +152,7 @@ class Placement:
             raise ValueError(f"--shard-index must be in [0, --num-shards), got {self.shard_index} of {self.num_shards}")
         if not 0 < self.rank_timeout_s < float("inf"):
             raise ValueError(f"--rank-timeout must be a positive number of seconds, got {self.rank_timeout_s}")
+        object.__setattr__(self, "device", parse_device(self.device))
 
     @classmethod
     def from_environment(cls, num_shards: int | None = None, shard_index: int | None = None, **kwargs: Any) -> Placement:
@@ -168,7 +171,7 @@ class Placement:
 
     def device_for(self, backend: str = "diffusion") -> str:
         """The torch device this process edits on (``--device``, else chosen for the backend)."""
-        if self.device == "auto" and backend == "cpu":
+        if self.device == DeviceChoice.AUTO and backend == "cpu":
             # The cpu backend stays on the CPU unless --device asks otherwise (it is the offline path).
             return "cpu"
         return choose_device(self.device)

@@ -7,6 +7,7 @@ import argparse
 import sys
 
 from generation.commands import add_plugin_argument
+from imagenet_e_dataset.vocab import DEVICE_FORMS, DtypeChoice, device_argument, dtype_argument
 
 
 def _int_at_least(minimum: int):
@@ -47,9 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=_positive_int, default=64)
     p.add_argument("--num-workers", type=_non_negative_int, default=None,
                    help="DataLoader decode workers (default: cores - 1, per process)")
-    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
-    p.add_argument("--dtype", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
-                   help="autocast dtype (auto: bf16 on GPUs that support it, fp32 on CPU)")
+    p.add_argument("--device", type=device_argument, default="auto",
+                   help=f"torch device, one of {DEVICE_FORMS} (default auto: cuda:LOCAL_RANK if available, else cpu)")
+    p.add_argument("--dtype", type=dtype_argument, default="auto",
+                   help=f"autocast dtype, one of {', '.join(d.value for d in DtypeChoice)} "
+                        "(default auto: on a CUDA GPU bf16 where supported, else fp16; fp32 on other devices)")
     p.add_argument("--limit", type=_positive_int, default=None,
                    help="score only the first N source images of every config (for a quick look)")
     p.add_argument("--restrict-to-dataset-classes", action="store_true",

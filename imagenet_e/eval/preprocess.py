@@ -8,7 +8,6 @@ is each model's own).
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,20 +16,10 @@ import torch
 from PIL import Image
 
 from imagenet_e_dataset.jsonsafe import to_jsonable
+from imagenet_e_dataset.vocab import Resample
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-class Resample(str, enum.Enum):
-    BILINEAR = "bilinear"
-    BICUBIC = "bicubic"
-    NEAREST = "nearest"
-    LANCZOS = "lanczos"
-
-    @property
-    def pil(self) -> Image.Resampling:
-        return Image.Resampling[self.name]
 
 
 @dataclass(frozen=True)

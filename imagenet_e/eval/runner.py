@@ -34,7 +34,8 @@ from imagenet_e_dataset.label_space import LabelSpace
 from imagenet_e_dataset.local_paths import looks_like_local_path
 from imagenet_e_dataset.protocol_file import read_protocol
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
-from imagenet_e_dataset.runtime import choose_device, choose_dtype
+from imagenet_e_dataset.runtime import choose_device, choose_dtype, torch_dtype
+from imagenet_e_dataset.vocab import DeviceChoice, DtypeChoice, parse_device, parse_dtype
 
 from . import distributed
 from .config_layout import layout_record
@@ -61,22 +62,6 @@ logger = logging.getLogger(__name__)
 NON_FINITE = "non-finite logits (NaN or infinity)"
 
 
-class DeviceChoice(str, enum.Enum):
-    AUTO = "auto"
-    CPU = "cpu"
-    CUDA = "cuda"
-
-
-class DtypeChoice(str, enum.Enum):
-    AUTO = "auto"
-    FP32 = "fp32"
-    BF16 = "bf16"
-    FP16 = "fp16"
-
-
-_TORCH_DTYPES = {DtypeChoice.BF16: torch.bfloat16, DtypeChoice.FP16: torch.float16}
-
-
 def _enum(cls: type[enum.Enum], value: Any, what: str) -> Any:
     try:
         return cls(value)
@@ -93,7 +78,8 @@ class EvalSettings:
     configs: tuple[str, ...]
     batch_size: int = 64
     num_workers: int | None = None
-    device: DeviceChoice = DeviceChoice.AUTO
+    device: str = DeviceChoice.AUTO.value
+    """A :func:`~imagenet_e_dataset.vocab.parse_device` form: auto, cpu, cuda, mps or cuda:N."""
     dtype: DtypeChoice = DtypeChoice.AUTO
     limit: int | None = None
     restrict_to_dataset_classes: bool = False
@@ -222,7 +208,7 @@ def _predict(loaded: LoadedModel, images: EncodedImages, positions: np.ndarray, 
     mask = mapping.output_mask(allowed)
     blocked = None if mask is None else torch.as_tensor(~mask, device=device)
     k = min(TOP_K, int(mask.sum()) if mask is not None else mapping.num_outputs)
-    autocast = _TORCH_DTYPES.get(dtype)
+    autocast = None if dtype is DtypeChoice.FP32 else torch_dtype(dtype)  # fp32 runs the model as it is
 
     out_positions: list[np.ndarray] = []
     out_topk: list[np.ndarray] = []
@@ -388,7 +374,7 @@ def evaluate_model(
         model=spec, dataset=os.fspath(dataset),
         configs=tuple(s.name for s in _select_subsets(configs, available_configs(dataset, dataset_revision))),
         batch_size=batch_size, num_workers=num_workers,
-        device=_enum(DeviceChoice, device, "device"), dtype=_enum(DtypeChoice, dtype, "dtype"),
+        device=parse_device(device), dtype=parse_dtype(dtype),
         limit=limit, restrict_to_dataset_classes=restrict_to_dataset_classes, loader=loader,
         label_mapping=_enum(LabelMappingChoice, label_mapping, "label_mapping"),
         model_revision=model_revision, dataset_revision=dataset_revision, n_bootstrap=n_bootstrap, seed=seed,
@@ -396,7 +382,7 @@ def evaluate_model(
     )
     if predictions is None and output is not None:
         predictions = predictions_path_for(output)
-    ctx = distributed.setup(torch.device(choose_device(settings.device.value)).type, timeout_s=rank_timeout)
+    ctx = distributed.setup(torch.device(choose_device(settings.device)).type, timeout_s=rank_timeout)
     try:
         return _run(settings, ctx, loaded_model, label_map, output, predictions, plot)
     finally:
@@ -407,8 +393,8 @@ def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedMod
          label_map: dict[int, int] | None, output: str | os.PathLike | None,
          predictions: str | os.PathLike | None, plot: str | os.PathLike | None) -> dict[str, Any]:
     started = time.perf_counter()
-    device = torch.device(choose_device(settings.device.value, local_rank=ctx.local_rank))
-    dtype = DtypeChoice(choose_dtype(settings.dtype.value, device))
+    device = torch.device(choose_device(settings.device, local_rank=ctx.local_rank))
+    dtype = choose_dtype(settings.dtype, device)
     subsets = [ALL_SUBSETS[name] for name in settings.configs]
     if loaded is None:
         loaded = load_model(settings.model, loader=settings.loader, revision=settings.model_revision,
