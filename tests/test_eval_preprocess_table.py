@@ -1,4 +1,4 @@
-"""The transformers-processor fast path (8-bit value table) gives exactly what the processor gives."""
+"""The transformers-processor fast path (PIL geometry + 8-bit value table) gives exactly what the processor gives."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ def _processors() -> list[Any]:
         transformers.ConvNextImageProcessor(size={"shortest_edge": 64}, crop_pct=0.9, image_mean=[0.1, 0.2, 0.3],
                                             image_std=[0.3, 0.2, 0.1]),
         transformers.ViTImageProcessor(size={"height": 48, "width": 40}),
+        transformers.CLIPImageProcessor(size={"shortest_edge": 56}, crop_size={"height": 48, "width": 40}),
+        transformers.BitImageProcessor(size={"shortest_edge": 64}, crop_size={"height": 56, "width": 56},
+                                       resample=Image.Resampling.BILINEAR),
     ]
 
 
@@ -39,6 +42,8 @@ def test_table_path_is_bit_identical_to_the_processor(processor: Any) -> None:
         got = transform(image)
         assert got.dtype == expected.dtype == torch.float32
         assert torch.equal(got, expected), f"{image.mode} {image.size}"
+    # ...and the speed: every size here took PIL's direct resize + crop, none fell back to the processor.
+    assert transform.geometry and all(g is not None for g in transform.geometry.values()), transform.geometry
 
 
 def test_same_logits_as_the_processor_on_a_tiny_model() -> None:
@@ -76,3 +81,25 @@ def test_a_processor_the_table_cannot_reproduce_keeps_the_plain_call() -> None:
     assert transform.table is None
     image = _images()[1]
     assert torch.equal(transform(image), processor(images=image, return_tensors="pt")["pixel_values"][0])
+
+
+class _LanczosBehindItsConfig:
+    """Says (in its config) it resizes bilinearly, actually resizes with LANCZOS: the config-derived geometry is wrong."""
+
+    def __init__(self) -> None:
+        self.inner = transformers.ViTImageProcessor(size={"height": 32, "width": 32}, resample=Image.Resampling.LANCZOS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.inner.to_dict(), "resample": int(Image.Resampling.BILINEAR)}
+
+    def __call__(self, images: Image.Image, **kwargs: Any) -> dict[str, Any]:
+        return self.inner(images=images, **kwargs)
+
+
+def test_a_geometry_the_config_gets_wrong_is_caught_by_the_probe_and_left_to_the_processor() -> None:
+    processor = _LanczosBehindItsConfig()
+    transform = ProcessorTransform(processor)
+    for image in _images()[:3]:
+        assert torch.equal(transform(image), processor(images=image, return_tensors="pt")["pixel_values"][0])
+    assert set(transform.geometry) == {im.size for im in _images()[:3]}
+    assert all(g is None for g in transform.geometry.values())
