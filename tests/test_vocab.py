@@ -127,3 +127,14 @@ def test_a_backend_option_device_is_read_with_the_same_vocabulary():
         build_editor(settings, Placement(progress=False))
     settings = GenerateSettings(subsets=("background_random",), backend="cpu", backend_options=(("device", "cpu"),))
     assert build_editor(settings, Placement(progress=False)).device == "cpu"
+
+
+def test_an_explicit_gpu_under_a_launcher_is_refused_before_any_rank_starts(monkeypatch, tmp_path):
+    from imagenet_e.eval.runner import evaluate_model
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "0")
+    # Refused before the dataset or the model is looked at (neither exists here) and before any process group.
+    with pytest.raises(ValueError, match=r"--device cuda:1 under a launcher \(WORLD_SIZE=2\) would put every rank "
+                                         r"on that one GPU; use --device cuda"):
+        evaluate_model("no-such-model", tmp_path / "no-such-dataset", device="cuda:1")

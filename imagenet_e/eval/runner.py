@@ -34,7 +34,7 @@ from imagenet_e_dataset.label_space import LabelSpace
 from imagenet_e_dataset.local_paths import looks_like_local_path
 from imagenet_e_dataset.protocol_file import read_protocol
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
-from imagenet_e_dataset.runtime import choose_device, choose_dtype, torch_dtype
+from imagenet_e_dataset.runtime import choose_device, choose_dtype, launch_environment, torch_dtype
 from imagenet_e_dataset.vocab import DeviceChoice, DtypeChoice, parse_device, parse_dtype
 
 from . import distributed
@@ -364,6 +364,7 @@ def evaluate_model(
     strided share and every rank returns the same document. ``rank_timeout``: seconds a rank waits for
     the others to join (and for a collective) before naming the missing rank.
     """
+    _refuse_one_gpu_for_every_rank(device)
     if loaded_model is None and not isinstance(model, str):
         loaded_model = wrap_model(model, preprocess, label_space=label_space, name=model_name,
                                   label_mapping=label_mapping, label_map=label_map)
@@ -387,6 +388,17 @@ def evaluate_model(
         return _run(settings, ctx, loaded_model, label_map, output, predictions, plot)
     finally:
         distributed.teardown(ctx)
+
+
+def _refuse_one_gpu_for_every_rank(device: str) -> None:
+    """Under a launcher, an explicit ``cuda:N`` would put every rank on the same GPU, which NCCL refuses
+    only after every rank has loaded its model; say so before anything starts."""
+    launch = launch_environment()
+    name = parse_device(device)
+    if launch.launched and name.startswith("cuda:"):
+        raise ValueError(f"--device {name} under a launcher (WORLD_SIZE={launch.world_size}) would put every rank on "
+                         "that one GPU; use --device cuda (each rank takes GPU LOCAL_RANK modulo the GPUs it sees) "
+                         "and choose the GPUs with CUDA_VISIBLE_DEVICES")
 
 
 def _run(settings: EvalSettings, ctx: distributed.DistContext, loaded: LoadedModel | None,
