@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from imagenet_e_dataset.vocab import parse_choice
+
 ADAPTIVE_RIM = 0.035
 """Rim added around the object, as a share of the side of a square of the object's area."""
 HALO_BAND = 0.08
@@ -391,7 +393,4 @@ def _structure(value: Structure | str | bool | None, growth: Growth) -> Structur
         return _DEFAULT_STRUCTURE[growth]
     if isinstance(value, (bool, np.bool_)):  # the earlier on/off flag: on meant the push-pull guide
         return Structure.PUSH_PULL if value else Structure.NONE
-    try:
-        return Structure(value)
-    except ValueError:
-        raise ValueError(f"inpainter structure={value!r}; valid: {', '.join(s.value for s in Structure)}") from None
+    return parse_choice(Structure, value, "inpainter structure")

@@ -23,7 +23,7 @@ import functools
 from dataclasses import dataclass, fields, replace
 from typing import Any, Iterable, Mapping
 
-from imagenet_e_dataset.vocab import Resample
+from imagenet_e_dataset.vocab import Resample, parse_choice
 
 from .composite import Compositing
 from .edit_types import EditOptions, SizeInvalid, SizeLoop
@@ -152,11 +152,7 @@ _OPTION_FIELDS = tuple(f.name for f in fields(EditOptions))
 
 def parse_protocol_name(name: str | ProtocolName) -> ProtocolName:
     """The protocol called ``name``; a ValueError listing the valid names otherwise."""
-    try:
-        return ProtocolName(name)
-    except ValueError:
-        valid = ", ".join(p.value for p in ProtocolName)
-        raise ValueError(f"unknown protocol {name!r}; valid: {valid}") from None
+    return parse_choice(ProtocolName, name, "protocol")
 
 
 def preset(name: str | ProtocolName) -> EditOptions:

@@ -11,7 +11,27 @@ from __future__ import annotations
 import argparse
 import enum
 import re
-from typing import Any
+from typing import Any, TypeVar
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def parse_choice(vocabulary: type[E], value: Any, what: str) -> E:
+    """The member of ``vocabulary`` whose value is ``value``: the one check at the boundary of every closed
+    vocabulary, with one message naming the bad value and the valid ones.
+
+    >>> parse_choice(DtypeChoice, "bf16", "dtype")
+    <DtypeChoice.BF16: 'bf16'>
+    >>> parse_choice(DtypeChoice, "fp64", "dtype")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown dtype 'fp64'; valid: auto, fp32, bf16, fp16
+    """
+    try:
+        return vocabulary(value)
+    except ValueError:
+        raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(str(m.value) for m in vocabulary)}") from None
 
 
 class DeviceChoice(str, enum.Enum):
@@ -46,7 +66,7 @@ def parse_device(value: str | DeviceChoice) -> str:
         match = _CUDA_INDEX.fullmatch(value)
         if match:
             return f"cuda:{int(match.group(1))}"
-    raise ValueError(f"unknown device {value!r}; use {DEVICE_FORMS}")
+    raise ValueError(f"unknown device {value!r}; valid: {DEVICE_FORMS}")
 
 
 class DtypeChoice(str, enum.Enum):
@@ -60,10 +80,7 @@ class DtypeChoice(str, enum.Enum):
 
 def parse_dtype(value: str | DtypeChoice) -> DtypeChoice:
     """The :class:`DtypeChoice` of ``value``; a ValueError naming it and the valid ones otherwise."""
-    try:
-        return DtypeChoice(value)
-    except ValueError:
-        raise ValueError(f"unknown dtype {value!r}; use {', '.join(d.value for d in DtypeChoice)}") from None
+    return parse_choice(DtypeChoice, value, "dtype")
 
 
 class Resample(str, enum.Enum):

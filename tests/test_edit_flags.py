@@ -35,7 +35,7 @@ def test_edit_and_generate_define_each_editing_flag_alike(flag):
 def test_device_and_backend_are_checked_the_same_way(command, capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args([*command, "--device", "gpu0"])
-    assert "unknown device 'gpu0'; use auto, cpu, cuda, mps or cuda:N" in capsys.readouterr().err
+    assert "unknown device 'gpu0'; valid: auto, cpu, cuda, mps or cuda:N" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         build_parser().parse_args([*command, "--backend", "gpu"])
     assert "invalid choice: 'gpu'" in capsys.readouterr().err

@@ -140,7 +140,8 @@ def test_cli_lists_subcommands_without_heavy_imports(capsys):
         assert name in commands
 
 
-@pytest.mark.parametrize("module_name", ["imagenet_e_dataset.registry", "imagenet_e_dataset.named_registry", "generation.seeding"])
+@pytest.mark.parametrize("module_name", ["imagenet_e_dataset.registry", "imagenet_e_dataset.named_registry",
+                                         "imagenet_e_dataset.vocab", "generation.seeding"])
 def test_foundation_doctests(module_name):
     import doctest
     import importlib

@@ -10,7 +10,7 @@ from imagenet_e.cli import build_parser
 from imagenet_e_dataset.runtime import choose_device, choose_dtype, torch_dtype
 from imagenet_e_dataset.vocab import DeviceChoice, DtypeChoice, Resample, parse_device, parse_dtype
 
-DEVICE_MESSAGE = "unknown device {!r}; use auto, cpu, cuda, mps or cuda:N"
+DEVICE_MESSAGE = "unknown device {!r}; valid: auto, cpu, cuda, mps or cuda:N"
 
 
 @pytest.mark.parametrize("text, name", [("auto", "auto"), ("cpu", "cpu"), ("cuda", "cuda"), ("mps", "mps"),
@@ -30,7 +30,7 @@ def test_parse_device_names_the_bad_value(text):
 
 def test_parse_dtype():
     assert [parse_dtype(t) for t in ("auto", "fp32", "bf16", "fp16")] == list(DtypeChoice)
-    with pytest.raises(ValueError, match=r"^unknown dtype 'float16'; use auto, fp32, bf16, fp16$"):
+    with pytest.raises(ValueError, match=r"^unknown dtype 'float16'; valid: auto, fp32, bf16, fp16$"):
         parse_dtype("float16")
 
 
@@ -89,7 +89,7 @@ def test_evaluate_takes_every_device_form_and_dtype_generation_takes(capsys):
     args = build_parser().parse_args([*EVALUATE, "--dtype", "bf16"])
     assert args.dtype is DtypeChoice.BF16 and build_parser().parse_args(EVALUATE).dtype is DtypeChoice.AUTO
     assert _cli_error([*EVALUATE, "--dtype", "fp64"], capsys).endswith(
-        "error: argument --dtype: unknown dtype 'fp64'; use auto, fp32, bf16, fp16")
+        "error: argument --dtype: unknown dtype 'fp64'; valid: auto, fp32, bf16, fp16")
 
 
 def test_placement_checks_its_device_at_the_boundary():
@@ -123,7 +123,7 @@ def test_a_backend_option_device_is_read_with_the_same_vocabulary():
     from generation.pipeline import GenerateSettings, Placement, build_editor
 
     settings = GenerateSettings(subsets=("background_random",), backend="cpu", backend_options=(("device", "gpu"),))
-    with pytest.raises(ValueError, match=r"^unknown device 'gpu'; use auto, cpu, cuda, mps or cuda:N$"):
+    with pytest.raises(ValueError, match=r"^unknown device 'gpu'; valid: auto, cpu, cuda, mps or cuda:N$"):
         build_editor(settings, Placement(progress=False))
     settings = GenerateSettings(subsets=("background_random",), backend="cpu", backend_options=(("device", "cpu"),))
     assert build_editor(settings, Placement(progress=False)).device == "cpu"

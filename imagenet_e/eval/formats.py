@@ -15,6 +15,8 @@ import enum
 import io
 from typing import Any, Sequence
 
+from imagenet_e_dataset.vocab import parse_choice
+
 from .config_layout import ConfigView, column_headers, config_views, views_of
 
 
@@ -26,10 +28,7 @@ class TableFormat(str, enum.Enum):
 
 
 def parse_format(value: str | TableFormat) -> TableFormat:
-    try:
-        return TableFormat(value)
-    except ValueError:
-        raise ValueError(f"unknown table format {value!r}; valid: {', '.join(f.value for f in TableFormat)}") from None
+    return parse_choice(TableFormat, value, "table format")
 
 
 def _pct(value: float | None, signed: bool = False, digits: int = 1) -> str:

@@ -14,7 +14,6 @@ runs) -> atomic writes.
 from __future__ import annotations
 
 import datetime as _dt
-import enum
 import functools
 import logging
 import os
@@ -35,7 +34,7 @@ from imagenet_e_dataset.local_paths import looks_like_local_path
 from imagenet_e_dataset.protocol_file import read_protocol
 from imagenet_e_dataset.registry import ALL, ALL_SUBSETS, ALL_WITH_EXTRAS, ORIGINAL_CONFIG, Subset, resolve_many
 from imagenet_e_dataset.runtime import choose_device, choose_dtype, launch_environment, torch_dtype
-from imagenet_e_dataset.vocab import DeviceChoice, DtypeChoice, parse_device, parse_dtype
+from imagenet_e_dataset.vocab import DeviceChoice, DtypeChoice, parse_choice, parse_device, parse_dtype
 
 from . import distributed
 from .config_layout import layout_record
@@ -60,13 +59,6 @@ from .scoring import results_from_predictions, write_results  # noqa: F401  (wri
 
 logger = logging.getLogger(__name__)
 NON_FINITE = "non-finite logits (NaN or infinity)"
-
-
-def _enum(cls: type[enum.Enum], value: Any, what: str) -> Any:
-    try:
-        return cls(value)
-    except ValueError:
-        raise ValueError(f"{what} must be one of {[c.value for c in cls]}, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -377,7 +369,7 @@ def evaluate_model(
         batch_size=batch_size, num_workers=num_workers,
         device=parse_device(device), dtype=parse_dtype(dtype),
         limit=limit, restrict_to_dataset_classes=restrict_to_dataset_classes, loader=loader,
-        label_mapping=_enum(LabelMappingChoice, label_mapping, "label_mapping"),
+        label_mapping=parse_choice(LabelMappingChoice, label_mapping, "label_mapping"),
         model_revision=model_revision, dataset_revision=dataset_revision, n_bootstrap=n_bootstrap, seed=seed,
         progress=progress, skip_non_finite=skip_non_finite, record_paths=record_paths,
     )
