@@ -270,5 +270,8 @@ def collate(items: Sequence[Item], channels_last: bool = False) -> Batch:
 
 
 def worker_init(_: int) -> None:
-    # Each worker decodes one image at a time; intra-op threads would only fight the model's.
+    # Each worker decodes one image at a time; intra-op threads (torch's, OpenCV's LUT) would only fight the model's.
+    import cv2
+
     torch.set_num_threads(1)
+    cv2.setNumThreads(1)
