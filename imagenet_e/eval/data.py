@@ -270,8 +270,7 @@ def collate(items: Sequence[Item], channels_last: bool = False) -> Batch:
 
 
 def worker_init(_: int) -> None:
-    # Each worker decodes one image at a time; intra-op threads (torch's, OpenCV's LUT) would only fight the model's.
-    import cv2
-
+    # Each worker decodes one image at a time; intra-op threads would only fight the model's. OpenCV is
+    # left alone: cv2.setNumThreads in a forked child deadlocks on the parent's thread pool, and the only
+    # OpenCV call here (the LUT) runs on one thread below 2^18 pixels, i.e. for any crop up to 512 px.
     torch.set_num_threads(1)
-    cv2.setNumThreads(1)
