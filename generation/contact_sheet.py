@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -42,28 +43,42 @@ def outline(image: np.ndarray, mask: np.ndarray, colour: tuple[int, int, int] = 
 def fit_label(label: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int,
               lines: int = _LABEL_LINES) -> list[str]:
     """``label`` wrapped into at most ``lines`` lines of ``width`` pixels; what does not fit is cut from the
-    middle of the last line with an ellipsis, so its end (a config's level) stays readable."""
-    words = str(label).replace("_", "_\u200b").split("\u200b") if " " not in str(label) else str(label).split(" ")
-    glue = "" if " " not in str(label) else " "
-    out: list[str] = []
-    current = ""
-    for word in words:
-        candidate = current + glue + word if current else word
-        if font.getlength(candidate) <= width or not current:
-            current = candidate
-        else:
-            out.append(current)
-            current = word
-    out.append(current)
+    middle of the line with an ellipsis, so its end (a config's level) stays readable.
+
+    Breaks fall at spaces; a label without spaces (a config name), or a word too wide for a line alone
+    (a source id), also breaks after ``_`` and ``-``. No line is ever wider than ``width``: a line that
+    overflows runs into the next tile's label.
+    """
+    text = str(label)
+    # (glue, piece): the glue is what joins a piece to the one before it on the same line.
+    pieces: list[tuple[str, str]] = []
+    for i, word in enumerate(text.split(" ")):
+        breakable = " " not in text or font.getlength(word) > width
+        parts = [part for part in re.split(r"(?<=[_-])", word) if part] if breakable else [word]
+        for j, part in enumerate(parts or [""]):
+            pieces.append((" " if i and not j else "", part))
+    out: list[list[tuple[str, str]]] = [[]]
+    for glue, piece in pieces:
+        candidate = _join(out[-1] + [(glue, piece)])
+        if out[-1] and font.getlength(candidate) > width:
+            out.append([])
+        out[-1].append((glue, piece))
     if len(out) > lines:
-        out = out[: lines - 1] + [glue.join(out[lines - 1:])]
-    last = out[-1]
-    if font.getlength(last) > width:
-        keep = len(last)
-        while keep > 2 and font.getlength(last[: keep // 2] + "…" + last[-(keep - keep // 2 - 1):]) > width:
-            keep -= 1
-        last = last[: keep // 2] + "…" + last[-(keep - keep // 2 - 1):]
-    return out[:-1] + [last]
+        out = out[: lines - 1] + [[piece for line in out[lines - 1:] for piece in line]]
+    return [_cut_middle(_join(line), font, width) for line in out]
+
+
+def _join(line: list[tuple[str, str]]) -> str:
+    return "".join(glue + piece if k else piece for k, (glue, piece) in enumerate(line))
+
+
+def _cut_middle(line: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int) -> str:
+    if font.getlength(line) <= width:
+        return line
+    keep = len(line)
+    while keep > 2 and font.getlength(line[: keep // 2] + "…" + line[-(keep - keep // 2 - 1):]) > width:
+        keep -= 1
+    return line[: keep // 2] + "…" + line[-(keep - keep // 2 - 1):]
 
 
 def contact_sheet(

@@ -52,6 +52,16 @@ def test_long_labels_wrap_and_keep_their_end():
     assert fit_label("size_0.3", font, 120) == ["size_0.3"]
 
 
+def test_a_source_id_wider_than_its_tile_breaks_instead_of_running_into_the_next_label():
+    from PIL import ImageFont
+
+    font = ImageFont.load_default()
+    lines = fit_label("fox_squirrel-opencv_squirrel + mask", font, 124)
+    assert all(font.getlength(line) <= 124 for line in lines)
+    assert "".join(lines) == "fox_squirrel-opencv_squirrel + mask"
+    assert all(font.getlength(line) <= 60 for line in fit_label("one_unbreakablewordthatisfartoowide x", font, 60))
+
+
 def test_a_skipped_tile_says_why_and_loading_prints_one_bar(tmp_path, capsys):
     dataset = _dataset(tmp_path / "ds")
     (dataset / "skipped.tsv").write_text("source_id\tsubset\treason\tdetail\nphoto_1\tsize_0.02\tunreachable\tx\n")
