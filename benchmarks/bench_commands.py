@@ -141,7 +141,7 @@ def steps(suite: bool = False, readme: Path = README) -> list[Step]:
     return found
 
 
-def run_command(command: str, cwd: Path, log: Path) -> Run:
+def run_command(command: str, cwd: Path, log: Path, env: dict[str, str] | None = None) -> Run:
     """Run ``command`` (shell words, no shell) in ``cwd``; its output goes to ``log``. ``os.wait4``
     gives this child's own resource use (its tree's CPU, the largest process's peak RSS), which
     ``getrusage(RUSAGE_CHILDREN)`` only gives summed over every child so far. Linux counts the memory
@@ -154,7 +154,8 @@ def run_command(command: str, cwd: Path, log: Path) -> Run:
     load = os.getloadavg()[0]
     with log.open("wb") as out:
         start = time.perf_counter()
-        proc = subprocess.Popen([executable, *argv[1:]], cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([executable, *argv[1:]], cwd=cwd, stdout=out, stderr=subprocess.STDOUT,
+                                env=None if env is None else {**os.environ, **env})
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -173,8 +174,11 @@ def _group_case(group: str, members: list[StepResult], work: Path, demo_outputs:
         folder = work / f"{group}-{next(counter)}"
         folder.mkdir()
         cwd = ROOT if group == "suite" else folder  # the suite runs from the repository root
+        # A user's first run has no `datasets` Arrow cache of this output: an earlier run of the same
+        # deterministic command would otherwise leave one (keyed by the files' content) and hide the load.
+        env = None if group == "suite" else {"HF_DATASETS_CACHE": str(folder / "hf-datasets-cache")}
         for result in members:
-            result.runs.append(run_command(result.step.command, cwd, folder / f"{result.step.label}.log"))
+            result.runs.append(run_command(result.step.command, cwd, folder / f"{result.step.label}.log", env))
         if group == "demo":  # keep what it wrote (small files) for the docs that quote the demo's results
             keep = work / "demo-outputs" / folder.name
             keep.mkdir(parents=True)
