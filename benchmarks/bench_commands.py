@@ -174,9 +174,9 @@ def _group_case(group: str, members: list[StepResult], work: Path, demo_outputs:
         folder = work / f"{group}-{next(counter)}"
         folder.mkdir()
         cwd = ROOT if group == "suite" else folder  # the suite runs from the repository root
-        # A user's first run has no `datasets` Arrow cache of this output: an earlier run of the same
-        # deterministic command would otherwise leave one (keyed by the files' content) and hide the load.
-        env = None if group == "suite" else {"HF_DATASETS_CACHE": str(folder / "hf-datasets-cache")}
+        # A user's first run starts with an empty Hugging Face cache (datasets' Arrow cache, evaluate's
+        # modules): an earlier run of the same deterministic command would otherwise leave them warm.
+        env = None if group == "suite" else {"HF_HOME": str(folder / "hf-home")}
         for result in members:
             result.runs.append(run_command(result.step.command, cwd, folder / f"{result.step.label}.log", env))
         if group == "demo":  # keep what it wrote (small files) for the docs that quote the demo's results

@@ -191,9 +191,9 @@ def test_measure_interleaves_groups_and_keeps_every_run(tmp_path):
     assert [len(r.runs) for r in measured.steps] == [2, 2, 2]
     assert measured.comparison.order == ["a", "b", "b", "a"]
     assert measured.demo_outputs == [] and 0 < measured.launcher_rss_mb
-    # Each run of a (non-suite) group starts with an empty `datasets` cache of its own, as a user's first run does.
+    # Each run of a (non-suite) group starts with an empty Hugging Face cache of its own, as a user's first run does.
     seen = tmp_path / "seen.txt"
-    record = f"import os; open(\"{seen}\", \"a\").write(os.environ[\"HF_DATASETS_CACHE\"] + chr(10))"
+    record = f"import os; open(\"{seen}\", \"a\").write(os.environ[\"HF_HOME\"] + chr(10))"
     (tmp_path / "probe").mkdir()
     bench_commands.measure([bench_commands.Step("c", "cache", f"{python} -c '{record}'")], 2, tmp_path / "probe")
     caches = seen.read_text().split()
