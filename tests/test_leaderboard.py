@@ -98,6 +98,24 @@ def test_attribute_and_subset_columns_follow_the_datasets_order(tmp_path):
     assert "number" == flips.datatypes[flips.columns.index(MEAN_DROP_COLUMN)]
 
 
+def test_a_dataset_folder_given_with_dataset_inside_the_results_folder_is_not_read_as_submissions(tmp_path):
+    """The README's demo board: `imagenet-e leaderboard --results demo_out --dataset dataset=demo_out/dataset`,
+    whose dataset/ holds the dataset's own JSON (imagenet_e.json, protocol.json) beside the results."""
+    import shutil
+
+    dataset = tmp_path / "dataset"
+    shutil.copytree(default_dataset(), dataset)
+    for name in ("imagenet_e.json", "protocol.json"):
+        (dataset / name).write_text('{"schema_version": 1}')
+    populate_board(tmp_path, dataset=dataset)
+    board = load_board_dir(tmp_path, datasets={DATASET_NAME: str(dataset)})
+    assert [s.source for s in board.skipped] == [] and len(board.entries) == len(BOARD_MODELS)
+    # The same JSON outside any folder the owner named is read (and refused) like any other file.
+    write_results(tmp_path, "planted/protocol.json", '{"schema_version": 1}')
+    board = load_board_dir(tmp_path, datasets={DATASET_NAME: str(dataset)})
+    assert [s.source for s in board.skipped] == ["planted/protocol.json"]
+
+
 def test_ties_share_a_rank_and_break_on_the_other_key(tmp_path):
     docs = [
         ("a.json", make_results("org/a", original=0.70, mean_drop=0.10)),

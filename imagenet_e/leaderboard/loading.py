@@ -185,7 +185,7 @@ def load_board_dir(folder: str | Path, *, source: str | None = None,
     refused: list[SkippedFile] = []
     verifications: dict[str, dict[str, Any]] = {}
     spot_checks: dict[str, dict[str, Any]] = {}
-    for path in _submission_files(folder):
+    for path in _submission_files(folder, resolver):
         name = path.relative_to(folder).as_posix()
         status, value = _checked(path, name, resolver, state, limits, pin)
         if status == "ok":
@@ -214,11 +214,17 @@ def _with_pinned_description(board: Board, resolver: DatasetResolver) -> Board:
         return replace(board, pinned_description_error=str(exc))
 
 
-def _submission_files(folder: Path) -> list[Path]:
+def _submission_files(folder: Path, datasets: DatasetResolver) -> list[Path]:
+    # A --dataset folder inside the results folder holds the dataset's own JSON (its description,
+    # protocol.json), not submissions: the demo writes its results beside its dataset/, and the README
+    # serves that folder. Only folders the owner named count, never one a submission could plant.
+    given = [Path(source).expanduser().resolve() for source in datasets.sources.values()]
+    inside = [d for d in given if d.is_dir()]
     return [p for p in sorted(folder.rglob("*.json"))
             # .cache/ of hub downloads and other hidden files, and the worker's records, are not submissions
             if not any(part.startswith(".") for part in p.relative_to(folder).parts)
-            and not p.name.endswith((VERIFICATION_SUFFIX, SPOT_CHECK_SUFFIX))]
+            and not p.name.endswith((VERIFICATION_SUFFIX, SPOT_CHECK_SUFFIX))
+            and not any(d in p.resolve().parents for d in inside)]
 
 
 def trusted_workers(pin: BenchmarkPin | None, source: str | None) -> set[str] | None:
