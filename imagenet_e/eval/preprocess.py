@@ -158,17 +158,17 @@ def _geometry_only(processor: Any, image: Image.Image) -> np.ndarray:
 
 
 def _apply_table(table: np.ndarray, pixels: np.ndarray) -> torch.Tensor:
-    """(H, W, C) uint8 -> (C, H, W) float32 through the per-channel table, with OpenCV's LUT (one SIMD
+    """(H, W, C) uint8 -> (C, H, W) float32 through the (1, 256, C) table, with OpenCV's LUT (one SIMD
     pass, a third of numpy's gather's CPU); the result is stored HWC (channels-last strides) so a
     channels-last batch is filled by plain copies."""
     import cv2
 
-    lut = np.ascontiguousarray(table.T).reshape(1, 256, table.shape[0])
-    return torch.from_numpy(cv2.LUT(np.ascontiguousarray(pixels), lut)).permute(2, 0, 1)
+    return torch.from_numpy(cv2.LUT(np.ascontiguousarray(pixels), table)).permute(2, 0, 1)
 
 
 def _exact_value_table(processor: Any) -> np.ndarray | None:
-    """The (3, 256) float32 table equal to the processor's rescale + normalise, or None where it is not exact."""
+    """The float32 table equal to the processor's rescale + normalise, or None where it is not exact; laid
+    out (1, 256, 3) as OpenCV's LUT takes it, once here rather than per image."""
     config = processor.to_dict() if hasattr(processor, "to_dict") else {}
     if config.get("do_convert_rgb") is False or config.get("do_pad"):
         return None
@@ -181,8 +181,8 @@ def _exact_value_table(processor: Any) -> np.ndarray | None:
         return None
     values = np.arange(256, dtype=np.float64)
     values = (values * scale if scale is not None else values).astype(np.float32)
-    table = ((values[None, :] - np.broadcast_to(mean, (3,))[:, None])
-             / np.broadcast_to(std, (3,))[:, None]).astype(np.float32)
+    table = ((values[:, None] - np.broadcast_to(mean, (3,))[None, :])
+             / np.broadcast_to(std, (3,))[None, :]).astype(np.float32).reshape(1, 256, 3)
     # Trust the table only after the processor itself agrees, bit for bit, on a probe covering every value.
     rng = np.random.default_rng(0)
     probe = Image.fromarray(rng.integers(0, 256, size=(301, 263, 3), dtype=np.uint8))
