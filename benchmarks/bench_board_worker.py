@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -27,18 +26,14 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from helpers.ports import free_port  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default=None, help="a Hub-layout dataset folder (default: a random one)")
     args = parser.parse_args()
-    port, tmp = _free_port(), Path(tempfile.mkdtemp(prefix="bench-board-worker-"))
+    port, tmp = free_port(), Path(tempfile.mkdtemp(prefix="bench-board-worker-"))
     os.environ.update(HF_ENDPOINT=f"http://127.0.0.1:{port}", HF_HOME=str(tmp / "hf"), HF_HUB_DISABLE_XET="1",
                       HF_UPDATE_DOWNLOAD_COUNTS="0", HF_TOKEN="hf_user_owner", HF_HUB_DISABLE_PROGRESS_BARS="1",
                       PYTHONPATH=os.pathsep.join([str(TESTS.parent), os.environ.get("PYTHONPATH", "")]))

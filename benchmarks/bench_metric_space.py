@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -23,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+
+from helpers.ports import free_port  # noqa: E402
 
 TRIVIAL = textwrap.dedent('''
     import datasets
@@ -66,7 +67,7 @@ def run(quick: bool = False) -> list:
 
     from .harness import Case, compare, rounds, scratch
 
-    port = _free_port()
+    port = free_port()
     with scratch("bench-metric-space-") as tmp:
         # The Hub endpoint is read when huggingface_hub is imported, and other benchmarks of the same
         # `python -m benchmarks` run imported it already: everything that talks to the local server runs
@@ -113,12 +114,6 @@ def run(quick: bool = False) -> list:
         finally:
             server.stop()
     return [comp]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 if __name__ == "__main__":

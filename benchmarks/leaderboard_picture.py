@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,13 +20,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # the local-server helpers the tests and benchmarks share
+
+from helpers.ports import free_port  # noqa: E402
+
 WINDOW = (1400, 1000)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _wait_until_served(url: str, board: subprocess.Popen, timeout_s: float = 120.0) -> None:
@@ -56,7 +53,7 @@ def main() -> None:
         demo_out = args.demo_out or Path(tmp) / "demo_out"
         if args.demo_out is None:
             subprocess.run([imagenet_e, "demo", "--out", str(demo_out)], check=True)
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}/"
         board = subprocess.Popen([imagenet_e, "leaderboard", "--results", str(demo_out),
                                   "--dataset", f"dataset={demo_out / 'dataset'}", "--host", "127.0.0.1",

@@ -8,21 +8,15 @@ address is fixed here, before any test imports it: every Hub call the suite make
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from helpers.ports import free_port
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-_HUB_PORT = _free_port()
+_HUB_PORT = free_port()
 _HF_HOME = tempfile.mkdtemp(prefix="imagenet-e-tests-hf-")
 os.environ.update(
     HF_ENDPOINT=f"http://127.0.0.1:{_HUB_PORT}",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers.ports import free_port
 from imagenet_e_dataset.hub_layout import HubLayoutWriter
 from imagenet_e_dataset.labels import class_names, synonyms, wnids
 from imagenet_e.eval.results_schema import load_results
@@ -317,12 +317,6 @@ def test_timm_absence_is_a_clear_error():
         pytest.skip("timm is importable here")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_torchrun_two_processes_equal_one(assets, tmp_path, monkeypatch):
     """Two CPU ranks (gloo) each score half the images; rank 0's file equals a one-process run.
 
@@ -338,7 +332,7 @@ def test_torchrun_two_processes_equal_one(assets, tmp_path, monkeypatch):
     out = tmp_path / "dist.json"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), "-m", "imagenet_e.cli", "evaluate",
+           "--master_port", str(free_port()), "-m", "imagenet_e.cli", "evaluate",
            "--model", "tiny_callable_model:build", "--dataset", str(assets["dataset"]),
            "--batch-size", "3", "--num-workers", "0", "--n-bootstrap", "200", "--output", str(out), "--no-progress"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)

@@ -13,13 +13,13 @@ import html
 import os
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from helpers.leaderboard import DATASET_NAME, default_dataset, write_submission
+from helpers.ports import free_port
 from helpers.leaderboard import BOARD_MODELS, XSS_NAME, populate_board, write_results
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -28,12 +28,6 @@ pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="headless chromium not installed (Debian: apt-get install chromium)"),
 ]
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "assets" / "leaderboard.png"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _chromium(tmp_path: Path, url: str, *extra: str) -> subprocess.CompletedProcess:
@@ -52,7 +46,7 @@ def served_board(tmp_path_factory):
     populate_board(results)
     write_results(results, "bad/broken.json", "{not json")
     demo = build_app(str(results), datasets={DATASET_NAME: str(default_dataset())})
-    port = _free_port()
+    port = free_port()
     launch(demo, host="127.0.0.1", port=port, block=False, quiet=True)
     try:
         yield demo, f"http://127.0.0.1:{port}/", results

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from helpers.leaderboard import default_dataset, write_submission
+from helpers.ports import free_port
 
 import imagenet_e
 from imagenet_e.publish.leaderboard_space import space_requirements
@@ -30,12 +30,6 @@ def hub(hub_server):
     from huggingface_hub import HfApi
 
     return HfApi()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _fresh_venv(path: Path) -> Path:
@@ -124,7 +118,7 @@ def test_published_space_starts_from_the_hub_alone(hub, hub_server, tmp_path, ca
                              cwd=folder, env=env, capture_output=True, text=True, timeout=300)
     assert install.returncode == 0, install.stdout + install.stderr
 
-    port = _free_port()
+    port = free_port()
     env.update(hub_server.space_variables(space), GRADIO_SERVER_NAME="127.0.0.1", GRADIO_SERVER_PORT=str(port),
                GRADIO_ANALYTICS_ENABLED="False", HF_HOME=str(tmp_path / "space-hf-home"))
     process = subprocess.Popen([str(venv_python), "app.py"], cwd=folder, env=env, stdout=subprocess.PIPE,
