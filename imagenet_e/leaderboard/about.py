@@ -53,10 +53,26 @@ def benchmark_markdown(board: Board) -> str:
     return head + _described(description, pin)
 
 
+def ranked_configs(description: DatasetDescription, pin: BenchmarkPin) -> list:
+    """The pinned dataset's configs the board ranks (the pin's config set, if it names one), in its order."""
+    return [c for c in description.configs if pin.configs is None or c.name in pin.configs]
+
+
+def ranked_attributes(board: Board) -> list[str]:
+    """The attributes the pinned dataset edits among the ranked configs; none when nothing is pinned or described."""
+    if board.pin is None or board.pinned_description is None:
+        return []
+    return _edited(board.pinned_description, ranked_configs(board.pinned_description, board.pin))
+
+
+def _edited(description: DatasetDescription, configs: list) -> list[str]:
+    return [a.name for a in description.edited_attributes if any(c.attribute == a.name for c in configs)]
+
+
 def _described(description: DatasetDescription, pin: BenchmarkPin) -> str:
-    configs = [c for c in description.configs if pin.configs is None or c.name in pin.configs]
+    configs = ranked_configs(description, pin)
     missing = sorted(set(pin.configs or ()) - {c.name for c in configs})
-    edited = [a.name for a in description.edited_attributes if any(c.attribute == a.name for c in configs)]
+    edited = _edited(description, configs)
     space = description.label_space
     classes = "the 1000 ImageNet-1k classes" if space.is_imagenet_1k else \
         f"its own {space.num_classes} classes (label space {_code(space.name)}, sha256 `{space.sha256[:16]}`)"

@@ -18,7 +18,7 @@ from typing import Any
 
 import gradio as gr
 
-from .about import about_markdown
+from .about import about_markdown, ranked_attributes
 from .benchmark import BenchmarkPin, board_yaml_snippet
 from .requests import EvalRequest, RequestStatus, read_requests
 from .table import (
@@ -74,9 +74,8 @@ def header_html(board: Board, key: BoardKey | None = None) -> str:
         benchmark += unpinned_html(board)
     elif board.rank_unpinned:
         benchmark += "<p>No benchmark pinned (the owner sets one in board.yaml): benchmarks are listed by name.</p>"
-    # The attributes are the pinned dataset's own (its description), not the installed registry's.
-    described = board.pinned_description
-    edited = [a.name for a in described.edited_attributes] if described is not None else []
+    # The attributes are the pinned dataset's own (its description, as the About tab reads it), not the registry's.
+    edited = ranked_attributes(board)
     attributes = f"({', '.join(edited)}) " if edited else ""
     return (
         f"<div id='ie-header'><h1>{_e(TITLE)}</h1>"
