@@ -224,7 +224,7 @@ def _submission_files(folder: Path, datasets: DatasetResolver) -> list[Path]:
             # .cache/ of hub downloads and other hidden files, and the worker's records, are not submissions
             if not any(part.startswith(".") for part in p.relative_to(folder).parts)
             and not p.name.endswith((VERIFICATION_SUFFIX, SPOT_CHECK_SUFFIX))
-            and not any(d in p.resolve().parents for d in inside)]
+            and not (inside and any(d in p.resolve().parents for d in inside))]
 
 
 def trusted_workers(pin: BenchmarkPin | None, source: str | None) -> set[str] | None:
