@@ -10,7 +10,8 @@ import uuid
 import pytest
 
 from helpers.leaderboard import DATASET_NAME, default_dataset, write_submission
-from test_leaderboard_browser import CHROMIUM, _chromium, _free_port
+from helpers.ports import free_port
+from test_leaderboard_browser import CHROMIUM, _chromium
 
 pytestmark = [
     pytest.mark.browser,
@@ -40,7 +41,7 @@ def test_browser_shows_verified_self_reported_and_failed_requests(hub_server, tm
     write_request(requests_repo, failed, message="failed")
 
     demo = build_app(str(results), datasets={DATASET_NAME: str(default_dataset())}, requests_repo=requests_repo)
-    port = _free_port()
+    port = free_port()
     launch(demo, host="127.0.0.1", port=port, block=False, quiet=True)
     try:
         run = _chromium(tmp_path, f"http://127.0.0.1:{port}/", "--dump-dom")
